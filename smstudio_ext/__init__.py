@@ -1,0 +1,19 @@
+"""smstudio-ext: idle shutdown, home backup, persisted conda envs and insights for SageMaker Studio.
+
+The package is three thin doors (a Jupyter server extension, the ``smstudio`` CLI and generated
+lifecycle scripts) onto one engine per concern; see ``docs/design.md``.
+"""
+
+from ._version import __version__
+
+__all__ = ["__version__"]
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    from .app import StudioExtensionApp
+
+    return [{"module": "smstudio_ext", "app": StudioExtensionApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    return [{"src": "labextension", "dest": "smstudio-ext"}]
