@@ -199,18 +199,20 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
         if code in VALIDATION_CODES:
             return BadInput(f"AWS rejected {action}{where}: {msg}", action=action, aws_code=code)
         return AwsError(f"{action}{where} failed: {code}: {msg}", action=action, aws_code=code)
-    if isinstance(exc, bexc.NoCredentialsError | bexc.PartialCredentialsError):
+    if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
         return AccessDenied(
             f"no AWS credentials found for {action}: set up an execution role or AWS_* variables",
             action=action,
         )
     if isinstance(
         exc,
-        bexc.EndpointConnectionError
-        | bexc.ConnectTimeoutError
-        | bexc.ReadTimeoutError
-        | bexc.ConnectionClosedError
-        | bexc.ConnectionError,
+        (
+            bexc.EndpointConnectionError,
+            bexc.ConnectTimeoutError,
+            bexc.ReadTimeoutError,
+            bexc.ConnectionClosedError,
+            bexc.ConnectionError,
+        ),
     ):
         return AwsUnavailable(f"cannot reach AWS for {action}: {exc}", action=action)
     if isinstance(exc, bexc.ParamValidationError):
