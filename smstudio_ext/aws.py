@@ -40,7 +40,14 @@ DENIED_CODES = {
     "ExpiredToken",
     "ExpiredTokenException",
 }
-NOT_FOUND_CODES = {"ResourceNotFound", "ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "404", "NotFound"}
+NOT_FOUND_CODES = {
+    "ResourceNotFound",
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "404",
+    "NotFound",
+}
 THROTTLE_CODES = {
     "Throttling",
     "ThrottlingException",
@@ -55,7 +62,12 @@ THROTTLE_CODES = {
     "503",
     "500",
 }
-VALIDATION_CODES = {"ValidationException", "ValidationError", "InvalidParameterValue", "InvalidRequest"}
+VALIDATION_CODES = {
+    "ValidationException",
+    "ValidationError",
+    "InvalidParameterValue",
+    "InvalidRequest",
+}
 
 # S3 operations whose IAM action is not "s3:<OperationName>".
 _S3_ACTIONS = {
@@ -85,7 +97,9 @@ class Aws(Configurable):
         ),
     ).tag(config=True)
 
-    profile = Unicode("", help="Named AWS profile to use; empty = the default chain.").tag(config=True)
+    profile = Unicode("", help="Named AWS profile to use; empty = the default chain.").tag(
+        config=True
+    )
 
     max_attempts = Int(4, help="Total attempts per call (adaptive retry mode).").tag(config=True)
 
@@ -111,7 +125,9 @@ def validate_region(region: str) -> str:
             return region
         if region in session.get_available_regions("s3", partition_name=partition):
             return region
-    raise BadInput(f"unknown AWS region {region!r}: botocore knows no SageMaker or S3 endpoint there")
+    raise BadInput(
+        f"unknown AWS region {region!r}: botocore knows no SageMaker or S3 endpoint there"
+    )
 
 
 class AwsClients:
@@ -148,7 +164,7 @@ class AwsClients:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, aws: Aws, region: str | None) -> "AwsClients":
+    def from_config(cls, aws: Aws, region: str | None) -> AwsClients:
         return cls(
             region,
             endpoint_urls=aws.endpoint_urls,
@@ -179,7 +195,9 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
     where = f" on {resource}" if resource else ""
     if isinstance(exc, bexc.ClientError):
         err = exc.response.get("Error", {})
-        code = str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        code = str(
+            err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        )
         msg = err.get("Message") or code
         if code in DENIED_CODES:
             return AccessDenied(
@@ -189,7 +207,9 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
                 aws_code=code,
             )
         if code in NOT_FOUND_CODES:
-            return NotFound(f"{action}{where}: {msg}", action=action, resource=resource, aws_code=code)
+            return NotFound(
+                f"{action}{where}: {msg}", action=action, resource=resource, aws_code=code
+            )
         if code in THROTTLE_CODES:
             return AwsUnavailable(
                 f"AWS is throttling or failing {action}{where} ({code}); retry later",

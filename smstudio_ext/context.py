@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from traitlets import Unicode, default
 from traitlets.config import Configurable
@@ -24,7 +25,9 @@ log = logging.getLogger("smstudio_ext")
 DEFAULT_METADATA_PATH = "/opt/ml/metadata/resource-metadata.json"
 CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 SPACES_APP_TYPES = ("JupyterLab", "CodeEditor")
-_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
+_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+)
 
 StudioKind = Literal["classic", "spaces", "local"]
 
@@ -41,7 +44,9 @@ class Studio(Configurable):
         help="AWS region; empty = from the resource ARN, then AWS_REGION / AWS_DEFAULT_REGION.",
     ).tag(config=True)
 
-    home = Unicode(help="The user's home directory (Studio: /home/sagemaker-user).").tag(config=True)
+    home = Unicode(help="The user's home directory (Studio: /home/sagemaker-user).").tag(
+        config=True
+    )
 
     @default("metadata_path")
     def _default_metadata_path(self) -> str:

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real Jupyter server with the extension, and the local AWS emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from traitlets.config import Config
+
+pytest_plugins = ["pytest_jupyter.jupyter_server", "smstudio_ext.testing.fixtures"]
+
+# Never reach a real AWS account from the tests, whatever the machine has configured.
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+)
+
+AWS_SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
+
+
+@pytest.fixture
+def studio_metadata():
+    """The resource-metadata.json content for the server under test (None = not in Studio)."""
+    return None
+
+
+@pytest.fixture
+def extra_server_config():
+    """Override in a test module to add config sections for the server under test."""
+    return {}
+
+
+@pytest.fixture
+def metadata_path(tmp_path, studio_metadata):
+    path = tmp_path / "resource-metadata.json"
+    if studio_metadata is not None:
+        text = studio_metadata if isinstance(studio_metadata, str) else json.dumps(studio_metadata)
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config):
+    """The extension enabled, every route authenticated, AWS pointed at the emulator if used."""
+    cfg = {
+        "ServerApp": {
+            "jpserver_extensions": {"smstudio_ext": True},
+            "allow_unauthenticated_access": False,
+        },
+        "Studio": {"metadata_path": str(metadata_path), "home": str(jp_root_dir)},
+    }
+    if "aws" in request.fixturenames or "world" in request.fixturenames:
+        emu = request.getfixturevalue("aws")
+        cfg["Aws"] = {
+            "endpoint_urls": {s: emu.endpoint_url for s in AWS_SERVICES},
+            "max_attempts": 1,
+        }
+    config = Config(cfg)
+    config.merge(Config(extra_server_config))
+    return config

@@ -1,0 +1,65 @@
+"""The smstudio command: version, config show, context, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from smstudio_ext import __version__
+from smstudio_ext.cli import main
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "smstudio_ext", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"smstudio {__version__}"
+
+
+def test_config_show_reads_jupyter_config(tmp_path, monkeypatch, capsys):
+    # Given a jupyter_server_config.d file like the LCC writes
+    confd = tmp_path / "jupyter_server_config.d"
+    confd.mkdir()
+    (confd / "smstudio.json").write_text(json.dumps({"Aws": {"max_attempts": 7}}))
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("SMSTUDIO_METADATA_PATH", str(tmp_path / "none.json"))
+    # When config show runs
+    assert main(["config", "show", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # Then the value and the file it came from are shown
+    assert data["config"]["Aws"]["max_attempts"] == 7
+    assert str(confd / "smstudio.json") in data["files"]
+    assert data["context"]["kind"] == "local"
+
+
+def test_config_show_text(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "[Aws]" in out and "[Studio]" in out and "metadata_path" in out
+
+
+def test_missing_config_file_is_a_clear_error(capsys):
+    assert main(["--config", "/nonexistent/x.json", "config", "show"]) == 2
+    assert "config file not found: /nonexistent/x.json" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "usage: smstudio" in capsys.readouterr().out
+
+
+def test_context_command(tmp_path, capsys):
+    md = tmp_path / "m.json"
+    md.write_text(json.dumps({"AppType": "JupyterLab", "DomainId": "d-1", "SpaceName": "s"}))
+    assert main(["--metadata", str(md), "context"]) == 0
+    assert json.loads(capsys.readouterr().out)["space_name"] == "s"
