@@ -109,6 +109,9 @@ class StudioExtensionApp(ExtensionApp):
         self._tasks: list[asyncio.Task[Any]] = []
         self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.settings.update({"smstudio": self.services})
+        # One setup per engine, each adding its service to self.services (and loops):
+        # --- engine setup calls (keep one line each) ---
+        # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",
             __version__,
