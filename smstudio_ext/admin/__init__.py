@@ -1,0 +1,1 @@
+"""The platform team's side: lifecycle configs, images, audit, domain export/import, policies."""

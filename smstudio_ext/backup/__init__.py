@@ -1,0 +1,1 @@
+"""Home-directory backup to S3 and restore: snapshots, packs, chunks (issue 9)."""

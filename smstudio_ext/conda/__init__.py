@@ -1,0 +1,1 @@
+"""Conda environments persisted on the home volume and offered as kernels at once (issue 4)."""

@@ -1,0 +1,1 @@
+"""Idle auto-shutdown: activity signals -> idle decision -> shutdown action (issue 3)."""
