@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUBMODULES = ("subnet", "policies")
+SUBMODULES = ("subnet", "policies", "domain")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
