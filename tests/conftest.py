@@ -1,0 +1,1 @@
+pytest_plugins = ["smstudio_ext.testing.fixtures"]
