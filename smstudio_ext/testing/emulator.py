@@ -37,6 +37,8 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._faults = FaultInjector()
         self._faults.handlers["pricing"] = pricing.handle
+        self._session: Any = None
+        self._session_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -58,7 +60,10 @@ class Emulator:
             self._host, self._port, app, threaded=True, request_handler=QuietHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="smstudio-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="smstudio-emulator",
+            daemon=True,
         )
         self._thread.start()
         log.info("AWS emulator listening on %s", self.endpoint_url)
@@ -98,14 +103,17 @@ class Emulator:
 
     def client(self, service: str, region: str | None = None, **config: Any) -> Any:
         """A boto3 client on the emulator; ``config`` goes to ``botocore.config.Config``."""
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=region or self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(**config) if config else None,
-        )
+        with self._session_lock:  # one session: its loader caches the service models
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=region or self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(**config) if config else None,
+            )
 
     def env(self) -> dict[str, str]:
         """Environment for subprocesses (boto3 honours ``AWS_ENDPOINT_URL`` for every service)."""

@@ -133,7 +133,7 @@ def _paginate(items: list[Any], params: dict[str, Any], default: int | None = No
 
 def _sort(items: list[dict], params: dict[str, Any], keys: dict[str, str], default: str) -> list:
     field = keys.get(params.get("SortBy") or default, keys[default])
-    reverse = (params.get("SortOrder") or "Descending") == "Descending"
+    reverse = (params.get("SortOrder") or "Descending").lower() == "descending"
     return sorted(items, key=lambda item: item.get(field) or "", reverse=reverse)
 
 
