@@ -640,6 +640,19 @@ def test_auto_tags_and_tag_operations(world: World, aws: Emulator) -> None:
     sm.delete_tags(ResourceArn=profile_arn, TagKeys=["cost-center", "studiouserid"])
     assert set(tags(profile_arn)) == {"sagemaker:domain-arn", "sagemaker:user-profile-arn"}
 
+    gone = profile_arn.replace("/alice", "/nobody")
+    for call in (
+        lambda: sm.list_tags(ResourceArn=gone),
+        lambda: sm.add_tags(ResourceArn=gone, Tags=[{"Key": "k", "Value": "v"}]),
+        lambda: sm.delete_tags(ResourceArn=gone, TagKeys=["k"]),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error_code(exc) == "ResourceNotFound"
+    key = world.app_key(kg)
+    assert key["UserProfileName"] == "alice" and key["AppType"] == "KernelGateway"
+    assert sm.describe_app(**key)["AppArn"] == kg["arn"]
+
 
 def test_non_compliant_world(aws: Emulator) -> None:
     world = seed_world(aws, kind="spaces", compliant=False)

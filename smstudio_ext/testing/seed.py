@@ -66,6 +66,16 @@ class World:
                 continue
         return self.apps[0]
 
+    def app_key(self, app: dict[str, Any] | None = None) -> dict[str, str]:
+        """The DescribeApp/DeleteApp arguments that name ``app`` (default: ``default_app()``)."""
+        app = app or self.default_app()
+        return {
+            "DomainId": self.domain_id,
+            app["owner_type"]: app["owner"],
+            "AppType": app["app_type"],
+            "AppName": app["app_name"],
+        }
+
     def metadata(self, app: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``/opt/ml/metadata/resource-metadata.json`` Studio writes into ``app``."""
         app = app or self.default_app()

@@ -54,6 +54,12 @@ APP_QUOTAS = {"KernelGateway": 4}
 
 LIVE_APP_STATES = ("Pending", "InService", "Deleting")
 
+#: ARN resource types served by the store (tag operations on them never reach moto).
+STUDIO_RESOURCE_TYPES = frozenset(
+    ("domain", "user-profile", "space", "app", "studio-lifecycle-config", "image",
+     "image-version", "app-image-config")
+)  # fmt: skip
+
 AUTO_TAG_PREFIX = "sagemaker:"
 
 
@@ -309,10 +315,8 @@ class StudioStore:
         items = sorted(self.domains.values(), key=lambda d: d["CreationTime"], reverse=True)
         page, nxt = _paginate(items, p)
         keys = ("DomainArn", "DomainId", "DomainName", "Status", "CreationTime")
-        summaries = [
-            {k: d[k] for k in keys} | {"LastModifiedTime": d["LastModifiedTime"], "Url": d["Url"]}
-            for d in page
-        ]
+        keys += ("LastModifiedTime", "Url")
+        summaries = [{k: d[k] for k in keys} for d in page]
         return {"Domains": summaries, "NextToken": nxt}
 
     def update_domain(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -955,21 +959,31 @@ class StudioStore:
     # -- tags ----------------------------------------------------------------------------------
 
     def owns(self, arn: str | None) -> bool:
-        return bool(arn) and arn in self.tags
+        """Whether ``arn`` names a resource type this store serves (existing or not)."""
+        if not arn or not arn.startswith("arn:aws:sagemaker:"):
+            return False
+        resource = arn.split(":", 5)[-1].split("/", 1)[0]
+        return resource in STUDIO_RESOURCE_TYPES
+
+    def _tags_of(self, arn: str) -> list[dict[str, str]]:
+        try:
+            return self.tags[arn]
+        except KeyError:
+            raise not_found(f"Resource {arn} does not exist") from None
 
     def add_tags(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._tags_of(p["ResourceArn"])
         self._add_tags(p["ResourceArn"], p.get("Tags") or [])
         return {"Tags": self.tags[p["ResourceArn"]]}
 
     def list_tags(self, p: dict[str, Any]) -> dict[str, Any]:
-        page, nxt = _paginate(self.tags[p["ResourceArn"]], p, default=50)
+        page, nxt = _paginate(self._tags_of(p["ResourceArn"]), p, default=50)
         return {"Tags": page, "NextToken": nxt}
 
     def delete_tags(self, p: dict[str, Any]) -> dict[str, Any]:
         keys = set(p.get("TagKeys") or [])
-        self.tags[p["ResourceArn"]] = [
-            t for t in self.tags[p["ResourceArn"]] if t["Key"] not in keys
-        ]
+        tags = self._tags_of(p["ResourceArn"])
+        self.tags[p["ResourceArn"]] = [t for t in tags if t["Key"] not in keys]
         return {}
 
     # -- in-process helpers for the Emulator ---------------------------------------------------
