@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUBMODULES = ("subnet", "policies", "domain")
+SUBMODULES = ("subnet", "policies", "domain", "audit")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
