@@ -13,11 +13,7 @@ export type StudioKind = 'classic' | 'spaces' | 'local';
 
 /** How reading `/opt/ml/metadata/resource-metadata.json` went. */
 export type MetadataStatus =
-  | 'ok'
-  | 'missing'
-  | 'empty'
-  | 'unreadable'
-  | 'malformed';
+  'ok' | 'missing' | 'empty' | 'unreadable' | 'malformed';
 
 /** Who owns the app: a space (new Studio), a user profile (classic) or nobody (local). */
 export type OwnerKind = 'space' | 'user-profile' | 'local';

@@ -86,7 +86,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           settings.changed.connect(apply);
         })
         .catch(reason => {
-          console.error(`smstudio-ext: cannot load settings for ${PLUGIN_ID}`, reason);
+          console.error(
+            `smstudio-ext: cannot load settings for ${PLUGIN_ID}`,
+            reason
+          );
         });
     }
   }

@@ -132,12 +132,16 @@ export class SectionModel<T> implements IDisposable {
       if (reason !== null) {
         this._setState({ status: 'unavailable', reason });
       } else if (empty !== null) {
-        this._setState({ status: 'empty', message: empty, updated: new Date() });
+        this._setState({
+          status: 'empty',
+          message: empty,
+          updated: new Date()
+        });
       } else {
         this._setState({ status: 'ready', data, updated: new Date() });
       }
     } catch (error) {
-      const reason = unavailableReason(error, def.title);
+      const reason = unavailableReason(error);
       if (reason !== null) {
         // Not a failure: the feature is not there. Keep the normal schedule.
         this._setState({ status: 'unavailable', reason });
@@ -180,14 +184,14 @@ export namespace SectionModel {
 }
 
 /** Why an error means "not available" rather than "failed", or null. */
-export function unavailableReason(error: unknown, title: string): string | null {
+export function unavailableReason(error: unknown): string | null {
   if (error instanceof SectionUnavailable) {
     return error.message;
   }
   if (error instanceof ServerConnection.ResponseError) {
     const status = error.response.status;
     if (status === 404) {
-      return `this server does not offer ${title} (is the smstudio server extension installed and enabled?)`;
+      return `the server does not provide it (HTTP 404); is the smstudio server extension installed and enabled?`;
     }
     if (status === 501) {
       return error.message;
@@ -316,7 +320,10 @@ function SectionBody<T>(props: {
             </button>
           </div>
           {state.stale !== undefined && (
-            <div className="jp-smstudio-Section-stale" aria-label="Last known values">
+            <div
+              className="jp-smstudio-Section-stale"
+              aria-label="Last known values"
+            >
               {def.render(state.stale, model.refresh)}
             </div>
           )}

@@ -36,13 +36,6 @@ function region(ctx: IContext): string {
   return ctx.account_id ? `${ctx.region} · ${ctx.account_id}` : ctx.region;
 }
 
-function runningSince(ctx: IContext): string {
-  const since = formatSince(ctx.app_created);
-  return ctx.app_status && since !== NOT_SET
-    ? `${since}, ${ctx.app_status}`
-    : ctx.app_status ?? since;
-}
-
 export function ContextView(props: { context: IContext }): React.ReactElement {
   const ctx = props.context;
   const ownerKey = ctx.owner_kind === 'space' ? 'Space' : 'User profile';
@@ -76,9 +69,10 @@ export function ContextView(props: { context: IContext }): React.ReactElement {
           { key: 'Region', value: region(ctx) },
           {
             key: 'Running since',
-            value: runningSince(ctx),
+            value: formatSince(ctx.app_created),
             title: ctx.app_created ?? undefined
-          }
+          },
+          { key: 'Status', value: orNotSet(ctx.app_status) }
         ]}
       />
     </div>
