@@ -238,7 +238,7 @@ export function SectionView<T>(props: {
         const busy = current.status === 'loading';
         return (
           <section
-            className={`jp-smstudio-Section jp-smstudio-Section-${current.status}`}
+            className={`jp-smstudio-Section jp-smstudio-mod-${current.status}`}
             aria-labelledby={headingId}
             aria-busy={busy}
             data-section-id={def.id}
