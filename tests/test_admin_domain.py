@@ -20,7 +20,7 @@ from smstudio_ext.admin.domain import (
 )
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.cli import main
-from smstudio_ext.errors import BadInput
+from smstudio_ext.errors import AwsUnavailable, BadInput
 
 SERVICES = ("s3", "sagemaker", "iam", "sts")
 
@@ -326,3 +326,18 @@ def test_cli_bad_manifest(aws, target, tmp_path, capsys):
         ]
     )
     assert code == 2 and "manifest not found" in capsys.readouterr().err
+
+
+def test_rerun_after_a_failure_midway_finishes_without_duplicates(clients, aws, world, target):
+    # Given AWS fails the first CreateSpace (after every profile was created)
+    manifest = export_domain(clients, world.domain_id)
+    aws.fail("CreateSpace", code="InternalFailure", status=500, times=10)
+    with pytest.raises(AwsUnavailable):
+        import_domain(clients, manifest, target)
+    aws.clear_faults()
+    assert len([k for k in aws.store().profiles if k[0] == target]) == len(world.profiles)
+    # When the same import runs again
+    result = import_domain(clients, manifest, target)
+    # Then only the spaces are created; profiles are skipped, nothing is duplicated
+    assert sorted(result.created) == sorted(f"space:{s}" for s in world.spaces)
+    assert len(result.plan.skipped) == len(world.profiles)
