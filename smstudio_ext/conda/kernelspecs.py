@@ -265,17 +265,29 @@ class PersistedEnvKernelSpecManager(KernelSpecManager):
         if sync.kernels_dir not in self.kernel_dirs:
             self.kernel_dirs = [*self.kernel_dirs, sync.kernels_dir]
 
-    def find_kernel_specs(self) -> dict[str, str]:
+    _listing = False
+
+    def _refresh(self) -> None:
+        if self._listing:  # get_all_specs already refreshed once for this listing
+            return
         try:
             self.conda_sync.refresh()
         except Exception:  # never let our refresh break the kernel list
             self.log.warning("smstudio conda: kernelspec refresh failed", exc_info=True)
+
+    def find_kernel_specs(self) -> dict[str, str]:
+        self._refresh()
         return super().find_kernel_specs()
 
     def get_kernel_spec(self, kernel_name: str) -> Any:
         if kernel_name.lower().startswith(KERNEL_PREFIX):
-            try:
-                self.conda_sync.refresh()
-            except Exception:
-                self.log.warning("smstudio conda: kernelspec refresh failed", exc_info=True)
+            self._refresh()
         return super().get_kernel_spec(kernel_name)
+
+    def get_all_specs(self) -> dict[str, Any]:
+        self._refresh()
+        self._listing = True
+        try:
+            return super().get_all_specs()
+        finally:
+            self._listing = False
