@@ -45,6 +45,18 @@ async def _start_loops(serverapp):
     await serverapp.extension_manager.start_all_extensions()
 
 
+def _openapi_schema():
+    import yaml
+
+    import smstudio_ext
+
+    path = os.path.join(os.path.dirname(smstudio_ext.__file__), "rest-api.yaml")
+    with open(path) as fh:
+        doc = yaml.safe_load(fh)
+    get = doc["paths"]["/smstudio/conda/envs"]["get"]
+    return get["responses"]["200"]["content"]["application/json"]["schema"]
+
+
 async def _specs(jp_fetch):
     resp = await jp_fetch("api", "kernelspecs")
     return json.loads(resp.body)["kernelspecs"]
@@ -144,6 +156,11 @@ async def test_rest_lists_envs_with_kernel_or_reason_and_fix(
     assert any("no interpreter" in r.getMessage() for r in caplog.records)
     assert data["tool"] is None and "no conda tool" in data["tool_message"]
     assert data["kernel_mode"] == "loop" and data["envs_dir"] == envs_dir
+    # the answer is what rest-api.yaml documents
+    schema = _openapi_schema()
+    assert set(data) == set(schema["properties"])
+    env_props = schema["properties"]["envs"]["items"]["properties"]
+    assert all(set(e) == set(env_props) for e in data["envs"])
     # the env without ipykernel is no kernel
     assert "conda-env-bare-py" not in await _specs(jp_fetch)
 
