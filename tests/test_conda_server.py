@@ -210,3 +210,61 @@ class TestInvalidCondarc:
         data = json.loads((await jp_fetch("smstudio", "conda", "envs")).body)
         assert [e["name"] for e in data["envs"]] == ["ok"]
         assert condarc.read_text() == "channels: [conda-forge\n# unclosed\n"
+
+
+async def test_sizes_can_be_skipped_and_bad_flag_is_400(jp_fetch, envs_dir):
+    from tornado.httpclient import HTTPClientError
+
+    make_env(envs_dir, "a")
+    data = json.loads((await jp_fetch("smstudio", "conda", "envs", params={"sizes": "false"})).body)
+    assert data["envs"][0]["size_bytes"] is None
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("smstudio", "conda", "envs", params={"sizes": "maybe"})
+    assert err.value.code == 400
+    assert json.loads(err.value.response.body)["error"] == "bad_input"
+
+
+class TestBadConfig:
+    @pytest.fixture
+    def extra_server_config(self):
+        return {"CondaEnvs": {"display_name_format": "{nope}"}}
+
+    async def test_conda_disabled_with_the_reason_other_routes_work(self, jp_fetch):
+        from tornado.httpclient import HTTPClientError
+
+        with pytest.raises(HTTPClientError) as err:
+            await jp_fetch("smstudio", "conda", "envs")
+        assert err.value.code == 409
+        body = json.loads(err.value.response.body)
+        assert "display_name_format" in body["detail"]
+        assert (await jp_fetch("smstudio", "context")).code == 200
+
+
+class TestUnwritableHome:
+    """.condarc and the kernels folder cannot be written (their folder is a file): the server
+    still starts, lists envs and says what failed, once."""
+
+    @pytest.fixture
+    def extra_server_config(self, envs_dir, tmp_path):
+        blocker = tmp_path / "home-is-a-file"
+        blocker.write_text("")
+        return {
+            "CondaEnvs": {
+                "envs_dir": envs_dir,
+                "condarc_path": str(blocker / ".condarc"),
+                "kernelspec_dir": str(blocker / "kernels"),
+                "refresh_interval": 0.1,
+            }
+        }
+
+    async def test_server_lists_envs_and_warns_once(self, jp_fetch, jp_serverapp, envs_dir, caplog):
+        setup_msgs = [r.getMessage() for r in caplog.get_records("setup")]
+        assert any(".condarc: [Errno 20] Not a directory" in m for m in setup_msgs), setup_msgs
+        await _start_loops(jp_serverapp)
+        make_env(envs_dir, "a")
+        data = json.loads((await jp_fetch("smstudio", "conda", "envs")).body)
+        assert [e["kernel_name"] for e in data["envs"]] == ["conda-env-a-py"]
+        await asyncio.sleep(0.5)  # several failing background checks
+        msgs = [r.getMessage() for r in caplog.get_records("call")]
+        failures = [m for m in msgs if "cannot write kernelspec" in m]
+        assert len(failures) == 1, failures

@@ -205,6 +205,7 @@ class KernelspecSync:
         self.last: SyncResult | None = None
         self._lock = threading.Lock()
         self._failed = False
+        self._logged: set[str] = set()
 
     def refresh(self, force: bool = False) -> SyncResult | None:
         """Sync if the envs folder changed (or the last sync failed); None when nothing to do."""
@@ -215,14 +216,14 @@ class KernelspecSync:
             desired = desired_specs(envs, self.display_format, self.tool)
             result = sync_kernelspec_dir(self.kernels_dir, desired)
             self._failed = bool(result.errors)
-            for err in result.errors:
-                log.warning("smstudio conda: %s", err)
-            for name in result.skipped:
-                log.warning(
-                    "smstudio conda: kernelspec %s in %s was not written by smstudio; left as is",
-                    name,
-                    self.kernels_dir,
-                )
+            notes = list(result.errors) + [
+                f"kernelspec {name} in {self.kernels_dir} was not written by smstudio; left as is"
+                for name in result.skipped
+            ]
+            for note in notes:  # retried every check while failing: say each thing once
+                if note not in self._logged:
+                    log.warning("smstudio conda: %s", note)
+            self._logged = set(notes)
             if result.written or result.removed:
                 log.info(
                     "smstudio conda: kernelspecs written %s, removed %s",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..clock import utcnow
 from ..errors import BadInput, Conflict, NotFound, SmStudioError
 from .condarc import CondarcResult, ensure_condarc
 from .config import CondaEnvs
@@ -42,6 +42,8 @@ class Listing:
 
 
 class CondaManager:
+    kernel_mode: str | None = None  # set by the server: loop | manager | gateway | none
+
     def __init__(self, cfg: CondaEnvs, sync: KernelspecSync | None = None) -> None:
         self.cfg = cfg
         self._tool: Tool | None = None
@@ -177,9 +179,12 @@ class CondaManager:
         )
         path = self.export_path(name)
         tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise SmStudioError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return text, path
 
     def exported_names(self) -> list[str]:
@@ -204,9 +209,20 @@ class CondaManager:
         results = []
         for name in names:
             prefix = self.prefix(name)
-            aside = os.path.join(self.envs_dir, f".{name}.recreate-{int(time.time())}")
+            stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+            aside = os.path.join(self.envs_dir, f".{name}.recreate-{stamp}")
             if os.path.exists(prefix):
-                os.rename(prefix, aside)
+                try:
+                    os.rename(prefix, aside)
+                except OSError as exc:
+                    results.append(
+                        {
+                            "name": name,
+                            "ok": False,
+                            "error": f"cannot move the old env aside: {exc.strerror or exc}",
+                        }
+                    )
+                    continue
             steps = create_steps(tool, prefix, file=self.export_path(name), ipykernel=False)
             try:
                 for step in steps:

@@ -6,13 +6,13 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import NotConfigured
+from ..errors import BadInput, NotConfigured
 from .base import BaseHandler, handle_errors
 
 
-def envs_payload(manager: Any) -> dict[str, Any]:
+def envs_payload(manager: Any, sizes: bool = True) -> dict[str, Any]:
     manager.refresh_kernels()  # a request is a cheap moment to catch up (stat calls only)
-    listing = manager.list_envs(sizes=True)
+    listing = manager.list_envs(sizes=sizes)
     envs = [
         {
             "name": e.name,
@@ -44,8 +44,13 @@ class CondaEnvsHandler(BaseHandler):
     async def get(self) -> None:
         manager = getattr(self.services, "conda", None)
         if manager is None:
-            raise NotConfigured("the conda engine is not set up in this server")
-        self.write_json(await self.run_blocking(envs_payload, manager))
+            why = getattr(self.services, "conda_error", None) or "not set up in this server"
+            raise NotConfigured(f"the conda engine is disabled: {why}")
+        flag = self.get_query_argument("sizes", "true").lower()
+        if flag not in ("true", "false", "1", "0"):
+            raise BadInput("sizes must be true or false")
+        sizes = flag in ("true", "1")
+        self.write_json(await self.run_blocking(envs_payload, manager, sizes))
 
 
 ROUTES = [(r"conda/envs", CondaEnvsHandler)]
