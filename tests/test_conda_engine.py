@@ -459,3 +459,13 @@ def test_config_validation():
         CondaEnvs(refresh_interval=0)
     with pytest.raises(BadInput, match="tool"):
         CondaEnvs(tool="pip")
+
+
+def test_condarc_block_list_at_column_zero_and_null_value(tmp_path):
+    path = tmp_path / ".condarc"
+    path.write_text("envs_dirs:\n- /x\nchannels:\n- conda-forge\n")
+    assert ensure_condarc(str(path), "/p/envs").status == "updated"
+    assert path.read_text() == "envs_dirs:\n- /p/envs\n- /x\nchannels:\n- conda-forge\n"
+    path.write_text("envs_dirs: ~  # none yet\nssl_verify: true\n")
+    assert ensure_condarc(str(path), "/p/envs").status == "updated"
+    assert path.read_text() == "envs_dirs:  # none yet\n  - /p/envs\nssl_verify: true\n"
