@@ -37,12 +37,12 @@ def cli_env(home, tmp_path):
     return env
 
 
-def run(cli_env, *args, prefix=()):
+def run(cli_env, *args, prefix=(), env_extra=None):
     return subprocess.run(
         [*prefix, sys.executable, "-m", "smstudio_ext", "conda", *args],
         capture_output=True,
         text=True,
-        env=cli_env,
+        env={**cli_env, **(env_extra or {})},
         timeout=60,
     )
 
@@ -192,3 +192,44 @@ def test_read_only_home(cli_env, home):
     assert create.returncode == 1
     assert f"the envs folder {envs} is not writable" in create.stderr
     assert not (bin_dir / "conda.log").exists()
+
+
+def test_export_then_recreate_after_a_migration(cli_env, home, tmp_path):
+    # Given a conda on PATH (a stand-in that logs its argv and answers `env export`)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    (bin_dir / "conda").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> "{log}"\n'
+        'if [ "$1 $2" = "env export" ]; then\n'
+        "  printf 'name: ds\\ndependencies:\\n  - python=3.11\\n  - pandas\\nprefix: /old/home/ds\\n'\n"
+        "fi\n"
+        'if [ "$1 $2" = "env create" ] && [ -z "${BROKEN_TOOL:-}" ]; then mkdir -p "$4/conda-meta"; fi\n'
+    )
+    (bin_dir / "conda").chmod(0o755)
+    cli_env["PATH"] = f"{bin_dir}{os.pathsep}{cli_env['PATH']}"
+    envs = home / ".conda" / "envs"
+    make_env(str(envs), "ds")
+    # When exported
+    out = run(cli_env, "export", "ds")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "name: ds\ndependencies:\n  - python=3.11\n  - pandas\n"
+    saved = envs / "ds.environment.yml"
+    assert saved.read_text() == out.stdout and f"written to {saved}" in out.stderr
+    assert log.read_text() == f"env export -p {envs / 'ds'} --no-builds\n"
+    # A tool that says "done" without building the env does not cost the old env
+    out = run(cli_env, "recreate", "ds", env_extra={"BROKEN_TOOL": "1"})
+    assert out.returncode == 1
+    assert "FAILED, old env kept" in out.stdout and "is not an env" in out.stdout
+    assert (envs / "ds" / "bin" / "python").exists()
+    log.write_text("")
+    # And recreated (the stand-in only makes conda-meta: no interpreter in the new env)
+    out = run(cli_env, "recreate")
+    assert out.returncode == 0, out.stderr
+    assert "ds: recreated" in out.stdout
+    assert log.read_text().splitlines() == [f"env create -p {envs / 'ds'} -f {saved}"]
+    assert not [n for n in os.listdir(envs) if n.startswith(".")]  # the old env is gone
+    # recreate of an env that was never exported is refused
+    out = run(cli_env, "recreate", "ghost")
+    assert out.returncode == 4 and "no exported file for 'ghost'" in out.stderr

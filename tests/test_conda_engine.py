@@ -469,3 +469,30 @@ def test_condarc_block_list_at_column_zero_and_null_value(tmp_path):
     path.write_text("envs_dirs: ~  # none yet\nssl_verify: true\n")
     assert ensure_condarc(str(path), "/p/envs").status == "updated"
     assert path.read_text() == "envs_dirs:  # none yet\n  - /p/envs\nssl_verify: true\n"
+
+
+def test_attach_to_kernel_spec_managers(envs, tmp_path):
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_server.gateway.managers import GatewayKernelSpecManager
+
+    from smstudio_ext.conda.kernelspecs import PersistedEnvKernelSpecManager
+    from smstudio_ext.conda.server import attach_kernels
+
+    make_env(envs, "a")
+    kernels = str(tmp_path / "kernels")
+    cfg = CondaEnvs(envs_dir=envs, kernelspec_dir=kernels)
+    # behind a gateway: kernels run elsewhere, nothing is written here
+    sync = CondaManager(cfg).sync
+    assert attach_kernels(GatewayKernelSpecManager(), sync) == "gateway"
+    assert not os.path.exists(kernels)
+    # a plain local manager: our folder is searched and filled at once
+    plain = KernelSpecManager(kernel_dirs=[str(tmp_path / "other")])
+    assert attach_kernels(plain, sync) == "loop"
+    assert plain.kernel_dirs[-1] == kernels
+    assert "conda-env-a-py" in plain.find_kernel_specs()
+    # our manager: shares the sync, refreshes per request
+    ours = PersistedEnvKernelSpecManager(kernel_dirs=[])
+    assert attach_kernels(ours, sync) == "manager"
+    make_env(envs, "b")
+    assert "conda-env-b-py" in ours.get_all_specs()
+    assert attach_kernels(None, sync) == "none"

@@ -18,7 +18,16 @@ from .condarc import CondarcResult, ensure_condarc
 from .config import CondaEnvs
 from .envs import EnvInfo, validate_env_name
 from .kernelspecs import KernelspecSync, SyncResult, build_sync, desired_specs
-from .tools import Step, Tool, create_steps, export_step, find_tool, require_tool, run_step
+from .tools import (
+    Step,
+    Tool,
+    ToolFailed,
+    create_steps,
+    export_step,
+    find_tool,
+    require_tool,
+    run_step,
+)
 
 log = logging.getLogger("smstudio_ext")
 
@@ -228,6 +237,8 @@ class CondaManager:
                 for step in steps:
                     echo(f"$ {step}")
                     run_step(step)
+                if not os.path.isdir(os.path.join(prefix, "conda-meta")):
+                    raise ToolFailed(f"the tool reported success but {prefix} is not an env")
             except SmStudioError as exc:
                 shutil.rmtree(prefix, ignore_errors=True)
                 if os.path.exists(aside):
