@@ -123,6 +123,14 @@ def listing_cost(root: str) -> dict[str, float]:
     sync = build_sync(CondaEnvs(config=cfg))
     sync.refresh(force=True)
 
+    meta = os.path.join(envs, "env00", "conda-meta")
+    counter = [0]
+
+    def refresh_after_change():
+        counter[0] += 1
+        os.utime(meta, ns=(counter[0] * 10**9, counter[0] * 10**9))
+        return sync.refresh()
+
     managed = PersistedEnvKernelSpecManager(config=cfg, kernel_dirs=[kernels])
     plain = KernelSpecManager(kernel_dirs=[kernels])
     results: dict[str, float] = {}
@@ -133,6 +141,7 @@ def listing_cost(root: str) -> dict[str, float]:
         ("PersistedEnvKernelSpecManager.get_all_specs", managed.get_all_specs),
         ("KernelSpecManager.get_all_specs (files kept in step)", plain.get_all_specs),
         ("KernelspecSync.refresh (nothing changed)", sync.refresh),
+        ("KernelspecSync.refresh (an env changed: rescan all 20)", refresh_after_change),
     ):
         fn()  # warm
         spawns.clear()
