@@ -202,6 +202,17 @@ class IdleShutdown(Configurable):
         "<home>/.smstudio/idle-settings.json.",
     ).tag(config=True)
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # traitlets skips validation when a config value equals the static default (e.g. a
+        # timeout of 0 for an ``Int()`` whose real default is dynamic): validate everything once.
+        from traitlets import Bunch
+
+        for name, trait in self.traits(config=True).items():
+            validator = self._trait_validators.get(name)
+            if validator is not None:
+                validator(self, Bunch(trait=trait, value=getattr(self, name), owner=self))
+
     # --- environment defaults -------------------------------------------------------------
     @default("enabled")
     def _default_enabled(self) -> bool:
