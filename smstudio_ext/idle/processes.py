@@ -59,8 +59,12 @@ class ProcessSample:
 class ProcessSampler:
     """Keeps the previous pass's CPU times so each pass yields CPU use since the last one."""
 
-    def __init__(self) -> None:
+    def __init__(self, yield_every: int = 32, yield_seconds: float = 0.001) -> None:
         self._prev: dict[tuple[int, float], tuple[float, float]] = {}
+        # The pass runs in a worker thread but holds the GIL while parsing /proc: pausing
+        # briefly every few processes lets the event loop run (keeps its stalls short).
+        self.yield_every = yield_every
+        self.yield_seconds = yield_seconds
 
     def sample(self) -> ProcessSample:
         started = time.perf_counter()
@@ -69,7 +73,9 @@ class ProcessSampler:
         result = ProcessSample()
         current: dict[tuple[int, float], tuple[float, float]] = {}
         attrs = ["pid", "ppid", "uids", "name", "cpu_times", "create_time"]
-        for proc in psutil.process_iter(attrs):
+        for n, proc in enumerate(psutil.process_iter(attrs), 1):
+            if self.yield_every and n % self.yield_every == 0:
+                time.sleep(self.yield_seconds)
             info = proc.info
             times = info.get("cpu_times")
             created = info.get("create_time")
