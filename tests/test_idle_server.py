@@ -485,3 +485,35 @@ async def test_cli_refuses_bad_durations_and_bounds(cli_env, idle, capsys):
     assert "invalid duration" in capsys.readouterr().err
     assert await run_cli("idle", "keepalive", "5h") == 2  # above max_keepalive_minutes (180)
     assert "max" in capsys.readouterr().err
+
+
+# --- the documented JSON (rest-api.yaml) is what the server returns --------------------------------
+async def test_status_matches_the_openapi_document(space, jp_fetch, idle):
+    import os
+
+    import yaml
+
+    import smstudio_ext
+
+    path = os.path.join(os.path.dirname(smstudio_ext.__file__), "rest-api.yaml")
+    with open(path) as fh:
+        doc = yaml.safe_load(fh)
+    schema = doc["paths"]["/smstudio/idle"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    props = schema["properties"]
+    clock.travel(55 * 60)
+    await idle.check()  # a warning, so history and apps are filled
+    data = await get_json(jp_fetch, "smstudio", "idle")
+    assert set(data) == set(props)
+    assert set(schema["required"]) <= set(data)
+    assert data["state"] in props["state"]["enum"]
+    for s in data["signals"]:
+        assert set(s) == set(props["signals"]["items"]["properties"])
+        assert s["name"] in props["signals"]["items"]["properties"]["name"]["enum"]
+    for a in data["apps"]:
+        assert set(a) == set(props["apps"]["items"]["properties"])
+        assert a["decision"] in props["apps"]["items"]["properties"]["decision"]["enum"]
+    assert data["history"]
+    for h in data["history"]:
+        assert set(h) == set(props["history"]["items"]["properties"])
