@@ -49,6 +49,8 @@ class Services:
         ctx = self.context
         if not (ctx.in_studio and ctx.domain_id and ctx.app_type and ctx.app_name):
             return info
+        if self.app.aws_error:  # e.g. an unknown region: no call can succeed
+            return info
         with self._lock:
             fresh = time.monotonic() - self._self_info_at < self.app.describe_cache_seconds
             if self._self_info is None or not fresh:
