@@ -226,12 +226,12 @@ def test_delete_throttled_then_succeeds(world, aws):
     clients = AwsClients(aws.region, endpoint_urls={"sagemaker": aws.endpoint_url}, max_attempts=1)
     sleeps = []
     deleter = AppDeleter(clients, backoff_seconds=0.01, sleep=sleeps.append)
-    # (botocore may retry once itself: 5 faults leave at least 2 for our own backoff)
-    aws.fail("DeleteApp", code="ThrottlingException", status=400, times=5)
+    aws.fail("DeleteApp", code="ThrottlingException", status=400, times=3)
     app = _jupyterlab(world, clients)
     result = deleter.delete(app)
     assert result.outcome == "deleted"
-    assert len(sleeps) >= 2 and sleeps[:2] == [0.01, 0.02]  # exponential backoff
+    assert sleeps == [0.01, 0.02, 0.04]  # exponential backoff, our retries only
+    assert aws.count("sagemaker", "DeleteApp") == 4
     assert _status(aws, world, app) in ("Deleting", "Deleted")
 
 

@@ -285,6 +285,23 @@ async def test_delete_throttled_then_done(space, idle, world, aws):
     assert app_status(aws, world, space) in ("Deleting", "Deleted")
 
 
+@with_config(delete_max_attempts=1)
+async def test_delete_failing_is_visible_then_recovers(space, jp_fetch, idle, world, aws):
+    aws.fail("DeleteApp", code="InternalFailure", status=500)
+    clock.travel(3 * HOURS)
+    result = await idle.check()
+    assert result.actions[only(result).target.key].outcome == "failed"
+    data = await get_json(jp_fetch, "smstudio", "idle")
+    assert data["state"] == "error" and data["last_error"]["action"] == "sagemaker:DeleteApp"
+    assert data["history"][0]["action"]["outcome"] == "failed"
+    # the next check tries again (no silent failure for days)
+    aws.clear_faults()
+    clock.travel(60)
+    result = await idle.check()
+    assert result.actions[only(result).target.key].outcome == "deleted"
+    assert idle.status()["state"] == "shutting_down" and idle.status()["last_error"] is None
+
+
 async def test_app_already_gone_is_not_an_error(space, idle, world, aws):
     await idle.check(act=False)  # DescribeApp of this app while it exists
     aws.client("sagemaker").delete_app(**world.app_key(space))

@@ -24,6 +24,10 @@ from ..errors import AccessDenied, AwsUnavailable, SmStudioError
 
 log = logging.getLogger("smstudio_ext")
 
+# We own the retries (backoff, logging, the sticky denied state): botocore retrying inside each
+# of our attempts would multiply the calls and hide throttling from us.
+_NO_SDK_RETRIES = {"mode": "standard", "total_max_attempts": 1}
+
 
 @dataclass
 class ActionResult:
@@ -67,7 +71,7 @@ class AppDeleter:
             last: SmStudioError | None = None
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    existed = delete_app(self.clients, app)
+                    existed = delete_app(self.clients, app, retries=_NO_SDK_RETRIES)
                 except AccessDenied as exc:
                     return self._on_denied(exc, app)
                 except AwsUnavailable as exc:

@@ -241,6 +241,9 @@ class IdleMonitor:
         """The background loop (``app.add_loop``); a failing check never ends it."""
         failures = 0
         while True:
+            # First check one interval after start: the server start is the idle baseline
+            # anyway, and a server that only lives for seconds costs no AWS call.
+            await asyncio.sleep(self.config.check_interval_seconds)
             if self.enabled:
                 try:
                     await self.check()
@@ -256,7 +259,6 @@ class IdleMonitor:
                         "detail": f"idle check failed: {exc}",
                         "action": None,
                     }
-            await asyncio.sleep(self.config.check_interval_seconds)
 
     async def check(self, act: bool = True) -> CheckResult:
         """One check. ``act=False`` observes only (no log line, no history, no DeleteApp)."""
@@ -298,11 +300,14 @@ class IdleMonitor:
                 if d.decision == "shutdown" and d.target.key not in self._deleted:
                     actions[d.target.key] = self._shut_down(d)
             self._record(snap.now, decisions, reports, actions)
+        failed = [a for a in actions.values() if a.outcome == "failed"]
         if targets_error:
             self.last_error = targets_error
         elif self.deleter is not None and self.deleter.denied:
             self.last_error = self.deleter.denied
-        elif act and not any(a.outcome == "failed" for a in actions.values()):
+        elif failed:
+            self.last_error = {"action": "sagemaker:DeleteApp", **(failed[0].error or {})}
+        elif act:
             self.last_error = None
         self.check_cost_seconds = time.perf_counter() - started
         return CheckResult(snap.now, reports, decisions, actions, targets_error)
