@@ -266,15 +266,18 @@ def _terminal(jp_serverapp, command=None):
 
 
 async def test_cpu_job_in_a_terminal_keeps_the_app(space, jp_serverapp, idle, world, aws):
-    # Given a silent CPU job in an open terminal
-    tm, name = _terminal(
-        jp_serverapp,
-        f"{sys.executable} -c 'import time; t=time.time()\nwhile time.time()-t<8: pass' > /dev/null",
-    )
+    from smstudio_ext.idle.processes import ProcessSampler
+
+    # Given a silent CPU job in an open terminal (no output: last_activity does not move)
+    job = "import time\nt = time.time()\nwhile time.time() - t < 30: pass"
+    tm, name = _terminal(jp_serverapp, f"{sys.executable} -c '{job}' > /dev/null")
     try:
         pid = tm.terminals[name].ptyproc.pid
-        await wait_for(lambda: idle.sampler.sample().tree_cpu(pid)[0] > 50, timeout=10, step=0.3)
-        result = await observe_then_travel(idle, gap=0.5)
+        sampler = ProcessSampler()
+        await wait_for(lambda: len(sampler.sample().tree(pid)) > 1, timeout=15, step=0.2)
+        # When hours pass by the terminal's last output
+        result = await observe_then_travel(idle, gap=1.0)
+        # Then the job's CPU keeps the app alive
         tr = report(result, "terminals")
         assert tr.active and "a job uses" in tr.reason
         assert decision(result).decision == "active"
