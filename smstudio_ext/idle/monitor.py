@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
@@ -130,6 +131,9 @@ class IdleMonitor:
         self._deleted: dict[str, datetime] = {}
         self._self_app: AppInfo | None = None
         self._lock: asyncio.Lock | None = None
+        # A thread of its own: a slow DeleteApp backoff or final backup never occupies the
+        # default pool that request handlers use, and vice versa.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smstudio-idle")
         self._state_lock = threading.Lock()
 
     # --- configuration -----------------------------------------------------------------------
@@ -276,7 +280,7 @@ class IdleMonitor:
                 server_pid=self.probe.server_pid,
                 keepalive_until=self.keepalive_until,
             )
-            result = await loop.run_in_executor(None, self._check_blocking, snap, act)
+            result = await loop.run_in_executor(self._executor, self._check_blocking, snap, act)
             self.last = result
             return result
 
