@@ -356,3 +356,17 @@ async def test_gpu_utilization_is_activity(space, idle, fake_gpu):
     sig = GpuSignal(10.0, [fake_gpu])
     rep = sig.evaluate(Snapshot(now=clock.utcnow()))
     assert rep.available and rep.active and "87% utilization" in rep.reason
+
+
+async def test_keepalive_covers_terminals_too(space, jp_serverapp, idle, world, aws):
+    # "terminals ignoring the keep setting": an idle open terminal under a keep-alive stays
+    tm, name = _terminal(jp_serverapp)
+    try:
+        idle.keepalive(240)
+        result = await observe_then_travel(idle, gap=0.1)
+        assert not report(result, "terminals").active
+        assert report(result, "keepalive").active
+        assert decision(result).decision == "active"
+        assert app_status(aws, world, space) == "InService"
+    finally:
+        await tm.terminate(name, force=True)
