@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .. import clock
 from ..aws import AwsClients, call
-from ..errors import AwsError, BadInput, NotFound
+from ..errors import BadInput, NotFound
 
 FORMAT_VERSION = 1
 STUDIO_TAG_PREFIXES = ("sagemaker:", "aws:")
@@ -292,11 +292,7 @@ def _role_exists(clients: AwsClients, arn: str, cache: dict[str, bool]) -> bool:
             try:
                 got = call(clients.client("iam"), "GetRole", resource=arn, RoleName=m.group(1))
                 cache[arn] = got.get("Role", {}).get("Arn", arn) == arn
-            except NotFound:
-                cache[arn] = False
-            except AwsError as exc:  # IAM answers NoSuchEntity, which aws.py doesn't map
-                if exc.extra.get("aws_code") != "NoSuchEntity":
-                    raise
+            except NotFound:  # IAM's NoSuchEntity
                 cache[arn] = False
     return cache[arn]
 
