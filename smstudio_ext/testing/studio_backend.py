@@ -1,31 +1,8 @@
-"""Compatibility name for ``smstudio_ext.testing.studio`` (the Studio APIs moto lacks)."""
+"""Former name of ``smstudio_ext.testing.studio`` (the Studio APIs moto lacks), kept for imports."""
 
 from __future__ import annotations
 
-from .studio import (
-    IMAGE_ACCOUNTS,
-    OPERATIONS,
-    SETTINGS,
-    TAG_OPERATIONS,
-    AwsError,
-    Settings,
-    StudioStore,
-    get_store,
-    image_account,
-    install,
-    reset_settings,
-)
+from . import studio
+from .studio import *  # noqa: F403  (the same names, e.g. ``SETTINGS``, ``install``)
 
-__all__ = [
-    "IMAGE_ACCOUNTS",
-    "OPERATIONS",
-    "SETTINGS",
-    "TAG_OPERATIONS",
-    "AwsError",
-    "Settings",
-    "StudioStore",
-    "get_store",
-    "image_account",
-    "install",
-    "reset_settings",
-]
+__all__ = studio.__all__

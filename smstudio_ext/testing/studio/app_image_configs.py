@@ -6,9 +6,9 @@ import copy
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use, not_found
-from .listing import list_page, time_filters
-from .state import Record, StoreState
+from .errors import in_use
+from .listing import BY_TIME, list_page, time_filters
+from .state import Record, StoreState, lookup
 
 #: The per-app-type configuration members (copied as given, replaced whole on update).
 CONFIG_KEYS = (
@@ -26,10 +26,7 @@ def _copy_configs(record: Record, p: Record) -> None:
 
 class AppImageConfigsMixin(StoreState):
     def _aic(self, name: str) -> Record:
-        try:
-            return self.app_image_configs[name]
-        except KeyError:
-            raise not_found(f"AppImageConfig {name} does not exist") from None
+        return lookup(self.app_image_configs, name, f"AppImageConfig {name} does not exist")
 
     def create_app_image_config(self, p: Record) -> Record:
         name = p["AppImageConfigName"]
@@ -71,9 +68,5 @@ class AppImageConfigsMixin(StoreState):
             summary=dict,
             contains={"NameContains": "AppImageConfigName"},
             times=time_filters("ModifiedTime"),
-            sort_keys={
-                "CreationTime": "CreationTime",
-                "LastModifiedTime": "LastModifiedTime",
-                "Name": "AppImageConfigName",
-            },
+            sort_keys={**BY_TIME, "Name": "AppImageConfigName"},
         )

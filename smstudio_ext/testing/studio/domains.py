@@ -8,7 +8,7 @@ from smstudio_ext.clock import utcnow
 
 from .errors import in_use, invalid
 from .lifecycle_configs import check_lcc_settings
-from .listing import list_page, pick, public
+from .listing import BY_TIME, list_page, pick, public
 from .state import HEX, Record, StoreState, rand_id
 
 _UPDATABLE_DOMAIN_KEYS = (
@@ -170,7 +170,7 @@ class DomainsMixin(StoreState):
             ),
             equals={"DomainIdEquals": "DomainId"},
             contains={"UserProfileNameContains": "UserProfileName"},
-            sort_keys={"CreationTime": "CreationTime", "LastModifiedTime": "LastModifiedTime"},
+            sort_keys=BY_TIME,
         )
 
     def update_user_profile(self, p: Record) -> Record:

@@ -9,7 +9,10 @@ from smstudio_ext.clock import utcnow
 from .errors import in_use, not_found
 from .listing import list_page, pick, public, time_filters
 from .settings import SETTINGS
-from .state import Record, StoreState
+from .state import Record, StoreState, lookup
+
+#: ``SortBy`` values common to ListImages and ListImageVersions.
+_BY_TIME = {"CREATION_TIME": "CreationTime", "LAST_MODIFIED_TIME": "LastModifiedTime"}
 
 _VERSION_DETAILS = (
     "VendorGuidance",
@@ -34,10 +37,8 @@ class ImagesMixin(StoreState):
     # -- images ---------------------------------------------------------------------------------
 
     def _image(self, name: str) -> Record:
-        try:
-            return self.images[name]
-        except KeyError:
-            raise not_found("Image {} does not exist".format(self.arn("image/" + name))) from None
+        arn = self.arn("image/" + name)
+        return lookup(self.images, name, f"Image {arn} does not exist")
 
     def create_image(self, p: Record) -> Record:
         name = p["ImageName"]
@@ -87,11 +88,7 @@ class ImagesMixin(StoreState):
             "Images",
             contains={"NameContains": "ImageName"},
             times=time_filters("LastModifiedTime"),
-            sort_keys={
-                "CREATION_TIME": "CreationTime",
-                "LAST_MODIFIED_TIME": "LastModifiedTime",
-                "IMAGE_NAME": "ImageName",
-            },
+            sort_keys={**_BY_TIME, "IMAGE_NAME": "ImageName"},
             default_sort="CREATION_TIME",
         )
 
@@ -167,10 +164,6 @@ class ImagesMixin(StoreState):
                 "Version",
             ),  # fmt: skip
             times=time_filters("LastModifiedTime"),
-            sort_keys={
-                "CREATION_TIME": "CreationTime",
-                "LAST_MODIFIED_TIME": "LastModifiedTime",
-                "VERSION": "Version",
-            },
+            sort_keys={**_BY_TIME, "VERSION": "Version"},
             default_sort="CREATION_TIME",
         )

@@ -9,8 +9,8 @@ from typing import Any
 from smstudio_ext.clock import utcnow
 
 from .errors import in_use, invalid, not_found
-from .listing import list_page, time_filters
-from .state import LIVE_APP_STATES, Record, StoreState
+from .listing import BY_TIME, list_page, time_filters
+from .state import LIVE_APP_STATES, Record, StoreState, lookup
 
 
 def check_lcc_settings(store: StoreState, settings: Record | None, where: str) -> None:
@@ -39,10 +39,7 @@ def _refers_to(value: Any, arn: str) -> bool:
 
 class LifecycleConfigsMixin(StoreState):
     def _lcc(self, name: str) -> Record:
-        try:
-            return self.lccs[name]
-        except KeyError:
-            raise not_found(f"Studio Lifecycle Config {name} does not exist") from None
+        return lookup(self.lccs, name, f"Studio Lifecycle Config {name} does not exist")
 
     def create_studio_lifecycle_config(self, p: Record) -> Record:
         name = p["StudioLifecycleConfigName"]
@@ -80,11 +77,7 @@ class LifecycleConfigsMixin(StoreState):
             contains={"NameContains": "StudioLifecycleConfigName"},
             equals={"AppTypeEquals": "StudioLifecycleConfigAppType"},
             times=time_filters("ModifiedTime"),
-            sort_keys={
-                "CreationTime": "CreationTime",
-                "LastModifiedTime": "LastModifiedTime",
-                "Name": "StudioLifecycleConfigName",
-            },
+            sort_keys={**BY_TIME, "Name": "StudioLifecycleConfigName"},
         )
 
     def delete_studio_lifecycle_config(self, p: Record) -> Record:

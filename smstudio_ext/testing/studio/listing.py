@@ -20,6 +20,10 @@ Summary = Callable[[Record], Record]
 TimeFilters = Mapping[str, "tuple[str, bool]"]
 
 
+#: ``SortBy`` values of the kinds sorted by time (profiles, spaces, LCCs, app image configs).
+BY_TIME = {"CreationTime": "CreationTime", "LastModifiedTime": "LastModifiedTime"}
+
+
 def time_filters(modified: str) -> dict[str, tuple[str, bool]]:
     """CreationTimeBefore/After plus ``<modified>Before/After`` on ``LastModifiedTime``."""
     return {

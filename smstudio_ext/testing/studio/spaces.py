@@ -9,7 +9,7 @@ from smstudio_ext.clock import utcnow
 from .domains import merge_first_level
 from .errors import in_use, invalid
 from .lifecycle_configs import check_lcc_settings
-from .listing import list_page, public
+from .listing import BY_TIME, list_page, public
 from .state import Record, StoreState, rand_id
 
 
@@ -73,7 +73,7 @@ class SpacesMixin(StoreState):
             summary=_space_summary,
             equals={"DomainIdEquals": "DomainId"},
             contains={"SpaceNameContains": "SpaceName"},
-            sort_keys={"CreationTime": "CreationTime", "LastModifiedTime": "LastModifiedTime"},
+            sort_keys=BY_TIME,
         )
 
     def update_space(self, p: Record) -> Record:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 import string
 import threading
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from smstudio_ext.clock import utcnow
 
@@ -23,6 +25,18 @@ LIVE_APP_STATES = ("Pending", "InService", "Deleting")
 MAX_TAGS = 50
 
 HEX = "0123456789abcdef"
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def lookup(table: Mapping[K, V], key: K, message: str) -> V:
+    """``table[key]``, or ``ResourceNotFound`` with ``message``."""
+    try:
+        return table[key]
+    except KeyError:
+        raise not_found(message) from None
 
 
 def rand_id(n: int, alphabet: str = string.ascii_lowercase + string.digits) -> str:
@@ -87,32 +101,18 @@ class StoreState:
     # -- lookups --------------------------------------------------------------------------------
 
     def domain(self, domain_id: str) -> Record:
-        try:
-            return self.domains[domain_id]
-        except KeyError:
-            raise not_found(
-                "Cannot find Domain {}".format(self.arn("domain/" + domain_id))
-            ) from None
+        arn = self.arn("domain/" + domain_id)
+        return lookup(self.domains, domain_id, f"Cannot find Domain {arn}")
 
     def profile(self, domain_id: str, name: str) -> Record:
         self.domain(domain_id)
-        try:
-            return self.profiles[(domain_id, name)]
-        except KeyError:
-            raise not_found(
-                "User profile does not exist: {}".format(
-                    self.arn(f"user-profile/{domain_id}/{name}")
-                )
-            ) from None
+        arn = self.arn(f"user-profile/{domain_id}/{name}")
+        return lookup(self.profiles, (domain_id, name), f"User profile does not exist: {arn}")
 
     def space(self, domain_id: str, name: str) -> Record:
         self.domain(domain_id)
-        try:
-            return self.spaces[(domain_id, name)]
-        except KeyError:
-            raise not_found(
-                "Space does not exist: {}".format(self.arn(f"space/{domain_id}/{name}"))
-            ) from None
+        arn = self.arn(f"space/{domain_id}/{name}")
+        return lookup(self.spaces, (domain_id, name), f"Space does not exist: {arn}")
 
     def _live_apps(self, domain_id: str, owner_key: str, owner: str) -> list[Record]:
         """The running apps of one owner (``owner_key``: UserProfileName or SpaceName)."""

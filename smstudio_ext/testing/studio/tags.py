@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .errors import not_found
 from .listing import paginate
-from .state import Record, StoreState
+from .state import Record, StoreState, lookup
 
 #: ARN resource types served by the store (tag operations on them never reach moto).
 STUDIO_RESOURCE_TYPES = frozenset(
@@ -25,10 +24,7 @@ class TagsMixin(StoreState):
         return resource in STUDIO_RESOURCE_TYPES
 
     def _tags_of(self, arn: str) -> list[dict[str, str]]:
-        try:
-            return self.tags[arn]
-        except KeyError:
-            raise not_found(f"Resource {arn} does not exist") from None
+        return lookup(self.tags, arn, f"Resource {arn} does not exist")
 
     def add_tags(self, p: Record) -> Record:
         self._tags_of(p["ResourceArn"])
