@@ -6,7 +6,7 @@ import copy
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use
+from .errors import already_exists
 from .listing import BY_TIME, list_page, time_filters
 from .state import Record, StoreState, lookup
 
@@ -32,7 +32,7 @@ class AppImageConfigsMixin(StoreState):
         name = p["AppImageConfigName"]
         arn = self.arn("app-image-config/" + name)
         if name in self.app_image_configs:
-            raise in_use(f"Resource Already Exists: AppImageConfig with ARN {arn} already exists")
+            raise already_exists("AppImageConfig", arn)
         now = utcnow()
         record: Record = {
             "AppImageConfigArn": arn,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use, invalid, limit_exceeded, not_found
+from .errors import already_exists, in_use, invalid, limit_exceeded, not_found
 from .listing import list_page, pick, public
 from .settings import SETTINGS
 from .state import LIVE_APP_STATES, Record, StoreState
@@ -136,9 +136,7 @@ class AppsMixin(StoreState):
         app_type = p["AppType"]
         existing = self._find_app(p)
         if existing is not None and existing["Status"] in LIVE_APP_STATES:
-            raise in_use(
-                "Resource Already Exists: App with ARN {} already exists".format(existing["AppArn"])
-            )
+            raise already_exists("App", existing["AppArn"])
         if owner_key == "SpaceName" and app_type in _ONE_PER_SPACE:
             for app in self._live_apps(p["DomainId"], "SpaceName", owner_name):
                 if app["AppType"] in _ONE_PER_SPACE:

@@ -6,7 +6,7 @@ import copy
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use, invalid
+from .errors import already_exists, in_use, invalid
 from .lifecycle_configs import check_lcc_settings
 from .listing import BY_TIME, list_page, pick, public
 from .state import HEX, Record, StoreState, rand_id
@@ -138,7 +138,7 @@ class DomainsMixin(StoreState):
         key = (domain["DomainId"], p["UserProfileName"])
         arn = self.arn("user-profile/{}/{}".format(*key))
         if key in self.profiles:
-            raise in_use(f"Resource Already Exists: UserProfile with ARN {arn} already exists")
+            raise already_exists("UserProfile", arn)
         check_lcc_settings(self, p.get("UserSettings"), "UserSettings")
         now = utcnow()
         self.profiles[key] = {

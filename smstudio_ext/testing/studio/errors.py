@@ -25,5 +25,9 @@ def invalid(message: str) -> AwsError:
     return AwsError("ValidationException", message)
 
 
+def already_exists(kind: str, arn: str) -> AwsError:
+    return in_use(f"Resource Already Exists: {kind} with ARN {arn} already exists")
+
+
 def limit_exceeded(message: str) -> AwsError:
     return AwsError("ResourceLimitExceeded", message)

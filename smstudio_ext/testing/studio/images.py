@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use, not_found
+from .errors import already_exists, in_use, not_found
 from .listing import list_page, pick, public, time_filters
 from .settings import SETTINGS
 from .state import Record, StoreState, lookup
@@ -44,7 +44,7 @@ class ImagesMixin(StoreState):
         name = p["ImageName"]
         arn = self.arn("image/" + name)
         if name in self.images:
-            raise in_use(f"Resource Already Exists: Image with ARN {arn} already exists")
+            raise already_exists("Image", arn)
         now = utcnow()
         self.images[name] = {
             "CreationTime": now,

@@ -8,7 +8,7 @@ from typing import Any
 
 from smstudio_ext.clock import utcnow
 
-from .errors import in_use, invalid, not_found
+from .errors import already_exists, in_use, invalid, not_found
 from .listing import BY_TIME, list_page, time_filters
 from .state import LIVE_APP_STATES, Record, StoreState, lookup
 
@@ -45,9 +45,7 @@ class LifecycleConfigsMixin(StoreState):
         name = p["StudioLifecycleConfigName"]
         arn = self.arn("studio-lifecycle-config/" + name)
         if name in self.lccs:
-            raise in_use(
-                f"Resource Already Exists: Studio Lifecycle Config with ARN {arn} already exists"
-            )
+            raise already_exists("Studio Lifecycle Config", arn)
         content = p["StudioLifecycleConfigContent"]
         try:
             base64.b64decode(content, validate=True)

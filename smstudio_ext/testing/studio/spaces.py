@@ -7,7 +7,7 @@ import copy
 from smstudio_ext.clock import utcnow
 
 from .domains import merge_first_level
-from .errors import in_use, invalid
+from .errors import already_exists, in_use, invalid
 from .lifecycle_configs import check_lcc_settings
 from .listing import BY_TIME, list_page, public
 from .state import Record, StoreState, rand_id
@@ -35,7 +35,7 @@ class SpacesMixin(StoreState):
         key = (domain["DomainId"], p["SpaceName"])
         arn = self.arn("space/{}/{}".format(*key))
         if key in self.spaces:
-            raise in_use(f"Resource Already Exists: Space with ARN {arn} already exists")
+            raise already_exists("Space", arn)
         owner = (p.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
         if owner:
             self.profile(domain["DomainId"], owner)
