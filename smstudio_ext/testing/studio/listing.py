@@ -62,7 +62,7 @@ def sort(
     return sorted(items, key=lambda item: item.get(field) or "", reverse=reverse)
 
 
-def filter_times(items: list[Record], params: Mapping[str, Any], spec: TimeFilters) -> list:
+def filter_times(items: list[Record], params: Mapping[str, Any], spec: TimeFilters) -> list[Record]:
     out = items
     for param, (field, before) in spec.items():
         value = params.get(param)
