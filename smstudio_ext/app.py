@@ -23,6 +23,8 @@ from .aws import Aws, AwsClients
 from .context import Studio, StudioContext, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
+from .insights.config import Insights
+from .insights.server import setup_insights
 
 log = logging.getLogger("smstudio_ext")
 
@@ -80,7 +82,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws]
+    classes = [Studio, Aws, Insights]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -111,6 +113,7 @@ class StudioExtensionApp(ExtensionApp):
         self.settings.update({"smstudio": self.services})
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
+        setup_insights(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",
