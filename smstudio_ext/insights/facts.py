@@ -9,6 +9,7 @@ call at once so a cold response waits for the slowest call, not their sum.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass
@@ -98,6 +99,7 @@ class Facts:
         self.fetched_at = fetched_at if fetched_at is not None else {}
         self.used: dict[str, set[Any]] = {}
         self._part = threading.local()
+        self._started = time.monotonic()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -117,13 +119,11 @@ class Facts:
             self.fetched_at[key] = clock.utcnow()
             return value
 
-        return self.cache.submit(
-            key,
-            load,
-            ttl,
-            executor=self.executor,
-            max_age=self.max_age if refreshable else None,
-        )
+        max_age = None
+        if refreshable and self.max_age is not None:
+            # a refresh reloads what is older than the floor, but only once per response
+            max_age = max(self.max_age, time.monotonic() - self._started)
+        return self.cache.submit(key, load, ttl, executor=self.executor, max_age=max_age)
 
     def _get(self, key: Any, loader: Callable[[], Any], ttl: float, **kw: Any) -> Any:
         return self._future(key, loader, ttl, **kw).result()
