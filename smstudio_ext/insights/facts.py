@@ -44,6 +44,8 @@ class Subject:
     account_id: str | None = None
     partition: str = "aws"
     caller_user_id: str | None = None
+    app_arn: str | None = None  # this app's ARN (from the metadata): its tags are prefetched
+    profile_hint: str | None = None  # a space's owner profile as the metadata names it
 
     def __post_init__(self) -> None:
         if self.owner_kind not in (None, "user-profile", "space"):
@@ -66,6 +68,8 @@ class Subject:
             account_id=ctx.account_id,
             partition=ctx.partition,
             caller_user_id=caller_user_id or None,
+            app_arn=ctx.resource_arn if ctx.resource_arn and ":app/" in ctx.resource_arn else None,
+            profile_hint=ctx.user_profile_name if ctx.owner_kind == "space" else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,9 +153,15 @@ class Facts:
                 self._future(*self._tags_args(arn))
 
     def _static_arns(self) -> list[str]:
+        """ARNs known without asking AWS, so their tags can be fetched in the first round."""
+        s = self.subject
         arns = [self.domain_arn()]
-        if self.subject.owner_kind:
+        if s.owner_kind:
             arns.append(self.owner_arn())
+        if s.profile_hint:
+            arns.append(self.profile_arn(s.profile_hint))
+        if s.app_arn:
+            arns.append(s.app_arn)
         return arns
 
     # -- domain and owner ---------------------------------------------------------------------
