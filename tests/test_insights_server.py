@@ -14,7 +14,9 @@ from smstudio_ext.insights.guardrails import BUILTIN, image_name
 
 @pytest.fixture
 def extra_server_config(tmp_path):
-    return {"Insights": {"price_cache_path": str(tmp_path / "prices.json")}}
+    return {
+        "Insights": {"price_cache_path": str(tmp_path / "prices.json"), "refresh_floor_seconds": 0}
+    }
 
 
 async def get_insights(jp_fetch, **params):
@@ -137,3 +139,43 @@ def test_cli_bad_arguments(capsys, tmp_path, monkeypatch):
     assert "--parts" in capsys.readouterr().err
     assert main(["insights", "--direct", "--user-profile", "bob"]) == 2
     assert "need --domain" in capsys.readouterr().err
+
+
+def _json_schema(node):
+    """OpenAPI 3.0 schema → JSON Schema (``nullable`` → a "null" type)."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _json_schema(v) for k, v in node.items() if k not in ("nullable", "example")}
+    if node.get("nullable"):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        if "allOf" in out or "$ref" in out:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+@pytest.mark.parametrize("studio_app", ["JupyterServer"], indirect=True)
+async def test_answer_matches_the_documented_openapi_schema(jp_fetch, aws, world):
+    import importlib.resources
+
+    import jsonschema
+    import yaml
+
+    spec = yaml.safe_load(
+        importlib.resources.files("smstudio_ext").joinpath("rest-api.yaml").read_text()
+    )
+    op = spec["paths"]["/smstudio/insights"]["get"]
+    schema = _json_schema(op["responses"]["200"]["content"]["application/json"]["schema"])
+    schema["components"] = _json_schema(spec["components"])
+    # a healthy answer, and one with failing parts (denied calls), both match the documentation
+    jsonschema.validate(await get_insights(jp_fetch), schema)
+    for operation in ("ListApps", "ListTags", "DescribeDomain"):
+        aws.deny(operation)
+    degraded = await get_insights(jp_fetch, refresh="1")
+    assert degraded["parts"]["tags"]["status"] == "partial"
+    assert degraded["costs"]["estimate"]["status"] == "error"
+    jsonschema.validate(degraded, schema)
