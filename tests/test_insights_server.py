@@ -179,3 +179,15 @@ async def test_answer_matches_the_documented_openapi_schema(jp_fetch, aws, world
     assert degraded["parts"]["tags"]["status"] == "partial"
     assert degraded["costs"]["estimate"]["status"] == "error"
     jsonschema.validate(degraded, schema)
+
+
+class TestBadConfig:
+    @pytest.fixture
+    def extra_server_config(self):
+        return {"Insights": {"allowed_instance_types": ["t3.medium"]}}
+
+    async def test_bad_config_is_reported_and_the_extension_stays_up(self, jp_fetch):
+        data = await get_insights(jp_fetch)
+        errors = data["parts"]["context"]["errors"]
+        assert errors[0]["error"] == "bad_config" and "'t3.medium'" in errors[0]["detail"]
+        assert data["parts"]["context"]["status"] == "partial"

@@ -75,6 +75,7 @@ class InsightsEngine:
         )
         self._parts_pool = ThreadPoolExecutor(4, thread_name_prefix="smstudio-insights")
         self._books: dict[str, PriceBook] = {}
+        self.config_error: str | None = None  # set by the server when its config was refused
 
     def close(self) -> None:
         self._aws_pool.shutdown(wait=False, cancel_futures=True)
@@ -243,9 +244,7 @@ class InsightsEngine:
 
         futures = {name: self._parts_pool.submit(run, name) for name in wanted}
         out: dict[str, Any] = {"context": context}
-        status: dict[str, Any] = {"context": {"status": "ok", "errors": []}}
-        if self.context and self.context.warning:
-            status["context"]["errors"].append({"error": "warning", "detail": self.context.warning})
+        status: dict[str, Any] = {"context": self._context_status()}
         for name, fut in futures.items():
             try:
                 value, errors = fut.result()
@@ -270,11 +269,19 @@ class InsightsEngine:
         out["generated_at"] = clock.utcnow().isoformat()
         return out
 
+    def _context_status(self) -> dict[str, Any]:
+        errors = []
+        if self.context and self.context.warning:
+            errors.append({"error": "warning", "detail": self.context.warning})
+        if self.config_error:
+            errors.append({"error": "bad_config", "detail": self.config_error})
+        return {"status": "partial" if errors else "ok", "errors": errors, "as_of": None}
+
     def _not_in_studio(self, context: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
         reason = "not running in SageMaker Studio (no resource metadata naming a domain)"
         now = clock.utcnow()
         out: dict[str, Any] = {"context": context}
-        parts: dict[str, Any] = {"context": {"status": "ok", "errors": []}}
+        parts: dict[str, Any] = {"context": self._context_status()}
         for name in wanted:
             if name == "costs":
                 out[name] = {

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import Any, Callable
 
+from traitlets import TraitError
+
 from .config import Insights
 from .engine import InsightsEngine
 
@@ -25,8 +27,14 @@ def summary_provider(services: Any, name: str) -> Callable[[], dict[str, Any] | 
 
 def setup_insights(app: Any) -> InsightsEngine:
     """Build the engine from the ``Insights`` section and expose it as ``services.insights``."""
-    config = Insights(parent=app)
     services = app.services
+    config_error = None
+    try:
+        config = Insights(parent=app)
+    except TraitError as exc:  # a bad admin value must not take the whole extension down
+        config_error = f"invalid Insights config, using the defaults: {exc}"
+        log.error("smstudio: %s", config_error)
+        config = Insights()
     engine = InsightsEngine(
         services.aws,
         config,
@@ -36,6 +44,7 @@ def setup_insights(app: Any) -> InsightsEngine:
             "backup": summary_provider(services, "backup"),
         },
     )
+    engine.config_error = config_error
     services.insights = engine
     app.add_loop(lambda: _close_at_stop(engine))
     log.info("smstudio: insights ready (%d guardrail checks)", len(engine.registry.ids()))
