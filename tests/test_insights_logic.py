@@ -371,3 +371,25 @@ def test_image_name_from_arns():
     assert guardrails.image_name("arn:aws:sagemaker:us-east-1:081325390199:image/sagemaker-distribution-cpu") == "sagemaker-distribution-cpu"  # fmt: skip
     assert guardrails.image_name("arn:aws:sagemaker:us-east-1:123456789012:image-version/team-img/3") == "team-img"  # fmt: skip
     assert guardrails.image_name(None) is None and guardrails.image_name("nonsense") is None
+
+
+def test_checks_from_an_installed_entry_point(tmp_path, monkeypatch):
+    # Given a distribution on sys.path declaring a check in the smstudio_ext.guardrails group
+    (tmp_path / "site_checks.py").write_text(
+        "from smstudio_ext.insights.guardrails import guardrail, passed\n"
+        "@guardrail(id='site-check', title='Site', level='domain', severity='low', why='w', fix='f')\n"
+        "def check(facts):\n"
+        "    return passed('installed through an entry point')\n"
+    )
+    dist = tmp_path / "site_checks-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: site-checks\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[{guardrails.ENTRY_POINT_GROUP}]\nsite = site_checks:check\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # When the registry is built from config
+    reg = guardrails.Registry.from_config()
+    # Then the check is there and runs
+    check = {c.id: c for c in reg}["site-check"]
+    assert check.run(_facts(Insights()))["reason"] == "installed through an entry point"

@@ -48,7 +48,7 @@ def estimate(apps: Iterable[AppInfo], prices: dict[str, Price], now: datetime) -
             started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
             hours = max(0.0, (now - started).total_seconds() / 3600)
             hours_today = max(0.0, (now - max(started, midnight)).total_seconds() / 3600)
-        row = {
+        row: dict[str, Any] = {
             "app_type": app.app_type,
             "app_name": app.app_name,
             "status": app.status,

@@ -13,6 +13,7 @@ any domain from a plain script (an ``AwsClients`` and identifiers; no server nee
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -75,6 +76,7 @@ class InsightsEngine:
         )
         self._parts_pool = ThreadPoolExecutor(4, thread_name_prefix="smstudio-insights")
         self._books: dict[str, PriceBook] = {}
+        self._books_lock = threading.Lock()
         self.config_error: str | None = None  # set by the server when its config was refused
 
     def close(self) -> None:
@@ -84,15 +86,18 @@ class InsightsEngine:
     # -- building blocks ----------------------------------------------------------------------
 
     def price_book(self, region: str) -> PriceBook:
-        if region not in self._books:
-            self._books[region] = PriceBook(
-                self.clients,
-                region,
-                cache_path=self.config.price_cache_path or None,
-                cache_days=self.config.price_cache_days,
-                price_file=self.config.price_file,
-            )
-        return self._books[region]
+        with self._books_lock:
+            return self._books.get(region) or self._new_book(region)
+
+    def _new_book(self, region: str) -> PriceBook:
+        book = self._books[region] = PriceBook(
+            self.clients,
+            region,
+            cache_path=self.config.price_cache_path or None,
+            cache_days=self.config.price_cache_days,
+            price_file=self.config.price_file,
+        )
+        return book
 
     def subject(self) -> Subject | None:
         if self.context is None:
@@ -378,7 +383,7 @@ def evaluate_domain(
             )
             for kind, name in pairs
         ]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for kind, name, fut in futures:
             try:
                 rows.append({"owner_kind": kind, "owner_name": name, "guardrails": fut.result()})

@@ -8,6 +8,7 @@ call at once so a cold response waits for the slowest call, not their sum.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterable
@@ -315,7 +316,7 @@ class Facts:
         futures = {
             t: self._future(
                 ("price", book.region, t),
-                lambda t=t: book.price(t),
+                functools.partial(book.price, t),
                 24 * 3600.0,
                 refreshable=False,
             )

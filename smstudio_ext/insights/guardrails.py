@@ -14,6 +14,7 @@ with ``@guardrail(...)``. ``Insights.disabled_checks`` removes checks by id.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -211,12 +212,14 @@ class Registry:
             group = (
                 found.select(group=ENTRY_POINT_GROUP)
                 if hasattr(found, "select")
-                else found.get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined]
+                else found.get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined,arg-type]
             )
             for ep in group:
                 sources.append((f"entry point {ep.name}", ep.load))
         for dotted in extra:
-            sources.append((f"Insights.extra_checks {dotted!r}", lambda d=dotted: _import(d)))
+            sources.append(
+                (f"Insights.extra_checks {dotted!r}", functools.partial(_import, dotted))
+            )
         for where, load in sources:
             try:
                 for check in _as_checks(load(), where):

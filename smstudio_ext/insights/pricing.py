@@ -170,7 +170,7 @@ def _on_demand_usd(item: dict[str, Any]) -> float | None:
         for dim in (term.get("priceDimensions") or {}).values():
             if str(dim.get("unit", "Hrs")).lower() not in ("hrs", "hours", "hour"):
                 continue
-            usd = (dim.get("pricePerUnit") or {}).get("USD")
+            usd: Any = (dim.get("pricePerUnit") or {}).get("USD")
             try:
                 return float(usd)
             except (TypeError, ValueError):
