@@ -15,5 +15,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ labextension/packag
   echo "[setup] installing smstudio-ext[$extras] into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -U pip
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  # An editable install leaves the built panel in the source tree: link it into the venv's
+  # labextensions folder so JupyterLab loads it (what a wheel install does by copying).
+  if [ -d smstudio_ext/labextension ] && [ -x "$venv/bin/jupyter-labextension" ]; then
+    PATH="$PWD/$venv/bin:$PATH" "$venv/bin/jupyter-labextension" develop --overwrite . >/dev/null
+  fi
   touch "$stamp"
 fi
