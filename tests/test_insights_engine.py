@@ -406,3 +406,39 @@ def test_evaluate_domain_without_a_server(aws, tmp_path):
     }
     assert tag[("user-profile", "carol")] == "fail" and tag[("user-profile", "bob")] == "pass"
     assert all(r["level"] != "domain" for v in owners.values() for r in v["guardrails"])
+
+
+def test_sso_domain_compares_the_tag_with_the_idp_user(aws, tmp_path):
+    # Given an SSO domain whose profiles carry their IdP user name
+    sm = aws.client("sagemaker")
+    domain = sm.create_domain(
+        DomainName="sso",
+        AuthMode="SSO",
+        DefaultUserSettings={"ExecutionRole": "arn:aws:iam::123456789012:role/x"},
+        SubnetIds=["subnet-1"],
+        VpcId="vpc-1",
+    )["DomainId"]
+    for name, tag in (("dana", "dana@corp.example"), ("erik", "someone-else")):
+        sm.create_user_profile(
+            DomainId=domain,
+            UserProfileName=name,
+            SingleSignOnUserIdentifier="UserName",
+            SingleSignOnUserValue=f"{name}@corp.example",
+            Tags=[{"Key": "studiouserid", "Value": tag}],
+        )
+    config = Insights(price_cache_path=str(tmp_path / "p.json"))
+    # When each profile's user-id tag is checked
+    results = {
+        name: {
+            r["id"]: r
+            for r in evaluate_owner(clients_for(aws), domain, "user-profile", name, config=config)
+        }["user-id-tag"]  # fmt: skip
+        for name in ("dana", "erik")
+    }
+    # Then the tag must equal the IdP user name
+    assert (
+        results["dana"]["status"] == "pass"
+        and results["dana"]["evidence"]["caller_source"] == "sso"
+    )
+    assert results["erik"]["status"] == "fail"
+    assert "'erik@corp.example'" in results["erik"]["reason"]

@@ -226,6 +226,32 @@ class Facts:
             s.partition, s.region, self.account_id(), s.domain_id, "user-profile", name
         )
 
+    def sso_user(self) -> str | None:
+        """The IdP user name of the owner's profile in an SSO domain (None in IAM domains)."""
+        if not self.subject.owner_kind or self.domain().get("AuthMode") != "SSO":
+            return None
+        if self.subject.owner_kind == "user-profile":
+            profile = self.owner() or {}
+        else:
+            name = self.space_owner_profile()
+            if not name:
+                return None
+            s = self.subject
+
+            def load() -> dict[str, Any]:
+                return call(
+                    self.sm,
+                    "DescribeUserProfile",
+                    resource=name,
+                    DomainId=s.domain_id,
+                    UserProfileName=name,
+                )
+
+            profile = self._get(
+                ("DescribeUserProfile", s.domain_id, name), load, self.config.guardrails_ttl_seconds
+            )
+        return profile.get("SingleSignOnUserValue") or None
+
     def space_owner_profile(self) -> str | None:
         if self.subject.owner_kind != "space":
             return None

@@ -435,14 +435,23 @@ def check_image(facts: Facts) -> Result:
 )
 def check_user_id_tag(facts: Facts) -> Result:
     key = facts.config.user_id_tag_key
-    caller = facts.subject.caller_user_id
+    caller, caller_source = facts.subject.caller_user_id, "config"
+    if not caller:
+        try:
+            caller, caller_source = facts.sso_user(), "sso"
+        except SmStudioError:  # can't tell who the caller is: check presence only
+            caller = None
     places: list[tuple[str, str]] = [
         (facts.subject.owner_kind or "user-profile", facts.owner_arn())
     ]
     owner_profile = facts.space_owner_profile()
     if owner_profile:
         places.append(("user-profile", facts.profile_arn(owner_profile)))
-    evidence: dict[str, Any] = {"tag_key": key, "caller_user_id": caller or None}
+    evidence: dict[str, Any] = {
+        "tag_key": key,
+        "caller_user_id": caller or None,
+        "caller_source": caller_source if caller else None,
+    }
     for source, arn in places:
         value = tag_value(facts.tags(arn), key)
         if value is None:
