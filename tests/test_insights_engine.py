@@ -442,3 +442,39 @@ def test_sso_domain_compares_the_tag_with_the_idp_user(aws, tmp_path):
     )
     assert results["erik"]["status"] == "fail"
     assert "'erik@corp.example'" in results["erik"]["reason"]
+
+
+def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
+    # Given every SageMaker call taking 100 ms more (a botocore hook delays the real request)
+    import time
+
+    world = seed_world(aws, compliant=True)
+    clients = clients_for(aws)
+    latency, durations = 0.1, []
+
+    def before_call(context, **_):
+        context["t0"] = time.perf_counter()
+
+    def after_call(context, **_):
+        durations.append(time.perf_counter() - context["t0"])
+
+    events = clients.client("sagemaker").meta.events
+    events.register("before-call", before_call)
+    events.register("before-send", lambda **_: time.sleep(latency))
+    events.register("after-call", after_call)
+    meta = world.write_metadata(tmp_path / "m.json", world.find_app(app_type="JupyterLab"))
+    engine = InsightsEngine(clients, compliant_config(world, tmp_path), load_context(meta))
+    try:
+        engine.collect(parts=["costs"])  # warm the prices on disk; then start cold again
+        engine.cache.clear()
+        durations.clear()
+        # When a cold answer is computed
+        t0 = time.perf_counter()
+        data = engine.collect()
+        total = time.perf_counter() - t0
+    finally:
+        engine.close()
+    # Then it took about the longest chain of dependent calls, far less than their sum
+    assert data["parts"]["guardrails"]["status"] == "ok"
+    assert len(durations) >= 6 and sum(durations) >= 6 * latency
+    assert total < 2.5 * max(durations), (total, durations)
