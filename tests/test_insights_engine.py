@@ -477,4 +477,4 @@ def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
     # Then it took about the longest chain of dependent calls, far less than their sum
     assert data["parts"]["guardrails"]["status"] == "ok"
     assert len(durations) >= 6 and sum(durations) >= 6 * latency
-    assert total < 2.5 * max(durations), (total, durations)
+    assert total < 0.5 * sum(durations) and total < 3 * max(durations), (total, durations)
