@@ -445,12 +445,12 @@ def test_sso_domain_compares_the_tag_with_the_idp_user(aws, tmp_path):
 
 
 def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
-    # Given every SageMaker call taking 100 ms more (a botocore hook delays the real request)
+    # Given every SageMaker call taking 150 ms more (a botocore hook delays the real request)
     import time
 
     world = seed_world(aws, compliant=True)
     clients = clients_for(aws)
-    latency, durations = 0.1, []
+    latency, durations = 0.15, []
 
     def before_call(context, **_):
         context["t0"] = time.perf_counter()
@@ -477,4 +477,4 @@ def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
     # Then it took about the longest chain of dependent calls, far less than their sum
     assert data["parts"]["guardrails"]["status"] == "ok"
     assert len(durations) >= 6 and sum(durations) >= 6 * latency
-    assert total < 0.5 * sum(durations) and total < 3 * max(durations), (total, durations)
+    assert total < 0.5 * sum(durations) and total < 4 * max(durations), (total, durations)

@@ -393,3 +393,13 @@ def test_checks_from_an_installed_entry_point(tmp_path, monkeypatch):
     # Then the check is there and runs
     check = {c.id: c for c in reg}["site-check"]
     assert check.run(_facts(Insights()))["reason"] == "installed through an entry point"
+
+
+def test_cache_refresh_reloads_once_after_a_point_in_time():
+    now = [100.0]
+    cache = TtlCache(clock=lambda: now[0])
+    values = iter(range(10))
+    assert cache.get("k", lambda: next(values), ttl=60) == 0
+    start = now[0] = 130.0  # a refresh starts: max_age 0 reloads, fresh_after keeps the reload
+    assert cache.get("k", lambda: next(values), ttl=60, max_age=0, fresh_after=start) == 1
+    assert cache.get("k", lambda: next(values), ttl=60, max_age=0, fresh_after=start) == 1

@@ -25,9 +25,11 @@ class _Entry:
     ttl: float
     error_ttl: float
 
-    def fresh(self, now: float, max_age: float | None) -> bool:
+    def fresh(self, now: float, max_age: float | None, fresh_after: float | None = None) -> bool:
         if self.loaded_at is None or not self.future.done():
             return True  # in flight: join it
+        if fresh_after is not None and self.loaded_at >= fresh_after:
+            return True
         failed = self.future.exception(timeout=0) is not None
         limit = self.error_ttl if failed else self.ttl
         if max_age is not None:
@@ -53,14 +55,19 @@ class TtlCache:
         *,
         executor: Executor | None = None,
         max_age: float | None = None,
+        fresh_after: float | None = None,
         error_ttl: float | None = None,
     ) -> Future[Any]:
         """A Future for ``key``: cached, joined in flight, or started (on ``executor`` if given,
-        else in this thread before returning)."""
+        else in this thread before returning).
+
+        ``max_age`` tightens the TTL (a refresh); entries loaded at or after ``fresh_after`` (a
+        time of ``clock``) stay fresh anyway, so one refresh reloads each key only once.
+        """
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.fresh(now, max_age):
+            if entry is not None and entry.fresh(now, max_age, fresh_after):
                 return entry.future
             future: Future[Any] = Future()
             self._entries[key] = _Entry(
@@ -94,6 +101,9 @@ class TtlCache:
     def get(self, key: Hashable, loader: Callable[[], Any], ttl: float, **kwargs: Any) -> Any:
         """The value for ``key`` (raising a cached or fresh failure)."""
         return self.submit(key, loader, ttl, **kwargs).result()
+
+    def now(self) -> float:
+        return self._clock()
 
     def peek_age(self, key: Hashable) -> float | None:
         """Seconds since ``key`` was loaded, or None."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass
@@ -104,7 +103,7 @@ class Facts:
         self.fetched_at = fetched_at if fetched_at is not None else {}
         self.used: dict[str, set[Any]] = {}
         self._part = threading.local()
-        self._started = time.monotonic()
+        self._started = cache.now()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -124,11 +123,16 @@ class Facts:
             self.fetched_at[key] = clock.utcnow()
             return value
 
-        max_age = None
-        if refreshable and self.max_age is not None:
-            # a refresh reloads what is older than the floor, but only once per response
-            max_age = max(self.max_age, time.monotonic() - self._started)
-        return self.cache.submit(key, load, ttl, executor=self.executor, max_age=max_age)
+        # a refresh reloads what is older than the floor, but only once per response
+        refreshing = refreshable and self.max_age is not None
+        return self.cache.submit(
+            key,
+            load,
+            ttl,
+            executor=self.executor,
+            max_age=self.max_age if refreshing else None,
+            fresh_after=self._started if refreshing else None,
+        )
 
     def _get(self, key: Any, loader: Callable[[], Any], ttl: float, **kw: Any) -> Any:
         return self._future(key, loader, ttl, **kw).result()
