@@ -67,7 +67,7 @@ def engines(tmp_path):
 
     yield make
     for engine in made:
-        engine.close()
+        engine.close(wait=True)  # no call of this test may land in the next one
 
 
 def by_id(data):
@@ -348,9 +348,13 @@ def test_second_call_makes_no_aws_request(aws, engines, tmp_path):
 def test_concurrent_requests_never_multiply_aws_calls(aws, engines, tmp_path):
     world = seed_world(aws, compliant=True)
     config = compliant_config(world, tmp_path)
-    engines(aws, world, "JupyterServer", config).collect()  # warms the disk price cache
+    warm = engines(aws, world, "JupyterServer", config)
+    warm.collect()  # warms the disk price cache
+    warm.close(wait=True)
     aws.reset_counts()
-    engines(aws, world, "JupyterServer", config).collect()
+    one = engines(aws, world, "JupyterServer", config)
+    one.collect()
+    one.close(wait=True)  # nothing of it may still be on the wire
     single = Counter((c.service, c.operation) for c in aws.calls)
     aws.reset_counts()
     engine = engines(aws, world, "JupyterServer", config)
@@ -365,7 +369,9 @@ def test_concurrent_requests_never_multiply_aws_calls(aws, engines, tmp_path):
         t.start()
     for t in threads:
         t.join(30)
-    assert Counter((c.service, c.operation) for c in aws.calls) == single
+    engine.close(wait=True)
+    assert not any(t.is_alive() for t in threads)
+    assert Counter((c.service, c.operation) for c in aws.calls) == single, aws.calls
 
 
 def test_refresh_bypasses_caches_within_a_floor(aws, engines, tmp_path):
@@ -473,7 +479,7 @@ def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
         data = engine.collect()
         total = time.perf_counter() - t0
     finally:
-        engine.close()
+        engine.close(wait=True)
     # Then it took about the longest chain of dependent calls, far less than their sum
     assert data["parts"]["guardrails"]["status"] == "ok"
     assert len(durations) >= 6 and sum(durations) >= 6 * latency

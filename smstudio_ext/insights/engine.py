@@ -79,9 +79,10 @@ class InsightsEngine:
         self._books_lock = threading.Lock()
         self.config_error: str | None = None  # set by the server when its config was refused
 
-    def close(self) -> None:
-        self._aws_pool.shutdown(wait=False, cancel_futures=True)
-        self._parts_pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        """Stop the pools (queued work is dropped; ``wait`` also waits for running calls)."""
+        self._parts_pool.shutdown(wait=wait, cancel_futures=True)
+        self._aws_pool.shutdown(wait=wait, cancel_futures=True)
 
     # -- building blocks ----------------------------------------------------------------------
 
