@@ -327,18 +327,25 @@ def evaluate_owner(
     levels: Iterable[str] = ("owner", "app"),
     caller_user_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Guardrail results for one user profile or space (owner- and app-level checks)."""
+    """Guardrail results for one user profile or space (owner- and app-level checks).
+
+    Pass ``engine`` to share its caches across owners (what ``evaluate_domain`` does)."""
+    own = engine is None
     engine = engine or InsightsEngine(clients, config)
-    subject = Subject(
-        domain_id=domain_id,
-        region=clients.region,
-        owner_kind=owner_kind,
-        owner_name=owner_name,
-        caller_user_id=caller_user_id,
-    )
-    facts = engine.facts(subject)
-    facts.prefetch()
-    return engine.guardrails_part(facts, levels)[0]
+    try:
+        subject = Subject(
+            domain_id=domain_id,
+            region=clients.region,
+            owner_kind=owner_kind,
+            owner_name=owner_name,
+            caller_user_id=caller_user_id,
+        )
+        facts = engine.facts(subject)
+        facts.prefetch()
+        return engine.guardrails_part(facts, levels)[0]
+    finally:
+        if own:
+            engine.close(wait=True)
 
 
 def list_owners(clients: AwsClients, domain_id: str) -> list[tuple[str, str]]:
@@ -393,4 +400,4 @@ def evaluate_domain(
         return {"domain_id": domain_id, "domain": domain_results, "owners": rows}
     finally:
         if own:
-            engine.close()
+            engine.close(wait=True)
