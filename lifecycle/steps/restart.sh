@@ -1,5 +1,7 @@
 # --- restart the Classic Jupyter server when something changed (lifecycle/steps/restart.sh) ---
-job_restart() { sleep 5; nohup restart-jupyter-server; }
+RESTART_DELAY=${SMSTUDIO_LCC_RESTART_DELAY:-5}
+if [[ ! "$RESTART_DELAY" =~ ^[0-9]{1,3}$ ]]; then RESTART_DELAY=5; fi
+job_restart() { sleep "$RESTART_DELAY"; nohup restart-jupyter-server; }
 step_restart() {
   if [ ! -f "$STATE_DIR/changed" ]; then log "nothing changed: no restart"; return 0; fi
   if ! command -v restart-jupyter-server >/dev/null 2>&1; then
