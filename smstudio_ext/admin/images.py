@@ -231,6 +231,7 @@ def _wait(
     poll: float,
 ) -> dict:
     deadline = time.monotonic() + timeout
+    delay = min(0.2, poll)  # short first waits (usually enough), then every ``poll`` seconds
     while True:
         out = fetch()
         status = out.get(key)
@@ -240,7 +241,8 @@ def _wait(
             raise AwsError(f"{what} is {status}: {out.get('FailureReason') or 'no reason given'}")
         if time.monotonic() >= deadline:
             raise AwsError(f"{what} still {status} after {timeout:.0f}s")
-        time.sleep(poll)
+        time.sleep(delay)
+        delay = min(poll, delay * 2)
 
 
 def register_image(
