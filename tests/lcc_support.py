@@ -16,18 +16,17 @@ VENV_PYTHON = Path(sys.executable)
 
 def _strip_build_hooks(pyproject: str, root: Path) -> str:
     """Drop build hooks (the labextension build needs npm) and shared-data whose source is absent."""
-    out, skip = [], False
+    out: list[str] = []
+    section = ""
     for line in pyproject.splitlines():
         header = re.match(r"^\[(.+)\]\s*$", line)
         if header:
-            skip = header.group(1).startswith("tool.hatch.build.hooks")
             section = header.group(1)
-        if skip:
+        if section.startswith("tool.hatch.build.hooks"):
             continue
-        m = re.match(r'^"([^"]+)"\s*=\s*"[^"]*"\s*$', line)
-        if m and header is None and "shared-data" in locals().get("section", ""):
-            if not (root / m.group(1)).exists():
-                continue
+        entry = re.match(r'^"([^"]+)"\s*=\s*"[^"]*"\s*$', line)
+        if entry and section.endswith("shared-data") and not (root / entry.group(1)).exists():
+            continue
         out.append(line)
     return "\n".join(out) + "\n"
 

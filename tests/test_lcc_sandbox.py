@@ -352,3 +352,70 @@ def test_runtime_overrides_are_validated(sandbox, value):
     out = sandbox.run(r.script, SMSTUDIO_LCC_HOME=value)
     assert out.returncode == 2
     assert "SMSTUDIO_LCC_HOME must be an absolute path" in out.stdout
+
+
+def _tag_owner(aws, world, app, tags):
+    sm = aws.client("sagemaker")
+    owner = app["owner"]
+    if app["owner_type"] == "SpaceName":
+        space = sm.describe_space(DomainId=world.domain_id, SpaceName=owner)
+        owner = space["OwnershipSettings"]["OwnerUserProfileName"]
+    arn = sm.describe_user_profile(DomainId=world.domain_id, UserProfileName=owner)[
+        "UserProfileArn"
+    ]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+@pytest.mark.parametrize("app_type", ["JupyterLab", "JupyterServer"])
+def test_git_identity_from_the_profile_tags(tmp_path, wheel, aws, world, app_type):
+    # Given an app whose owner profile carries name and email tags
+    app = world.find_app(app_type=app_type)
+    _tag_owner(aws, world, app, {"git-name": "Alice Smith", "git-email": "alice@example.com"})
+    box = Sandbox(tmp_path, endpoint=aws.endpoint_url)
+    world.write_metadata(box.metadata, app)
+    (box.home / "ml-examples").mkdir()  # a suggested repository already there
+    r = render(
+        LccSettings(
+            app_type=app_type,
+            features=["git"],
+            pip_spec=str(wheel),
+            git_name_tag="git-name",
+            git_email_tag="git-email",
+            git_repos=["https://github.com/corp/ml-examples.git", "https://127.0.0.1:9/corp/gone"],
+        )
+    )
+    out = box.run(r.script, SMSTUDIO_LCC_RESTART_DELAY="0", PATH=f"{box.bin}:/usr/bin:/bin")
+    assert out.returncode == 0, out.stdout + out.stderr
+    gitconfig = (box.home / ".gitconfig").read_text()
+    assert "name = Alice Smith" in gitconfig and "email = alice@example.com" in gitconfig
+    # the clones ran in the background: the existing folder kept, a failed clone only logged
+    box.wait_jobs("git_clone")
+    log = (box.state / "git_clone.log").read_text()
+    assert (
+        "ml-examples exists: not cloned" in log
+        and "clone of https://127.0.0.1:9/corp/gone failed" in log
+    )
+    assert "job git_clone finished (exit 0)" in log
+
+
+def test_git_identity_skipped_when_tags_are_unavailable(tmp_path, wheel, aws, world):
+    app = world.find_app(app_type="JupyterLab")
+    box = Sandbox(tmp_path, endpoint=aws.endpoint_url)
+    world.write_metadata(box.metadata, app)
+    aws.deny("DescribeUserProfile")
+    aws.deny("DescribeSpace")
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["git"],
+            pip_spec=str(wheel),
+            git_user_email="team@example.com",
+            git_name_tag="git-name",
+        )
+    )
+    out = box.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "git identity from tags skipped" in out.stdout
+    assert "profile tags unavailable" in out.stderr  # the reason, on stderr
+    gitconfig = (box.home / ".gitconfig").read_text()
+    assert "email = team@example.com" in gitconfig and "name =" not in gitconfig

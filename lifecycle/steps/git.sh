@@ -33,9 +33,12 @@ job_git_clone() {
   for ((i = 0; i < ${#GIT_REPOS[@]}; i += 2)); do
     dir="$HOME_DIR/${GIT_REPOS[i + 1]}"
     if [ -e "$dir" ]; then log "$dir exists: not cloned"; continue; fi
-    nohup git clone --quiet -- "${GIT_REPOS[i]}" "$dir"
-    own "$dir"
-    log "cloned ${GIT_REPOS[i]} into $dir"
+    if nohup git clone --quiet -- "${GIT_REPOS[i]}" "$dir"; then
+      own "$dir"
+      log "cloned ${GIT_REPOS[i]} into $dir"
+    else
+      log "clone of ${GIT_REPOS[i]} failed"
+    fi
   done
 }
 step_git() {
