@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -93,7 +94,7 @@ def index(wheel, tmp_path_factory):
 class Sandbox:
     """A Studio-like app: HOME, metadata, a target Python, PATH without the machine's extras."""
 
-    def __init__(self, root: Path, endpoint: str | None = None) -> None:
+    def __init__(self, root: Path, endpoint: str | None = None, base_python: str = "") -> None:
         self.root = root
         self.home = root / "home" / "sagemaker-user"
         self.home.mkdir(parents=True)
@@ -103,7 +104,7 @@ class Sandbox:
         self.venv = root / "venv"
         subprocess.run(
             [
-                sys.executable,
+                base_python or sys.executable,
                 "-m",
                 "venv",
                 "--system-site-packages",
@@ -419,3 +420,63 @@ def test_git_identity_skipped_when_tags_are_unavailable(tmp_path, wheel, aws, wo
     assert "profile tags unavailable" in out.stderr  # the reason, on stderr
     gitconfig = (box.home / ".gitconfig").read_text()
     assert "email = team@example.com" in gitconfig and "name =" not in gitconfig
+
+
+# An interpreter a plain user may run (the shared venv's base may sit in root's private home).
+SYSTEM_PYTHON = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@pytest.fixture
+def nobody_root(wheel):
+    """A sandbox root a non-root user can use (pytest's own tmp dirs are private to root)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON):
+        pytest.skip(f"needs root, setpriv and {SYSTEM_PYTHON} to run as another user")
+    root = Path(tempfile.mkdtemp(prefix="smstudio-lcc-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_as_a_plain_user_it_installs_with_user_and_falls_back_to_the_user_config(
+    nobody_root, wheel
+):
+    # Given a Studio-like app where the script runs as an unprivileged user without sudo,
+    # so the target Python's site-packages and etc/ are read-only to it
+    box = Sandbox(nobody_root, base_python=SYSTEM_PYTHON)
+    shutil.copy(wheel, nobody_root / wheel.name)
+    for path in (box.home, box.home.parent):
+        os.chown(path, 65534, 65534)
+    box.state.mkdir()
+    os.chown(box.state, 65534, 65534)
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["idle"],
+            idle_timeout=20,
+            pip_spec=str(nobody_root / wheel.name),
+        )
+    )
+    path = nobody_root / "lcc.sh"
+    path.write_text(r.script)
+    path.chmod(0o644)
+    run = [
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(path),
+    ]  # fmt: skip
+    out = subprocess.run(run, env=box.env, capture_output=True, text=True, timeout=120)
+    # Then it installs into the user's site and writes the user's config: nothing failed
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "FAILED" not in out.stdout, out.stdout
+    assert "read-only: pip install --user" in out.stdout
+    assert "falling back to the user's config dir" in out.stdout
+    user_site = list((box.home / ".local" / "lib").glob("python3*/site-packages/smstudio_ext"))
+    assert user_site, out.stdout
+    config = box.home / ".jupyter" / "jupyter_server_config.d" / "smstudio.json"
+    assert json.loads(config.read_text())["IdleShutdown"] == {"timeout_minutes": 20}
+    assert config.stat().st_uid == 65534
+    listing = box.extension_list()
+    assert "smstudio_ext enabled" in listing and "smstudio_ext 0.1.0 OK" in listing, listing
+    # and a second run changes nothing
+    before = tree_digest(box.home / ".local", box.home / ".jupyter")
+    again = subprocess.run(run, env=box.env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "FAILED" not in again.stdout, again.stdout
+    assert tree_digest(box.home / ".local", box.home / ".jupyter") == before
