@@ -1,9 +1,9 @@
 # --- install the package (lifecycle/steps/install.sh) ---
-fetch() { # fetch S3_URI FILE: the AWS CLI when present, else boto3 in the target Python
-  if command -v aws >/dev/null 2>&1; then
-    aws s3 cp --only-show-errors "$1" "$2"
-  else
+fetch() { # fetch S3_URI FILE: boto3 in the target Python, else the AWS CLI
+  if "$PY" -c 'import boto3' 2>/dev/null; then
     "$PY" -c 'import sys, boto3; b, _, k = sys.argv[1][5:].partition("/"); boto3.client("s3").download_file(b, k, sys.argv[2])' "$1" "$2"
+  else
+    aws s3 cp --only-show-errors "$1" "$2"
   fi
 }
 step_install() {
