@@ -183,7 +183,7 @@ def test_cli_writes_a_consistent_build_context(tmp_path, capsys):
     )
     baked = json.loads((out / "smstudio.json").read_text())
     assert baked["IdleShutdown"] == {"timeout_minutes": 90}
-    assert baked["HomeBackup"] == {"bucket": "corp-backups"}
+    assert baked["HomeBackup"] == {"bucket": "s3://corp-backups"}
     assert baked["ServerApp"]["jpserver_extensions"]["smstudio_ext"] is True
     assert "docker build --platform linux/amd64" in capsys.readouterr().err
     assert main(["image", "check", "--kind", "jupyterlab", "--dockerfile", str(out / "Dockerfile"),

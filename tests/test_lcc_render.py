@@ -99,8 +99,7 @@ def test_server_config_carries_the_admins_choices_under_the_engines_trait_names(
         "ServerApp": {"jpserver_extensions": {"smstudio_ext": True}},
         "IdleShutdown": {"timeout_minutes": 60, "max_timeout_minutes": 240},
         "HomeBackup": {
-            "bucket": "corp-backups",
-            "prefix": "homes",
+            "bucket": "s3://corp-backups/homes",
             "kms_key_id": FEATURE_VALUES["backup"]["kms_key"],
             "interval_hours": 6,
         },

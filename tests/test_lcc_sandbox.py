@@ -255,7 +255,7 @@ def test_jupyterlab_from_a_wheel_in_s3_installs_configures_and_is_idempotent(san
     assert_installed_configured_enabled(
         sandbox,
         IdleShutdown={"timeout_minutes": 45, "max_timeout_minutes": 120},
-        HomeBackup={"bucket": "corp-backups", "prefix": "homes"},
+        HomeBackup={"bucket": "s3://corp-backups/homes"},
     )
     gitconfig = (sandbox.home / ".gitconfig").read_text()
     assert "name = Jane Doe" in gitconfig and "email = jane@example.com" in gitconfig

@@ -51,7 +51,6 @@ SERVER_CONFIG_TRAITS: dict[str, tuple[str, str, str]] = {
     "idle_timeout": ("idle", "IdleShutdown", "timeout_minutes"),
     "idle_max_timeout": ("idle", "IdleShutdown", "max_timeout_minutes"),
     "backup_bucket": ("backup", "HomeBackup", "bucket"),
-    "backup_prefix": ("backup", "HomeBackup", "prefix"),
     "kms_key": ("backup", "HomeBackup", "kms_key_id"),
     "backup_interval_hours": ("backup", "HomeBackup", "interval_hours"),
     "conda_envs_dir": ("conda", "CondaEnvs", "envs_dir"),
@@ -151,8 +150,7 @@ class Checked:
 
     settings: LccSettings
     features: list[str]
-    backup_bucket: str | None = None
-    backup_prefix: str | None = None
+    backup_bucket: str | None = None  # normalised s3://BUCKET[/PREFIX]
     wheel_file: str | None = None
     repos: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -199,7 +197,8 @@ def check_settings(s: LccSettings) -> Checked:
         raise BadInput("feature idle needs --idle-timeout (minutes)")
     if s.backup_bucket is not None:
         bucket, prefix = v.s3_uri(s.backup_bucket, "backup bucket")
-        c.backup_bucket, c.backup_prefix = bucket, prefix.strip("/") or None
+        prefix = prefix.strip("/")
+        c.backup_bucket = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     if ("backup" in features or "restore" in features) and not c.backup_bucket:
         raise BadInput("features backup/restore need --backup-bucket s3://BUCKET[/prefix]")
     if s.kms_key is not None:
@@ -258,7 +257,6 @@ def server_config(c: Checked) -> dict[str, Any]:
     values = {
         **{f.name: getattr(s, f.name) for f in fields(s)},
         "backup_bucket": c.backup_bucket,
-        "backup_prefix": c.backup_prefix,
     }
     cfg: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"smstudio_ext": True}}}
     for key, (feature, section, trait) in SERVER_CONFIG_TRAITS.items():
