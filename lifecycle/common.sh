@@ -93,12 +93,13 @@ own() { # own PATH...: give files made as root to the home's owner
 }
 
 pip_install() { # pip_install ARGS...: into $PY; --user when its site-packages is read-only
-  local extra=() out="$STATE_DIR/pip.out"
+  local limit=() user=() out="$STATE_DIR/pip.out"
+  if command -v timeout >/dev/null 2>&1; then limit=(timeout "$PIP_TIMEOUT"); fi
   if ! "$PY" -c 'import os, sys, sysconfig; sys.exit(not os.access(sysconfig.get_paths()["purelib"], os.W_OK))'; then
-    extra=(--user)
+    user=(--user)
     log "site-packages of $PY is read-only: pip install --user"
   fi
-  timeout "$PIP_TIMEOUT" "$PY" -m pip install --disable-pip-version-check --no-input \
-    --progress-bar off "${extra[@]}" "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /'
+  "${limit[@]}" "$PY" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    "${user[@]}" "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /'
   if grep -q '^Successfully installed' "$out"; then touch "$STATE_DIR/changed"; fi
 }

@@ -251,3 +251,20 @@ def test_templates_found_in_the_source_checkout():
     for frag in ("install", "config", "conda", "restore", "git", "extensions", "proxy", "restart"):
         text = read_template(f"lifecycle/steps/{frag}.sh")
         assert "@@" not in text and "\r" not in text
+
+
+def test_cli_render_merges_the_settings_file_and_flags(tmp_path, capsys):
+    from smstudio_ext.cli import main
+
+    settings = tmp_path / "lcc.yaml"
+    settings.write_text(
+        f"features: [idle, git]\nidle_timeout: 45\ngit_user_name: Jane Doe\nwheel: {WHEEL}\n"
+    )
+    assert main(["lcc", "render", "--app-type", "JupyterServer", "--config", str(settings),
+                 "--idle-timeout", "15"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert '"timeout_minutes": 15' in captured.out and "GIT_NAME='Jane Doe'" in captured.out
+    assert "JupyterServer lifecycle script" in captured.err and "headroom" in captured.err
+    assert main(["lcc", "render", "--app-type", "JupyterLab", "--features", "idle"]) == 2
+    assert "feature idle needs --idle-timeout" in capsys.readouterr().err
+    assert main(["lcc"]) == 2
