@@ -20,9 +20,13 @@ from traitlets import Float
 from ._version import __version__
 from .apps import describe_app
 from .aws import Aws, AwsClients
+from .conda.config import CondaEnvs
+from .conda.server import setup_conda
 from .context import Studio, StudioContext, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
+from .idle.config import IdleShutdown
+from .idle.server import setup_idle
 
 log = logging.getLogger("smstudio_ext")
 
@@ -46,6 +50,8 @@ class Services:
         info["aws_error"] = self.app.aws_error
         ctx = self.context
         if not (ctx.in_studio and ctx.domain_id and ctx.app_type and ctx.app_name):
+            return info
+        if self.app.aws_error:  # e.g. an unknown region: no call can succeed
             return info
         with self._lock:
             fresh = time.monotonic() - self._self_info_at < self.app.describe_cache_seconds
@@ -80,7 +86,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws]
+    classes = [Studio, Aws, CondaEnvs, IdleShutdown]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -88,7 +94,18 @@ class StudioExtensionApp(ExtensionApp):
 
     aws_error: dict[str, Any] | None = None
 
+    def _route_package_logs(self) -> None:
+        """Send the engines' ``smstudio_ext`` log records to the server's log (stdout/stderr,
+        which Studio ships to CloudWatch), unless logging is already configured globally."""
+        pkg = logging.getLogger("smstudio_ext")
+        if pkg.handlers or logging.getLogger().handlers:
+            return
+        for handler in self.log.handlers:
+            pkg.addHandler(handler)
+        pkg.setLevel(self.log.level)
+
     def initialize_settings(self) -> None:
+        self._route_package_logs()
         self.studio = Studio(parent=self)
         self.aws_config = Aws(parent=self)
         context = context_from_config(self.studio)
@@ -111,6 +128,8 @@ class StudioExtensionApp(ExtensionApp):
         self.settings.update({"smstudio": self.services})
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
+        setup_conda(self)
+        setup_idle(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",
