@@ -67,7 +67,10 @@ def test_dockerfile_structure_and_lint(kind, extra):
         )
         assert "ENTRYPOINT" not in text
     else:
-        assert "COPY smstudio.json /etc/jupyter/jupyter_server_config.d/smstudio.json" in text
+        assert (
+            "COPY jupyter_smstudio_ext_config.json /etc/jupyter/jupyter_smstudio_ext_config.json"
+            in text
+        )
         assert 'ENTRYPOINT ["entrypoint-jupyter-server"]' in text
     if extra.get("conda_env"):
         assert "COPY environment.yml" in text and "micromamba env update" in text
@@ -179,12 +182,18 @@ def test_cli_writes_a_consistent_build_context(tmp_path, capsys):
                "--out-dir", str(out)])  # fmt: skip
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["Dockerfile", "app-image-config.json", "smstudio.json", "environment.yml", wheel.name]
+        [
+            "Dockerfile",
+            "app-image-config.json",
+            "jupyter_smstudio_ext_config.json",
+            "environment.yml",
+            wheel.name,
+        ]
     )
-    baked = json.loads((out / "smstudio.json").read_text())
+    baked = json.loads((out / "jupyter_smstudio_ext_config.json").read_text())
     assert baked["IdleShutdown"] == {"timeout_minutes": 90}
     assert baked["HomeBackup"] == {"bucket": "s3://corp-backups"}
-    assert baked["ServerApp"]["jpserver_extensions"]["smstudio_ext"] is True
+    assert "ServerApp" not in baked  # enabling is the wheel's jupyter_server_config.d file
     assert "docker build --platform linux/amd64" in capsys.readouterr().err
     assert main(["image", "check", "--kind", "jupyterlab", "--dockerfile", str(out / "Dockerfile"),
                  "--app-image-config", str(out / "app-image-config.json")]) == 0  # fmt: skip

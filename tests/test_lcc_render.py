@@ -78,7 +78,7 @@ def test_kernelgateway_leaves_server_features_out_and_says_so():
     r = render(settings_for("KernelGateway", list(FEATURES)))
     assert r.features == ["conda", "git", "extensions", "proxy"]
     assert "left out: idle, backup, restore, insights" in r.notes[0]
-    assert "SERVER_CONFIG=" not in r.script and "restart-jupyter-server" not in r.script
+    assert "EXT_CONFIG=" not in r.script and "restart-jupyter-server" not in r.script
 
 
 def test_python_per_app_type():
@@ -93,10 +93,9 @@ def test_python_per_app_type():
 
 def test_server_config_carries_the_admins_choices_under_the_engines_trait_names():
     r = render(settings_for("JupyterLab", ["idle", "backup", "conda", "insights"]))
-    line = next(x for x in r.script.splitlines() if x.startswith("SERVER_CONFIG="))
-    cfg = json.loads(line[len("SERVER_CONFIG=") :].strip("'"))
+    line = next(x for x in r.script.splitlines() if x.startswith("EXT_CONFIG="))
+    cfg = json.loads(line[len("EXT_CONFIG=") :].strip("'"))
     assert cfg == {
-        "ServerApp": {"jpserver_extensions": {"smstudio_ext": True}},
         "IdleShutdown": {"timeout_minutes": 60, "max_timeout_minutes": 240},
         "HomeBackup": {
             "bucket": "s3://corp-backups/homes",

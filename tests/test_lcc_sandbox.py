@@ -262,6 +262,9 @@ def test_jupyterlab_from_a_wheel_in_s3_installs_configures_and_is_idempotent(san
     # the slow parts ran in the background, logged, with the right commands
     sandbox.wait_jobs("conda_sync", "restore")
     assert "job restore started in the background" in first.stdout
+    conda_log = (sandbox.state / "conda_sync.log").read_text()
+    assert "job conda_sync finished (exit 0)" in conda_log, conda_log  # `smstudio conda sync` ran
+    assert (sandbox.home / ".condarc").exists()
     before = sandbox.digest()
 
     # When the app restarts and the script runs again
@@ -329,6 +332,7 @@ def test_kernelgateway_does_the_kernel_side_only(sandbox, s3):
     assert "step extensions" in out.stdout and "step config" not in out.stdout
     assert sandbox.py("import smstudio_ext; print('ok')").strip() == "ok"
     assert not list((sandbox.venv / "etc").rglob("smstudio.json"))
+    assert not list((sandbox.venv / "etc").rglob("jupyter_smstudio_ext_config.json"))
     sandbox.wait_jobs("conda_sync")
 
 
@@ -470,7 +474,11 @@ def test_as_a_plain_user_it_installs_with_user_and_falls_back_to_the_user_config
     assert "falling back to the user's config dir" in out.stdout
     user_site = list((box.home / ".local" / "lib").glob("python3*/site-packages/smstudio_ext"))
     assert user_site, out.stdout
-    config = box.home / ".jupyter" / "jupyter_server_config.d" / "smstudio.json"
+    config = box.home / ".jupyter" / "jupyter_smstudio_ext_config.json"
+    enable = box.home / ".jupyter" / "jupyter_server_config.d" / "smstudio.json"
+    assert json.loads(enable.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"smstudio_ext": True}}
+    }
     assert json.loads(config.read_text())["IdleShutdown"] == {"timeout_minutes": 20}
     assert config.stat().st_uid == 65534
     listing = box.extension_list()

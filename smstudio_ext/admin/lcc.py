@@ -45,8 +45,10 @@ PYTHONS = {
     "KernelGateway": ["/opt/conda/bin/python", "/usr/local/bin/python3", "/usr/bin/python3"],
 }
 
-# Setting → (config section, trait) written to jupyter_server_config.d/smstudio.json, and the
-# feature that owns it. Adjust here if an engine renames a trait.
+# Setting → (feature that owns it, config section, trait) written to the extension's own config
+# file jupyter_smstudio_ext_config.json (jupyter_server_config.d/ files only enable extensions).
+# Adjust here if an engine renames a trait.
+EXTENSION_CONFIG_FILE = "jupyter_smstudio_ext_config.json"
 SERVER_CONFIG_TRAITS: dict[str, tuple[str, str, str]] = {
     "idle_timeout": ("idle", "IdleShutdown", "timeout_minutes"),
     "idle_max_timeout": ("idle", "IdleShutdown", "max_timeout_minutes"),
@@ -252,13 +254,13 @@ def check_settings(s: LccSettings) -> Checked:
 
 
 def server_config(c: Checked) -> dict[str, Any]:
-    """The ``jupyter_server_config.d/smstudio.json`` content: enable + the admin's choices."""
+    """The ``jupyter_smstudio_ext_config.json`` content: the admin's choices, per section."""
     s = c.settings
     values = {
         **{f.name: getattr(s, f.name) for f in fields(s)},
         "backup_bucket": c.backup_bucket,
     }
-    cfg: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"smstudio_ext": True}}}
+    cfg: dict[str, Any] = {}
     for key, (feature, section, trait) in SERVER_CONFIG_TRAITS.items():
         if feature in c.features and values.get(key) is not None:
             cfg.setdefault(section, {})[trait] = values[key]
@@ -351,7 +353,7 @@ def render(settings: LccSettings) -> RenderedLcc:
         fragments.append("extensions")
         steps.append("extensions")
     if not kg:
-        assigns.append(("SERVER_CONFIG", json.dumps(server_config(c), sort_keys=True)))
+        assigns.append(("EXT_CONFIG", json.dumps(server_config(c), sort_keys=True)))
         fragments.append("config")
         steps.append("config")
     for feature in ("conda", "restore"):

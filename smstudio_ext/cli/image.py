@@ -42,7 +42,7 @@ def _spec(args: argparse.Namespace) -> images.ImageSpec:
 
 
 def _server_config(args: argparse.Namespace) -> dict:
-    """The smstudio.json a JupyterLab image bakes in (same choices as an LCC)."""
+    """The extension config a JupyterLab image bakes in (same choices as an LCC)."""
     overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in SERVER_FLAGS}
     features = [
         f
@@ -71,7 +71,7 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         if spec.kind == "jupyterlab":
             print(
-                "note: the build context also needs smstudio.json: use --out-dir DIR to write it",
+                f"note: the build context also needs {lcc.EXTENSION_CONFIG_FILE}: use --out-dir DIR",
                 file=sys.stderr,
             )
         return 0
@@ -81,8 +81,9 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
     (out / "app-image-config.json").write_text(json.dumps(config, indent=2) + "\n")
     written = ["Dockerfile", "app-image-config.json"]
     if spec.kind == "jupyterlab":
-        (out / "smstudio.json").write_text(json.dumps(_server_config(args), indent=2) + "\n")
-        written.append("smstudio.json")
+        name = lcc.EXTENSION_CONFIG_FILE
+        (out / name).write_text(json.dumps(_server_config(args), indent=2) + "\n")
+        written.append(name)
     if args.with_conda_env:
         shutil.copyfile(args.with_conda_env, out / "environment.yml")
         written.append("environment.yml")
