@@ -267,3 +267,13 @@ def test_cli_render_merges_the_settings_file_and_flags(tmp_path, capsys):
     assert main(["lcc", "render", "--app-type", "JupyterLab", "--features", "idle"]) == 2
     assert "feature idle needs --idle-timeout" in capsys.readouterr().err
     assert main(["lcc"]) == 2
+
+
+def test_the_audit_recognises_our_scripts_and_their_version():
+    from smstudio_ext import __version__
+    from smstudio_ext.admin import audit
+
+    r = render(settings_for("KernelGateway", ["conda"]))
+    marker = next(x for x in r.script.splitlines() if x.startswith(audit.DEFAULT_LCC_MARKER))
+    assert r.script.splitlines()[1] == marker
+    assert audit._VERSION_IN_MARKER.search(marker).group(1) == __version__

@@ -374,9 +374,13 @@ def render(settings: LccSettings) -> RenderedLcc:
         fragments.append("restart")
         steps.append("restart")
 
+    shebang, _, header = read_template("lifecycle/header.sh").partition("\n")
     parts = [
-        read_template("lifecycle/header.sh").rstrip("\n"),
-        f"# smstudio-ext {__version__}; settings (generated: validated and shell-quoted)",
+        shebang,
+        # the marker `smstudio audit` recognises our configs (and their version) by
+        f"# smstudio-ext version {__version__}: {s.app_type} lifecycle config",
+        header.rstrip("\n"),
+        "# settings (generated: validated and shell-quoted)",
         *(_assign(name, value) for name, value in assigns),
         read_template("lifecycle/common.sh").rstrip("\n"),
         *(read_template(f"lifecycle/steps/{f}.sh").rstrip("\n") for f in fragments),
