@@ -120,8 +120,9 @@ def settings_from_args(args: argparse.Namespace) -> lcc.LccSettings:
         "extensions",
     ]
     overrides = {n: getattr(args, n, None) for n in names}
-    if isinstance(overrides.get("features"), str):
-        overrides["features"] = [f for f in overrides["features"].split(",") if f.strip()]
+    features = overrides.get("features")
+    if isinstance(features, str):
+        overrides["features"] = [f for f in features.split(",") if f.strip()]
     return base.merged(overrides)
 
 
