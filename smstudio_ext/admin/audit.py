@@ -42,7 +42,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -312,16 +312,31 @@ class AuditContext:
         self.engine = InsightsEngine(
             self.clients, self.config, use_pricing_api=options.include_prices
         )
-        self._lccs: dict[str, LccInfo] = {}
+        self._lccs: dict[str, Future[LccInfo]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.close(wait=True)
 
     def lcc(self, arn: str) -> LccInfo:
+        """Our view of a lifecycle config, described once per audit (single-flight: concurrent
+        workers asking for the same ARN wait for the first one's answer)."""
         with self._lock:
-            if arn in self._lccs:
-                return self._lccs[arn]
+            future = self._lccs.get(arn)
+            mine = future is None
+            if mine:
+                future = self._lccs[arn] = Future()
+        if not mine:
+            return future.result()
+        try:
+            info = self._describe_lcc(arn)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        future.set_result(info)
+        return info
+
+    def _describe_lcc(self, arn: str) -> LccInfo:
         name = arn.rsplit("/", 1)[-1]
         info = LccInfo(arn=arn, name=name, ours=name.startswith(self.options.lcc_prefix))
         try:
@@ -349,8 +364,6 @@ class AuditContext:
         if info.ours and not info.version:
             m = _VERSION_IN_NAME.search(name)
             info.version = m.group(1) if m else None
-        with self._lock:
-            self._lccs[arn] = info
         return info
 
 
