@@ -132,11 +132,11 @@ class LimitedClients(AwsClients):
         client.meta.events.register("before-send", self._before_send)
         return client
 
-    def _before_send(self, event_name: str = "", **_: Any) -> None:
+    def _before_send(self, event_name: str = "", **kwargs: Any) -> None:
         self.limiter.acquire()
         # event_name: before-send.<service id>.<Operation>
-        _, _, rest = event_name.partition(".")
-        service, _, op = rest.partition(".")
+        _, _, where = event_name.partition(".")
+        service, _, op = where.partition(".")
         with self._count_lock:
             self.counts[f"{service.lower().replace(' ', '')}:{op}"] += 1
         return None
@@ -322,12 +322,12 @@ class AuditContext:
         """Our view of a lifecycle config, described once per audit (single-flight: concurrent
         workers asking for the same ARN wait for the first one's answer)."""
         with self._lock:
-            future = self._lccs.get(arn)
-            mine = future is None
-            if mine:
-                future = self._lccs[arn] = Future()
-        if not mine:
-            return future.result()
+            existing = self._lccs.get(arn)
+            if existing is None:
+                future: Future[LccInfo] = Future()
+                self._lccs[arn] = future
+        if existing is not None:
+            return existing.result()
         try:
             info = self._describe_lcc(arn)
         except BaseException as exc:
@@ -477,11 +477,10 @@ def _audit_owner(
         return report
     report.status = desc.get("Status")
     own = facts.owner_settings()
+    layers: list[dict[str, Any] | None] = [domain.get("DefaultUserSettings")]
     if kind == "space":
-        layers = (domain.get("DefaultUserSettings"), domain.get("DefaultSpaceSettings"), own)
-    else:
-        layers = (domain.get("DefaultUserSettings"), own)
-    settings = _merge_settings(*layers)
+        layers.append(domain.get("DefaultSpaceSettings"))
+    settings = _merge_settings(*layers, own)
 
     own_ours = [a for a in _lcc_arns(own) if audit.lcc(a).ours]
     domain_ours = [a for a in _lcc_arns(domain.get("DefaultUserSettings")) if audit.lcc(a).ours]
