@@ -20,6 +20,8 @@ from traitlets import Float
 from ._version import __version__
 from .apps import describe_app
 from .aws import Aws, AwsClients
+from .backup.config import HomeBackup
+from .backup.server import setup_backup
 from .context import Studio, StudioContext, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
@@ -80,7 +82,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws]
+    classes = [Studio, Aws, HomeBackup]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -111,6 +113,7 @@ class StudioExtensionApp(ExtensionApp):
         self.settings.update({"smstudio": self.services})
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
+        setup_backup(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",
