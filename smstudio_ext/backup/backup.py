@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import tempfile
@@ -23,6 +24,8 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from json.decoder import scanstring
+from json.encoder import encode_basestring_ascii as quote
 from typing import Any, Callable
 
 from .. import clock
@@ -125,12 +128,26 @@ def prepare_parent(store: Store, state: LocalState, snapshot_ids: list[str]) -> 
 
 
 def _parent_lines(state: LocalState, meta: dict[str, Any]) -> Any:
+    """Raw lines of the parent snapshot (``_key`` parses only the path, with C scanstring)."""
     if not meta:
         return
     with mf.SnapshotReader(state.snapshot_path) as reader:
+        yield from reader.lines()
+
+
+def _key(raw: bytes) -> str:
+    return mf.sort_key(scanstring(raw.decode("ascii"), 2)[0])
+
+
+_REF_RE = re.compile(rb'\["([0-9a-f]{64})","([0-9a-f]{32})",(\d+),(\d+),(\d+)\]')
+
+
+def _know_parent_blobs(state: LocalState, packer: Packer) -> None:
+    """Register every blob of the parent for dedup (one regex pass, only when reading files)."""
+    with mf.SnapshotReader(state.snapshot_path) as reader:
         for raw in reader.lines():
-            entry = json.loads(raw)
-            yield mf.sort_key(entry[0]), entry, raw
+            for m in _REF_RE.finditer(raw):
+                packer.know_raw(m.group(1), m.group(2), m.group(3), m.group(4), m.group(5))
 
 
 def run_backup(
@@ -205,71 +222,92 @@ def _run(
     plan_fd, plan_path = tempfile.mkstemp(dir=work_dir, suffix=".plan")
     body_path = plan_path[:-5] + ".body"
     snap_path = plan_path[:-5] + ".snap"
+    writer: mf.EntryWriter | None = None
     try:
-        # -- phase 1: walk + merge
+        # -- phase 1: walk + merge. Lines go straight to the body until the first file that
+        # must be read; from there on through the plan file (read again in phase 2).
+        writer = mf.EntryWriter(body_path)
+        to_plan = False
+
+        def emit(line: bytes) -> None:
+            if to_plan:
+                plan.write(b"=" + line)
+            else:
+                writer.write_raw(line)
+
         with os.fdopen(plan_fd, "wb") as plan:
             parents = _parent_lines(state, meta)
             pending = next(parents, None)
             for rel, kind, st, abspath in walk(source, excludes, report, skip_abs):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("backup cancelled")
-                key = mf.sort_key(rel)
-                while pending is not None and pending[0] < key:
-                    pending = next(parents, None)
-                old = oldraw = None
-                if pending is not None and pending[0] == key:
-                    _, old, oldraw = pending
-                    pending = next(parents, None)
-                    if old[1] == "f" and old[7]:
-                        for ref in old[7]:
-                            packer.know(ref)
                 mode = stat.S_IMODE(st.st_mode)
                 progress.entries += 1
                 if kind == "f":
                     stats["files"] += 1
                     stats["bytes"] += st.st_size
+                if pending is not None and trusted:
+                    # Fast path: the parent line starts with exactly this entry's metadata.
+                    head = b"[%s,\"%s\",%d,%d,%d,%d,%d," % (
+                        quote(rel).encode("ascii"), kind.encode(), mode, st.st_mtime_ns,
+                        st.st_size if kind != "d" else 0, st.st_ino, st.st_ctime_ns,
+                    )  # fmt: skip
+                    if pending.startswith(head):
+                        emit(pending)
+                        pending = next(parents, None)
+                        if kind == "d":
+                            stats["dirs"] += 1
+                        elif kind == "l":
+                            stats["links"] += 1
+                        continue
+                key = mf.sort_key(rel)
+                while pending is not None and _key(pending) < key:
+                    pending = next(parents, None)
+                old = None
+                if pending is not None and _key(pending) == key:
+                    old = json.loads(pending)
+                    pending = next(parents, None)
+                if kind == "f":
                     new = [rel, "f", mode, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns]
                     if old is not None and old[1] == "f" and old[3:5] == new[3:5]:
                         if not trusted or old[5:7] == new[5:7]:
-                            if trusted and old[2] == mode:
-                                plan.write(b"=" + oldraw)
-                            else:
-                                plan.write(b"=" + mf.encode_entry([*new, old[7]]))
+                            emit(mf.encode_entry([*new, old[7]]))
                             continue
                     stats["files_read"] += 1
                     stats["bytes_read"] += st.st_size
                     progress.files_total += 1
                     progress.bytes_total += st.st_size
+                    if not to_plan:
+                        to_plan = True
                     plan.write(b"?" + json.dumps(rel).encode() + b"\n")
                 elif kind == "d":
                     stats["dirs"] += 1
                     new = [rel, "d", mode, st.st_mtime_ns, 0, st.st_ino, st.st_ctime_ns, None]
-                    if trusted and old == new:
-                        plan.write(b"=" + oldraw)
-                    else:
-                        plan.write(b"=" + mf.encode_entry(new))
+                    emit(mf.encode_entry(new))
                 else:
                     stats["links"] += 1
                     new = [rel, "l", mode, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns]
-                    if trusted and old is not None and old[:7] == new:
-                        plan.write(b"=" + oldraw)
+                    if old is not None and old[1] == "l" and old[3:5] == new[3:5]:
+                        emit(mf.encode_entry([*new, old[7]]))
                         continue
                     try:
                         target = os.readlink(abspath)
                     except OSError as exc:
                         report.skip(rel, f"cannot read link: {exc.strerror or exc}")
                         continue
-                    plan.write(b"=" + mf.encode_entry([*new, target]))
+                    emit(mf.encode_entry([*new, target]))
         scan_seconds = time.monotonic() - t0
         if dry_run:
+            writer.close()
             return _result(
                 None, started, t0, stats, report, packer, scan_seconds, dry_run=True, store=store
             )
 
         # -- phase 2: read what changed, in order
         progress.phase = "upload"
+        if stats["files_read"] and meta:
+            _know_parent_blobs(state, packer)
         changed: list[dict[str, str]] = []
-        writer = mf.EntryWriter(body_path)
         try:
             _read_changed(
                 plan_path, writer, source, packer, progress, report, changed, cancel,
@@ -302,6 +340,8 @@ def _run(
         result["changed_during_read"] = changed
         return result
     finally:
+        if writer is not None:
+            writer.close()
         for path in (plan_path, body_path, snap_path):
             try:
                 os.unlink(path)

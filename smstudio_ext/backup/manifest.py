@@ -99,16 +99,28 @@ class EntryWriter:
         self._raw = open(path, "wb")
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1, mtime=0)
         self.count = 0
+        self._pending: list[bytes] = []
+        self._size = 0
 
     def write_raw(self, line: bytes) -> None:
-        self._gz.write(line)
+        self._pending.append(line)
+        self._size += len(line)
         self.count += 1
+        if self._size >= 256 * 1024:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._gz.write(b"".join(self._pending))
+            self._pending = []
+            self._size = 0
 
     def write(self, entry: list[Any]) -> None:
         self.write_raw(encode_entry(entry))
 
     def close(self) -> None:
         if not self._gz.closed:
+            self._flush()
             self._gz.close()
             self._raw.close()
 

@@ -75,6 +75,12 @@ class Packer:
         """Register a blob stored by an earlier snapshot (dedup source)."""
         self._known[bytes.fromhex(ref[0])[:16]] = (ref[1], ref[2], ref[3], ref[4])
 
+    def know_raw(self, hexd: bytes, pack: bytes, off: bytes, stored: bytes, raw: bytes) -> None:
+        """``know`` from regex groups of a manifest line (no JSON parse)."""
+        self._known[bytes.fromhex(hexd[:32].decode())] = (
+            pack.decode(), int(off), int(stored), int(raw)
+        )
+
     def add(self, data: bytes, name: str = "") -> list[Any]:
         digest = hashlib.sha256(data).digest()
         key = digest[:16]

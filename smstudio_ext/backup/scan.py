@@ -8,6 +8,7 @@ empty directories) and reported.
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 from collections.abc import Iterator
@@ -27,8 +28,7 @@ class ScanReport:
             self.skipped.append({"path": path, "reason": reason})
 
 
-def _sort_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_sort_name = operator.attrgetter("name")
 
 
 def walk(
