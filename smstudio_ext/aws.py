@@ -25,7 +25,7 @@ from ._version import __version__
 from .errors import AccessDenied, AwsError, AwsUnavailable, BadInput, NotFound, SmStudioError
 
 USER_AGENT = f"smstudio-ext/{__version__}"
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 
 DENIED_CODES = {
     "AccessDenied",

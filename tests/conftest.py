@@ -25,9 +25,18 @@ AWS_SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
 
 
 @pytest.fixture
-def studio_metadata():
-    """The resource-metadata.json content for the server under test (None = not in Studio)."""
-    return None
+def studio_metadata(request):
+    """The resource-metadata.json content for the server under test (None = not in Studio).
+
+    Parametrize indirectly with a dict or a raw string."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture
+def studio_app(request):
+    """Run the server as a seeded app: parametrize indirectly with an app type ("JupyterLab",
+    "JupyterServer", ...); the world is seeded and its metadata written before the server starts."""
+    return getattr(request, "param", None)
 
 
 @pytest.fixture
@@ -37,16 +46,19 @@ def extra_server_config():
 
 
 @pytest.fixture
-def metadata_path(tmp_path, studio_metadata):
+def metadata_path(request, tmp_path, studio_metadata, studio_app):
     path = tmp_path / "resource-metadata.json"
-    if studio_metadata is not None:
+    if studio_app is not None:
+        world = request.getfixturevalue("world")
+        world.write_metadata(path, world.find_app(app_type=studio_app))
+    elif studio_metadata is not None:
         text = studio_metadata if isinstance(studio_metadata, str) else json.dumps(studio_metadata)
         path.write_text(text)
     return path
 
 
 @pytest.fixture
-def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config):
+def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config, studio_app):
     """The extension enabled, every route authenticated, AWS pointed at the emulator if used."""
     cfg = {
         "ServerApp": {
@@ -55,7 +67,7 @@ def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config):
         },
         "Studio": {"metadata_path": str(metadata_path), "home": str(jp_root_dir)},
     }
-    if "aws" in request.fixturenames or "world" in request.fixturenames:
+    if studio_app is not None or {"aws", "world"} & set(request.fixturenames):
         emu = request.getfixturevalue("aws")
         cfg["Aws"] = {
             "endpoint_urls": {s: emu.endpoint_url for s in AWS_SERVICES},

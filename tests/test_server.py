@@ -18,11 +18,6 @@ async def test_context_local_mode(jp_fetch):
     assert data["instance_type"] is None and data["version"]
 
 
-@pytest.fixture
-def studio_metadata(request):
-    return getattr(request, "param", None)
-
-
 @pytest.mark.parametrize("studio_metadata", ["{broken"], indirect=True)
 async def test_malformed_metadata_keeps_the_server_up(jp_fetch):
     data = json.loads((await jp_fetch("smstudio", "context")).body)
@@ -30,10 +25,10 @@ async def test_malformed_metadata_keeps_the_server_up(jp_fetch):
     assert "not valid JSON" in data["warning"]
 
 
-async def test_context_in_a_seeded_space(jp_fetch, world, metadata_path):
-    # Given the metadata of the seeded JupyterLab app (written before the server starts)
-    app = next(a for a in world.apps if a["app_type"] == "JupyterLab")
-    world.write_metadata(metadata_path, app)
+@pytest.mark.parametrize("studio_app", ["JupyterLab"], indirect=True)
+async def test_context_in_a_seeded_space(world, jp_fetch):
+    # Given the server runs as the seeded JupyterLab app of a space
+    app = world.find_app(app_type="JupyterLab")
     # When the panel asks for the context
     data = json.loads((await jp_fetch("smstudio", "context")).body)
     # Then it names the space and DescribeApp filled in the instance type
@@ -44,15 +39,12 @@ async def test_context_in_a_seeded_space(jp_fetch, world, metadata_path):
     assert data["app_status"] == "InService"
 
 
-async def test_context_when_describe_is_denied(jp_fetch, world, metadata_path):
-    app = next(a for a in world.apps if a["app_type"] == "JupyterLab")
-    world.write_metadata(metadata_path, app)
-    world_emulator = world.emulator if hasattr(world, "emulator") else None
-    if world_emulator is None:
-        pytest.skip("World does not expose its emulator")
-    world_emulator.fail("DescribeApp", code="AccessDeniedException", status=400)
+@pytest.mark.parametrize("studio_app", ["JupyterServer"], indirect=True)
+async def test_context_when_describe_is_denied(aws, world, jp_fetch):
+    aws.deny("DescribeApp")
     data = json.loads((await jp_fetch("smstudio", "context")).body)
-    assert data["kind"] == "spaces" and data["instance_type"] is None
+    assert data["kind"] == "classic" and data["user_profile_name"] == world.primary_profile
+    assert data["instance_type"] is None
     assert data["describe_error"]["action"] == "sagemaker:DescribeApp"
 
 

@@ -126,7 +126,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print((workdir / "jupyter.log").read_text(errors="replace")[-4000:], file=sys.stderr)
             print("smstudio demo: JupyterLab did not start (log above)", file=sys.stderr)
             return 1
-        owner = app.get("space_name") or app.get("user_profile_name")
+        owner = app["owner"]
         print(f"smstudio demo: emulated AWS at {emu.endpoint_url}")
         print(
             f"smstudio demo: Studio {args.kind}, domain {world.domain_id}, {owner}, app {app['app_name']}"

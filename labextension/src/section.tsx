@@ -1,0 +1,387 @@
+/**
+ * The frame every panel section lives in.
+ *
+ * A section is declared once as an `ISectionDefinition` (what to fetch, how to render it). The
+ * panel wraps each definition in a `SectionModel`, which polls on its own schedule and keeps its
+ * own state, and renders it with `SectionView`, which draws the loading / empty / error /
+ * unavailable states and catches render errors. One failing section therefore never blanks the
+ * others.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+import {
+  caretDownIcon,
+  caretRightIcon,
+  refreshIcon,
+  UseSignal
+} from '@jupyterlab/ui-components';
+import { IDisposable } from '@lumino/disposable';
+import { IPoll, Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+/** Throw this from a section's `fetch` when the section does not apply here (with why). */
+export class SectionUnavailable extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SectionUnavailable';
+  }
+}
+
+/** What a section shows right now. */
+export type SectionState<T> =
+  | { status: 'loading' }
+  | { status: 'ready'; data: T; updated: Date }
+  | { status: 'empty'; message: string; updated: Date }
+  | { status: 'unavailable'; reason: string }
+  | {
+      status: 'error';
+      message: string;
+      /** The last good data, still shown (marked stale) under the error. */
+      stale?: T;
+    };
+
+/** Everything the panel needs to know about one section. */
+export interface ISectionDefinition<T> {
+  /** Stable id, used in the `sections` setting and in DOM ids. */
+  id: string;
+  /** Heading shown to the user. */
+  title: string;
+  /** Load the data; throw `SectionUnavailable` when the section does not apply. */
+  fetch(settings: ServerConnection.ISettings): Promise<T>;
+  /** A message when the data has nothing to show, else null. */
+  emptyMessage?(data: T): string | null;
+  /** Why the section does not apply for this data (e.g. not in Studio), else null. */
+  unavailableReason?(data: T): string | null;
+  /** Draw the data. `refresh` re-fetches (e.g. after a POST). */
+  render(data: T, refresh: () => void): React.ReactElement;
+  /** Seconds between refreshes; defaults to the panel's `refreshInterval` setting. */
+  refreshInterval?: number;
+}
+
+/** Upper bound of the backoff after repeated failures. */
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+/** Polls one section's data and holds its state. */
+export class SectionModel<T> implements IDisposable {
+  constructor(options: SectionModel.IOptions<T>) {
+    this.definition = options.definition;
+    this._settings = options.serverSettings;
+    this._isVisible = options.isVisible;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._tick(),
+      frequency: this._frequency(options.refreshInterval),
+      name: `smstudio-ext:${this.definition.id}`,
+      standby: () => (this._isVisible() ? 'when-hidden' : true)
+    });
+  }
+
+  readonly definition: ISectionDefinition<T>;
+
+  get state(): SectionState<T> {
+    return this._state;
+  }
+
+  get stateChanged(): ISignal<this, SectionState<T>> {
+    return this._stateChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._poll.isDisposed;
+  }
+
+  /** Start polling (first tick right away). */
+  start(): Promise<void> {
+    return this._poll.start();
+  }
+
+  /** Fetch now, whatever the schedule. */
+  refresh = (): Promise<void> => {
+    return this._poll.refresh();
+  };
+
+  /** Change the refresh interval (seconds). A section's own interval wins. */
+  setRefreshInterval(seconds: number): void {
+    this._poll.frequency = this._frequency(seconds);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private _frequency(panelSeconds: number): IPoll.Frequency {
+    const seconds = this.definition.refreshInterval ?? panelSeconds;
+    const interval = Math.max(1, seconds) * 1000;
+    return {
+      interval,
+      backoff: true,
+      max: Math.max(interval, MAX_BACKOFF_MS)
+    };
+  }
+
+  private async _tick(): Promise<void> {
+    const def = this.definition;
+    try {
+      const data = await def.fetch(this._settings);
+      const reason = def.unavailableReason?.(data) ?? null;
+      const empty = def.emptyMessage?.(data) ?? null;
+      if (reason !== null) {
+        this._setState({ status: 'unavailable', reason });
+      } else if (empty !== null) {
+        this._setState({
+          status: 'empty',
+          message: empty,
+          updated: new Date()
+        });
+      } else {
+        this._setState({ status: 'ready', data, updated: new Date() });
+      }
+    } catch (error) {
+      const reason = unavailableReason(error);
+      if (reason !== null) {
+        // Not a failure: the feature is not there. Keep the normal schedule.
+        this._setState({ status: 'unavailable', reason });
+        return;
+      }
+      const previous = this._state;
+      const stale =
+        previous.status === 'ready'
+          ? previous.data
+          : previous.status === 'error'
+            ? previous.stale
+            : undefined;
+      this._setState({ status: 'error', message: describeError(error), stale });
+      // Rethrow so the poll backs off.
+      throw error;
+    }
+  }
+
+  private _setState(state: SectionState<T>): void {
+    this._state = state;
+    this._stateChanged.emit(state);
+  }
+
+  private _settings: ServerConnection.ISettings;
+  private _isVisible: () => boolean;
+  private _poll: Poll;
+  private _state: SectionState<T> = { status: 'loading' };
+  private _stateChanged = new Signal<this, SectionState<T>>(this);
+}
+
+export namespace SectionModel {
+  export interface IOptions<T> {
+    definition: ISectionDefinition<T>;
+    serverSettings: ServerConnection.ISettings;
+    /** Seconds between refreshes. */
+    refreshInterval: number;
+    /** Whether the panel is on screen; polling stands by while it is not. */
+    isVisible: () => boolean;
+  }
+}
+
+/** Why an error means "not available" rather than "failed", or null. */
+export function unavailableReason(error: unknown): string | null {
+  if (error instanceof SectionUnavailable) {
+    return error.message;
+  }
+  if (error instanceof ServerConnection.ResponseError) {
+    const status = error.response.status;
+    if (status === 404) {
+      return `the server does not provide it (HTTP 404); is the smstudio server extension installed and enabled?`;
+    }
+    if (status === 501) {
+      return error.message;
+    }
+  }
+  return null;
+}
+
+/** One line for the user. */
+export function describeError(error: unknown): string {
+  if (error instanceof ServerConnection.NetworkError) {
+    return 'Cannot reach the Jupyter server. Retrying…';
+  }
+  if (error instanceof ServerConnection.ResponseError) {
+    const status = error.response.status;
+    const prefix =
+      status === 403
+        ? 'Permission denied'
+        : status === 503
+          ? 'Service unavailable'
+          : `Error ${status}`;
+    return error.message ? `${prefix}: ${error.message}` : prefix;
+  }
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+/** Draws one section and its states. */
+export function SectionView<T>(props: {
+  model: SectionModel<T>;
+}): React.ReactElement {
+  const { model } = props;
+  const def = model.definition;
+  const [expanded, setExpanded] = React.useState(true);
+  const headingId = `jp-smstudio-section-${def.id}-heading`;
+  const bodyId = `jp-smstudio-section-${def.id}-body`;
+
+  return (
+    <UseSignal signal={model.stateChanged} initialArgs={model.state}>
+      {(_, state) => {
+        const current = state ?? model.state;
+        const busy = current.status === 'loading';
+        return (
+          <section
+            className={`jp-smstudio-Section jp-smstudio-mod-${current.status}`}
+            aria-labelledby={headingId}
+            aria-busy={busy}
+            data-section-id={def.id}
+          >
+            <div className="jp-smstudio-Section-header">
+              <button
+                className="jp-smstudio-Section-toggle"
+                aria-expanded={expanded}
+                aria-controls={bodyId}
+                onClick={() => setExpanded(!expanded)}
+              >
+                {expanded ? (
+                  <caretDownIcon.react tag="span" />
+                ) : (
+                  <caretRightIcon.react tag="span" />
+                )}
+                <h3 id={headingId} className="jp-smstudio-Section-title">
+                  {def.title}
+                </h3>
+              </button>
+              <button
+                className="jp-smstudio-Section-refresh"
+                aria-label={`Refresh ${def.title}`}
+                title={`Refresh ${def.title}`}
+                onClick={() => void model.refresh()}
+              >
+                <refreshIcon.react tag="span" />
+              </button>
+            </div>
+            {expanded && (
+              <div id={bodyId} className="jp-smstudio-Section-body">
+                <SectionErrorBoundary title={def.title}>
+                  <SectionBody state={current} model={model} />
+                </SectionErrorBoundary>
+              </div>
+            )}
+          </section>
+        );
+      }}
+    </UseSignal>
+  );
+}
+
+function SectionBody<T>(props: {
+  state: SectionState<T>;
+  model: SectionModel<T>;
+}): React.ReactElement {
+  const { state, model } = props;
+  const def = model.definition;
+  switch (state.status) {
+    case 'loading':
+      return (
+        <div className="jp-smstudio-Section-message" role="status">
+          Loading…
+        </div>
+      );
+    case 'empty':
+      return (
+        <div className="jp-smstudio-Section-message jp-smstudio-Section-emptyMessage">
+          {state.message}
+        </div>
+      );
+    case 'unavailable':
+      return (
+        <div className="jp-smstudio-Section-message jp-smstudio-Section-unavailableMessage">
+          Not available: {state.reason}
+        </div>
+      );
+    case 'error':
+      return (
+        <>
+          <div className="jp-smstudio-Section-error" role="alert">
+            <span>{state.message}</span>
+            <button
+              className="jp-smstudio-Button"
+              onClick={() => void model.refresh()}
+            >
+              Retry
+            </button>
+          </div>
+          {state.stale !== undefined && (
+            <div
+              className="jp-smstudio-Section-stale"
+              aria-label="Last known values"
+            >
+              {def.render(state.stale, model.refresh)}
+            </div>
+          )}
+        </>
+      );
+    case 'ready':
+      return def.render(state.data, model.refresh);
+  }
+}
+
+/** Keeps a render error inside its own section. */
+class SectionErrorBoundary extends React.Component<
+  { title: string; children?: React.ReactNode },
+  { error: Error | null }
+> {
+  state: { error: Error | null } = { error: null };
+
+  static getDerivedStateFromError(error: Error): { error: Error } {
+    return { error };
+  }
+
+  componentDidCatch(error: Error): void {
+    console.error(`smstudio-ext: section "${this.props.title}" failed`, error);
+  }
+
+  render(): React.ReactNode {
+    if (this.state.error) {
+      return (
+        <div className="jp-smstudio-Section-error" role="alert">
+          <span>
+            This section could not be displayed: {this.state.error.message}
+          </span>
+          <button
+            className="jp-smstudio-Button"
+            onClick={() => this.setState({ error: null })}
+          >
+            Retry
+          </button>
+        </div>
+      );
+    }
+    return this.props.children;
+  }
+}
+
+/** A labelled list of values, the usual body of a section. */
+export function KeyValueList(props: {
+  label: string;
+  rows: Array<{ key: string; value: React.ReactNode; title?: string }>;
+}): React.ReactElement {
+  return (
+    <dl className="jp-smstudio-KeyValue" aria-label={props.label}>
+      {props.rows.map(row => (
+        <React.Fragment key={row.key}>
+          <dt>{row.key}</dt>
+          <dd title={row.title}>{row.value}</dd>
+        </React.Fragment>
+      ))}
+    </dl>
+  );
+}

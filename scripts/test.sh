@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, setting up what it needs: the venv with .[test], the built panel,
+# Debian's chromium for the browser tests (when root), then lint, the TS unit tests and pytest.
+#   scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup-venv.sh test
+venv="${SMSTUDIO_VENV:-.venv}"
+export PATH="$PWD/$venv/bin:$PATH"
+
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "[setup] apt-get install chromium (browser tests)"
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || echo "[setup] could not install chromium: browser tests will be skipped" >&2
+fi
+
+echo "[lint] ruff"
+ruff check smstudio_ext tests bench
+ruff format --check smstudio_ext tests bench
+
+if [ -f labextension/package.json ] && grep -q '"test"' labextension/package.json && [ -d labextension/node_modules ]; then
+  echo "[test] labextension unit tests"
+  (cd labextension && npm test --silent)
+fi
+
+echo "[test] pytest"
+set +e
+python -m pytest -n "${SMSTUDIO_TEST_WORKERS:-2}" -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,131 @@
+"""Server-side parameter validation from the botocore service model.
+
+boto3 validates required members and types on the client, but not enums, patterns or maximum
+lengths; AWS does, and answers ``ValidationException`` with a message such as
+``1 validation error detected: Value 'x' at 'appName' failed to satisfy constraint: ...``.
+The emulator checks the same constraints so that code under test sees the same failures.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import botocore.session
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+
+@functools.cache
+def service_model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:  # Java-only syntax (e.g. \p{...}): skip rather than reject valid input
+        return None
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    if value is None:
+        return
+    meta = shape.metadata
+    where = f"Value '{_short(value)}' at '{path}' failed to satisfy constraint: "
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            errors.append(where + "Member must be a structure")
+            return
+        for req in shape.required_members:
+            if value.get(req) is None:
+                errors.append(
+                    "Value null at '%s' failed to satisfy constraint: Member must not be null"
+                    % ((path + "." if path else "") + _camel(req))
+                )
+        for key, member in shape.members.items():
+            if key in value:
+                _check(member, value[key], (path + "." if path else "") + _camel(key), errors)
+        return
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            errors.append(where + "Member must be a list")
+            return
+        _check_length(meta, len(value), where, errors)
+        for i, item in enumerate(value, start=1):
+            _check(shape.member, item, f"{path}.{i}.member", errors)
+        return
+    if isinstance(shape, MapShape):
+        if not isinstance(value, dict):
+            errors.append(where + "Member must be a map")
+            return
+        _check_length(meta, len(value), where, errors)
+        for key, item in value.items():
+            _check(shape.key, key, f"{path}.{key}.key", errors)
+            _check(shape.value, item, f"{path}.{key}.value", errors)
+        return
+    if shape.type_name == "string":
+        if not isinstance(value, str):
+            errors.append(where + "Member must be a string")
+            return
+        enum = shape.enum
+        if enum and value not in enum:
+            errors.append(
+                where + "Member must satisfy enum value set: [{}]".format(", ".join(enum))
+            )
+            return
+        _check_length(meta, len(value), where, errors)
+        pattern = meta.get("pattern")
+        if pattern:
+            compiled = _compiled(pattern)
+            if compiled is not None and not compiled.fullmatch(value):
+                errors.append(where + "Member must satisfy regular expression pattern: " + pattern)
+        return
+    if shape.type_name in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(where + "Member must be a number")
+            return
+        if "min" in meta and value < meta["min"]:
+            errors.append(
+                where + "Member must have value greater than or equal to {}".format(meta["min"])
+            )
+        if "max" in meta and value > meta["max"]:
+            errors.append(
+                where + "Member must have value less than or equal to {}".format(meta["max"])
+            )
+
+
+def _check_length(meta: dict[str, Any], length: int, where: str, errors: list[str]) -> None:
+    if "min" in meta and length < meta["min"]:
+        errors.append(
+            where + "Member must have length greater than or equal to {}".format(meta["min"])
+        )
+    if "max" in meta and length > meta["max"]:
+        errors.append(
+            where + "Member must have length less than or equal to {}".format(meta["max"])
+        )
+
+
+def validation_errors(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    """Every constraint of ``operation``'s input shape that ``params`` breaks."""
+    shape = service_model(service).operation_model(operation).input_shape
+    errors: list[str] = []
+    if shape is not None:
+        _check(shape, params, "", errors)
+    return errors
+
+
+def validation_message(errors: list[str]) -> str:
+    count = len(errors)
+    plural = "" if count == 1 else "s"
+    return f"{count} validation error{plural} detected: " + "; ".join(errors)
