@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark ``smstudio backup`` / ``smstudio restore`` on a Studio-like home against SeaweedFS.
 
-    /work/venv/bin/python bench/backup_bench.py [--scale 0.1] [--data DIR] [--port-base 43200]
+    /work/venv/bin/python bench/backup_bench.py [--scale 0.1] [--data DIR] [--port-base 61200]
     /work/venv/bin/python bench/backup_bench.py --chunker      # the CDC chunker alone
 
 Generates the home with the shared generator (``gen_home.py``, found next to this repo under
@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -37,6 +38,10 @@ GEN_CANDIDATES = [
 KEY, SECRET, REGION = "benchkey", "benchsecret", "us-east-1"
 
 
+class PortBusy(Exception):
+    pass
+
+
 class Weed:
     def __init__(self, weed: str, datadir: str, base: int) -> None:
         self.weed, self.datadir, self.base = weed, datadir, base
@@ -44,6 +49,23 @@ class Weed:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start; on a port clash (other servers on this machine) retry on another base."""
+        for _attempt in range(6):
+            try:
+                return self._start()
+            except PortBusy:
+                self.base += 211
+                self.endpoint = f"http://127.0.0.1:{self.base + 1}"
+        raise SystemExit("no free port range for weed")
+
+    def _start(self) -> None:
+        for port in range(self.base + 1, self.base + 13):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    raise PortBusy() from None
         shutil.rmtree(self.datadir, ignore_errors=True)
         os.makedirs(os.path.join(self.datadir, "data"))
         cfg = os.path.join(self.datadir, "s3.json")
@@ -82,6 +104,10 @@ class Weed:
         deadline = time.time() + 90
         while True:
             if self.proc.poll() is not None:
+                self.log.close()
+                with open(os.path.join(self.datadir, "weed.log"), errors="replace") as fh:
+                    if "address already in use" in fh.read():
+                        raise PortBusy()
                 raise SystemExit(f"weed exited early; see {self.datadir}/weed.log")
             try:
                 c.create_bucket(Bucket="bench-probe")
@@ -198,7 +224,7 @@ def main() -> int:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--data", help="reuse/generate the home here (default: a temp dir)")
     ap.add_argument("--scratch", default=os.path.join(tempfile.gettempdir(), "smstudio-bb"))
-    ap.add_argument("--port-base", type=int, default=43200)
+    ap.add_argument("--port-base", type=int, default=61200, help="above the ephemeral range")
     ap.add_argument("--weed", default=shutil.which("weed") or "/work/venv/bin/weed")
     ap.add_argument("--gen", default=next((p for p in GEN_CANDIDATES if os.path.exists(p)), ""))
     ap.add_argument("--repeat", type=int, default=3)

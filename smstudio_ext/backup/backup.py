@@ -42,7 +42,10 @@ from .store import Store
 log = logging.getLogger("smstudio_ext.backup")
 
 CHUNK_THRESHOLD = 2 * 1024 * 1024
-WINDOW = 512
+WINDOW = 4096  # manifest lines buffered while files are read
+BATCH_FILES = 48
+BATCH_BYTES = 2 * 1024 * 1024
+_BIG_FILES = threading.BoundedSemaphore(2)
 
 
 class Cancelled(SmStudioError):
@@ -89,10 +92,17 @@ class Progress:
         }
 
 
-def new_snapshot_id() -> str:
+def new_snapshot_id(after: str | None = None) -> str:
+    """Sortable by time (microseconds) and always after the parent, so "latest" is the max."""
     import secrets
 
-    return clock.utcnow().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+    now = clock.utcnow()
+    snap_id = now.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(4)
+    if after and snap_id <= after:
+        snap_id = after.split("-", 1)[0] + "-" + secrets.token_hex(4)
+        if snap_id <= after:
+            snap_id = after + "1"
+    return snap_id
 
 
 def list_snapshot_ids(store: Store) -> list[str]:
@@ -279,7 +289,7 @@ def _run(
                     progress.bytes_total += st.st_size
                     if not to_plan:
                         to_plan = True
-                    plan.write(b"?" + json.dumps(rel).encode() + b"\n")
+                    plan.write(b"?" + json.dumps([rel, st.st_size]).encode() + b"\n")
                 elif kind == "d":
                     stats["dirs"] += 1
                     new = [rel, "d", mode, st.st_mtime_ns, 0, st.st_ino, st.st_ctime_ns, None]
@@ -320,7 +330,7 @@ def _run(
             writer.close()
             packer.abort()
             raise
-        snap_id = new_snapshot_id()
+        snap_id = new_snapshot_id(meta.get("snapshot_id"))
         header = {
             "format": mf.FORMAT,
             "id": snap_id,
@@ -389,20 +399,39 @@ def _read_changed(
     concurrency: int,
     thread_init: Callable[[], None] | None,
 ) -> None:
-    def read_one(rel: str) -> bytes | None:
-        entry, problem = read_file(os.path.join(source, rel), rel, packer, progress)
-        if problem:
-            if entry is None:
-                report.skip(rel, problem)
-                log.warning("smstudio backup: skipped %r: %s", rel, problem)
-            else:
-                changed.append({"path": rel, "problem": problem})
-        return None if entry is None else mf.encode_entry(entry)
+    def read_batch(rels: list[str]) -> list[bytes | None]:
+        out: list[bytes | None] = []
+        for rel in rels:
+            entry, problem = read_file(os.path.join(source, rel), rel, packer, progress)
+            if problem:
+                if entry is None:
+                    report.skip(rel, problem)
+                    log.warning("smstudio backup: skipped %r: %s", rel, problem)
+                else:
+                    changed.append({"path": rel, "problem": problem})
+            out.append(None if entry is None else mf.encode_entry(entry))
+        return out
 
-    window: deque[Future[bytes | None] | bytes] = deque()
+    class Batch:
+        __slots__ = ("future", "rels", "size")
+
+        def __init__(self) -> None:
+            self.rels: list[str] = []
+            self.size = 0
+            self.future: Future[list[bytes | None]] | None = None
+
+    # Slots in manifest order: a raw line, or (batch, index) for a file being read.
+    window: deque[Any] = deque()
     pool = ThreadPoolExecutor(
         max_workers=concurrency, thread_name_prefix="smstudio-read", initializer=thread_init
     )
+    batch = Batch()
+
+    def submit() -> None:
+        nonlocal batch
+        if batch.rels:
+            batch.future = pool.submit(read_batch, batch.rels)
+            batch = Batch()
 
     def drain(block: bool) -> None:
         while window:
@@ -410,9 +439,10 @@ def _read_changed(
             if isinstance(head, bytes):
                 writer.write_raw(head)
             else:
-                if not head.done() and not block:
+                b, idx = head
+                if b.future is None or (not block and not b.future.done()):
                     return
-                line = head.result()
+                line = b.future.result()[idx]
                 if line is not None:
                     writer.write_raw(line)
             window.popleft()
@@ -428,14 +458,22 @@ def _read_changed(
                     else:
                         writer.write_raw(line[1:])
                     continue
-                rel = json.loads(line[1:])
-                window.append(pool.submit(read_one, rel))
+                rel, size = json.loads(line[1:])
+                if size >= CHUNK_THRESHOLD:
+                    submit()
+                batch.rels.append(rel)
+                batch.size += size
+                window.append((batch, len(batch.rels) - 1))
+                if len(batch.rels) >= BATCH_FILES or batch.size >= BATCH_BYTES:
+                    submit()
                 drain(False)
                 while len(window) > WINDOW:
+                    submit()
                     head = window[0]
-                    if isinstance(head, Future):
-                        head.result()
+                    if not isinstance(head, bytes) and head[0].future is not None:
+                        head[0].future.result()
                     drain(False)
+        submit()
         drain(True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -467,9 +505,10 @@ def read_file(
                     if size >= CHUNK_THRESHOLD:  # grew a lot while we read it
                         refs = [packer.add(c, rel) for c in _split(data)]
                 else:
-                    for piece in chunks(fh):
-                        size += len(piece)
-                        refs.append(packer.add(piece, rel))
+                    with _BIG_FILES:  # bounds memory: each holds ~2 x MAX_SIZE of buffers
+                        for piece in chunks(fh):
+                            size += len(piece)
+                            refs.append(packer.add(piece, rel))
             st2 = os.fstat(fd)
         except OSError as exc:
             return None, f"read error: {exc.strerror or exc}"

@@ -19,7 +19,7 @@ from typing import BinaryIO
 MIN_SIZE = 512 * 1024
 MAX_SIZE = 8 * 1024 * 1024
 WINDOW = 20  # ~1 MiB between candidates on random data
-READ_SIZE = 8 * 1024 * 1024
+READ_SIZE = 1024 * 1024
 
 _rng = random.Random(0x5EED_C0DE)  # fixed forever: cut points must not change between versions
 TABLE = bytes(_rng.getrandbits(1) for _ in range(256))
@@ -46,7 +46,7 @@ def chunks(fh: BinaryIO, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE) -> 
     eof = False
     while True:
         if not eof and len(buf) - start < max_size:
-            block = fh.read(max(READ_SIZE, max_size))
+            block = fh.read(max(READ_SIZE, max_size - (len(buf) - start)))
             if block:
                 buf = buf[start:] + block
                 mapped = mapped[start:] + block.translate(TABLE)

@@ -63,7 +63,7 @@ class Packer:
         self._buf = bytearray()
         self._pack_id = secrets.token_hex(16)
         self._pool = ThreadPoolExecutor(max_workers=uploads, thread_name_prefix="smstudio-up")
-        self._slots = threading.BoundedSemaphore(uploads * 2)  # packs in memory at most
+        self._slots = threading.BoundedSemaphore(uploads + 1)  # packs in memory at most
         self._futures: list[Future[None]] = []
         self.error: BaseException | None = None
         self.packs = 0

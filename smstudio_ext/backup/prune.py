@@ -20,7 +20,8 @@ from .store import Store
 
 def snapshot_time(snap_id: str) -> datetime | None:
     try:
-        return datetime.strptime(snap_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        stamp = snap_id.split("Z", 1)[0]
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
 

@@ -30,6 +30,10 @@ from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
 
+# Verify-and-write threads: few, so per-file syscalls do not convoy on the GIL; the
+# downloads around them run in parallel.
+_WRITERS = threading.BoundedSemaphore(2)
+
 # What a fresh Studio home may already hold and still count as "empty" for --if-empty.
 EMPTY_HOME_ALLOWED = frozenset(
     {
@@ -126,6 +130,17 @@ def run_restore(
     if selections and not (dirs or files or links):
         raise NotFound(f"none of {selections} is in snapshot {snap_id}")
 
+    if links:  # a link must not be the parent of another entry (writes through the link)
+        link_paths = {e[0] for e in links}
+        for entry in (*dirs, *files, *links):
+            parent = entry[0].rsplit("/", 1)[0] if "/" in entry[0] else ""
+            while parent:
+                if parent in link_paths:
+                    raise BadInput(
+                        f"hostile manifest: {entry[0]!r} lies under the symlink {parent!r}"
+                    )
+                parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+    fresh = not os.path.exists(target) or not os.listdir(target)
     os.makedirs(target, exist_ok=True)
     real_target = os.path.realpath(target)
     safe_dirs: dict[str, bool] = {}
@@ -145,6 +160,9 @@ def run_restore(
     todo: list[list[Any]] = []
     conflicts = 0
     for entry in files:
+        if fresh:  # nothing there yet: no conflicts, nothing to resume
+            todo.append(entry)
+            continue
         dest = os.path.join(target, entry[0])
         try:
             st = os.lstat(dest)
@@ -177,11 +195,14 @@ def run_restore(
     for entry in dirs:
         dest = check_parent(entry[0])
         _make_dir(dest, overwrite)
+    made = {os.path.join(target, e[0]) for e in dirs}
+    made.add(target)
     for entry in todo:
         d = os.path.dirname(os.path.join(target, entry[0]))
-        if not os.path.isdir(d):
-            check_parent(os.path.relpath(d, target) + "/x") if d != target else None
-            os.makedirs(d, exist_ok=True)
+        if d not in made:
+            if not os.path.isdir(d):
+                os.makedirs(d, exist_ok=True)
+            made.add(d)
         check_parent(entry[0])
 
     # -- pass 2: packs → files
@@ -216,13 +237,18 @@ def run_restore(
         lo = min(it[0][2] for it in items)
         hi = max(it[0][2] + it[0][3] for it in items)
         data = store.get(store.pack_key(pack_id), f"bytes={lo}-{hi - 1}")
-        if len(data) != hi - lo:
+        with _WRITERS:
+            write_pack(pack_id, items, lo, data)
+
+    def write_pack(pack_id: str, items: list[Any], lo: int, data: bytes) -> None:
+        if len(data) != hi_of(items) - lo:
             raise CorruptBackup(f"pack {pack_id} is shorter than the manifest says")
-        cache: dict[str, bytes] = {}
+        view = memoryview(data)
+        cache: dict[str, Any] = {}
         for ref, idx, off in items:
             blob = cache.get(ref[0])
             if blob is None:
-                piece = data[ref[2] - lo : ref[2] - lo + ref[3]]
+                piece = view[ref[2] - lo : ref[2] - lo + ref[3]]
                 if ref[3] < ref[4]:
                     try:
                         piece = zlib.decompress(piece)
@@ -239,7 +265,8 @@ def run_restore(
             entry = todo[idx]
             dest = os.path.join(target, entry[0])
             if len(entry[7]) == 1:
-                _remove_if_needed(dest)
+                if not fresh:
+                    _remove_if_needed(dest)
                 status[idx] = 1
                 fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
                 try:
@@ -328,6 +355,10 @@ def run_restore(
         "finished": clock.isoformat_z(clock.utcnow()),
         "requests": dict(store.requests),
     }
+
+
+def hi_of(items: list[Any]) -> int:
+    return max(it[0][2] + it[0][3] for it in items)
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:
