@@ -242,7 +242,9 @@ def main() -> int:
     os.makedirs(a.scratch, exist_ok=True)
     src = a.data or os.path.join(a.scratch, f"home-{a.scale}")
     if not os.path.exists(src):
-        subprocess.run([sys.executable, a.gen, "generate", src, "--scale", str(a.scale)], check=True)
+        subprocess.run(
+            [sys.executable, a.gen, "generate", src, "--scale", str(a.scale)], check=True
+        )
     fast = "/dev/shm" if os.path.isdir("/dev/shm") else a.scratch
     work = tempfile.mkdtemp(prefix="smstudio-bb-", dir=fast)
     weed = Weed(a.weed, os.path.join(work, "weed"), a.port_base)

@@ -501,7 +501,8 @@ def read_file(
                 if st1.st_size < CHUNK_THRESHOLD:
                     data = fh.readall()
                     size = len(data)
-                    refs.append(packer.add(data, rel))
+                    if data:  # an empty file has no blobs
+                        refs.append(packer.add(data, rel))
                     if size >= CHUNK_THRESHOLD:  # grew a lot while we read it
                         refs = [packer.add(c, rel) for c in _split(data)]
                 else:

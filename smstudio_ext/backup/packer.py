@@ -78,7 +78,10 @@ class Packer:
     def know_raw(self, hexd: bytes, pack: bytes, off: bytes, stored: bytes, raw: bytes) -> None:
         """``know`` from regex groups of a manifest line (no JSON parse)."""
         self._known[bytes.fromhex(hexd[:32].decode())] = (
-            pack.decode(), int(off), int(stored), int(raw)
+            pack.decode(),
+            int(off),
+            int(stored),
+            int(raw),
         )
 
     def add(self, data: bytes, name: str = "") -> list[Any]:

@@ -226,6 +226,8 @@ def run_restore(
             os.close(fd)
             status[idx] = 1
         offset = 0
+        if any(ref[4] == 0 for ref in entry[7]):
+            raise BadInput(f"corrupt manifest entry for {entry[0]!r}: empty blob")
         for ref in entry[7]:
             jobs[ref[1]].append((ref, idx, offset))
             offset += ref[4]
