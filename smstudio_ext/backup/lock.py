@@ -56,6 +56,8 @@ class Lease:
                 if info is None:
                     continue
                 expires = _parse_time(info.get("expires"))
+                if _orphaned(info, key):
+                    expires = None  # its holder on this host is gone: stale at once
                 if expires is not None and expires > clock.utcnow():
                     raise Conflict(
                         f"another {info.get('operation', 'backup')} holds the repository lock "
@@ -71,6 +73,7 @@ class Lease:
         except BaseException:
             self._withdraw()
             raise
+        _HELD.add(self.key)
         self._thread = threading.Thread(target=self._renew, name="smstudio-lease", daemon=True)
         self._thread.start()
         return self
@@ -98,6 +101,7 @@ class Lease:
             log.warning("smstudio backup: could not remove lock %s: %s", self.key, exc)
 
     def release(self) -> None:
+        _HELD.discard(self.key)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -108,6 +112,25 @@ class Lease:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+_HELD: set[str] = set()  # lock keys this process holds right now
+
+
+def _orphaned(info: dict[str, Any], key: str) -> bool:
+    """A lock written on this host by a process that is gone (or by us, no longer held)."""
+    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+        return False
+    pid = info["pid"]
+    if pid == os.getpid():
+        return key not in _HELD
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _parse_time(value: Any) -> datetime | None:
