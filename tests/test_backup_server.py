@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import timedelta
 
@@ -120,3 +121,37 @@ async def test_schedule_and_final_backup(aws, jp_fetch, jp_serverapp, jp_root_di
     result = svc.final_backup(30)
     assert result["ran"] is True and result["ok"] is True
     assert svc.final_backup(0)["ok"] is False  # no time at all: cancelled, no snapshot
+
+
+def test_openapi_documents_every_field_returned(aws, jp_serverapp, jp_root_dir, tmp_path):
+    import yaml
+
+    import smstudio_ext
+
+    with open(os.path.join(smstudio_ext.__path__[0], "rest-api.yaml")) as fh:
+        spec = yaml.safe_load(fh)
+    paths = spec["paths"]
+    status_schema = paths["/smstudio/backup"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    (jp_root_dir / "x.txt").write_text("x")
+    svc = service(jp_serverapp)
+    result = svc.backup()
+    status = svc.status()
+    assert set(status) <= set(status_schema["properties"])
+    assert set(status["config"]) <= set(status_schema["properties"]["config"]["properties"])
+    result_props = status_schema["properties"]["last_result"]["properties"]
+    assert set(result) <= set(result_props)
+    snap_schema = paths["/smstudio/backup/snapshots"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]["properties"]["snapshots"]["items"]
+    assert set(svc.snapshots()[0]) <= set(snap_schema["properties"])
+    restored = svc.restore("latest", target=str(tmp_path / "r"))
+    restore_schema = paths["/smstudio/restore"]["post"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    assert set(restored) <= set(restore_schema["properties"])
+    from smstudio_ext.backup.backup import Progress
+
+    assert set(Progress().to_dict()) <= set(status_schema["properties"]["progress"]["properties"])
