@@ -114,20 +114,26 @@ def test_scan_order_is_sort_key_order(tmp_path):
     assert "dangling" in rels and "empty" in rels
 
 
-def test_unreadable_directory_is_reported(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads every directory")
+def test_unreadable_directory_is_reported(tmp_path, monkeypatch):
+    from smstudio_ext.backup import scan as scan_mod
+
     locked = tmp_path / "locked"
     locked.mkdir()
     (locked / "f").write_text("x")
-    locked.chmod(0)
-    try:
-        report = ScanReport()
-        rels = [r for r, *_ in walk(str(tmp_path), Excludes([]), report)]
-    finally:
-        locked.chmod(0o755)
-    assert "locked" in rels
-    assert report.skipped and report.skipped[0]["path"] == "locked"
+    real_scandir = os.scandir
+
+    def scandir(path):  # root reads everything: refuse this one directory as chmod 0 would
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    report = ScanReport()
+    rels = [r for r, *_ in walk(str(tmp_path), Excludes([]), report)]
+    assert "locked" in rels and "locked/f" not in rels  # restored as an empty directory
+    assert report.skipped == [
+        {"path": "locked", "reason": "cannot list directory: Permission denied"}
+    ]
 
 
 def test_bucket_urls():
@@ -174,3 +180,17 @@ def test_retention_policy_keeps_last_n_and_recent(monkeypatch):
         assert select_kept(ids, keep_last=1, keep_days=5) == ids[2:]
         assert select_kept(ids, keep_last=3, keep_days=0) == ids[1:]
         assert select_kept(ids, keep_last=1, keep_days=0) == ids[3:]
+
+
+def test_progress_line_shows_files_bytes_rate_eta(capsys):
+    from smstudio_ext.backup.backup import Progress
+    from smstudio_ext.cli.backup import ProgressBar
+
+    progress = Progress()
+    progress.phase = "upload"
+    progress.files_total, progress.bytes_total = 10, 10_000_000
+    progress.add(4, 2_000_000)
+    ProgressBar(progress, enabled=True).draw()
+    line = capsys.readouterr().err
+    assert "files 4/10" in line and "2.0 MB/10.0 MB" in line and "/s" in line
+    assert "ETA" in line and "ETA -" not in line

@@ -343,7 +343,12 @@ def _run(
             "report": {"skipped": report.skipped, "changed_during_read": changed},
         }
         mf.assemble(header, body_path, snap_path)
-        store.upload_file(store.snapshot_key(snap_id), snap_path)  # commit point
+        # The commit point. One PutObject unless the snapshot is big (then multipart).
+        if os.path.getsize(snap_path) < 64 * 1024 * 1024:
+            with open(snap_path, "rb") as fh:
+                store.put(store.snapshot_key(snap_id), fh.read())
+        else:
+            store.upload_file(store.snapshot_key(snap_id), snap_path)
         state.install(snap_path, snap_id, trusted=True)
         progress.phase = "done"
         result = _result(snap_id, started, t0, stats, report, packer, scan_seconds, store=store)
