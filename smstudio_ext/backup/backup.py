@@ -226,6 +226,8 @@ def _run(
     def skip_abs(path: str) -> bool:
         return path == state_dir or path.startswith(state_prefix)
 
+    inside = state_dir.startswith(os.path.realpath(source) + os.sep)
+
     stats = {"files": 0, "dirs": 0, "links": 0, "bytes": 0, "files_read": 0, "bytes_read": 0}
     work_dir = state.dir if not dry_run else tempfile.gettempdir()
     os.makedirs(work_dir, exist_ok=True)
@@ -239,16 +241,20 @@ def _run(
         writer = mf.EntryWriter(body_path)
         to_plan = False
 
+        write_body = writer.write_raw
+
         def emit(line: bytes) -> None:
             if to_plan:
                 plan.write(b"=" + line)
             else:
-                writer.write_raw(line)
+                write_body(line)
 
         with os.fdopen(plan_fd, "wb") as plan:
             parents = _parent_lines(state, meta)
             pending = next(parents, None)
-            for rel, kind, st, abspath in walk(source, excludes, report, skip_abs):
+            for rel, kind, st, abspath in walk(
+                source, excludes, report, skip_abs if inside else None
+            ):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("backup cancelled")
                 mode = stat.S_IMODE(st.st_mode)

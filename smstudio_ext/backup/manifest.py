@@ -174,7 +174,7 @@ class SnapshotReader:
     def lines(self) -> Iterator[bytes]:
         try:
             for line in self._fh:
-                if line.strip():
+                if line != b"\n":
                     yield line
         except (OSError, EOFError, zlib.error) as exc:
             raise BadInput(f"corrupt snapshot body: {exc}") from exc

@@ -35,7 +35,7 @@ def walk(
     source: str,
     excludes: Excludes,
     report: ScanReport,
-    skip_abs: Callable[[str], bool] | None = None,
+    skip_abs: Callable[[str], bool] | None = None,  # asked for directories only
 ) -> Iterator[tuple[str, str, os.stat_result, str]]:
     """Yield ``(relpath, kind, lstat, abspath)`` in manifest order."""
     stack: list[Iterator[Any]] = []
@@ -69,7 +69,7 @@ def walk(
             continue
         if excludes.excluded(rel, kind == "d"):
             continue
-        if skip_abs is not None and skip_abs(entry.path):
+        if kind == "d" and skip_abs is not None and skip_abs(entry.path):
             continue
         yield rel, kind, st, entry.path
         if kind == "d":
