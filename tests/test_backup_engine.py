@@ -472,3 +472,22 @@ def test_cli_exit_codes(aws, bucket, home, tmp_path, monkeypatch, capsys):
     assert (
         cli_main([*common, "backup", "--bucket", bucket, "--source", str(home), "--dry-run"]) == 0
     )
+
+
+def test_edit_inside_large_file_reuses_the_chunks_before_it(make_service, bucket, home, tmp_path):
+    big = home / "ckpt.pt"
+    data = bytearray(os.urandom(16 * 1024 * 1024))
+    big.write_bytes(data)
+    svc = make_service()
+    first = svc.backup()
+    data[12 * 1024 * 1024 : 12 * 1024 * 1024 + 10] = b"0123456789"  # in place, near the end
+    big.write_bytes(data)
+    second = svc.backup()
+    assert second["bytes_uploaded"] < 10 * 1024 * 1024
+    # The leading chunks were matched by hash at their offsets, not re-chunked and looked up:
+    # only the edited chunk is new and at most the next one is found again by dedup.
+    assert first["blobs_new"] >= 6
+    assert second["blobs_new"] <= 2 and second["blobs_dedup"] <= 2
+    out = tmp_path / "r"
+    svc.restore("latest", target=str(out))
+    assert (out / "ckpt.pt").read_bytes() == bytes(data)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -295,7 +296,8 @@ def _run(
                     progress.bytes_total += st.st_size
                     if not to_plan:
                         to_plan = True
-                    plan.write(b"?" + json.dumps([rel, st.st_size]).encode() + b"\n")
+                    prev = old[7] if old is not None and old[1] == "f" else None
+                    plan.write(b"?" + json.dumps([rel, st.st_size, prev]).encode() + b"\n")
                 elif kind == "d":
                     stats["dirs"] += 1
                     new = [rel, "d", mode, st.st_mtime_ns, 0, st.st_ino, st.st_ctime_ns, None]
@@ -410,10 +412,10 @@ def _read_changed(
     concurrency: int,
     thread_init: Callable[[], None] | None,
 ) -> None:
-    def read_batch(rels: list[str]) -> list[bytes | None]:
+    def read_batch(rels: list[tuple[str, Any]]) -> list[bytes | None]:
         out: list[bytes | None] = []
-        for rel in rels:
-            entry, problem = read_file(os.path.join(source, rel), rel, packer, progress)
+        for rel, prev in rels:
+            entry, problem = read_file(os.path.join(source, rel), rel, packer, progress, prev)
             if problem:
                 if entry is None:
                     report.skip(rel, problem)
@@ -427,7 +429,7 @@ def _read_changed(
         __slots__ = ("future", "rels", "size")
 
         def __init__(self) -> None:
-            self.rels: list[str] = []
+            self.rels: list[tuple[str, Any]] = []
             self.size = 0
             self.future: Future[list[bytes | None]] | None = None
 
@@ -469,10 +471,10 @@ def _read_changed(
                     else:
                         writer.write_raw(line[1:])
                     continue
-                rel, size = json.loads(line[1:])
+                rel, size, prev = json.loads(line[1:])
                 if size >= CHUNK_THRESHOLD:
                     submit()
-                batch.rels.append(rel)
+                batch.rels.append((rel, prev))
                 batch.size += size
                 window.append((batch, len(batch.rels) - 1))
                 if len(batch.rels) >= BATCH_FILES or batch.size >= BATCH_BYTES:
@@ -491,7 +493,7 @@ def _read_changed(
 
 
 def read_file(
-    abspath: str, rel: str, packer: Packer, progress: Progress
+    abspath: str, rel: str, packer: Packer, progress: Progress, prev: list[Any] | None = None
 ) -> tuple[list[Any] | None, str | None]:
     """(entry, problem). A file that changes while read is read again (twice at most)."""
     problem = None
@@ -517,6 +519,10 @@ def read_file(
                     if size >= CHUNK_THRESHOLD:  # grew a lot while we read it
                         refs = [packer.add(c, rel) for c in _split(data)]
                 else:
+                    # Cut points depend only on the bytes since the previous cut, so the
+                    # parent's chunks that still match (SHA-256 only, no chunker pass) keep
+                    # their place; chunking resumes at the first one that differs.
+                    refs, size = _reuse_prefix(fh, prev)
                     with _BIG_FILES:  # bounds memory: each holds ~2 x MAX_SIZE of buffers
                         for piece in chunks(fh):
                             size += len(piece)
@@ -535,6 +541,22 @@ def read_file(
             return entry, None
         problem = "changed while being read; stored the last version read"
     return entry, problem
+
+
+def _reuse_prefix(fh: Any, prev: list[Any] | None) -> tuple[list[Any], int]:
+    """The parent's leading chunks found unchanged at the same offsets (all but the last)."""
+    refs: list[Any] = []
+    offset = 0
+    if not prev or len(prev) < 2:
+        return refs, offset
+    for ref in prev[:-1]:
+        data = fh.read(ref[4])
+        if len(data) != ref[4] or hashlib.sha256(data).hexdigest() != ref[0]:
+            break
+        refs.append(ref)
+        offset += ref[4]
+    fh.seek(offset)
+    return refs, offset
 
 
 def _split(data: bytes) -> list[bytes]:
