@@ -182,6 +182,7 @@ class InsightsEngine:
                 "since_start": None,
                 "today": None,
                 "currency": None,
+                "totals": {},
                 "apps": [],
                 "price_source": None,
             }
@@ -300,6 +301,7 @@ class InsightsEngine:
                         "since_start": None,
                         "today": None,
                         "currency": None,
+                        "totals": {},
                         "apps": [],
                         "price_source": None,
                     },
