@@ -641,13 +641,14 @@ class IdleMonitor:
             state = "error"
         elif shutting:
             state = "shutting_down"
+        elif self.keepalive_until is not None and self.keepalive_until > now:
+            state = "active"  # a keep-alive wins over a warning of the last check
         elif warning:
             state = "warning"
         elif (
             not res
             or any(r.active for r in reports)
             or any(d.decision == "active" for d in decisions)  # e.g. a signal unknown
-            or (self.keepalive_until is not None and self.keepalive_until > now)
         ):
             state = "active"
         else:
