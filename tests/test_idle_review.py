@@ -286,6 +286,36 @@ async def test_unreadable_process_table_keeps_the_app_alive(space, idle, world, 
     assert d.decision == "warning" and d.idle_seconds > 3 * HOURS
 
 
+@pytest.fixture
+def classic(aws, metadata_path):
+    from smstudio_ext.testing import seed_world
+
+    world = seed_world(aws, kind="classic")
+    world.write_metadata(
+        metadata_path, world.find_app(app_type="JupyterServer", owner=world.primary_profile)
+    )
+    return world
+
+
+async def test_classic_local_signal_error_does_not_pin_kernelgateway_apps(classic, idle, aws):
+    # The JupyterServer instance's process table says nothing about KernelGateway instances
+    idle.sampler.sample = lambda: (_ for _ in ()).throw(PermissionError("hidepid=2"))
+    try:
+        await past_warning_classic(idle)
+        result = await idle.check()
+    finally:
+        del idle.sampler.sample  # back to the real method
+    assert result.decisions and {d.decision for d in result.decisions} == {"shutdown"}
+    assert deletes(aws) == len(result.decisions)
+
+
+async def past_warning_classic(idle):
+    clock.travel(3 * HOURS)
+    result = await idle.check()
+    assert {d.decision for d in result.decisions} == {"warning"}
+    clock.travel(10 * 60)
+
+
 def _smi(tmp_path, body):
     script = tmp_path / "smi"
     script.write_text("#!/bin/sh\n" + body)

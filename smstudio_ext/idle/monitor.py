@@ -525,7 +525,10 @@ class IdleMonitor:
             )
             self._last_active[t.key] = last
             reason = f"{active[0].subject}: {active[0].reason}" if active else None
-            if reason is None and unknown:
+            # Classic: the process table, terminals' CPU and the GPU are this (JupyterServer)
+            # instance's; a KernelGateway app runs elsewhere and does not depend on them
+            local = self.context.kind != "classic" or t.app_type != "KernelGateway"
+            if reason is None and unknown and local:
                 # when in doubt, keep the app alive (and say why); last_active does not move
                 reason = "; ".join(f"{r.name} unknown ({r.error})" for r in unknown)
                 reason += ": kept alive"
