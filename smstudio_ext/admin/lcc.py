@@ -347,6 +347,7 @@ class RenderedLcc:
         return (
             f"{self.app_type} lifecycle script: {len(self.script.encode())} bytes, base64 "
             f"{self.size}/{MAX_BASE64_CHARS} characters, headroom {self.headroom}; "
+            f"foreground worst case {foreground_budget(self)}/{FOREGROUND_BUDGET} s; "
             f"features: {', '.join(self.features) or 'none'}"
         )
 
