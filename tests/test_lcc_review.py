@@ -10,7 +10,8 @@ import pytest
 
 from smstudio_ext.admin import images, lcc
 from smstudio_ext.admin.lcc import FEATURES, LccSettings, render
-from smstudio_ext.errors import BadInput
+from smstudio_ext.cli import main
+from smstudio_ext.errors import AccessDenied, BadInput
 
 sys.path.insert(0, str(Path(__file__).parent))
 import test_lcc_register as _register
@@ -153,6 +154,16 @@ def test_detach_by_exact_name_still_detaches_an_untagged_config(aws, world, clie
     assert domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"] == []
 
 
+def test_detach_by_base_name_when_tags_cannot_be_read_changes_nothing(aws, world, clients):
+    lcc.register(clients, script(), domain=world.domain_id, name="jupyter")
+    before = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    aws.deny("ListTags")
+    with pytest.raises(AccessDenied) as err:
+        lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter")
+    assert "sagemaker:ListTags" in str(err.value)
+    assert domain_app_settings(aws, world, "JupyterLabAppSettings") == before
+
+
 # --- A4: restore guarded at run time, and before the git clones ---------------------------
 
 
@@ -221,6 +232,12 @@ def test_settings_for_a_feature_not_selected_are_refused(setting, value, feature
         render(LccSettings(app_type="JupyterLab", features=["conda"] if feature != "conda" else [],
                            **{setting: value}))  # fmt: skip
     assert "--features" in str(err.value)
+
+
+def test_cli_refuses_a_setting_of_an_unselected_feature(capsys):
+    args = ["lcc", "render", "--app-type", "JupyterLab", "--features", "conda"]
+    assert main([*args, "--pip-index-url", "https://mirror.corp/simple"]) == 2
+    assert "--pip-index-url needs feature proxy (add it to --features)" in capsys.readouterr().err
 
 
 def test_a_setting_that_only_implies_a_feature_still_turns_it_on():
