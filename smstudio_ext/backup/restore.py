@@ -30,6 +30,9 @@ from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
 
+TEMP_SUFFIX = ".~smstudio-restore"
+_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
 # Verify-and-write threads: few, so per-file syscalls do not convoy on the GIL; the
 # downloads around them run in parallel.
 _WRITERS = threading.BoundedSemaphore(2)
@@ -182,10 +185,27 @@ def run_restore(
             conflicts += 1
             continue
         todo.append(entry)
+    existing_dirs: set[str] = set()  # left as they are without --overwrite
+    if not fresh:
+        for entry in dirs:
+            dest = os.path.join(target, entry[0])
+            if os.path.isdir(dest) and not os.path.islink(dest):
+                existing_dirs.add(dest)
+            elif os.path.lexists(dest) and not overwrite:
+                conflicts += 1
+        for entry in links:
+            dest = os.path.join(target, entry[0])
+            if os.path.lexists(dest) and not overwrite:
+                try:
+                    same = os.path.islink(dest) and os.readlink(dest) == entry[7]
+                except OSError:
+                    same = False
+                if not same:
+                    conflicts += 1
     if conflicts:
         raise Conflict(
-            f"{conflicts} file(s) already exist in {target} with other content; "
-            "pass --overwrite (or restore into a fresh directory)",
+            f"{conflicts} file(s), link(s) or dir(s) already exist in {target} with other content; "
+            "pass --overwrite (or restore into a fresh directory); nothing was written",
             conflicts=conflicts,
         )
 
@@ -194,7 +214,8 @@ def run_restore(
     progress.bytes_total = sum(e[4] for e in todo)
     for entry in dirs:
         dest = check_parent(entry[0])
-        _make_dir(dest, overwrite)
+        if dest not in existing_dirs:
+            _make_dir(dest, overwrite)
     made = {os.path.join(target, e[0]) for e in dirs}
     made.add(target)
     for entry in todo:
@@ -205,32 +226,57 @@ def run_restore(
             made.add(d)
         check_parent(entry[0])
 
-    # -- pass 2: packs → files
-    status = bytearray(len(todo))  # 0 pending, 1 partial, 2 complete
+    # -- pass 2: packs → files. Each file is written under a temporary name next to it and
+    # renamed over the destination only once complete (mode and mtime set): a failed or
+    # interrupted restore never deletes or truncates a file it has not fully replaced.
+    status = bytearray(len(todo))  # 0 pending, 1 temp file exists, 2 complete
     remaining = [len(e[7]) for e in todo]
     locks = [threading.Lock() for _ in range(64)]
     jobs: dict[str, list[tuple[list[Any], int, int]]] = defaultdict(list)
     for idx, entry in enumerate(todo):
-        dest = os.path.join(target, entry[0])
         if not entry[7]:
-            _remove_if_needed(dest)
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            os.close(fd)
-            _finish_file(dest, entry)
-            status[idx] = 2
-            progress.add(1, 0)
             continue
-        if len(entry[7]) > 1:
-            _remove_if_needed(dest)
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            os.close(fd)
-            status[idx] = 1
         offset = 0
         if any(ref[4] == 0 for ref in entry[7]):
             raise BadInput(f"corrupt manifest entry for {entry[0]!r}: empty blob")
         for ref in entry[7]:
             jobs[ref[1]].append((ref, idx, offset))
             offset += ref[4]
+
+    def temp_of(idx: int) -> str:
+        return os.path.join(target, todo[idx][0]) + TEMP_SUFFIX
+
+    def open_temp(idx: int) -> int:
+        """The file's temporary (created on first use, exclusive of any other restore)."""
+        with locks[idx % 64]:
+            tmp = temp_of(idx)
+            if status[idx] == 0:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)  # left over by an interrupted restore
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                status[idx] = 1
+                return fd
+            return os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW)
+
+    def install(idx: int) -> None:
+        entry = todo[idx]
+        tmp = temp_of(idx)
+        _finish_file(tmp, entry)
+        dest = os.path.join(target, entry[0])
+        if not fresh and os.path.isdir(dest) and not os.path.islink(dest):
+            _remove_if_needed(dest)  # a directory in the way (only with --overwrite)
+        os.replace(tmp, dest)
+        status[idx] = 2
+
+    try:
+        for idx, entry in enumerate(todo):
+            if not entry[7]:  # empty file: no blobs
+                os.close(open_temp(idx))
+                install(idx)
+                progress.add(1, 0)
+    except BaseException:
+        _cleanup_temps(status, temp_of)
+        raise
 
     def do_pack(pack_id: str) -> None:
         if cancel is not None and cancel.is_set():
@@ -265,21 +311,16 @@ def run_restore(
                 if len(items) > 1:
                     cache[ref[0]] = blob
             entry = todo[idx]
-            dest = os.path.join(target, entry[0])
             if len(entry[7]) == 1:
-                if not fresh:
-                    _remove_if_needed(dest)
-                status[idx] = 1
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                fd = open_temp(idx)
                 try:
                     _write_all(fd, blob, 0)
                 finally:
                     os.close(fd)
-                _finish_file(dest, entry)
-                status[idx] = 2
+                install(idx)
                 progress.add(1, len(blob))
                 continue
-            fd = os.open(dest, os.O_WRONLY | os.O_NOFOLLOW)
+            fd = open_temp(idx)
             try:
                 _write_all(fd, blob, off)
             finally:
@@ -289,8 +330,7 @@ def run_restore(
                 done = remaining[idx] == 0
             progress.add(0, len(blob))
             if done:
-                _finish_file(dest, entry)
-                status[idx] = 2
+                install(idx)
                 progress.add(1, 0)
 
     try:
@@ -307,14 +347,7 @@ def run_restore(
             if first_error is not None:
                 raise first_error
     except BaseException as exc:
-        removed = 0
-        for idx, done in enumerate(status):
-            if done != 2:
-                try:
-                    os.unlink(os.path.join(target, todo[idx][0]))
-                    removed += 1
-                except OSError:
-                    pass
+        removed = _cleanup_temps(status, temp_of)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFull(
                 f"disk full while restoring into {target}: {removed} partial file(s) removed; "
@@ -325,6 +358,7 @@ def run_restore(
         raise
 
     # -- pass 3: links, then directory metadata (deepest first)
+    touched = {os.path.dirname(os.path.join(target, e[0])) for e in (*todo, *links)}
     for entry in links:
         dest = check_parent(entry[0])
         try:
@@ -341,6 +375,12 @@ def run_restore(
             pass
     for entry in sorted(dirs, key=lambda e: e[0].count("/"), reverse=True):
         dest = os.path.join(target, entry[0])
+        if dest in existing_dirs and not overwrite:
+            # A directory that was there: its mode is the user's. Its mtime is reset only if
+            # this run wrote into it (a resumed restore), as our writes changed it anyway.
+            if dest in touched:
+                os.utime(dest, ns=(entry[3], entry[3]))
+            continue
         os.chmod(dest, entry[2])
         os.utime(dest, ns=(entry[3], entry[3]))
     progress.phase = "done"
@@ -371,8 +411,24 @@ def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
         offset += n
 
 
+def _cleanup_temps(status: bytearray, temp_of: Any) -> int:
+    """Remove the temporaries of files not completed (never a file the restore did not write)."""
+    removed = 0
+    for idx, done in enumerate(status):
+        if done == 1:
+            try:
+                os.unlink(temp_of(idx))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def _finish_file(dest: str, entry: list[Any]) -> None:
-    os.chmod(dest, entry[2])
+    mode = entry[2]
+    if _AS_ROOT:  # never hand out setuid/setgid programs when restoring as root
+        mode &= ~0o6000
+    os.chmod(dest, mode)
     os.utime(dest, ns=(entry[3], entry[3]))
 
 
