@@ -162,6 +162,7 @@ def cli(weed, home_env, *args):
         AWS_SECRET_ACCESS_KEY=SECRET,
         AWS_DEFAULT_REGION="us-east-1",
         HOME=home_env,
+        SMSTUDIO_BACKUP_RACY_SECONDS="0",  # files written just before a run are not racy
         PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     return subprocess.run(

@@ -100,6 +100,7 @@ def make_service(aws, tmp_path, home):
     def make(**cfg):
         cfg.setdefault("bucket", f"s3://{BUCKET}/backups")
         cfg.setdefault("state_dir", str(tmp_path / "state"))
+        cfg.setdefault("racy_seconds", 0.0)  # files written just before a run are not racy
         config = HomeBackup(**cfg)
         context = load_context(tmp_path / "no-metadata.json", home=str(home))
         clients = AwsClients(
@@ -108,6 +109,21 @@ def make_service(aws, tmp_path, home):
         return BackupService(config, context, clients, home=str(home))
 
     return make
+
+
+def age_s3_objects(prefix, seconds):
+    """Move S3's own clock: LastModified of the emulator's objects under prefix, back by seconds."""
+    from moto.s3.models import s3_backends
+
+    for account in list(s3_backends):
+        for backend in s3_backends[account].values():
+            b = backend.buckets.get(BUCKET)
+            if b is None:
+                continue
+            for key in list(b.keys.keys()):
+                if prefix in key:
+                    for k in b.keys.getlist(key):
+                        k.last_modified = k.last_modified - timedelta(seconds=seconds)
 
 
 def excluded_view(t):
@@ -150,7 +166,7 @@ def test_no_change_reads_nothing_and_one_change_reads_one(make_service, bucket, 
     again = svc.backup()
     assert again["files_read"] == 0 and again["bytes_uploaded"] == 0
     assert aws.count("s3", "PutObject") == 2  # the lock and the snapshot: one manifest write
-    assert aws.count("s3", "GetObject") == 0
+    assert aws.count("s3", "GetObject") == 1  # only the lease check before the commit
     (home / "notebooks" / "a.ipynb").write_text("changed")
     third = svc.backup()
     assert third["files_read"] == 1
@@ -438,6 +454,7 @@ def test_prune_applies_retention_and_keeps_restorable(make_service, bucket, home
     (home / "notebooks" / "a.ipynb").write_text("v3" * 1000)
     last = svc.backup()
     assert len(svc.snapshots()) == 3
+    age_s3_objects("/data/", 3600)  # packs older than two leases (young ones are kept)
     dry = svc.prune(dry_run=True)
     assert len(dry["snapshots_removed"]) == 2 and len(svc.snapshots()) == 3
     result = svc.prune()

@@ -1,14 +1,15 @@
 """One backup run: walk + merge against the parent snapshot, read what changed, pack, commit.
 
-1. List ``snapshots/`` (the newest is the parent); make sure the local state is that snapshot
-   (download it if not). Take the lease lock.
+1. Take the lease lock, then list ``snapshots/`` (the newest is the parent; listed under the
+   lock so a prune cannot remove it meanwhile); make sure the local state is that snapshot
+   (download it if not).
 2. Walk the source in manifest order and merge it with the parent's lines: an entry whose
    size, mtime (and, when the state is from this filesystem, inode and ctime) are unchanged
    keeps its content references without reading the file; a wholly unchanged entry is copied
    as the same line. What must be read goes to a plan file, so totals are known for progress.
 3. Read changed files with a thread pool (hashing and zlib release the GIL), blobs into packs,
    packs uploaded in parallel; lines written in order.
-4. Upload the snapshot object (the commit point), install it as the new local state.
+4. Check the lease still holds (``Lease.check``), upload the snapshot object (the commit point), install it as the new local state.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ WINDOW = 4096  # manifest lines buffered while files are read
 BATCH_FILES = 48
 BATCH_BYTES = 2 * 1024 * 1024
 _BIG_FILES = threading.BoundedSemaphore(2)
+
+# Racy timestamps (git's racy-entry rule): a file changed within this window before the run
+# started (or during it) could be rewritten with the same size in the same timestamp tick
+# after we read it, keeping its mtime and ctime. Such entries get ctime 0 in the snapshot, so
+# the next run reads them again instead of trusting size + mtime. 2 s covers the coarsest
+# filesystem timestamps (FAT, some NFS servers); tests may narrow it.
+RACY_WINDOW_NS = 2_000_000_000
 
 
 class Cancelled(SmStudioError):
@@ -176,6 +184,7 @@ def run_backup(
     compression: bool = True,
     lease_seconds: float = 600.0,
     thread_init: Callable[[], None] | None = None,
+    racy_seconds: float | None = None,
 ) -> dict[str, Any]:
     progress = progress or Progress()
     started = clock.utcnow()
@@ -186,13 +195,17 @@ def run_backup(
 
         raise BadInput(f"backup source {source!r} is not a directory")
     progress.phase = "scan"
-    snapshot_ids = list_snapshot_ids(store)
+    # Filesystem timestamps are wall-clock time: compared with time.time_ns(), not the clock seam.
+    window = RACY_WINDOW_NS if racy_seconds is None else int(racy_seconds * 1e9)
+    racy_after = time.time_ns() - window
     lease = None if dry_run else Lease(store, "backup", lease_seconds).acquire()
     try:
-        meta = prepare_parent(store, state, snapshot_ids)
+        # Listed under the lock: a parent chosen before it could be pruned meanwhile.
+        meta = prepare_parent(store, state, list_snapshot_ids(store))
         return _run(
             store, state, source, excludes, meta, dry_run, progress, cancel, concurrency,
             uploads, pack_size, compression, started, t0, thread_init,
+            lease.check if lease is not None else None, racy_after,
         )  # fmt: skip
     finally:
         if lease is not None:
@@ -215,6 +228,8 @@ def _run(
     started: Any,
     t0: float,
     thread_init: Callable[[], None] | None,
+    check_lease: Callable[[], None] | None = None,
+    racy_after: int | None = None,
 ) -> dict[str, Any]:
     trusted = bool(meta.get("trusted"))
     report = ScanReport()
@@ -286,8 +301,10 @@ def _run(
                     pending = next(parents, None)
                 if kind == "f":
                     new = [rel, "f", mode, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns]
-                    if old is not None and old[1] == "f" and old[3:5] == new[3:5]:
+                    if old is not None and old[1] == "f" and old[3:5] == new[3:5] and old[6]:
                         if not trusted or old[5:7] == new[5:7]:
+                            if racy_after is not None and st.st_ctime_ns >= racy_after:
+                                new[6] = 0  # racy: read it next time
                             emit(mf.encode_entry([*new, old[7]]))
                             continue
                     stats["files_read"] += 1
@@ -329,7 +346,7 @@ def _run(
         try:
             _read_changed(
                 plan_path, writer, source, packer, progress, report, changed, cancel,
-                concurrency, thread_init,
+                concurrency, thread_init, racy_after,
             )  # fmt: skip
             writer.close()
             progress.phase = "commit"
@@ -351,6 +368,8 @@ def _run(
             "report": {"skipped": report.skipped, "changed_during_read": changed},
         }
         mf.assemble(header, body_path, snap_path)
+        if check_lease is not None:
+            check_lease()  # never commit a snapshot whose packs a prune may have removed
         # The commit point. One PutObject unless the snapshot is big (then multipart).
         if os.path.getsize(snap_path) < 64 * 1024 * 1024:
             with open(snap_path, "rb") as fh:
@@ -411,11 +430,14 @@ def _read_changed(
     cancel: threading.Event | None,
     concurrency: int,
     thread_init: Callable[[], None] | None,
+    racy_after: int | None = None,
 ) -> None:
     def read_batch(rels: list[tuple[str, Any]]) -> list[bytes | None]:
         out: list[bytes | None] = []
         for rel, prev in rels:
-            entry, problem = read_file(os.path.join(source, rel), rel, packer, progress, prev)
+            entry, problem = read_file(
+                os.path.join(source, rel), rel, packer, progress, prev, racy_after
+            )
             if problem:
                 if entry is None:
                     report.skip(rel, problem)
@@ -493,7 +515,12 @@ def _read_changed(
 
 
 def read_file(
-    abspath: str, rel: str, packer: Packer, progress: Progress, prev: list[Any] | None = None
+    abspath: str,
+    rel: str,
+    packer: Packer,
+    progress: Progress,
+    prev: list[Any] | None = None,
+    racy_after: int | None = None,
 ) -> tuple[list[Any] | None, str | None]:
     """(entry, problem). A file that changes while read is read again (twice at most)."""
     problem = None
@@ -537,6 +564,8 @@ def read_file(
             rel, "f", stat.S_IMODE(st2.st_mode), st2.st_mtime_ns, size, st2.st_ino,
             st2.st_ctime_ns, refs,
         ]  # fmt: skip
+        if racy_after is not None and st2.st_ctime_ns >= racy_after:
+            entry[6] = 0  # racy: a same-size rewrite in this tick would go unnoticed
         if st1.st_mtime_ns == st2.st_mtime_ns and st1.st_size == st2.st_size == size:
             return entry, None
         problem = "changed while being read; stored the last version read"

@@ -87,6 +87,22 @@ class HomeBackup(Configurable):
         config=True
     )
 
+    racy_seconds = Float(
+        2.0,
+        help="Racy-timestamp window: a file changed less than this long before a backup "
+        "starts (or during it) is read again by the next backup even if its size and mtime "
+        "match, since a same-size rewrite within one timestamp tick keeps both. 2 s covers "
+        "the coarsest filesystems; 0 only for filesystems with fine timestamps (and tests). "
+        "Env: SMSTUDIO_BACKUP_RACY_SECONDS.",
+    ).tag(config=True)
+
+    @default("racy_seconds")
+    def _default_racy(self) -> float:
+        try:
+            return max(float(os.environ.get("SMSTUDIO_BACKUP_RACY_SECONDS", "2")), 0.0)
+        except ValueError:
+            return 2.0
+
     @default("bucket")
     def _default_bucket(self) -> str:
         return os.environ.get("SMSTUDIO_BACKUP_BUCKET", "")
@@ -116,7 +132,7 @@ class HomeBackup(Configurable):
             raise TraitError("HomeBackup.expected_bucket_owner must be a 12-digit account id")
         return value
 
-    @validate("interval_hours", "keep_days")
+    @validate("interval_hours", "keep_days", "racy_seconds")
     def _check_nonneg(self, proposal: dict) -> float:
         if proposal["value"] < 0:
             raise TraitError(f"HomeBackup.{proposal['trait'].name} must be >= 0")

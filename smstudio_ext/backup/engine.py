@@ -143,6 +143,7 @@ class BackupService:
                 pack_size=self.config.pack_size_mb * 1024 * 1024,
                 compression=self.config.compression,
                 lease_seconds=self.config.lease_seconds,
+                racy_seconds=self.config.racy_seconds,
                 thread_init=low_priority_thread if background else None,
             )
         except SmStudioError as err:

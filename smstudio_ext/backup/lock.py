@@ -4,6 +4,18 @@ Each holder writes ``locks/<uuid>.json`` with an expiry, then lists ``locks/``: 
 unexpired lock exists, it withdraws its own and the caller gets ``Conflict``. Both racing
 holders see each other and both withdraw (safe; one retries later). The lease is renewed by a
 thread while held, so a crashed holder blocks others for at most one lease period.
+
+A holder must not trust its lease blindly: renewals can fail (throttling) and another app's
+clock can run ahead. ``check()`` (called before every commit and every deletion) fails with
+``LockLost`` when the lease may have lapsed by *our* monotonic clock (counted from the start of
+the last successful PUT) or when our lock object is gone (another holder judged it expired
+and removed it). Prune also keeps packs younger than two leases by S3's own clock, so a
+backup that lost its lock between its last check and its commit still finds its packs.
+
+A lock is judged abandoned before its expiry only when it was written on this very machine
+and pid namespace (same ``boot_id`` and ``/proc/self/ns/pid``) by a process that is gone:
+Studio apps share hostnames like ``default`` and each has its own pid namespace, so
+host + pid alone would judge another app's live lock dead.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +35,27 @@ from ..errors import Conflict, NotFound, SmStudioError
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
+
+
+class LockLost(Conflict):
+    code = "lock_lost"
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def machine_identity() -> dict[str, str]:
+    """This kernel boot and pid namespace (empty strings where unknown, e.g. not Linux)."""
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pidns = ""
+    return {"boot_id": _read_text("/proc/sys/kernel/random/boot_id"), "pidns": pidns}
 
 
 class Lease:
@@ -33,6 +67,14 @@ class Lease:
         self.key = store.lock_key(self.id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._valid_until = 0.0  # monotonic: our lease surely holds until then
+        self._lost: str | None = None
+        self.server_time: datetime | None = None  # S3's clock when we took the lock
+
+    def _put(self) -> None:
+        started = time.monotonic()
+        self.store.put(self.key, self._body())
+        self._valid_until = started + self.lease
 
     def _body(self) -> bytes:
         expires = clock.utcnow() + timedelta(seconds=self.lease)
@@ -41,16 +83,21 @@ class Lease:
                 "operation": self.operation,
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
+                **machine_identity(),
+                "token": self.id,
                 "expires": expires.isoformat(),
             }
         ).encode()
 
     def acquire(self) -> Lease:
-        self.store.put(self.key, self._body())
+        self._put()
         try:
             for obj in self.store.list("locks/"):
                 key = obj["Key"]
                 if key == self.key:
+                    modified = obj.get("LastModified")
+                    if isinstance(modified, datetime):
+                        self.server_time = modified
                     continue
                 info = self._read(key)
                 if info is None:
@@ -90,9 +137,29 @@ class Lease:
     def _renew(self) -> None:
         while not self._stop.wait(self.lease / 3):
             try:
-                self.store.put(self.key, self._body())
+                if self._read(self.key) is None:  # removed by someone who judged it expired
+                    self._lost = "our lock object was removed by another holder"
+                    log.warning("smstudio backup: lost the repository lock %s", self.key)
+                    return
+                self._put()
             except SmStudioError as exc:
                 log.warning("smstudio backup: could not renew the lock lease: %s", exc)
+
+    def check(self) -> None:
+        """Raise ``LockLost`` unless the lease surely still holds (call before committing)."""
+        margin = min(30.0, self.lease / 10)
+        if self._lost is None and time.monotonic() > self._valid_until - margin:
+            self._lost = "the lease could not be renewed in time"
+        if self._lost is None:
+            info = self._read(self.key)
+            if info is None or info.get("token") != self.id:
+                self._lost = "our lock object was removed by another holder"
+        if self._lost is not None:
+            raise LockLost(
+                f"lost the repository lock during the {self.operation} ({self._lost}); "
+                "nothing was committed: run it again",
+                lock=self.key,
+            )
 
     def _withdraw(self) -> None:
         try:
@@ -118,8 +185,15 @@ _HELD: set[str] = set()  # lock keys this process holds right now
 
 
 def _orphaned(info: dict[str, Any], key: str) -> bool:
-    """A lock written on this host by a process that is gone (or by us, no longer held)."""
-    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+    """A lock written in this machine + pid namespace by a process that is gone (or by us,
+    no longer held). Anything else (another container, an old lock without the identity) is
+    left to expire."""
+    here = machine_identity()
+    if not here["boot_id"] or not here["pidns"]:
+        return False
+    if info.get("boot_id") != here["boot_id"] or info.get("pidns") != here["pidns"]:
+        return False
+    if not isinstance(info.get("pid"), int):
         return False
     pid = info["pid"]
     if pid == os.getpid():

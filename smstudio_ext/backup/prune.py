@@ -3,7 +3,9 @@
 Under the lease lock (never while a backup runs): delete the snapshots outside the policy,
 then read every kept snapshot and delete the packs none of them references. A pack that is
 still partly referenced is kept whole (no repacking: simpler and safe; the space is
-reclaimed once no snapshot uses it).
+reclaimed once no snapshot uses it). Unreferenced packs younger than two lease periods by S3's
+LastModified are kept too (they may belong to a backup in flight), and the lease is checked
+right before deleting anything.
 """
 
 from __future__ import annotations
@@ -59,7 +61,24 @@ def run_prune(
                         for ref in entry[7]:
                             referenced.add(ref[1])
         packs = store.list("data/")
-        unused = [o for o in packs if o["Key"].rsplit("/", 1)[-1] not in referenced]
+        # Packs younger than two leases (by S3's clock, not ours) may belong to a backup in
+        # flight whose lock we judged expired (renewals throttled, clocks skewed): kept.
+        server_now = (lease.server_time if lease is not None else None) or _newest(packs)
+        young_after = (
+            server_now - timedelta(seconds=2 * lease_seconds) if server_now is not None else None
+        )
+        unused = [
+            o
+            for o in packs
+            if o["Key"].rsplit("/", 1)[-1] not in referenced and not _young(o, young_after)
+        ]
+        young = sum(
+            1
+            for o in packs
+            if o["Key"].rsplit("/", 1)[-1] not in referenced and _young(o, young_after)
+        )
+        if lease is not None:
+            lease.check()
         if not dry_run:
             store.delete([store.snapshot_key(i) for i in forget])
             store.delete([o["Key"] for o in unused])
@@ -69,8 +88,21 @@ def run_prune(
             "snapshots_removed": forget,
             "packs_total": len(packs),
             "packs_removed": len(unused),
+            "packs_kept_young": young,
             "bytes_removed": sum(int(o.get("Size", 0)) for o in unused),
         }
     finally:
         if lease is not None:
             lease.release()
+
+
+def _young(obj: dict[str, Any], after: datetime | None) -> bool:
+    modified = obj.get("LastModified")
+    if after is None or not isinstance(modified, datetime):
+        return after is not None  # unknown age: keep it
+    return modified > after
+
+
+def _newest(objs: list[dict[str, Any]]) -> datetime | None:
+    times = [o["LastModified"] for o in objs if isinstance(o.get("LastModified"), datetime)]
+    return max(times) if times else None
