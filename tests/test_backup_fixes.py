@@ -289,3 +289,22 @@ def test_state_rebuild_still_reads_changed_files(make_service, bucket, home, tmp
     svc.restore("latest", target=str(out))
     assert (out / "a.txt").read_text() == "two, longer"
     assert (out / "b.txt").read_text() == "same"
+
+
+# -- finding 4 (LCC part): the chown after a root restore never follows a symlink
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (the LCC runs the restore as root)")
+def test_lcc_chown_does_not_follow_symlinks(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "lifecycle", "steps", "restore.sh")
+    with open(script) as fh:
+        line = next(ln.strip() for ln in fh if "chown" in ln)
+    home_dir = tmp_path / "home"
+    home_dir.mkdir()
+    os.chown(home_dir, 1000, 1000)
+    outside = tmp_path / "sudoers"
+    outside.write_text("root only")
+    os.symlink(str(outside), home_dir / "link")
+    (home_dir / "restored.txt").write_text("x")
+    subprocess.run(["bash", "-c", line], env={**os.environ, "HOME_DIR": str(home_dir)}, check=True)
+    assert outside.stat().st_uid == 0, "chown followed a restored symlink out of the home"
+    assert os.lstat(home_dir / "link").st_uid == 1000
+    assert (home_dir / "restored.txt").stat().st_uid == 1000
