@@ -67,10 +67,10 @@ async def test_backup_snapshots_restore_over_rest(
     code, snaps = await fetch_json(jp_fetch, "backup", "snapshots")
     assert [s["id"] for s in snaps["snapshots"]] == [snap_id]
     assert snaps["snapshots"][0]["files"] == 1
-    # And a restore over REST brings the files back
-    target = tmp_path / "restored"
+    # And a restore over REST brings the files back (a relative target is under the home)
+    target = jp_root_dir / "restored"
     code, restored = await fetch_json(
-        jp_fetch, "restore", method="POST", body={"snapshot": "latest", "target": str(target)}
+        jp_fetch, "restore", method="POST", body={"snapshot": "latest", "target": "restored"}
     )
     assert restored["restored"] is True and (target / "nb.ipynb").exists()
     assert (target / "empty-dir").is_dir()
@@ -85,6 +85,29 @@ async def test_restore_bad_input(aws, jp_fetch, body):
     with pytest.raises(HTTPClientError) as info:
         await fetch_json(jp_fetch, "restore", method="POST", body=body)
     assert info.value.code == 400
+
+
+async def test_restore_outside_the_home_is_refused_over_rest(aws, jp_fetch, tmp_path):
+    for target in (str(tmp_path / "elsewhere"), "../escape", "/etc"):
+        with pytest.raises(HTTPClientError) as info:
+            await fetch_json(jp_fetch, "restore", method="POST", body={"target": target})
+        assert info.value.code == 400
+        assert "outside the home" in json.loads(info.value.response.body)["detail"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+async def test_restore_while_a_backup_runs_is_409(aws, jp_fetch, jp_serverapp, monkeypatch):
+    svc = service(jp_serverapp)
+    release = threading.Event()
+    monkeypatch.setattr(svc, "backup", lambda **kw: release.wait(10) and {})
+    code, _ = await fetch_json(jp_fetch, "backup", method="POST", body={})
+    try:
+        with pytest.raises(HTTPClientError) as info:
+            await fetch_json(jp_fetch, "restore", method="POST", body={"target": "r"})
+        assert info.value.code == 409 and "backup is running" in info.value.response.body.decode()
+    finally:
+        release.set()
+    assert svc.wait(10)
 
 
 async def test_second_start_while_running_is_409(aws, jp_fetch, jp_serverapp, monkeypatch):

@@ -16,7 +16,7 @@ from typing import Any
 from .. import clock
 from ..aws import AwsClients
 from ..context import StudioContext
-from ..errors import Conflict, SmStudioError
+from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
 from .backup import Progress, list_snapshot_ids, run_backup
 from .config import HomeBackup
@@ -74,6 +74,7 @@ class BackupService:
         self.home = home or context.home
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._restoring = threading.Lock()
         self._cancel = threading.Event()
         self.progress: Progress | None = None
         self.last_result: dict[str, Any] | None = None
@@ -165,6 +166,8 @@ class BackupService:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise Conflict("a backup is already running", progress=self._progress_dict())
+            if self._restoring.locked():
+                raise Conflict("a restore is running; back up when it has finished")
             self._cancel = threading.Event()
             self.progress = Progress()
             progress, cancel = self.progress, self._cancel
@@ -279,18 +282,37 @@ class BackupService:
         if_empty: bool = False,
         bucket: str | None = None,
         progress: Progress | None = None,
+        within_home: bool = False,
     ) -> dict[str, Any]:
-        store = self.store(bucket)
-        return run_restore(
-            store,
-            snapshot,
-            target or self.default_restore_target(),
-            paths=paths,
-            overwrite=overwrite,
-            if_empty=if_empty,
-            progress=progress,
-            concurrency=self.config.restore_concurrency,
-        )
+        """Restore a snapshot. A relative ``target`` is taken relative to the home;
+        ``within_home`` (the REST door) refuses a target outside it. One restore at a time,
+        and none while this service's backup runs (it would back up half-restored files)."""
+        if target:
+            dest = os.path.normpath(os.path.join(self.home, os.path.expanduser(target)))
+        else:
+            dest = self.default_restore_target()
+        if within_home:
+            home = os.path.realpath(self.home)
+            real = os.path.realpath(dest)
+            if real != home and not real.startswith(home + os.sep):
+                raise BadInput(f"restore target {target!r} is outside the home {self.home}")
+        if self.running:
+            raise Conflict("a backup is running; restore when it has finished")
+        if not self._restoring.acquire(blocking=False):
+            raise Conflict("a restore is already running")
+        try:
+            return run_restore(
+                self.store(bucket),
+                snapshot,
+                dest,
+                paths=paths,
+                overwrite=overwrite,
+                if_empty=if_empty,
+                progress=progress,
+                concurrency=self.config.restore_concurrency,
+            )
+        finally:
+            self._restoring.release()
 
     def prune(self, *, bucket: str | None = None, dry_run: bool = False) -> dict[str, Any]:
         return run_prune(

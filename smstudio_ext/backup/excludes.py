@@ -25,6 +25,7 @@ DEFAULT_EXCLUDES = (
     "/lost+found/",
     "/.pip/cache/",
     "/.npm/_cacache/",
+    "*.~smstudio-restore",  # a restore's files in flight (renamed into place when complete)
 )
 
 

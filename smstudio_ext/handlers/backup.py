@@ -72,13 +72,16 @@ class RestoreHandler(BaseHandler):
         paths = body.get("paths") or []
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise BadInput("'paths' must be a list of strings")
-        result = await self.run_blocking(
+        # a thread of its own: a long restore must not hold the shared executor other
+        # handlers need
+        result = await self.run_in_thread(
             self.services.backup.restore,
             snapshot,
             target=target,
             paths=paths,
             overwrite=_opt_bool(body, "overwrite"),
             if_empty=_opt_bool(body, "if_empty"),
+            within_home=True,
         )
         self.write_json(result)
 

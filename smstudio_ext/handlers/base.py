@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import threading
 from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar
 
@@ -55,6 +56,22 @@ class BaseHandler(APIHandler):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run long blocking work (minutes) in a dedicated thread, not the shared executor."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def work() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # delivered to the awaiting handler
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+        threading.Thread(target=work, name="smstudio-request", daemon=True).start()
+        return await future
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
         exc = exc_info[1] if exc_info else None
@@ -86,6 +103,15 @@ def handle_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Await
             self.write_json(exc.to_dict(), status=exc.status)
 
     return wrapper
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 def _json_default(value: Any) -> Any:
