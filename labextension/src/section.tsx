@@ -196,6 +196,10 @@ export function unavailableReason(error: unknown): string | null {
     if (status === 501) {
       return error.message;
     }
+    // 409 not_configured: the engine is installed but not set up here (e.g. no bucket).
+    if (status === 409 && /^not_configured\b/.test(error.message)) {
+      return error.message.replace(/^not_configured:\s*/, '');
+    }
   }
   return null;
 }
