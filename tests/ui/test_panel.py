@@ -1,0 +1,232 @@
+"""The panel against `smstudio demo` (seeded emulated Studio): opens from the sidebar, shows the
+seeded values in each section, and its controls change the server's state.
+
+A section whose engine is not in this build (its route answers 404) must say "Not available";
+once the engine is there, the section must show the server's values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from .conftest import (
+    PANEL,
+    ensure_panel_open,
+    open_panel,
+    screenshot,
+    section,
+    start_demo,
+    wait_settled,
+)
+
+pytestmark = pytest.mark.browser
+
+NOT_AVAILABLE = "Not available"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = start_demo(tmp_path_factory.mktemp("demo"))
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, demo):
+    p = open_panel(browser, demo)
+    yield p
+    p.close()
+
+
+def _money(amount: float) -> str:
+    """What the panel's formatMoney shows for USD."""
+    digits = 4 if 0 < abs(amount) < 0.01 else 2
+    return f"${amount:,.{digits}f}"
+
+
+def test_panel_opens_from_sidebar_with_every_section(page):
+    panel = page.locator(PANEL)
+    assert panel.is_visible()
+    assert panel.get_attribute("aria-label") == "SageMaker Studio panel"
+    titles = panel.locator(".jp-smstudio-Section-title").all_inner_texts()
+    assert titles == ["This app", "Auto-shutdown", "Cost", "Tags", "Guardrails", "Backup", "Conda"]
+    # every section header is a keyboard-reachable button with a label
+    for sid in ("context", "idle", "cost", "tags", "guardrails", "backup", "conda"):
+        refresh = section(page, sid).locator(".jp-smstudio-Section-refresh")
+        assert refresh.get_attribute("aria-label").startswith("Refresh ")
+
+
+def test_this_app_shows_the_seeded_app(page, demo):
+    text = wait_settled(page, "context").inner_text()
+    assert demo.domain_id in text
+    assert demo.owner in text
+    status, ctx = demo.api("GET", "smstudio/context")
+    assert status == 200
+    assert ctx["instance_type"] and ctx["instance_type"] in text
+    assert f"{ctx['app_type']} ({ctx['app_name']})" in text
+
+
+def test_auto_shutdown_shows_the_server_state(page, demo):
+    sec = wait_settled(page, "idle")
+    if not demo.has("idle"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the idle engine is not in this build: its section says not available")
+    status, idle = demo.api("GET", "smstudio/idle")
+    assert status == 200
+    text = sec.inner_text()
+    assert f"{idle['timeout_minutes']} min idle" in text
+    badge = sec.locator(".jp-smstudio-Badge[data-state]")
+    assert badge.get_attribute("data-state") in ("active", "idle", "warning", "disabled")
+    for signal in idle.get("signals") or []:
+        assert signal["name"] in text
+
+
+def test_keep_running_changes_the_server_idle_state(page, demo):
+    if not demo.has("idle"):
+        pytest.skip("the idle engine is not in this build")
+    status, before = demo.api("GET", "smstudio/idle")
+    assert status == 200 and not before.get("keepalive_until")
+    sec = wait_settled(page, "idle")
+    sec.get_by_role("button", name="Keep running for 1 h").click()
+    sec.get_by_text(re.compile(r"for (59|60)m more|for 1h 00m more")).wait_for()
+    status, after = demo.api("GET", "smstudio/idle")
+    until = datetime.fromisoformat(after["keepalive_until"].replace("Z", "+00:00"))
+    left = until - datetime.now(timezone.utc)
+    assert timedelta(minutes=58) < left <= timedelta(minutes=60)
+
+
+def test_cost_shows_the_estimate(page, demo):
+    sec = wait_settled(page, "cost")
+    if not demo.has("insights?parts=costs"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the insights engine is not in this build")
+    status, data = demo.api("GET", "smstudio/insights?parts=costs")
+    est = data["costs"]["estimate"]
+    text = sec.inner_text()
+    assert f"{_money(est['per_hour'])}/h" in text
+    assert "Month to date" in text
+    billed = data["costs"]["billed"]
+    if billed["status"] == "ok":
+        assert _money(billed["month_to_date"]) in text
+
+
+def test_tags_show_the_seeded_tags_with_the_user_id_highlighted(page, demo):
+    sec = wait_settled(page, "tags")
+    if not demo.has("insights?parts=tags"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the insights engine is not in this build")
+    status, data = demo.api("GET", "smstudio/insights?parts=tags")
+    rows = sec.locator("tbody tr")
+    assert rows.count() == len(data["tags"]) > 0
+    text = sec.inner_text()
+    for tag in data["tags"]:
+        assert tag["key"] in text and tag["value"] in text
+    user_id = [t for t in data["tags"] if t.get("user_id")]
+    assert user_id, "the seeded owner carries the user-id tag"
+    highlighted = sec.locator("tr.jp-smstudio-Tag-userId")
+    assert highlighted.count() == len(user_id)
+    assert user_id[0]["value"] in highlighted.first.inner_text()
+
+
+def test_guardrails_show_each_check_with_evidence_on_demand(page, demo):
+    sec = wait_settled(page, "guardrails")
+    if not demo.has("insights?parts=guardrails"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the insights engine is not in this build")
+    status, data = demo.api("GET", "smstudio/insights?parts=guardrails")
+    checks = data["guardrails"]
+    items = sec.locator("li.jp-smstudio-Guardrail")
+    assert items.count() == len(checks) > 0
+    for check in checks:
+        item = sec.locator(f'li[data-check-id="{check["id"]}"]')
+        assert check["title"] in item.inner_text()
+    # evidence and fix open from the keyboard
+    first = items.first.locator("summary")
+    first.focus()
+    page.keyboard.press("Enter")
+    assert items.first.locator(".jp-smstudio-Guardrail-details").is_visible()
+
+
+def test_back_up_now_completes_and_the_snapshot_appears(page, demo):
+    sec = wait_settled(page, "backup")
+    if not demo.has("backup"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the backup engine is not in this build")
+    (demo.home / "notebooks" / "results.csv").write_text("a,b\n1,2\n")
+    status, before = demo.api("GET", "smstudio/backup/snapshots")
+    assert status == 200
+    n = len(before["snapshots"])
+    assert sec.locator(".jp-smstudio-Snapshots tbody tr").count() == n
+    sec.get_by_role("button", name="Back up now").click()
+    sec.locator(".jp-smstudio-Snapshots tbody tr").nth(n).wait_for(timeout=45_000)
+    status, after = demo.api("GET", "smstudio/backup/snapshots")
+    assert len(after["snapshots"]) == n + 1
+    status, state = demo.api("GET", "smstudio/backup")
+    assert state["last_result"]["snapshot_id"] in {s["id"] for s in after["snapshots"]}
+    assert sec.get_by_role("button", name="Back up now").is_enabled()
+    assert "none yet" not in sec.inner_text()
+
+
+def test_restore_dialog_asks_before_overwriting(page, demo):
+    if not demo.has("backup"):
+        pytest.skip("the backup engine is not in this build")
+    sec = wait_settled(page, "backup")
+    rows = sec.locator(".jp-smstudio-Snapshots tbody tr")
+    if rows.count() == 0:
+        pytest.skip("no snapshot to restore (the backup test did not run)")
+    target = demo.home / "restored"
+    rows.first.get_by_role("button", name=re.compile("Restore from snapshot")).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("#jp-smstudio-restore-paths").fill("notebooks")
+    dialog.locator("#jp-smstudio-restore-target").fill(str(target))
+    dialog.locator("#jp-smstudio-restore-overwrite").check()
+    dialog.get_by_role("button", name="Restore…").click()
+    # overwrite asks for a confirmation; cancelling restores nothing
+    page.locator(".jp-Dialog").get_by_text("Overwrite files?").wait_for()
+    page.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
+    page.wait_for_timeout(300)
+    assert not target.exists()
+    # without overwrite it restores straight away
+    rows.first.get_by_role("button", name=re.compile("Restore from snapshot")).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("#jp-smstudio-restore-paths").fill("notebooks")
+    dialog.locator("#jp-smstudio-restore-target").fill(str(target))
+    dialog.get_by_role("button", name="Restore…").click()
+    page.get_by_text(re.compile(r"Restored \d+ files")).wait_for(timeout=30_000)
+    assert (target / "notebooks" / "welcome.ipynb").exists()
+
+
+def test_conda_section(page, demo):
+    sec = wait_settled(page, "conda")
+    if not demo.has("conda/envs"):
+        assert NOT_AVAILABLE in sec.inner_text()
+        pytest.skip("the conda engine is not in this build")
+    status, data = demo.api("GET", "smstudio/conda/envs")
+    text = sec.inner_text()
+    if data["envs"]:
+        for env in data["envs"]:
+            assert env["name"] in text
+    else:
+        assert "No persisted environments" in text
+
+
+def test_screenshots_light_and_dark(page, demo):
+    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    light = screenshot(page, "panel-light.png")
+    status, _ = demo.api(
+        "PUT",
+        "lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": "JupyterLab Dark"})},
+    )
+    assert status in (200, 204)
+    page.reload()
+    page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
+    ensure_panel_open(page)
+    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    page.wait_for_timeout(300)
+    dark = screenshot(page, "panel-dark.png")
+    assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
