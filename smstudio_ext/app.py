@@ -20,6 +20,8 @@ from traitlets import Float
 from ._version import __version__
 from .apps import describe_app
 from .aws import Aws, AwsClients
+from .conda.config import CondaEnvs
+from .conda.server import setup_conda
 from .context import Studio, StudioContext, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
@@ -46,6 +48,8 @@ class Services:
         info["aws_error"] = self.app.aws_error
         ctx = self.context
         if not (ctx.in_studio and ctx.domain_id and ctx.app_type and ctx.app_name):
+            return info
+        if self.app.aws_error:  # e.g. an unknown region: no call can succeed
             return info
         with self._lock:
             fresh = time.monotonic() - self._self_info_at < self.app.describe_cache_seconds
@@ -80,7 +84,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws]
+    classes = [Studio, Aws, CondaEnvs]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -111,6 +115,7 @@ class StudioExtensionApp(ExtensionApp):
         self.settings.update({"smstudio": self.services})
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
+        setup_conda(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",

@@ -41,6 +41,7 @@ DENIED_CODES = {
     "ExpiredTokenException",
 }
 NOT_FOUND_CODES = {
+    "NoSuchEntity",
     "ResourceNotFound",
     "ResourceNotFoundException",
     "NoSuchBucket",

@@ -1,9 +1,10 @@
-"""Reading the same configuration the Jupyter server reads, for the CLI and ``config show``.
+"""Reading the same configuration the Jupyter server gives the extension, for the CLI.
 
-Order (later wins), for each directory of ``jupyter --paths`` from lowest to highest priority:
-``jupyter_server_config.d/*.json`` (sorted), ``jupyter_server_config.json``,
-``jupyter_server_config.py``. This is what an LCC-written ``jupyter_server_config.d/smstudio.json``
-feeds to the running server too.
+The extension (a jupyter_server ``ExtensionApp`` named ``smstudio_ext``) reads its own
+``jupyter_smstudio_ext_config.{json,py}`` from every Jupyter config directory, then the server's
+``jupyter_server_config.{json,py}`` on top. This is where lifecycle configs and images write the
+admin's choices: ``jupyter_smstudio_ext_config.json``, never the user's own server config. (Files in
+``jupyter_server_config.d/`` only enable extensions; jupyter_server ignores other settings there.)
 """
 
 from __future__ import annotations
@@ -19,24 +20,23 @@ from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
 log = logging.getLogger("smstudio_ext")
 
-CONFIG_BASENAME = "jupyter_server_config"
+EXTENSION_CONFIG = "jupyter_smstudio_ext_config"
+SERVER_CONFIG = "jupyter_server_config"
 
 
 def config_files(paths: Iterable[str] | None = None) -> list[Path]:
-    """Config files in load order (lowest priority first)."""
+    """Config files in load order (lowest priority first), as the server applies them."""
     if paths is None:
         from jupyter_core.paths import jupyter_config_path
 
         paths = jupyter_config_path()
+    dirs = [Path(d) for d in reversed(list(paths))]
     files: list[Path] = []
-    for directory in reversed(list(paths)):
-        base = Path(directory)
-        d = base / f"{CONFIG_BASENAME}.d"
-        if d.is_dir():
-            files.extend(sorted(d.glob("*.json")))
-        for name in (f"{CONFIG_BASENAME}.json", f"{CONFIG_BASENAME}.py"):
-            if (base / name).is_file():
-                files.append(base / name)
+    for basename in (EXTENSION_CONFIG, SERVER_CONFIG):
+        for base in dirs:
+            for name in (f"{basename}.py", f"{basename}.json"):
+                if (base / name).is_file():
+                    files.append(base / name)
     return files
 
 

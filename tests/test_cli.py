@@ -26,18 +26,20 @@ def test_version():
 
 
 def test_config_show_reads_jupyter_config(tmp_path, monkeypatch, capsys):
-    # Given a jupyter_server_config.d file like the LCC writes
-    confd = tmp_path / "jupyter_server_config.d"
-    confd.mkdir()
-    (confd / "smstudio.json").write_text(json.dumps({"Aws": {"max_attempts": 7}}))
+    # Given the extension's own config file, as the LCC writes it
+    path = tmp_path / "jupyter_smstudio_ext_config.json"
+    path.write_text(json.dumps({"Aws": {"max_attempts": 7}, "Studio": {"region": "eu-west-1"}}))
+    # and the user's server config overriding one value
+    (tmp_path / "jupyter_server_config.json").write_text(json.dumps({"Aws": {"max_attempts": 5}}))
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv("SMSTUDIO_METADATA_PATH", str(tmp_path / "none.json"))
     # When config show runs
     assert main(["config", "show", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     # Then the value and the file it came from are shown
-    assert data["config"]["Aws"]["max_attempts"] == 7
-    assert str(confd / "smstudio.json") in data["files"]
+    assert data["config"]["Aws"]["max_attempts"] == 5
+    assert data["config"]["Studio"]["region"] == "eu-west-1"
+    assert data["files"][-2:] == [str(path), str(tmp_path / "jupyter_server_config.json")]
     assert data["context"]["kind"] == "local"
 
 

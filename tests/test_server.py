@@ -81,3 +81,35 @@ async def test_polling_does_not_count_as_activity(jp_fetch, jp_serverapp):
     for _ in range(3):
         await jp_fetch("smstudio", "context")
     assert jp_serverapp.web_app.settings.get("api_last_activity") == before
+
+
+class TestExtensionConfigFile:
+    """The admin's choices in jupyter_smstudio_ext_config.json (what the LCC writes) reach the app."""
+
+    @pytest.fixture
+    def extra_server_config(self, jp_config_dir):
+        (jp_config_dir / "jupyter_smstudio_ext_config.json").write_text(
+            json.dumps({"StudioExtensionApp": {"describe_cache_seconds": 12.5}})
+        )
+        return {}
+
+    async def test_file_is_applied(self, jp_fetch, jp_serverapp):
+        await jp_fetch("smstudio", "context")
+        app = jp_serverapp.web_app.settings["smstudio"].app
+        assert app.describe_cache_seconds == 12.5
+
+
+class TestUnknownRegion:
+    @pytest.fixture
+    def extra_server_config(self):
+        return {"Studio": {"region": "xx-nowhere-9"}}
+
+    @pytest.mark.parametrize(
+        "studio_metadata",
+        [{"AppType": "JupyterLab", "DomainId": "d-1", "SpaceName": "s", "ResourceName": "default"}],
+        indirect=True,
+    )
+    async def test_server_stays_up_and_says_why(self, jp_fetch):
+        data = json.loads((await jp_fetch("smstudio", "context")).body)
+        assert data["kind"] == "spaces" and data["region"] == "xx-nowhere-9"
+        assert "unknown AWS region 'xx-nowhere-9'" in data["aws_error"]["detail"]

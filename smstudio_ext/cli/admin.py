@@ -1,0 +1,13 @@
+"""The platform team's commands: plan-subnet, policies, domain export/import, audit."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+SUBMODULES = ("subnet", "policies", "domain", "audit")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    for name in SUBMODULES:
+        importlib.import_module(f"{__package__}.{name}").register(sub)

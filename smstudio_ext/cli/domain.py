@@ -1,0 +1,118 @@
+"""``smstudio domain export|import``: move a domain's profiles and spaces to another domain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..admin.domain import (
+    efs_copy_script,
+    export_domain,
+    import_domain,
+    load_manifest,
+    s3_copy_script,
+)
+from ..errors import BadInput
+from .common import Env, add_json_flag, print_json, print_table
+
+
+def _write(path: str, text: str, *, executable: bool = False) -> None:
+    p = Path(path)
+    if p.exists() and p.is_dir():
+        raise BadInput(f"{p} is a directory")
+    if not p.parent.is_dir():
+        raise BadInput(f"directory {p.parent} does not exist")
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text)
+    if executable:
+        os.chmod(tmp, 0o755)
+    os.replace(tmp, p)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    env = Env(args)
+    manifest = export_domain(env.aws, args.domain)
+    text = json.dumps(manifest, indent=2, default=str) + "\n"
+    if args.out:
+        _write(args.out, text)
+        print(
+            f"exported {len(manifest['profiles'])} profile(s) and {len(manifest['spaces'])} "
+            f"space(s) of {args.domain} to {args.out}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    env = Env(args)
+    manifest = load_manifest(args.manifest)
+    for out in (args.uid_map_out, args.copy_plan_out):
+        if out and not Path(out).parent.is_dir():
+            raise BadInput(f"directory {Path(out).parent} does not exist")
+    result = import_domain(
+        env.aws,
+        manifest,
+        args.domain,
+        dry_run=args.dry_run,
+        progress=None if args.json else (lambda msg: print(msg, file=sys.stderr)),
+    )
+    source = (manifest.get("source") or {}).get("domain_id", "")
+    if not args.dry_run:
+        if args.uid_map_out:
+            _write(args.uid_map_out, json.dumps(result.uid_map, indent=2) + "\n")
+        if args.copy_plan_out:
+            render = s3_copy_script if args.via == "s3" else efs_copy_script
+            _write(
+                args.copy_plan_out,
+                render(result.uid_map, source=source, target=args.domain),
+                executable=True,
+            )
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    verb = "would call" if args.dry_run else "called"
+    print_table(
+        [(c.operation, c.target, json.dumps(c.params, sort_keys=True)) for c in result.plan.calls],
+        ["operation", "target", "parameters"],
+    )
+    print(
+        f"{verb} {len(result.plan.calls)} create(s); skipped {len(result.plan.skipped)} "
+        "identical existing item(s)"
+    )
+    for w in result.plan.warnings:
+        print(f"warning: {w}")
+    if args.dry_run:
+        print("dry run: nothing was created; no UID map or copy plan written")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("domain", help="export a domain's profiles/spaces, import them elsewhere")
+    dsub = p.add_subparsers(dest="domain_command", metavar="SUBCOMMAND")
+    e = dsub.add_parser("export", help="write the manifest of a domain's profiles and spaces")
+    e.add_argument("--domain", required=True, help="domain id (d-...)")
+    e.add_argument("--out", help="manifest file (default: stdout)")
+    e.set_defaults(func=run_export)
+    i = dsub.add_parser(
+        "import", help="create the manifest's profiles/spaces in a domain (create-or-skip)"
+    )
+    i.add_argument("--manifest", required=True, help="manifest written by domain export")
+    i.add_argument("--domain", required=True, help="target domain id (d-...)")
+    i.add_argument("--dry-run", action="store_true", help="show the calls, make none")
+    i.add_argument("--uid-map-out", help="write the old UID -> new UID map (JSON) here")
+    i.add_argument("--copy-plan-out", help="write the home copy plan (bash script) here")
+    i.add_argument(
+        "--via",
+        choices=("efs", "s3"),
+        default="efs",
+        help="copy plan route: EFS to EFS on a host mounting both (default) or S3 via "
+        "smstudio backup/restore",
+    )
+    add_json_flag(i)
+    i.set_defaults(func=run_import)
+    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])

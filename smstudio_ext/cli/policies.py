@@ -1,0 +1,94 @@
+"""``smstudio policies render``: the IAM policies / SCPs enforcing the Studio guardrails."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..admin.policies import (
+    DEFAULT_TAG_KEY,
+    USER_ID_SOURCES,
+    PolicyInputs,
+    lint_policy,
+    render_policies,
+    write_policies,
+)
+from .common import add_json_flag, print_json, print_table
+
+
+def run_render(args: argparse.Namespace) -> int:
+    inputs = PolicyInputs(
+        allowed_instance_types=args.allowed_instance_types or [],
+        approved_images=args.approved_images or [],
+        vpce_ids=args.vpce or [],
+        source_ips=args.source_ip or [],
+        kms_keys=args.kms_key or [],
+        tag_key=args.tag_key,
+        user_id_source=args.user_id_source,
+    )
+    policies, skipped = render_policies(inputs)
+    written = write_policies(policies, skipped, args.out)
+    results = []
+    for p in policies:
+        findings = [] if args.no_lint else lint_policy(p.document)
+        results.append(
+            {
+                "name": p.name,
+                "file": f"{args.out.rstrip('/')}/{p.name}.json",
+                "description": p.description,
+                "attach_as": p.attach_as,
+                "lint_findings": findings,
+            }
+        )
+    if args.json:
+        print_json({"policies": results, "skipped": skipped, "files": [str(w) for w in written]})
+    else:
+        print_table(
+            [(r["file"], len(r["lint_findings"]), r["description"]) for r in results],
+            ["file", "lint", "description"],
+        )
+        for s in skipped:
+            print(f"skipped {s}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("policies", help="IAM policies and SCPs enforcing the Studio guardrails")
+    psub = p.add_subparsers(dest="policies_command", metavar="SUBCOMMAND")
+    r = psub.add_parser(
+        "render",
+        help="write one JSON file per policy (+ .meta.json description, README.md) into --out",
+    )
+    r.add_argument("--out", required=True, help="directory to write the policies into")
+    r.add_argument(
+        "--allowed-instance-types",
+        action="append",
+        metavar="A,B",
+        help="instance types Studio apps may use ('system' is always added); repeatable",
+    )
+    r.add_argument(
+        "--approved-images",
+        action="append",
+        metavar="ARN,ARN",
+        help="approved SageMaker image ARNs",
+    )
+    r.add_argument("--vpce", action="append", metavar="ID,ID", help="VPC endpoints for Studio URLs")
+    r.add_argument(
+        "--source-ip", action="append", metavar="CIDR,CIDR", help="IP ranges for Studio URLs"
+    )
+    r.add_argument(
+        "--kms-key", action="append", metavar="ARN,ARN", help="pin the required KMS keys to these"
+    )
+    r.add_argument(
+        "--tag-key", default=DEFAULT_TAG_KEY, help=f"user-id tag key (default {DEFAULT_TAG_KEY})"
+    )
+    r.add_argument(
+        "--user-id-source",
+        choices=sorted(USER_ID_SOURCES),
+        default="username",
+        help="what the user-id tag is compared with: aws:username (IAM users, default) or the "
+        "caller's principal tag of the same key (federated sessions)",
+    )
+    r.add_argument("--no-lint", action="store_true", help="skip the parliament lint")
+    add_json_flag(r)
+    r.set_defaults(func=run_render)
+    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])

@@ -1,0 +1,343 @@
+"""domain export / import against the emulator: manifest content, create-or-skip, validation
+before any write, UID map and a shellcheck-clean copy plan."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from smstudio_ext.admin.domain import (
+    FORMAT_VERSION,
+    efs_copy_script,
+    export_domain,
+    import_domain,
+    plan_import,
+    s3_copy_script,
+)
+from smstudio_ext.aws import AwsClients
+from smstudio_ext.cli import main
+from smstudio_ext.errors import AwsUnavailable, BadInput
+
+SERVICES = ("s3", "sagemaker", "iam", "sts")
+
+
+@pytest.fixture
+def clients(aws):
+    return AwsClients(
+        aws.region, endpoint_urls={s: aws.endpoint_url for s in SERVICES}, max_attempts=2
+    )
+
+
+@pytest.fixture
+def target(aws, world):
+    """An empty second domain in the same VPC: where the people move to."""
+    sm = aws.client("sagemaker")
+    out = sm.create_domain(
+        DomainName="smstudio-new",
+        AuthMode="IAM",
+        DefaultUserSettings={"ExecutionRole": world.execution_role_arn},
+        SubnetIds=world.subnet_ids,
+        VpcId=world.vpc_id,
+        AppNetworkAccessType="VpcOnly",
+        DefaultSpaceSettings={"ExecutionRole": world.execution_role_arn},
+        KmsKeyId=world.kms_key_id,
+    )
+    return out["DomainId"]
+
+
+@pytest.fixture
+def lcc_arn(aws, world):
+    sm = aws.client("sagemaker")
+    arn = sm.create_studio_lifecycle_config(
+        StudioLifecycleConfigName="smstudio-v1",
+        StudioLifecycleConfigContent=base64.b64encode(b"#!/bin/bash\necho hi\n").decode(),
+        StudioLifecycleConfigAppType="JupyterLab",
+    )["StudioLifecycleConfigArn"]
+    sm.update_user_profile(
+        DomainId=world.domain_id,
+        UserProfileName="alice",
+        UserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [arn]}},
+    )
+    return arn
+
+
+def test_export_manifest(clients, world, lcc_arn):
+    manifest = export_domain(clients, world.domain_id)
+    assert manifest["format_version"] == FORMAT_VERSION
+    src = manifest["source"]
+    assert src["domain_id"] == world.domain_id
+    assert src["default_space_execution_role"] == world.execution_role_arn
+    assert src["immutable"] == {
+        "auth_mode": "IAM",
+        "vpc_id": world.vpc_id,
+        "subnet_ids": world.subnet_ids,
+        "app_network_access_type": "VpcOnly",
+        "kms_key_id": world.kms_key_id,
+    }
+    profiles = {p["name"]: p for p in manifest["profiles"]}
+    assert sorted(profiles) == sorted(world.profiles)
+    alice = profiles["alice"]
+    assert alice["tags"] == {"studiouserid": "alice"}  # no sagemaker:* auto tags
+    assert alice["execution_role"] == world.execution_role_arn  # inherited from the domain
+    assert alice["lifecycle_configs"] == [lcc_arn]
+    assert alice["settings"] == {"JupyterLabAppSettings": {"LifecycleConfigArns": [lcc_arn]}}
+    assert alice["home_efs_uid"].isdigit()
+    spaces = {s["name"]: s for s in manifest["spaces"]}
+    assert spaces["team-space"]["owner"] == "bob"
+    assert spaces["team-space"]["sharing_type"] == "Shared"
+    assert json.loads(json.dumps(manifest, default=str))  # JSON-able
+
+
+def test_export_paginates(clients, aws, world):
+    sm = aws.client("sagemaker")
+    for i in range(130):
+        sm.create_user_profile(DomainId=world.domain_id, UserProfileName=f"user-{i:03d}")
+    aws.reset_counts()
+    manifest = export_domain(clients, world.domain_id)
+    assert len(manifest["profiles"]) == 130 + len(world.profiles)
+    assert aws.count("sagemaker", "ListUserProfiles") >= 2
+
+
+def test_import_creates_then_skips(clients, aws, world, target, lcc_arn, tmp_path):
+    manifest = export_domain(clients, world.domain_id)
+    result = import_domain(clients, manifest, target)
+    created = set(result.created)
+    assert created == {f"profile:{p}" for p in world.profiles} | {
+        f"space:{s}" for s in world.spaces
+    }
+    sm = aws.client("sagemaker")
+    alice = sm.describe_user_profile(DomainId=target, UserProfileName="alice")
+    assert alice["UserSettings"]["JupyterLabAppSettings"]["LifecycleConfigArns"] == [lcc_arn]
+    tags = sm.list_tags(ResourceArn=alice["UserProfileArn"])["Tags"]
+    assert {"Key": "studiouserid", "Value": "alice"} in tags
+    space = sm.describe_space(DomainId=target, SpaceName="team-space")
+    assert space["OwnershipSettings"] == {"OwnerUserProfileName": "bob"}
+    # the UID map pairs old and new UIDs
+    old = {p["name"]: p["home_efs_uid"] for p in manifest["profiles"]}
+    assert result.uid_map["profiles"]["alice"] == {
+        "old_uid": old["alice"],
+        "new_uid": alice["HomeEfsFileSystemUid"],
+    }
+    # a second run creates nothing: create-or-skip, never duplicate
+    aws.reset_counts()
+    again = import_domain(clients, manifest, target)
+    assert again.created == [] and again.plan.calls == []
+    assert len(again.plan.skipped) == len(world.profiles) + len(world.spaces)
+    assert aws.count("sagemaker", "CreateUserProfile") == 0
+    assert aws.count("sagemaker", "CreateSpace") == 0
+
+
+def test_dry_run_makes_no_write_call(clients, aws, world, target):
+    manifest = export_domain(clients, world.domain_id)
+    aws.reset_counts()
+    result = import_domain(clients, manifest, target, dry_run=True)
+    assert [c.operation for c in result.plan.calls].count("CreateUserProfile") == len(
+        world.profiles
+    )
+    assert aws.count("sagemaker", "CreateUserProfile") == 0
+    assert aws.count("sagemaker", "CreateSpace") == 0
+    assert aws.store().profiles.get((target, "alice")) is None
+
+
+def test_problems_are_all_reported_before_any_write(clients, aws, world, target):
+    manifest = export_domain(clients, world.domain_id)
+    sm = aws.client("sagemaker")
+    # alice already exists in the target with other tags; bob's role is gone; a space owner is
+    # unknown; an LCC is missing
+    sm.create_user_profile(
+        DomainId=target, UserProfileName="alice", Tags=[{"Key": "studiouserid", "Value": "eve"}]
+    )
+    profiles = {p["name"]: p for p in manifest["profiles"]}
+    profiles["bob"]["execution_role"] = "arn:aws:iam::123456789012:role/deleted-role"
+    profiles["carol"]["lifecycle_configs"] = [
+        f"arn:aws:sagemaker:{world.region}:{world.account_id}:studio-lifecycle-config/gone"
+    ]
+    manifest["spaces"].append({"name": "orphan", "owner": "nobody", "sharing_type": "Private"})
+    aws.reset_counts()
+    with pytest.raises(BadInput) as err:
+        import_domain(clients, manifest, target)
+    text = err.value.message
+    assert "profile alice already exists" in text and "different tags" in text
+    assert "role/deleted-role does not exist" in text
+    assert "lifecycle config" in text and "/gone does not exist" in text
+    assert "owner profile nobody" in text
+    assert "nothing was changed" in text
+    assert aws.count("sagemaker", "CreateUserProfile") == 0
+    assert aws.count("sagemaker", "CreateSpace") == 0
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda m: m.update(format_version=99), "format_version is 99"),
+        (lambda m: m.pop("format_version"), "format_version is None"),
+        (lambda m: m.update(profiles="x"), "'profiles' must be a list"),
+        (lambda m: m["profiles"].append({"name": "bad name!"}), "invalid name 'bad name!'"),
+        (lambda m: m["profiles"].append(dict(m["profiles"][0])), "appears twice"),
+        (lambda m: m["profiles"][0].update(home_efs_uid="abc"), "is not a number"),
+    ],
+)
+def test_bad_manifests(clients, aws, world, target, mutate, message):
+    manifest = export_domain(clients, world.domain_id)
+    mutate(manifest)
+    plan = plan_import(clients, manifest, target)
+    assert any(message in p for p in plan.problems), plan.problems
+    with pytest.raises(BadInput):
+        import_domain(clients, manifest, target)
+    assert aws.count("sagemaker", "CreateUserProfile") == 0
+
+
+def test_auth_mode_clash_is_a_problem(clients, aws, world):
+    sm = aws.client("sagemaker")
+    sso = sm.create_domain(
+        DomainName="sso-domain",
+        AuthMode="SSO",
+        DefaultUserSettings={"ExecutionRole": world.execution_role_arn},
+        SubnetIds=world.subnet_ids,
+        VpcId=world.vpc_id,
+    )["DomainId"]
+    manifest = export_domain(clients, world.domain_id)
+    plan = plan_import(clients, manifest, sso)
+    assert any("auth mode differs" in p for p in plan.problems)
+    assert any("network access differs" in w for w in plan.warnings)
+
+
+def test_copy_plan_is_quoted_and_shellcheck_clean(tmp_path):
+    uid_map = {
+        "profiles": {
+            "alice": {"old_uid": "200001", "new_uid": "200007"},
+            "it-s": {"old_uid": "200002", "new_uid": "200008"},
+        },
+        "spaces": {"team-space": {"old_uid": "200003", "new_uid": None}},
+    }
+    script = efs_copy_script(uid_map, source="d-old", target="d-new")
+    assert "copy_home 'profile alice' 200001 200007" in script
+    assert "# space team-space: no EFS home to copy" in script
+    path = tmp_path / "copy.sh"
+    path.write_text(script)
+    s3 = tmp_path / "s3.sh"
+    s3.write_text(s3_copy_script(uid_map))
+    shellcheck = shutil.which("shellcheck") or "/work/venv/bin/shellcheck"
+    out = subprocess.run(
+        [shellcheck, "-s", "bash", str(path), str(s3)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout
+    with pytest.raises(BadInput, match="UIDs must be numbers"):
+        efs_copy_script({"profiles": {"x": {"old_uid": "1;rm -rf /", "new_uid": "2"}}})
+
+
+def test_copy_plan_runs(tmp_path):
+    """The script really copies a home tree (chown to our own uid, so no root needed)."""
+    import os
+
+    uid = os.getuid()
+    old_root, new_root = tmp_path / "old", tmp_path / "new"
+    (old_root / str(uid) / "notebooks").mkdir(parents=True)
+    (old_root / str(uid) / "notebooks" / "a.ipynb").write_text("{}")
+    new_root.mkdir()
+    script = efs_copy_script({"profiles": {"alice": {"old_uid": str(uid), "new_uid": str(uid)}}})
+    path = tmp_path / "copy.sh"
+    path.write_text(script)
+    out = subprocess.run(
+        ["bash", str(path), str(old_root), str(new_root)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert (new_root / str(uid) / "notebooks" / "a.ipynb").read_text() == "{}"
+    bad = subprocess.run(
+        ["bash", str(path), str(tmp_path / "nope"), str(new_root)], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "not a directory" in bad.stderr
+
+
+def test_cli_export_import(aws, world, target, tmp_path, capsys):
+    manifest = tmp_path / "m.json"
+    base = ["--endpoint-url", aws.endpoint_url, "--region", aws.region]
+    assert (
+        main([*base, "domain", "export", "--domain", world.domain_id, "--out", str(manifest)]) == 0
+    )
+    assert json.loads(manifest.read_text())["format_version"] == FORMAT_VERSION
+    capsys.readouterr()
+    code = main(
+        [*base, "domain", "import", "--manifest", str(manifest), "--domain", target, "--dry-run"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "would call" in out and "CreateUserProfile" in out
+    uid_map, plan = tmp_path / "uids.json", tmp_path / "copy.sh"
+    code = main(
+        [
+            *base,
+            "domain",
+            "import",
+            "--manifest",
+            str(manifest),
+            "--domain",
+            target,
+            "--uid-map-out",
+            str(uid_map),
+            "--copy-plan-out",
+            str(plan),
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["created"]) == len(world.profiles) + len(world.spaces)
+    assert set(json.loads(uid_map.read_text())["profiles"]) == set(world.profiles)
+    assert plan.read_text().startswith("#!/usr/bin/env bash")
+    assert os_access_x(plan)
+
+
+def os_access_x(path):
+    import os
+
+    return os.access(path, os.X_OK)
+
+
+def test_cli_bad_manifest(aws, target, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code = main(
+        [
+            "--endpoint-url",
+            aws.endpoint_url,
+            "domain",
+            "import",
+            "--manifest",
+            str(bad),
+            "--domain",
+            target,
+        ]
+    )
+    assert code == 2 and "is not JSON" in capsys.readouterr().err
+    code = main(
+        [
+            "--endpoint-url",
+            aws.endpoint_url,
+            "domain",
+            "import",
+            "--manifest",
+            str(tmp_path / "missing.json"),
+            "--domain",
+            target,
+        ]
+    )
+    assert code == 2 and "manifest not found" in capsys.readouterr().err
+
+
+def test_rerun_after_a_failure_midway_finishes_without_duplicates(clients, aws, world, target):
+    # Given AWS fails the first CreateSpace (after every profile was created)
+    manifest = export_domain(clients, world.domain_id)
+    aws.fail("CreateSpace", code="InternalFailure", status=500, times=10)
+    with pytest.raises(AwsUnavailable):
+        import_domain(clients, manifest, target)
+    aws.clear_faults()
+    assert len([k for k in aws.store().profiles if k[0] == target]) == len(world.profiles)
+    # When the same import runs again
+    result = import_domain(clients, manifest, target)
+    # Then only the spaces are created; profiles are skipped, nothing is duplicated
+    assert sorted(result.created) == sorted(f"space:{s}" for s in world.spaces)
+    assert len(result.plan.skipped) == len(world.profiles)
