@@ -77,6 +77,12 @@ class Demo:
     owner: str = ""
     app_name: str = ""
     home: Path = Path()
+    #: HOME of the demo's processes (holds ~/.conda/envs)
+    user_home: Path = Path()
+
+    @property
+    def conda_envs(self) -> Path:
+        return self.user_home / ".conda" / "envs"
 
     @property
     def base(self) -> str:
@@ -125,6 +131,13 @@ def start_demo(tmp_path: Path, *extra: str) -> Demo:
     (jupyter_path / "labextensions").mkdir(parents=True)
     (jupyter_path / "labextensions" / "smstudio-ext").symlink_to(BUILT, target_is_directory=True)
     env = dict(os.environ)
+    # A private HOME: the engines write ~/.condarc, kernelspecs and settings under it, and the
+    # persisted conda envs folder (~/.conda/envs) is the test's own.
+    user_home = tmp_path / "user-home"
+    (user_home / ".conda" / "envs").mkdir(parents=True)
+    env["HOME"] = str(user_home)
+    for var in ("JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "SMSTUDIO_CONDA_ENVS_DIR"):
+        env.pop(var, None)
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(jupyter_path)] + ([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else [])
     )
@@ -138,7 +151,7 @@ def start_demo(tmp_path: Path, *extra: str) -> Demo:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    demo = Demo(proc=proc, port=port, token=token)
+    demo = Demo(proc=proc, port=port, token=token, user_home=user_home)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline() if proc.stdout else ""

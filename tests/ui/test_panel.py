@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -200,18 +202,40 @@ def test_restore_dialog_asks_before_overwriting(page, demo):
     assert (target / "notebooks" / "welcome.ipynb").exists()
 
 
-def test_conda_section(page, demo):
+def _make_env(envs: Path, name: str, ipykernel: bool) -> None:
+    """A persisted env as conda leaves it, minus the packages: interpreter, meta, site-packages."""
+    env = envs / name
+    sp = env / "lib" / "python3.11" / "site-packages"
+    sp.mkdir(parents=True)
+    (env / "conda-meta").mkdir()
+    (env / "conda-meta" / "python-3.11.7-hab00c5b_0.json").write_text("{}")
+    (env / "bin").mkdir()
+    (env / "bin" / "python").symlink_to(sys.executable)
+    if ipykernel:
+        (sp / "ipykernel").mkdir()
+        (sp / "ipykernel" / "__init__.py").write_text("")
+
+
+def test_conda_shows_persisted_envs_their_kernel_or_the_fix(page, demo):
     sec = wait_settled(page, "conda")
     if not demo.has("conda/envs"):
         assert NOT_AVAILABLE in sec.inner_text()
         pytest.skip("the conda engine is not in this build")
+    assert "No persisted environments" in sec.inner_text()
+    _make_env(demo.conda_envs, "analysis", ipykernel=True)
+    _make_env(demo.conda_envs, "scratch", ipykernel=False)
+    sec.get_by_role("button", name="Refresh Conda").click()
+    sec.locator('li[data-env="scratch"]').wait_for()
     status, data = demo.api("GET", "smstudio/conda/envs")
-    text = sec.inner_text()
-    if data["envs"]:
-        for env in data["envs"]:
-            assert env["name"] in text
-    else:
-        assert "No persisted environments" in text
+    envs = {e["name"]: e for e in data["envs"]}
+    assert set(envs) == {"analysis", "scratch"}
+    analysis = sec.locator('li[data-env="analysis"]').inner_text()
+    assert "Python 3.11" in analysis
+    assert f"kernel {envs['analysis']['kernels'][0]}" in analysis
+    scratch = sec.locator('li[data-env="scratch"]')
+    assert "no kernel" in scratch.inner_text()
+    fix = scratch.get_by_label("Fix for scratch").inner_text()
+    assert fix == envs["scratch"]["fix"] and "ipykernel" in fix
 
 
 def test_screenshots_light_and_dark(page, demo):
