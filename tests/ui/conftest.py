@@ -227,6 +227,19 @@ def wait_settled(page: Any, section_id: str) -> Any:
     return section(page, section_id)
 
 
+def widen_sidebar(page: Any, pixels: int = 130) -> None:
+    """Drag the left sidebar's splitter so the screenshots show the panel at a usual width."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box is None:
+        return
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + pixels, y, steps=5)
+    page.mouse.up()
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name

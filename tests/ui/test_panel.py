@@ -23,6 +23,7 @@ from .conftest import (
     section,
     start_demo,
     wait_settled,
+    widen_sidebar,
 )
 
 pytestmark = pytest.mark.browser
@@ -240,6 +241,7 @@ def test_conda_shows_persisted_envs_their_kernel_or_the_fix(page, demo):
 
 def test_screenshots_light_and_dark(page, demo):
     page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    widen_sidebar(page)
     light = screenshot(page, "panel-light.png")
     status, _ = demo.api(
         "PUT",
@@ -251,6 +253,7 @@ def test_screenshots_light_and_dark(page, demo):
     page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
     ensure_panel_open(page)
     page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    widen_sidebar(page)
     page.wait_for_timeout(300)
     dark = screenshot(page, "panel-dark.png")
     assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
