@@ -92,7 +92,18 @@ class StudioExtensionApp(ExtensionApp):
 
     aws_error: dict[str, Any] | None = None
 
+    def _route_package_logs(self) -> None:
+        """Send the engines' ``smstudio_ext`` log records to the server's log (stdout/stderr,
+        which Studio ships to CloudWatch), unless logging is already configured globally."""
+        pkg = logging.getLogger("smstudio_ext")
+        if pkg.handlers or logging.getLogger().handlers:
+            return
+        for handler in self.log.handlers:
+            pkg.addHandler(handler)
+        pkg.setLevel(self.log.level)
+
     def initialize_settings(self) -> None:
+        self._route_package_logs()
         self.studio = Studio(parent=self)
         self.aws_config = Aws(parent=self)
         context = context_from_config(self.studio)
