@@ -4,7 +4,12 @@ import { ServerConnection } from '@jupyterlab/services';
 import * as React from 'react';
 
 import { API, IIdleStatus } from '../api';
-import { formatDuration, formatSince, NOT_SET } from '../format';
+import {
+  formatDuration,
+  formatRelative,
+  formatSince,
+  NOT_SET
+} from '../format';
 import { IdleWatcher } from '../idle';
 import {
   checkTimeout,
@@ -174,6 +179,34 @@ export function IdleView(props: {
             </li>
           ))}
         </ul>
+      )}
+      {(status.apps ?? []).length > 1 && (
+        <table className="jp-smstudio-Table" aria-label="Apps watched">
+          <thead>
+            <tr>
+              <th scope="col">App</th>
+              <th scope="col">Decision</th>
+              <th scope="col">Shutdown</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(status.apps ?? []).map(a => (
+              <tr
+                key={`${a.app_type}/${a.app_name}`}
+                title={a.reason ?? undefined}
+              >
+                <td>
+                  {a.app_name} ({a.app_type}
+                  {a.instance_type ? `, ${a.instance_type}` : ''})
+                </td>
+                <td>{a.decision}</td>
+                <td>
+                  {a.shutdown_at ? formatRelative(a.shutdown_at, now) : NOT_SET}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
       {status.enabled && (
         <div
