@@ -25,6 +25,8 @@ from .conda.server import setup_conda
 from .context import Studio, StudioContext, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
+from .idle.config import IdleShutdown
+from .idle.server import setup_idle
 
 log = logging.getLogger("smstudio_ext")
 
@@ -84,7 +86,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws, CondaEnvs]
+    classes = [Studio, Aws, CondaEnvs, IdleShutdown]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -127,6 +129,7 @@ class StudioExtensionApp(ExtensionApp):
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
         setup_conda(self)
+        setup_idle(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",

@@ -6,12 +6,13 @@ Studio Classic: a profile owns a ``JupyterServer`` app (instance type ``system``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from .aws import AwsClients, call
+from .aws import AwsClients, call, paginate
 from .errors import NotFound
 
 LIVE_STATUSES = ("InService", "Pending")
@@ -82,16 +83,11 @@ def iter_apps(
         params["UserProfileNameEquals"] = user_profile_name
     if space_name:
         params["SpaceNameEquals"] = space_name
-    while True:
-        page = call(sm, "ListApps", resource=domain_id, **params)
-        for item in page.get("Apps", []):
-            app = _app_from(item)
-            if statuses is None or app.status in statuses:
-                yield app
-        token = page.get("NextToken")
-        if not token:
-            return
-        params["NextToken"] = token
+    fetch = functools.partial(call, sm, "ListApps", domain_id)
+    for item in paginate(fetch, "Apps", **params):
+        app = _app_from(item)
+        if statuses is None or app.status in statuses:
+            yield app
 
 
 def describe_app(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import boto3
@@ -251,6 +252,18 @@ def call(client: Any, operation: str, resource: str | None = None, **params: Any
         return method(**params)
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
         raise translate(exc, iam_action(service, operation), resource) from exc
+
+
+def paginate(fetch: Callable[..., Any], key: str, **params: Any) -> Iterator[Any]:
+    """Every item under ``key`` across pages: ``fetch(**params)`` returns one page, and
+    ``NextToken`` is followed until the last page (SageMaker's pagination)."""
+    while True:
+        page = fetch(**params)
+        yield from page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return
+        params = {**params, "NextToken": token}
 
 
 def _snake(operation: str) -> str:

@@ -243,3 +243,14 @@ def test_cli_json_and_exit_codes(aws, world, capsys):
     assert code == 4 and "DescribeDomain" in capsys.readouterr().err
     code = main([*base, "audit", "--domain", world.domain_id, "--concurrency", "0"])
     assert code == 2
+
+
+def test_profile_timeout_override_keeps_the_domains_idle_enabled():
+    # regression: a one-level merge dropped the domain's LifecycleManagement
+    from smstudio_ext.admin.audit import _idle, _merge_settings
+
+    domain = {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
+        "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}  # fmt: skip
+    own = {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
+        "IdleTimeoutInMinutes": 120}}}}  # fmt: skip
+    assert _idle(_merge_settings(domain, own), False)["active"]

@@ -341,3 +341,45 @@ def test_rerun_after_a_failure_midway_finishes_without_duplicates(clients, aws, 
     # Then only the spaces are created; profiles are skipped, nothing is duplicated
     assert sorted(result.created) == sorted(f"space:{s}" for s in world.spaces)
     assert len(result.plan.skipped) == len(world.profiles)
+
+
+# -- regressions found in review --------------------------------------------------------------
+
+
+def test_source_domain_id_cannot_inject_commands_into_the_copy_plan(tmp_path):
+    from smstudio_ext.admin.domain import efs_copy_script, s3_copy_script
+
+    evil = f"d-old\ntouch {tmp_path}/pwned\n#"
+    for script, args in (
+        (efs_copy_script({"profiles": {}}, source=evil, target="d-new"), ["old", "new"]),
+        (s3_copy_script({"profiles": {"a": {}}}, source=evil), []),
+    ):
+        plan = tmp_path / "plan.sh"
+        plan.write_text(script)
+        for d in args:
+            (tmp_path / d).mkdir(exist_ok=True)
+        subprocess.run(["bash", str(plan), *[str(tmp_path / d) for d in args]], capture_output=True)
+        assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "item, words",
+    [
+        ({"name": "a", "home_efs_uid": "200001\n"}, "not a number"),
+        ({"name": "a", "home_efs_uid": "\u0663"}, "not a number"),
+        ({"name": "a\n"}, "invalid name"),
+        ({"name": "a", "sso": {"identifier": "UserName"}}, "sso needs"),
+    ],
+)
+def test_manifest_values_that_would_break_the_plan_are_refused(item, words):
+    from smstudio_ext.admin.domain import _check_structure
+
+    problems = _check_structure({"format_version": 1, "profiles": [item], "spaces": []})
+    assert any(words in p for p in problems), problems
+
+
+def test_manifest_source_domain_must_be_a_domain_id():
+    from smstudio_ext.admin.domain import _check_structure
+
+    manifest = {"format_version": 1, "profiles": [], "spaces": [], "source": {"domain_id": "x\ny"}}
+    assert any("source.domain_id" in p for p in _check_structure(manifest))

@@ -496,3 +496,33 @@ def test_attach_to_kernel_spec_managers(envs, tmp_path):
     make_env(envs, "b")
     assert "conda-env-b-py" in ours.get_all_specs()
     assert attach_kernels(None, sync) == "none"
+
+
+# -- regressions found in review --------------------------------------------------------------
+
+
+def test_a_listing_between_refreshes_does_not_eat_the_change(tmp_path):
+    envs, kernels = tmp_path / "envs", tmp_path / "kernels"
+    envs.mkdir()
+    manager = CondaManager(CondaEnvs(envs_dir=str(envs), kernelspec_dir=str(kernels)))
+    manager.refresh_kernels()  # the loop ran: nothing yet
+    make_env(str(envs), "late")  # conda finishes creating an env ...
+    manager.list_envs(sizes=False)  # ... just before a GET smstudio/conda/envs lists it
+    manager.refresh_kernels()  # the next loop tick must still write its kernelspec
+    assert (kernels / "conda-env-late-py" / "kernel.json").exists()
+
+
+def test_display_name_format_with_attribute_access_is_bad_input():
+    with pytest.raises(BadInput, match="display_name_format"):
+        CondaEnvs(display_name_format="{name.x}")
+
+
+def test_a_symlinked_condarc_stays_a_symlink(tmp_path):
+    real = tmp_path / "dotfiles" / "condarc"
+    real.parent.mkdir()
+    real.write_text("# mine\nchannels:\n  - conda-forge\n")
+    link = tmp_path / ".condarc"
+    link.symlink_to(real)
+    ensure_condarc(str(link), str(tmp_path / "envs"))
+    assert link.is_symlink()
+    assert "# mine" in real.read_text() and str(tmp_path / "envs") in real.read_text()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
@@ -41,18 +42,13 @@ from typing import Any, Callable, Protocol
 
 from .. import clock
 from ..apps import LIVE_STATUSES, AppInfo, _app_from
-from ..aws import AwsClients, call
+from ..aws import AwsClients, call, paginate
 from ..errors import BadInput, NotFound, SmStudioError
+from .domain import attached_lccs
 
 log = logging.getLogger("smstudio_ext")
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
-APP_SETTINGS_KEYS = (
-    "JupyterServerAppSettings",
-    "KernelGatewayAppSettings",
-    "JupyterLabAppSettings",
-    "CodeEditorAppSettings",
-)
 DEFAULT_LCC_PREFIX = "smstudio-"
 DEFAULT_LCC_MARKER = "# smstudio-ext"
 _VERSION_IN_NAME = re.compile(r"-v(\d+(?:[.-]\d+)*)$")
@@ -117,13 +113,7 @@ class Caller:
 
     def pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
         params.setdefault("MaxResults", 100)
-        while True:
-            page = self("sagemaker", operation, **params)
-            yield from page.get(key, [])
-            token = page.get("NextToken")
-            if not token:
-                return
-            params["NextToken"] = token
+        return paginate(functools.partial(self, "sagemaker", operation), key, **params)
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -333,26 +323,23 @@ def default_guardrails() -> GuardrailProvider:
 
 
 def _merge_settings(*layers: dict[str, Any] | None) -> dict[str, Any]:
-    """First-level merge per app settings key, later layers win (profile over domain)."""
-    out: dict[str, Any] = {}
+    """Deep merge, later layers win (space/profile over domain): a profile that only changes
+    ``IdleTimeoutInMinutes`` still inherits the domain's ``LifecycleManagement``."""
+
+    def deep(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for k, v in over.items():
+            both = isinstance(v, dict) and isinstance(out.get(k), dict)
+            out[k] = deep(out[k], v) if both else v
+        return out
+
+    merged: dict[str, Any] = {}
     for layer in layers:
-        for k, v in (layer or {}).items():
-            if isinstance(v, dict) and isinstance(out.get(k), dict):
-                out[k] = {**out[k], **v}
-            else:
-                out[k] = v
-    return out
+        merged = deep(merged, layer or {})
+    return merged
 
 
-def _lcc_arns(settings: dict[str, Any] | None) -> list[str]:
-    found: list[str] = []
-    for key in APP_SETTINGS_KEYS:
-        app = (settings or {}).get(key) or {}
-        found.extend(app.get("LifecycleConfigArns") or [])
-        d = (app.get("DefaultResourceSpec") or {}).get("LifecycleConfigArn")
-        if d:
-            found.append(d)
-    return list(dict.fromkeys(found))
+_lcc_arns = attached_lccs
 
 
 class AuditContext:
@@ -491,8 +478,8 @@ def _audit_owner(
             tags = None
             if arn:
                 try:
-                    listed = audit.caller("sagemaker", "ListTags", resource=arn, ResourceArn=arn)
-                    tags = {t["Key"]: t.get("Value", "") for t in listed.get("Tags", [])}
+                    listed = audit.caller.pages("ListTags", "Tags", ResourceArn=arn)
+                    tags = {t["Key"]: t.get("Value", "") for t in listed}
                 except SmStudioError as exc:
                     log.info("smstudio audit: tags of %s: %s", name, exc)
             report.tags = tags

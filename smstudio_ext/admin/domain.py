@@ -14,6 +14,7 @@ spaces are skipped, never duplicated, so a re-run after a partial failure finish
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import shlex
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import clock
-from ..aws import AwsClients, call
+from ..aws import AwsClients, call, paginate
 from ..errors import BadInput, NotFound
 
 FORMAT_VERSION = 1
@@ -35,8 +36,9 @@ APP_SETTINGS_KEYS = (
     "CodeEditorAppSettings",
     "RSessionAppSettings",
 )
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_UID_RE = re.compile(r"^\d{1,10}$")
+_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
+_UID_RE = re.compile(r"[0-9]{1,10}\Z")
+_DOMAIN_RE = re.compile(r"d-[a-z0-9]{1,63}\Z")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 
 
@@ -45,28 +47,18 @@ _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@/-]*/)?(
 
 def _paginate(sm: Any, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
     params.setdefault("MaxResults", 100)
-    while True:
-        page = call(sm, operation, resource=params.get("DomainIdEquals"), **params)
-        yield from page.get(key, [])
-        token = page.get("NextToken")
-        if not token:
-            return
-        params["NextToken"] = token
+    fetch = functools.partial(call, sm, operation, params.get("DomainIdEquals"))
+    return paginate(fetch, key, **params)
 
 
 def user_tags(sm: Any, arn: str) -> dict[str, str]:
     """The resource's tags without the ones Studio adds itself (``sagemaker:*``, ``aws:*``)."""
-    tags: dict[str, str] = {}
-    params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
-    while True:
-        page = call(sm, "ListTags", resource=arn, **params)
-        for t in page.get("Tags", []):
-            if not t["Key"].startswith(STUDIO_TAG_PREFIXES):
-                tags[t["Key"]] = t.get("Value", "")
-        token = page.get("NextToken")
-        if not token:
-            return tags
-        params["NextToken"] = token
+    fetch = functools.partial(call, sm, "ListTags", arn)
+    return {
+        t["Key"]: t.get("Value", "")
+        for t in paginate(fetch, "Tags", ResourceArn=arn, MaxResults=100)
+        if not t["Key"].startswith(STUDIO_TAG_PREFIXES)
+    }
 
 
 def attached_lccs(settings: dict[str, Any] | None) -> list[str]:
@@ -243,6 +235,18 @@ def _check_structure(manifest: dict[str, Any]) -> list[str]:
                 problems.append(f"{kind} {name}: tags must be an object")
             if not isinstance(item.get("settings", {}), dict):
                 problems.append(f"{kind} {name}: settings must be an object")
+            sso = item.get("sso")
+            if sso is not None and not (
+                isinstance(sso, dict)
+                and isinstance(sso.get("identifier"), str)
+                and isinstance(sso.get("value"), str)
+            ):
+                problems.append(f"{kind} {name}: sso needs a string identifier and value")
+    source_domain = (manifest.get("source") or {}).get("domain_id")
+    if source_domain is not None and not (
+        isinstance(source_domain, str) and _DOMAIN_RE.match(source_domain)
+    ):
+        problems.append(f"source.domain_id {source_domain!r} is not a domain id (d-...)")
     return problems
 
 
@@ -323,6 +327,8 @@ def _describe_or_none(sm: Any, operation: str, **params: Any) -> dict[str, Any] 
 def plan_import(clients: AwsClients, manifest: dict[str, Any], domain_id: str) -> ImportPlan:
     """Validate the manifest against the target domain and list the create calls to make."""
     plan = ImportPlan(domain_id=domain_id)
+    if not _DOMAIN_RE.match(domain_id or ""):
+        raise BadInput(f"invalid target domain id {domain_id!r} (expected d-...)")
     plan.problems = _check_structure(manifest)
     if plan.problems:
         return plan
@@ -496,13 +502,18 @@ def _q(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def _comment(value: str) -> str:
+    """Text safe inside a '#' comment line: no line breaks or control characters."""
+    return re.sub(r"[^\x20-\x7e]", "?", value)
+
+
 def efs_copy_script(uid_map: dict[str, Any], source: str = "", target: str = "") -> str:
     """A bash script copying each home ``OLD/<old uid>`` to ``NEW/<new uid>``, then chown."""
     lines = [
         "#!/usr/bin/env bash",
         "# Copy plan written by `smstudio domain import`: copies every Studio home from the old",
         "# domain's EFS volume to the new one and gives it to the profile's new POSIX UID.",
-        f"# From {source or 'the old domain'} to {target or 'the new domain'}.",
+        f"# From {_comment(source) or 'the old domain'} to {_comment(target) or 'the new domain'}.",
         "# Run as root on a host that mounts both volumes:  copy-homes.sh OLD_MOUNT NEW_MOUNT",
         "# Re-running is safe (rsync, or cp -a without it, overwrites with the same content).",
         "set -euo pipefail",
@@ -560,7 +571,7 @@ def s3_copy_script(uid_map: dict[str, Any], source: str = "", target: str = "") 
         "#!/usr/bin/env bash",
         "# Copy plan written by `smstudio domain import --via s3`: homes go through S3 with",
         "# smstudio's backup/restore. Run step 1 in each old app's terminal, step 2 in the new.",
-        f"# From {source or 'the old domain'} to {target or 'the new domain'}.",
+        f"# From {_comment(source) or 'the old domain'} to {_comment(target) or 'the new domain'}.",
         "set -euo pipefail",
         "",
         'step="${1:-}"',

@@ -59,7 +59,7 @@ class Env:
         endpoint = getattr(self.args, "endpoint_url", None)
         if endpoint:
             services = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
-            aws.endpoint_urls = {**{s: endpoint for s in services}, **aws.endpoint_urls}
+            aws.endpoint_urls = {**aws.endpoint_urls, **{s: endpoint for s in services}}
         return AwsClients.from_config(aws, self.context.region)
 
 

@@ -168,6 +168,7 @@ def ensure_condarc(path: str, envs_dir: str, pkgs_dir: str = "") -> CondarcResul
             "# envs_dirs added by smstudio so environments persist on the home volume\n" + new_text
         )
     try:
+        path = os.path.realpath(path)  # keep a symlinked ~/.condarc (dotfile repos) a symlink
         mode = os.stat(path).st_mode & 0o7777 if exists else 0o644
         directory = os.path.dirname(path) or "."
         os.makedirs(directory, exist_ok=True)

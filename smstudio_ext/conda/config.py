@@ -95,7 +95,7 @@ class CondaEnvs(Configurable):
         value = proposal["value"]
         try:
             value.format(**DISPLAY_FIELDS)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
             raise BadInput(
                 f"CondaEnvs.display_name_format {value!r} is not valid: {exc!r}; "
                 f"fields are {', '.join('{' + k + '}' for k in DISPLAY_FIELDS)}"

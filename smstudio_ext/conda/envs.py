@@ -249,6 +249,7 @@ class EnvScanner:
         self._envs: list[EnvInfo] = []
         self._warnings: list[str] = []
         self._sizes: dict[str, tuple[Any, int]] = {}
+        self.generation = 0  # bumped on every rescan; readers compare, nobody consumes it
 
     def scan(self, force: bool = False) -> tuple[list[EnvInfo], list[str], bool]:
         """(envs, warnings, changed since the last call). Warnings are logged once per change."""
@@ -261,6 +262,7 @@ class EnvScanner:
                 if w not in self._warnings:
                     log.warning("smstudio conda: %s", w)
             self._sig, self._envs, self._warnings = sig, envs, warnings
+            self.generation += 1
             return list(envs), list(warnings), True
 
     def size_of(self, info: EnvInfo) -> int:

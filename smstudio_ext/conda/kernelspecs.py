@@ -206,13 +206,16 @@ class KernelspecSync:
         self._lock = threading.Lock()
         self._failed = False
         self._logged: set[str] = set()
+        self._synced_generation = -1
 
     def refresh(self, force: bool = False) -> SyncResult | None:
         """Sync if the envs folder changed (or the last sync failed); None when nothing to do."""
         with self._lock:
-            envs, _warnings, changed = self.scanner.scan(force=force)
-            if not (changed or force or self._failed):
+            envs, _warnings, _changed = self.scanner.scan(force=force)
+            generation = self.scanner.generation
+            if not (force or self._failed) and generation == self._synced_generation:
                 return None
+            self._synced_generation = generation
             desired = desired_specs(envs, self.display_format, self.tool)
             result = sync_kernelspec_dir(self.kernels_dir, desired)
             self._failed = bool(result.errors)

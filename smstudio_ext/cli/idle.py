@@ -1,0 +1,109 @@
+"""``smstudio idle status [--json]`` and ``smstudio idle keepalive 2h|90m|30``.
+
+Both talk to the running Jupyter server (found through Jupyter's runtime files), which holds
+the monitor's state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ..errors import BadInput
+from .common import add_json_flag, print_json, print_table
+from .server import server_api
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?)?\s*$", re.I)
+
+
+def parse_duration(text: str) -> float:
+    """``2h`` -> 120, ``90m`` -> 90, ``30`` -> 30 (minutes); ``0`` cancels."""
+    m = _DURATION_RE.match(text or "")
+    if not m:
+        raise BadInput(f"invalid duration {text!r}: use e.g. 2h, 90m or 30 (minutes)")
+    value = float(m.group(1))
+    unit = (m.group(2) or "m").lower()
+    return value * 60 if unit.startswith("h") else value
+
+
+def _fmt_minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data = server_api("GET", "smstudio/idle?refresh=1")
+    if args.json:
+        print_json(data)
+        return 0
+    mode = " (dry-run)" if data.get("dry_run") else ""
+    bounds = data.get("bounds") or {}
+    print(
+        f"idle shutdown: {data['state']}{mode}; timeout {data['timeout_minutes']} min "
+        f"(bounds {bounds.get('min')}..{bounds.get('max') or 'none'}); "
+        f"idle for {_fmt_minutes(data.get('idle_seconds'))}"
+    )
+    if data.get("shutdown_at"):
+        print(f"shutdown at {data['shutdown_at']} (warning from {data.get('warning_at')})")
+    if data.get("keepalive_until"):
+        print(f"kept alive until {data['keepalive_until']}")
+    err = data.get("last_error")
+    if err:
+        action = f" (needs {err['action']})" if err.get("action") else ""
+        print(f"error: {err.get('detail')}{action}")
+    print()
+    print_table(
+        [
+            (
+                s["name"],
+                "yes" if s["available"] else "no",
+                "ACTIVE" if s["active"] else "-",
+                s["reason"],
+            )
+            for s in data.get("signals", [])
+        ],
+        ["signal", "available", "active", "why"],
+    )
+    if data.get("apps"):
+        print()
+        print_table(
+            [
+                (
+                    a.get("app_type"),
+                    a.get("app_name"),
+                    a.get("instance_type"),
+                    a["decision"],
+                    a["reason"],
+                )
+                for a in data["apps"]
+            ],
+            ["app type", "app", "instance", "decision", "why"],
+        )
+    return 0
+
+
+def cmd_keepalive(args: argparse.Namespace) -> int:
+    minutes = parse_duration(args.duration)
+    data = server_api("POST", "smstudio/idle/keepalive", {"minutes": minutes})
+    if args.json:
+        print_json(data)
+    elif data.get("keepalive_until"):
+        print(f"kept alive until {data['keepalive_until']}")
+    else:
+        print("keep-alive cancelled")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("idle", help="idle auto-shutdown: status and keep-alive")
+    idle_sub = parser.add_subparsers(dest="idle_command", metavar="SUBCOMMAND")
+    status = idle_sub.add_parser("status", help="state, signals and decisions of the idle monitor")
+    add_json_flag(status)
+    status.set_defaults(func=cmd_status)
+    keep = idle_sub.add_parser("keepalive", help="postpone shutdown, e.g. 2h, 90m, 30 (0 cancels)")
+    keep.add_argument("duration", help="how long: 2h, 90m or minutes; 0 cancels")
+    add_json_flag(keep)
+    keep.set_defaults(func=cmd_keepalive)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])

@@ -1,0 +1,75 @@
+"""Idle shutdown doors: GET smstudio/idle, PUT smstudio/idle/settings, POST smstudio/idle/keepalive,
+and (opt-in, ``IdleShutdown.serve_api_idle``) GET /api/idle in the platform's format.
+
+None of these requests counts as user activity (``BaseHandler._track_activity = False``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import web
+
+from ..errors import BadInput, NotConfigured
+from .base import BaseHandler, handle_errors
+
+
+def _idle(handler: BaseHandler) -> Any:
+    idle = getattr(handler.services, "idle", None)
+    if idle is None:
+        raise NotConfigured("the idle engine is not set up on this server")
+    return idle
+
+
+class IdleStatusHandler(BaseHandler):
+    @web.authenticated
+    @handle_errors
+    async def get(self) -> None:
+        idle = _idle(self)
+        refresh = self.get_query_argument("refresh", "0").lower() in ("1", "true", "yes")
+        if refresh or idle.last is None:
+            await idle.check(act=False)
+        self.write_json(idle.status())
+
+
+class IdleSettingsHandler(BaseHandler):
+    @web.authenticated
+    @handle_errors
+    async def put(self) -> None:
+        idle = _idle(self)
+        idle.update_settings(self.json_body())
+        await idle.check(act=False)
+        self.write_json(idle.status())
+
+
+class IdleKeepAliveHandler(BaseHandler):
+    @web.authenticated
+    @handle_errors
+    async def post(self) -> None:
+        idle = _idle(self)
+        body = self.json_body()
+        if "minutes" not in body:
+            raise BadInput('missing "minutes" (e.g. {"minutes": 120}; 0 cancels)')
+        idle.keepalive(body["minutes"])
+        await idle.check(act=False)
+        self.write_json(idle.status())
+
+
+class ApiIdleHandler(BaseHandler):
+    """``{"lastActiveTimestamp": "2026-11-30T02:17:30.123456z"}``, never going backwards."""
+
+    @web.authenticated
+    @handle_errors
+    async def get(self) -> None:
+        self.write_json({"lastActiveTimestamp": _idle(self).last_active_timestamp()})
+
+
+ROUTES = [
+    (r"idle", IdleStatusHandler),
+    (r"idle/settings", IdleSettingsHandler),
+    (r"idle/keepalive", IdleKeepAliveHandler),
+]
+
+# Registered by ``setup_idle`` only when ``IdleShutdown.serve_api_idle`` is on: Studio's own
+# activity-monitor extension serves the same path in SageMaker Distribution images.
+API_IDLE_ROUTE = (r"/api/idle", ApiIdleHandler)

@@ -1,0 +1,398 @@
+"""Activity signals: each looks at one kind of thing and says whether it is active now, and why.
+
+A signal gets a ``Snapshot`` (kernels and terminals as the server sees them, one process-table
+pass, the keep-alive deadline) and returns a ``SignalReport`` with one ``Observation`` per thing
+it looked at, so the monitor can attribute activity to an app (Studio Classic) and the panel can
+show each signal's state. Signals run in a worker thread; they never raise for a missing
+capability (no GPU, no psutil access): they report ``available=False`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .processes import ProcessSample, cmdline
+
+log = logging.getLogger("smstudio_ext")
+
+
+@dataclass
+class KernelInfo:
+    id: str
+    name: str
+    execution_state: str
+    last_activity: datetime | None
+    connections: int = 0
+    pid: int | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    spec_metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"kernel {self.id[:8]} ({self.name})"
+
+
+@dataclass
+class TerminalInfo:
+    name: str
+    last_activity: datetime | None
+    pid: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"terminal {self.name}"
+
+
+@dataclass
+class Snapshot:
+    now: datetime
+    kernels: list[KernelInfo] = field(default_factory=list)
+    terminals: list[TerminalInfo] = field(default_factory=list)
+    terminals_available: bool = True
+    server_pid: int | None = None
+    procs: ProcessSample | None = None
+    procs_error: str | None = None
+    keepalive_until: datetime | None = None
+
+
+@dataclass
+class Observation:
+    """One thing a signal looked at. ``ref`` is the kernel/terminal (for Classic mapping)."""
+
+    subject: str
+    active: bool
+    reason: str
+    last_activity: datetime | None = None
+    ref: Any = None
+    app: str | None = None  # filled by the monitor: the app this activity belongs to
+
+
+@dataclass
+class SignalReport:
+    name: str
+    available: bool
+    active: bool
+    reason: str
+    last_activity: datetime | None = None
+    observations: list[Observation] = field(default_factory=list)
+    scope: str = "all"  # "all": applies to every app; "mapped": per observation's app
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "available": self.available,
+            "active": self.active,
+            "reason": self.reason,
+            "last_activity": iso(self.last_activity),
+        }
+
+
+def iso(when: datetime | None) -> str | None:
+    return when.astimezone(timezone.utc).isoformat() if when else None
+
+
+def _report(
+    name: str, observations: list[Observation], now: datetime, idle_reason: str, scope: str
+) -> SignalReport:
+    active = [o for o in observations if o.active]
+    last = max((o.last_activity for o in observations if o.last_activity), default=None)
+    if active:
+        reason = "; ".join(o.subject + ": " + o.reason for o in active[:3])
+        if len(active) > 3:
+            reason += f" (+{len(active) - 3} more)"
+        return SignalReport(name, True, True, reason, now, observations, scope)
+    return SignalReport(name, True, False, idle_reason, last, observations, scope)
+
+
+def _top(sample: ProcessSample, procs: list[Any]) -> str:
+    busiest = procs[0]
+    cmd = cmdline(busiest.pid) or busiest.name
+    return f"pid {busiest.pid} {cmd[:80]}"
+
+
+class Signal:
+    name = "signal"
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class KernelSignal(Signal):
+    """Execution state: busy (a cell runs, even one that only sleeps) or a fresh start is active."""
+
+    name = "kernels"
+
+    def __init__(self, count_connections: bool = False, starting_timeout_minutes: float = 5.0):
+        self.count_connections = count_connections
+        self.starting_timeout = timedelta(minutes=starting_timeout_minutes)
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        obs: list[Observation] = []
+        counts: dict[str, int] = {}
+        for k in snap.kernels:
+            state = k.execution_state or "unknown"
+            counts[state] = counts.get(state, 0) + 1
+            if state == "busy":
+                obs.append(Observation(k.label, True, "busy (a cell is running)", snap.now, k))
+            elif state == "starting":
+                since = k.last_activity or snap.now
+                if snap.now - since > self.starting_timeout:
+                    minutes = int((snap.now - since).total_seconds() // 60)
+                    obs.append(
+                        Observation(
+                            k.label,
+                            False,
+                            f"stuck in 'starting' for {minutes} min: counted as idle",
+                            None,
+                            k,
+                        )
+                    )
+                    counts["stuck"] = counts.get("stuck", 0) + 1
+                else:
+                    obs.append(Observation(k.label, True, "starting", snap.now, k))
+            elif self.count_connections and k.connections > 0 and state != "dead":
+                obs.append(
+                    Observation(
+                        k.label, True, f"{k.connections} browser connection(s)", snap.now, k
+                    )
+                )
+            else:
+                reason = f"{state}; {k.connections} connection(s)"
+                obs.append(Observation(k.label, False, reason, k.last_activity, k))
+        if not snap.kernels:
+            idle = "no kernels running"
+        else:
+            idle = (
+                "no kernel busy (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")"
+            )
+        return _report(self.name, obs, snap.now, idle, "mapped")
+
+
+class CpuSignal(Signal):
+    """CPU of each kernel's process tree, and of the user's processes outside the server.
+
+    Catches what execution_state misses: a background thread or a silent loop in a kernel
+    that reports idle, and a ``nohup python train.py &`` whose terminal is gone.
+    """
+
+    name = "cpu"
+
+    def __init__(
+        self,
+        threshold_percent: float = 10.0,
+        watch_user_processes: bool = True,
+        user_uids: list[int] | None = None,
+        ignore: list[str] | None = None,
+    ):
+        self.threshold = threshold_percent
+        self.watch_user_processes = watch_user_processes
+        self.user_uids = set(user_uids or [])
+        self.ignore = [re.compile(p) for p in ignore or []]
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        sample = snap.procs
+        if sample is None:
+            reason = snap.procs_error or "process table not readable"
+            return SignalReport(self.name, False, False, reason)
+        obs: list[Observation] = []
+        local = [k for k in snap.kernels if k.pid]
+        for k in local:
+            total, members = sample.tree_cpu(k.pid or 0)
+            if not members:
+                continue
+            if total > self.threshold and not self._ignored(members[0].pid):
+                reason = f"process tree uses {total:.0f}% CPU ({_top(sample, members)})"
+                obs.append(Observation(k.label, True, reason, snap.now, k))
+            else:
+                obs.append(Observation(k.label, False, f"{total:.1f}% CPU", None, k))
+        if self.watch_user_processes:
+            obs.extend(self._outside(snap, sample))
+        if not local and not self.watch_user_processes:
+            reason = "no local kernel processes to measure (remote kernels) and user processes not watched"
+            return SignalReport(self.name, False, False, reason)
+        idle = f"no kernel or user process above {self.threshold:g}% CPU"
+        return _report(self.name, obs, snap.now, idle, "mapped")
+
+    def _ignored(self, pid: int) -> bool:
+        if not self.ignore:
+            return False
+        cmd = cmdline(pid)
+        return any(p.search(cmd) for p in self.ignore)
+
+    def _outside(self, snap: Snapshot, sample: ProcessSample) -> list[Observation]:
+        """The user's busy processes that are neither the server's descendants nor ancestors."""
+        server = snap.server_pid or os.getpid()
+        inside = set(sample.tree(server)) | sample.ancestors(server) | {os.getpid()}
+        obs = []
+        for proc in sample.procs.values():
+            if proc.cpu_percent <= self.threshold or proc.pid in inside:
+                continue
+            if self.user_uids and proc.uid not in self.user_uids:
+                continue
+            cmd = cmdline(proc.pid) or proc.name
+            if any(p.search(cmd) for p in self.ignore):
+                continue
+            reason = f"uses {proc.cpu_percent:.0f}% CPU: {cmd[:80]}"
+            obs.append(Observation(f"process {proc.pid}", True, reason, snap.now, proc))
+        return obs
+
+
+class TerminalSignal(Signal):
+    """Terminals: output moves ``last_activity``; a busy process tree (a silent job) is active."""
+
+    name = "terminals"
+
+    def __init__(self, threshold_percent: float = 10.0):
+        self.threshold = threshold_percent
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        if not snap.terminals_available:
+            return SignalReport(self.name, False, False, "terminals are not enabled on this server")
+        obs = []
+        for t in snap.terminals:
+            total, members = (0.0, [])
+            if snap.procs is not None and t.pid:
+                total, members = snap.procs.tree_cpu(t.pid)
+            if members and total > self.threshold:
+                reason = f"a job uses {total:.0f}% CPU ({_top(snap.procs, members)})"  # type: ignore[arg-type]
+                obs.append(Observation(t.label, True, reason, snap.now, t))
+            else:
+                obs.append(
+                    Observation(t.label, False, f"idle ({total:.1f}% CPU)", t.last_activity, t)
+                )
+        idle = "no terminals open" if not snap.terminals else "no terminal job using CPU"
+        return _report(self.name, obs, snap.now, idle, "mapped")
+
+
+class GpuSignal(Signal):
+    """GPU utilization from pynvml, else ``nvidia-smi``; no GPU = not available (never an error)."""
+
+    name = "gpu"
+
+    def __init__(self, threshold_percent: float = 10.0, command: list[str] | None = None):
+        self.threshold = threshold_percent
+        self.command = list(command or [])
+        self._unavailable: str | None = None
+
+    def _utilizations(self) -> list[float]:
+        try:
+            import pynvml  # type: ignore[import-not-found]
+        except ImportError:
+            pynvml = None
+        if pynvml is not None:
+            try:
+                pynvml.nvmlInit()
+                try:
+                    count = pynvml.nvmlDeviceGetCount()
+                    return [
+                        float(
+                            pynvml.nvmlDeviceGetUtilizationRates(
+                                pynvml.nvmlDeviceGetHandleByIndex(i)
+                            ).gpu
+                        )
+                        for i in range(count)
+                    ]
+                finally:
+                    pynvml.nvmlShutdown()
+            except Exception as exc:  # NVMLError: no driver / no device
+                log.debug("smstudio: pynvml failed (%s); trying %s", exc, self.command[:1])
+        if not self.command or not shutil.which(self.command[0]):
+            raise LookupError("no NVIDIA GPU (nvidia-smi not found)")
+        out = subprocess.run(self.command, capture_output=True, text=True, timeout=10, check=False)
+        if out.returncode != 0:
+            raise LookupError(f"no usable GPU ({self.command[0]} exited {out.returncode})")
+        values = []
+        for line in out.stdout.splitlines():
+            line = line.strip().rstrip("%").strip()
+            if line:
+                values.append(float(line))
+        if not values:
+            raise LookupError(f"no GPU reported by {self.command[0]}")
+        return values
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        if self._unavailable:
+            return SignalReport(self.name, False, False, self._unavailable)
+        try:
+            utils = self._utilizations()
+        except (LookupError, OSError, ValueError, subprocess.SubprocessError) as exc:
+            # A machine without a GPU will not grow one: stop asking (cheap checks).
+            self._unavailable = str(exc) or "no GPU"
+            return SignalReport(self.name, False, False, self._unavailable)
+        obs = [
+            Observation(
+                f"gpu {i}",
+                u > self.threshold,
+                f"{u:.0f}% utilization",
+                snap.now if u > self.threshold else None,
+            )
+            for i, u in enumerate(utils)
+        ]
+        return _report(self.name, obs, snap.now, f"all GPUs under {self.threshold:g}%", "all")
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """The platform file's timestamp (``2026-11-30T02:17:30.123456Z``, z or Z, or epoch)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromtimestamp(float(text), timezone.utc)
+    except ValueError:
+        pass
+    candidate = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
+    try:
+        when = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+
+
+class KeepAliveSignal(Signal):
+    """``smstudio idle keepalive`` / the panel's "keep running", and the platform's activity file."""
+
+    name = "keepalive"
+
+    def __init__(self, path: str = ""):
+        self.path = path
+        self._warned = False
+
+    def read_file(self) -> datetime | None:
+        if not self.path:
+            return None
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read(200)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if not self._warned:
+                log.warning("smstudio: cannot read %s: %s", self.path, exc)
+                self._warned = True
+            return None
+        when = parse_timestamp(text)
+        if when is None and text.strip() and not self._warned:
+            log.warning("smstudio: ignoring %s: not a timestamp (%r)", self.path, text[:40])
+            self._warned = True
+        return when
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        obs = []
+        until = snap.keepalive_until
+        if until and until > snap.now:
+            obs.append(Observation("keep-alive", True, f"kept alive until {iso(until)}", snap.now))
+        stamp = self.read_file()
+        if stamp is not None:
+            stamp = min(stamp, snap.now)
+            obs.append(Observation(self.path, False, f"last activity {iso(stamp)}", stamp))
+        idle = "no keep-alive"
+        if stamp is not None:
+            idle += f"; {os.path.basename(self.path)} says {iso(stamp)}"
+        return _report(self.name, obs, snap.now, idle, "all")
