@@ -96,10 +96,30 @@ def test_keep_running_changes_the_server_idle_state(page, demo):
     sec = wait_settled(page, "idle")
     sec.get_by_role("button", name="Keep running for 1 h").click()
     sec.get_by_text(re.compile(r"for (59|60)m more|for 1h 00m more")).wait_for()
+    _assert_kept_for_an_hour(demo)
+    # the status bar says so too
+    page.locator(".jp-smstudio-StatusItem", has_text="Kept running").wait_for()
+
+
+def _assert_kept_for_an_hour(demo):
     status, after = demo.api("GET", "smstudio/idle")
+    assert status == 200
     until = datetime.fromisoformat(after["keepalive_until"].replace("Z", "+00:00"))
     left = until - datetime.now(timezone.utc)
     assert timedelta(minutes=58) < left <= timedelta(minutes=60)
+
+
+def test_keep_running_from_the_command_palette(page, demo):
+    if not demo.has("idle"):
+        pytest.skip("the idle engine is not in this build")
+    status, cancelled = demo.api("POST", "smstudio/idle/keepalive", {"minutes": 0})
+    assert status == 200 and not cancelled.get("keepalive_until")
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator("#command-palette input")
+    palette.fill("Keep This App Running")
+    page.locator('#command-palette [data-command="smstudio:keep-running"]').click()
+    page.get_by_text("Kept running for 1 h.").first.wait_for()
+    _assert_kept_for_an_hour(demo)
 
 
 def test_cost_shows_the_estimate(page, demo):

@@ -162,6 +162,7 @@ export function IdleView(props: {
           {signals.map(s => (
             <li
               key={s.name}
+              title={s.reason}
               className={
                 !s.available
                   ? 'jp-smstudio-tone-muted'
