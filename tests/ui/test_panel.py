@@ -277,3 +277,24 @@ def test_screenshots_light_and_dark(page, demo):
     page.wait_for_timeout(300)
     dark = screenshot(page, "panel-dark.png")
     assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
+
+
+def test_timeout_control_checks_the_admin_bound_then_sets_it(page, demo):
+    if not demo.has("idle"):
+        pytest.skip("the idle engine is not in this build")
+    status, idle = demo.api("GET", "smstudio/idle")
+    low = idle["bounds"]["min"]
+    sec = wait_settled(page, "idle")
+    field = sec.get_by_label("Shut down after idle for")
+    # below the admin's minimum: refused in the panel, nothing sent
+    field.fill(str(low - 1))
+    sec.get_by_role("button", name="Set", exact=True).click()
+    sec.get_by_text(f"At least {low} minutes (admin bound).").wait_for()
+    assert demo.api("GET", "smstudio/idle")[1]["timeout_minutes"] == idle["timeout_minutes"]
+    # within the bounds: the server takes it
+    wanted = idle["timeout_minutes"] + 15
+    field.fill(str(wanted))
+    field.press("Enter")
+    sec.get_by_text(f"Timeout set to {wanted} min.").wait_for()
+    assert demo.api("GET", "smstudio/idle")[1]["timeout_minutes"] == wanted
+    sec.get_by_text(f"{wanted} min idle").wait_for()

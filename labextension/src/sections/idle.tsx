@@ -53,7 +53,7 @@ function TimeoutControl(props: {
     }
   };
   return (
-    <form className="jp-smstudio-Inline" onSubmit={submit}>
+    <form className="jp-smstudio-Inline" onSubmit={submit} noValidate>
       <label htmlFor={id}>Shut down after idle for</label>
       <input
         id={id}
