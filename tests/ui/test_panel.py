@@ -298,3 +298,31 @@ def test_timeout_control_checks_the_admin_bound_then_sets_it(page, demo):
     sec.get_by_text(f"Timeout set to {wanted} min.").wait_for()
     assert demo.api("GET", "smstudio/idle")[1]["timeout_minutes"] == wanted
     sec.get_by_text(f"{wanted} min idle").wait_for()
+
+
+def test_keyboard_reaches_every_control(page, demo):
+    for sid in ("context", "idle", "conda"):
+        wait_settled(page, sid)
+    toggle = section(page, "context").locator(".jp-smstudio-Section-toggle")
+    toggle.focus()
+    seen = []
+    for _ in range(60):
+        seen.append(
+            page.evaluate(
+                "() => { const e = document.activeElement;"
+                " return (e.getAttribute('aria-label') || e.textContent || '').trim(); }"
+            )
+        )
+        if not page.evaluate("() => !!document.activeElement.closest('#smstudio-ext-panel')"):
+            break
+        page.keyboard.press("Tab")
+    for title in ("This app", "Auto-shutdown", "Cost", "Tags", "Guardrails", "Backup", "Conda"):
+        assert f"Refresh {title}" in seen, seen
+    if demo.has("idle"):
+        assert "Keep running for 1 h" in seen
+    # Enter on a section toggle collapses it and says so
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "true"
