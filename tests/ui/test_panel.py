@@ -194,33 +194,50 @@ def test_back_up_now_completes_and_the_snapshot_appears(page, demo):
     assert "none yet" not in sec.inner_text()
 
 
-def test_restore_dialog_asks_before_overwriting(page, demo):
+def _restore(page, sec, paths: str, target, overwrite: bool = False):
+    sec.locator(".jp-smstudio-Snapshots tbody tr").first.get_by_role(
+        "button", name=re.compile("Restore from snapshot")
+    ).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("#jp-smstudio-restore-paths").fill(paths)
+    dialog.locator("#jp-smstudio-restore-target").fill(str(target))
+    if overwrite:
+        dialog.locator("#jp-smstudio-restore-overwrite").check()
+    dialog.get_by_role("button", name="Restore…").click()
+
+
+def test_restore_chooses_paths_and_target_and_asks_before_overwriting(page, demo):
     if not demo.has("backup"):
         pytest.skip("the backup engine is not in this build")
     sec = wait_settled(page, "backup")
-    rows = sec.locator(".jp-smstudio-Snapshots tbody tr")
-    if rows.count() == 0:
+    if sec.locator(".jp-smstudio-Snapshots tbody tr").count() == 0:
         pytest.skip("no snapshot to restore (the backup test did not run)")
     target = demo.home / "restored"
-    rows.first.get_by_role("button", name=re.compile("Restore from snapshot")).click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.locator("#jp-smstudio-restore-paths").fill("notebooks")
-    dialog.locator("#jp-smstudio-restore-target").fill(str(target))
-    dialog.locator("#jp-smstudio-restore-overwrite").check()
-    dialog.get_by_role("button", name="Restore…").click()
-    # overwrite asks for a confirmation; cancelling restores nothing
+    restored = target / "notebooks" / "welcome.ipynb"
+    original = (demo.home / "notebooks" / "welcome.ipynb").read_text()
+    # ticking "overwrite" asks first; cancelling restores nothing
+    _restore(page, sec, "notebooks", target, overwrite=True)
     page.locator(".jp-Dialog").get_by_text("Overwrite files?").wait_for()
     page.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
-    page.wait_for_timeout(300)
+    page.locator(".jp-Dialog").wait_for(state="detached")
     assert not target.exists()
-    # without overwrite it restores straight away
-    rows.first.get_by_role("button", name=re.compile("Restore from snapshot")).click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.locator("#jp-smstudio-restore-paths").fill("notebooks")
-    dialog.locator("#jp-smstudio-restore-target").fill(str(target))
-    dialog.get_by_role("button", name="Restore…").click()
-    page.get_by_text(re.compile(r"Restored \d+ files")).wait_for(timeout=30_000)
-    assert (target / "notebooks" / "welcome.ipynb").exists()
+    # a fresh target: restored straight away, only the chosen path
+    _restore(page, sec, "notebooks", target)
+    page.get_by_text(re.compile(r"Restored \d+ files")).first.wait_for(timeout=30_000)
+    assert restored.read_text() == original
+    assert sorted(p.name for p in target.iterdir()) == ["notebooks"]
+    # a changed file in the target: the server refuses, the panel asks, "Overwrite" restores it
+    restored.write_text("changed since the snapshot")
+    _restore(page, sec, "notebooks", target)
+    confirm = page.locator(".jp-Dialog", has_text="Overwrite files?")
+    confirm.get_by_text("already exist").wait_for()
+    confirm.get_by_role("button", name="Overwrite").click()
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    for _ in range(100):
+        if restored.read_text() == original:
+            break
+        page.wait_for_timeout(100)
+    assert restored.read_text() == original
 
 
 def _make_env(envs: Path, name: str, ipykernel: bool) -> None:

@@ -7,7 +7,13 @@ import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { API, IBackupStatus, IRestoreRequest, ISnapshot } from '../api';
+import {
+  API,
+  IBackupStatus,
+  IRestoreRequest,
+  IRestoreResult,
+  ISnapshot
+} from '../api';
 import { formatBytes, formatRelative, formatSince, NOT_SET } from '../format';
 import { backupProgressView } from '../model';
 import {
@@ -134,26 +140,37 @@ export async function restoreDialog(
     return;
   }
   const request = form.value;
-  if (request.overwrite) {
-    const confirm = await showDialog({
-      title: 'Overwrite files?',
-      body: `Files in ${
-        request.target ?? 'the target folder'
-      } that also exist in the snapshot will be replaced by the snapshot's version. This cannot be undone.`,
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.warnButton({ label: 'Overwrite' })
-      ]
-    });
-    if (!confirm.button.accept) {
-      return;
-    }
+  if (request.overwrite && !(await confirmOverwrite(request, null))) {
+    return;
   }
-  const id = Notification.emit(`Restoring ${snapshot.id}…`, 'in-progress', {
+  let id = Notification.emit(`Restoring ${snapshot.id}…`, 'in-progress', {
     autoClose: false
   });
   try {
-    const result = await API.restore(request, settings);
+    let result: IRestoreResult;
+    try {
+      result = await API.restore(request, settings);
+    } catch (error) {
+      // 409: files in the target differ from the snapshot. Ask, then overwrite.
+      if (
+        request.overwrite ||
+        !(error instanceof ServerConnection.ResponseError) ||
+        error.response.status !== 409
+      ) {
+        throw error;
+      }
+      Notification.dismiss(id);
+      const detail = error.message
+        .replace(/^conflict:\s*/, '')
+        .replace(/;\s*pass --overwrite.*$/, '');
+      if (!(await confirmOverwrite(request, detail))) {
+        return;
+      }
+      id = Notification.emit(`Restoring ${snapshot.id}…`, 'in-progress', {
+        autoClose: false
+      });
+      result = await API.restore({ ...request, overwrite: true }, settings);
+    }
     if (result.restored) {
       Notification.update({
         id,
@@ -179,6 +196,22 @@ export async function restoreDialog(
       autoClose: false
     });
   }
+}
+
+/** "Overwrite files?" with what would be replaced; true when the user agrees. */
+async function confirmOverwrite(
+  request: IRestoreRequest,
+  detail: string | null
+): Promise<boolean> {
+  const where = request.target ?? 'the target folder';
+  const confirm = await showDialog({
+    title: 'Overwrite files?',
+    body:
+      (detail ? `${detail}. ` : '') +
+      `Files in ${where} that also exist in the snapshot will be replaced by the snapshot's version. This cannot be undone.`,
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Overwrite' })]
+  });
+  return confirm.button.accept;
 }
 
 export function BackupView(props: {
