@@ -145,8 +145,17 @@ def test_tags_show_the_seeded_tags_with_the_user_id_highlighted(page, demo):
     status, data = demo.api("GET", "smstudio/insights?parts=tags")
     rows = sec.locator("tbody tr")
     assert rows.count() == len(data["tags"]) > 0
+    own = [t for t in data["tags"] if not t["automatic"] or t["user_id"]]
+    automatic = [t for t in data["tags"] if t["automatic"] and not t["user_id"]]
+    assert own and automatic  # the seeded world has both
     text = sec.inner_text()
-    for tag in data["tags"]:
+    for tag in own:
+        assert tag["key"] in text and tag["value"] in text
+    # SageMaker's automatic tags (ARNs) are folded away until asked for
+    assert automatic[0]["value"] not in text
+    sec.get_by_text(f"{len(automatic)} automatic tags set by SageMaker").click()
+    text = sec.inner_text()
+    for tag in automatic:
         assert tag["key"] in text and tag["value"] in text
     user_id = [t for t in data["tags"] if t.get("user_id")]
     assert user_id, "the seeded owner carries the user-id tag"
