@@ -17,6 +17,8 @@ fi
 echo "[lint] ruff"
 ruff check smstudio_ext tests bench
 ruff format --check smstudio_ext tests bench
+echo "[lint] mypy"
+mypy smstudio_ext
 
 if [ -f labextension/package.json ] && grep -q '"test"' labextension/package.json && [ -d labextension/node_modules ]; then
   echo "[test] labextension unit tests"

@@ -17,8 +17,6 @@ from tornado.httpclient import HTTPClientError
 from smstudio_ext import clock
 from smstudio_ext.cli import main as cli_main
 
-pytestmark = pytest.mark.filterwarnings("ignore::jupyter_server.utils.JupyterServerAuthWarning")
-
 HOURS = 3600
 BASE = {
     "timeout_minutes": 60,

@@ -21,7 +21,6 @@ from smstudio_ext import clock
 
 # jupyter_server_terminals' websocket route has no auth decorator; the server warns about it,
 # and the project's "warnings are errors" would otherwise keep terminals from loading.
-pytestmark = pytest.mark.filterwarnings("ignore::jupyter_server.utils.JupyterServerAuthWarning")
 
 HOURS = 3600
 BASE = {

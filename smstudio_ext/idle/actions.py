@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 from .. import clock
@@ -57,7 +58,7 @@ class AppDeleter:
         self.denied_retry_seconds = denied_retry_seconds
         self.sleep = sleep
         self.denied: dict[str, Any] | None = None
-        self._denied_at = None
+        self._denied_at: datetime | None = None
         self._lock = threading.Lock()
 
     def delete(self, app: AppInfo) -> ActionResult:

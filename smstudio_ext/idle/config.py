@@ -1,6 +1,6 @@
 """The ``IdleShutdown`` config section: what counts as activity, how long is too long, what to do.
 
-Admins set it in ``jupyter_server_config.d/smstudio.json`` (an LCC writes it) or through
+Admins set it in ``jupyter_smstudio_ext_config.json`` (an LCC writes it) or through
 ``SMSTUDIO_IDLE_*`` environment variables; users can only move the timeout within the admin's
 bounds (``PUT smstudio/idle/settings``).
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .processes import ProcessSample, cmdline
+from .processes import ProcessSample, ProcInfo, cmdline
 
 log = logging.getLogger("smstudio_ext")
 
@@ -257,7 +257,8 @@ class TerminalSignal(Signal):
             return SignalReport(self.name, False, False, "terminals are not enabled on this server")
         obs = []
         for t in snap.terminals:
-            total, members = (0.0, [])
+            total: float = 0.0
+            members: list[ProcInfo] = []
             if snap.procs is not None and t.pid:
                 total, members = snap.procs.tree_cpu(t.pid)
             if members and total > self.threshold:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import pricing, studio_backend
+from . import pricing, studio
 from .faults import Call, FaultInjector
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Emulator:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        studio_backend.install()
+        studio.install()
 
         class QuietHandler(MotoRequestHandler):  # type: ignore[misc,valid-type]
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -136,24 +136,24 @@ class Emulator:
     def reset(self) -> None:
         """Forget every resource (moto's and the Studio store), faults, counts and settings."""
         self._post("/moto-api/reset")
-        studio_backend.reset_settings()
+        studio.reset_settings()
         self.clear_faults()
         self.reset_counts()
 
-    def store(self, region: str | None = None) -> studio_backend.StudioStore:
-        return studio_backend.get_store(self.account_id, region or self.region)
+    def store(self, region: str | None = None) -> studio.StudioStore:
+        return studio.get_store(self.account_id, region or self.region)
 
     def set_app_delete_delay(self, seconds: float) -> None:
         """How long a deleted app stays ``Deleting`` before ``Deleted`` (default 0.5 s)."""
-        studio_backend.SETTINGS.app_delete_delay = float(seconds)
+        studio.SETTINGS.app_delete_delay = float(seconds)
 
     def set_app_start_delay(self, seconds: float) -> None:
         """How long a new app stays ``Pending`` before ``InService`` (default 0: immediate)."""
-        studio_backend.SETTINGS.app_start_delay = float(seconds)
+        studio.SETTINGS.app_start_delay = float(seconds)
 
     def set_image_version_delay(self, seconds: float) -> None:
         """How long a new image version stays ``CREATING`` (default 0.2 s)."""
-        studio_backend.SETTINGS.image_version_delay = float(seconds)
+        studio.SETTINGS.image_version_delay = float(seconds)
 
     def set_app_creation_time(self, app_arn: str, when: datetime) -> None:
         with self.store().lock:

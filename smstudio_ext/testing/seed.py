@@ -11,7 +11,7 @@ from typing import Any
 from smstudio_ext.clock import utcnow
 
 from .emulator import Emulator
-from .studio_backend import image_account
+from .studio import image_account
 
 USER_ID_TAG_KEY = "studiouserid"
 PROFILES = ("alice", "bob", "carol")

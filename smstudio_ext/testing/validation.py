@@ -95,25 +95,21 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             errors.append(where + "Member must be a number")
             return
-        if "min" in meta and value < meta["min"]:
-            errors.append(
-                where + "Member must have value greater than or equal to {}".format(meta["min"])
-            )
-        if "max" in meta and value > meta["max"]:
-            errors.append(
-                where + "Member must have value less than or equal to {}".format(meta["max"])
-            )
+        _check_bounds(meta, value, where, errors, "value")
 
 
 def _check_length(meta: dict[str, Any], length: int, where: str, errors: list[str]) -> None:
-    if "min" in meta and length < meta["min"]:
-        errors.append(
-            where + "Member must have length greater than or equal to {}".format(meta["min"])
-        )
-    if "max" in meta and length > meta["max"]:
-        errors.append(
-            where + "Member must have length less than or equal to {}".format(meta["max"])
-        )
+    _check_bounds(meta, length, where, errors, "length")
+
+
+def _check_bounds(
+    meta: dict[str, Any], number: int, where: str, errors: list[str], what: str
+) -> None:
+    """The model's ``min`` / ``max`` on a number (``what="value"``) or a length."""
+    if "min" in meta and number < meta["min"]:
+        errors.append(where + f"Member must have {what} greater than or equal to {meta['min']}")
+    if "max" in meta and number > meta["max"]:
+        errors.append(where + f"Member must have {what} less than or equal to {meta['max']}")
 
 
 def validation_errors(service: str, operation: str, params: dict[str, Any]) -> list[str]:
