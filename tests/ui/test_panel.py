@@ -285,26 +285,6 @@ def test_conda_shows_persisted_envs_their_kernel_or_the_fix(page, demo):
     assert fix == envs["scratch"]["fix"] and "ipykernel" in fix
 
 
-def test_screenshots_light_and_dark(page, demo):
-    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
-    widen_sidebar(page)
-    light = screenshot(page, "panel-light.png")
-    status, _ = demo.api(
-        "PUT",
-        "lab/api/settings/@jupyterlab/apputils-extension:themes",
-        {"raw": json.dumps({"theme": "JupyterLab Dark"})},
-    )
-    assert status in (200, 204)
-    page.reload()
-    page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
-    ensure_panel_open(page)
-    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
-    widen_sidebar(page)
-    page.wait_for_timeout(300)
-    dark = screenshot(page, "panel-dark.png")
-    assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
-
-
 def test_timeout_control_checks_the_admin_bound_then_sets_it(page, demo):
     if not demo.has("idle"):
         pytest.skip("the idle engine is not in this build")
@@ -352,3 +332,24 @@ def test_keyboard_reaches_every_control(page, demo):
     assert toggle.get_attribute("aria-expanded") == "false"
     page.keyboard.press("Enter")
     assert toggle.get_attribute("aria-expanded") == "true"
+
+
+def test_screenshots_light_and_dark(page, demo):
+    """Last in the module: it switches the lab to the dark theme."""
+    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    widen_sidebar(page)
+    light = screenshot(page, "panel-light.png")
+    status, _ = demo.api(
+        "PUT",
+        "lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": "JupyterLab Dark"})},
+    )
+    assert status in (200, 204)
+    page.reload()
+    page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
+    ensure_panel_open(page)
+    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    widen_sidebar(page)
+    page.wait_for_timeout(300)
+    dark = screenshot(page, "panel-dark.png")
+    assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
