@@ -27,6 +27,8 @@ from .errors import SmStudioError
 from .handlers import all_routes
 from .idle.config import IdleShutdown
 from .idle.server import setup_idle
+from .insights.config import Insights
+from .insights.server import setup_insights
 
 log = logging.getLogger("smstudio_ext")
 
@@ -86,7 +88,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws, CondaEnvs, IdleShutdown]
+    classes = [Studio, Aws, CondaEnvs, IdleShutdown, Insights]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -130,6 +132,7 @@ class StudioExtensionApp(ExtensionApp):
         # --- engine setup calls (keep one line each) ---
         setup_conda(self)
         setup_idle(self)
+        setup_insights(self)
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 # One module per concern; each exports ROUTES = [(relative_pattern, HandlerClass), ...].
-MODULES = ("context", "conda", "idle")
+MODULES = ("context", "conda", "idle", "insights")
 
 
 def all_routes() -> list[tuple[str, Any]]:

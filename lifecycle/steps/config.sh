@@ -1,0 +1,18 @@
+# --- server config (lifecycle/steps/config.sh) ---
+step_config() { # enable the extension, and the admin's choices where it reads them
+  local dir=${SMSTUDIO_LCC_CONFIG_DIR:-}
+  if [ -z "$dir" ]; then
+    dir=$("$PY" -c 'import os, sys; print(os.path.join(sys.prefix, "etc", "jupyter"))')
+  fi
+  need_abs SMSTUDIO_LCC_CONFIG_DIR "$dir"
+  if ! write_config "$dir"; then
+    log "falling back to the user's config dir"
+    write_config "$HOME_DIR/.jupyter"
+    own "$HOME_DIR/.jupyter"
+  fi
+}
+write_config() { # write_config DIR: the two files in one Jupyter config dir
+  printf '%s\n' '{"ServerApp": {"jpserver_extensions": {"smstudio_ext": true}}}' |
+    put "$1/jupyter_server_config.d/smstudio.json"
+  printf '%s\n' "$EXT_CONFIG" | put "$1/jupyter_smstudio_ext_config.json"
+}

@@ -1,0 +1,55 @@
+# --- git identity and suggested repositories (lifecycle/steps/git.sh) ---
+profile_tags() { # profile_tags KEY...: the owner profile's tag values, one line per key
+  "$PY" - "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@" <<'PYEOF'
+import json, sys
+try:
+    import boto3
+    meta = json.load(open(sys.argv[1]))
+    arn = meta.get("ResourceArn") or ""
+    sm = boto3.client("sagemaker", region_name=arn.split(":")[3] if arn.count(":") >= 5 else None)
+    dom, prof = meta.get("DomainId"), meta.get("UserProfileName")
+    if not prof and meta.get("SpaceName"):
+        space = sm.describe_space(DomainId=dom, SpaceName=meta["SpaceName"])
+        prof = space.get("OwnershipSettings", {}).get("OwnerUserProfileName")
+    arn = sm.describe_user_profile(DomainId=dom, UserProfileName=prof)["UserProfileArn"]
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn).get("Tags", [])}
+except Exception as exc:
+    sys.exit("profile tags unavailable: %s" % exc)
+for key in sys.argv[2:]:
+    print(" ".join(tags.get(key, "").split()) if key else "")
+PYEOF
+}
+git_set() { # git_set KEY VALUE: only when the user has not set it already
+  local cfg="$HOME_DIR/.gitconfig"
+  if [ -z "$2" ]; then return 0; fi
+  if git config --file "$cfg" --get "$1" >/dev/null 2>&1; then log "git $1 already set: kept"; return 0; fi
+  git config --file "$cfg" "$1" "$2"
+  own "$cfg"
+  log "git $1 set"
+}
+job_git_clone() {
+  local i dir
+  export GIT_TERMINAL_PROMPT=0
+  for ((i = 0; i < ${#GIT_REPOS[@]}; i += 2)); do
+    dir="$HOME_DIR/${GIT_REPOS[i + 1]}"
+    if [ -e "$dir" ]; then log "$dir exists: not cloned"; continue; fi
+    if nohup git clone --quiet -- "${GIT_REPOS[i]}" "$dir"; then
+      own "$dir"
+      log "cloned ${GIT_REPOS[i]} into $dir"
+    else
+      log "clone of ${GIT_REPOS[i]} failed"
+    fi
+  done
+}
+step_git() {
+  local name=$GIT_NAME email=$GIT_EMAIL out=""
+  if ! command -v git >/dev/null 2>&1; then log "git not found: skipped"; return 0; fi
+  if { [ -z "$name" ] || [ -z "$email" ]; } && [ -n "$GIT_NAME_TAG$GIT_EMAIL_TAG" ]; then
+    out=$(profile_tags "$GIT_NAME_TAG" "$GIT_EMAIL_TAG") || log "git identity from tags skipped"
+    if [ -z "$name" ]; then name=$(sed -n 1p <<<"$out"); fi
+    if [ -z "$email" ]; then email=$(sed -n 2p <<<"$out"); fi
+  fi
+  git_set user.name "$name"
+  git_set user.email "$email"
+  if [ "${#GIT_REPOS[@]}" -gt 0 ]; then bg git_clone; fi
+}

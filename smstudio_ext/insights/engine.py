@@ -1,0 +1,403 @@
+"""``InsightsEngine``: tags, costs and guardrails of one profile/space (or a whole domain).
+
+``collect()`` answers ``{context, tags, costs, guardrails, parts}``. Each part is computed on
+its own (one failing AWS call spoils only its part, reported in ``parts.<name>``); every AWS
+answer comes from a single-flight TTL cache and independent calls run concurrently on a thread
+pool, so a warm answer costs no AWS call and a cold one waits for the slowest call chain
+(ListApps → ListTags of an app), not the sum of all calls.
+
+For the admin: ``evaluate_owner`` and ``evaluate_domain`` run the same checks for any owner of
+any domain from a plain script (an ``AwsClients`` and identifiers; no server needed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Callable
+
+from .. import clock
+from ..aws import AwsClients, call
+from ..context import StudioContext
+from ..errors import SmStudioError
+from .cache import TtlCache
+from .config import Insights
+from .costs import billed_error, billed_from, billed_status, estimate
+from .facts import Facts, Provider, Subject
+from .guardrails import FAIL, LEVELS, PASS, UNKNOWN, Registry
+from .pricing import PriceBook
+from .tags import AUTO_TAG_KEYS, merge_tags
+
+log = logging.getLogger("smstudio_ext")
+
+PARTS = ("tags", "costs", "guardrails")
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _error(exc: BaseException, where: str | None = None) -> dict[str, Any]:
+    if isinstance(exc, SmStudioError):
+        out = exc.to_dict()
+    else:
+        out = {"error": "internal_error", "detail": f"{type(exc).__name__}: {exc}"}
+    if where:
+        out["source"] = where
+    return out
+
+
+class InsightsEngine:
+    """One engine per process; thread-safe. ``close()`` stops its thread pools."""
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        config: Insights | None = None,
+        context: StudioContext | None = None,
+        *,
+        providers: dict[str, Provider] | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.clients = clients
+        self.config = config or Insights()
+        self.context = context
+        self.providers = dict(providers or {})
+        self.registry = registry or Registry.from_config(
+            self.config.disabled_checks, self.config.extra_checks
+        )
+        self.cache = TtlCache(error_ttl=self.config.error_ttl_seconds)
+        self.fetched_at: dict[Any, datetime] = {}
+        self._aws_pool = ThreadPoolExecutor(
+            self.config.aws_workers, thread_name_prefix="smstudio-insights-aws"
+        )
+        self._parts_pool = ThreadPoolExecutor(4, thread_name_prefix="smstudio-insights")
+        self._books: dict[str, PriceBook] = {}
+        self._books_lock = threading.Lock()
+        self.config_error: str | None = None  # set by the server when its config was refused
+
+    def close(self, wait: bool = False) -> None:
+        """Stop the pools (queued work is dropped; ``wait`` also waits for running calls)."""
+        self._parts_pool.shutdown(wait=wait, cancel_futures=True)
+        self._aws_pool.shutdown(wait=wait, cancel_futures=True)
+
+    # -- building blocks ----------------------------------------------------------------------
+
+    def price_book(self, region: str) -> PriceBook:
+        with self._books_lock:
+            return self._books.get(region) or self._new_book(region)
+
+    def _new_book(self, region: str) -> PriceBook:
+        book = self._books[region] = PriceBook(
+            self.clients,
+            region,
+            cache_path=self.config.price_cache_path or None,
+            cache_days=self.config.price_cache_days,
+            price_file=self.config.price_file,
+        )
+        return book
+
+    def subject(self) -> Subject | None:
+        if self.context is None:
+            return None
+        return Subject.from_context(self.context, self.config.caller_user_id or None)
+
+    def facts(self, subject: Subject, *, refresh: bool = False) -> Facts:
+        return Facts(
+            self.clients,
+            self.config,
+            subject,
+            self.cache,
+            self._aws_pool,
+            prices=self.price_book(subject.region),
+            providers=self.providers,
+            max_age=self.config.refresh_floor_seconds if refresh else None,
+            fetched_at=self.fetched_at,
+        )
+
+    # -- parts ----------------------------------------------------------------------------------
+
+    def tags_part(self, facts: Facts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        s = facts.subject
+        sources: list[tuple[str, str]] = [("domain", facts.domain_arn())]
+        errors: list[dict[str, Any]] = []
+        if s.owner_kind:
+            sources.append((s.owner_kind, facts.owner_arn()))
+            try:
+                profile = facts.space_owner_profile()
+            except SmStudioError as exc:
+                profile = None
+                errors.append(_error(exc, s.owner_kind))
+            if profile:
+                sources.append(("user-profile", facts.profile_arn(profile)))
+            try:
+                apps = facts.apps()
+            except SmStudioError as exc:
+                apps = []
+                errors.append(_error(exc, "app"))
+            sources.extend(("app", a.app_arn) for a in apps if a.app_arn)
+        answers = facts.tags_many(arn for _, arn in sources)
+        merged: list[tuple[str, str, list[dict[str, str]]]] = []
+        for source, arn in sources:
+            answer = answers[arn]
+            if isinstance(answer, SmStudioError):
+                errors.append({**_error(answer, source), "resource_arn": arn})
+            else:
+                merged.append((source, arn, answer))
+        return merge_tags(merged, self.config.user_id_tag_key), errors
+
+    def costs_part(self, facts: Facts) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        s = facts.subject
+        errors: list[dict[str, Any]] = []
+        now = clock.utcnow()
+        billed_future = None
+        auto_key = AUTO_TAG_KEYS.get(s.owner_kind or "")
+        if self.config.billed_costs and s.owner_kind and auto_key:
+            try:
+                billed_future = facts.billed_future(auto_key, facts.owner_arn())
+            except SmStudioError as exc:
+                errors.append(_error(exc, "billed"))
+        try:
+            apps = facts.apps()
+            prices = facts.prices_for(a.instance_type for a in apps)
+            est = estimate(apps, prices, now)
+            apps_at = facts.fetched_at.get(("ListApps", s.domain_id, s.owner_kind, s.owner_name))
+            est["apps_as_of"] = _iso(apps_at)
+            notes = sorted({p.note for p in prices.values() if p.note})
+            if facts.prices and facts.prices.file_error:
+                notes.append(facts.prices.file_error)
+            est["notes"] = notes
+        except SmStudioError as exc:
+            errors.append(_error(exc, "estimate"))
+            est = {
+                "status": "error",
+                "reason": exc.message,
+                "action": getattr(exc, "action", None),
+                "source": "estimate",
+                "as_of": None,
+                "per_hour": None,
+                "since_start": None,
+                "today": None,
+                "currency": None,
+                "apps": [],
+                "price_source": None,
+            }
+        if not self.config.billed_costs:
+            billed = billed_status(
+                "disabled",
+                "billed costs are off (Insights.billed_costs): each Cost Explorer request is "
+                "billed USD 0.01",
+                now,
+            )
+        elif billed_future is None:
+            billed = billed_status(
+                "not_available", "no profile or space to attribute costs to", now
+            )
+        else:
+            try:
+                response = billed_future.result()
+            except SmStudioError as exc:
+                billed = billed_error(exc, now)
+                if billed["status"] == "error":
+                    errors.append(_error(exc, "billed"))
+            else:
+                key = ("GetCostAndUsage", auto_key, facts.owner_arn())
+                billed = billed_from(response, auto_key or "", facts.fetched_at.get(key, now))
+        return {"estimate": est, "billed": billed}, errors
+
+    def guardrails_part(
+        self, facts: Facts, levels: Iterable[str] = LEVELS
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        levels = tuple(levels) if facts.subject.owner_kind else ("domain",)
+        results = self.registry.evaluate(facts, levels)
+        errors = [
+            {"error": "unknown", "detail": r["reason"], "check": r["id"], "action": r["action"]}
+            for r in results
+            if r["status"] == UNKNOWN and r["action"]
+        ]
+        return results, errors
+
+    # -- the whole answer -----------------------------------------------------------------------
+
+    def collect(
+        self,
+        subject: Subject | None = None,
+        *,
+        refresh: bool = False,
+        parts: Iterable[str] = PARTS,
+    ) -> dict[str, Any]:
+        """``{context, tags, costs, guardrails, parts}`` for ``subject`` (default: this app)."""
+        subject = subject or self.subject()
+        wanted = [p for p in PARTS if p in set(parts)]
+        context = self.context.to_dict() if self.context else {}
+        if subject is None:
+            return self._not_in_studio(context, wanted)
+        context.update(subject=subject.to_dict())
+        facts = self.facts(subject, refresh=refresh)
+        facts.prefetch()
+        runners: dict[str, Callable[[], Any]] = {
+            "tags": lambda: self.tags_part(facts),
+            "costs": lambda: self.costs_part(facts),
+            "guardrails": lambda: self.guardrails_part(facts),
+        }
+
+        def run(name: str) -> Any:
+            facts.for_part(name)
+            return runners[name]()
+
+        futures = {name: self._parts_pool.submit(run, name) for name in wanted}
+        out: dict[str, Any] = {"context": context}
+        status: dict[str, Any] = {"context": self._context_status()}
+        for name, fut in futures.items():
+            try:
+                value, errors = fut.result()
+                state = "partial" if errors else "ok"
+            except Exception as exc:  # one part failing must not spoil the others
+                if not isinstance(exc, SmStudioError):
+                    log.exception("smstudio: insights part %s failed", name)
+                value = {"estimate": None, "billed": None} if name == "costs" else []
+                errors, state = [_error(exc, name)], "error"
+            out[name] = value
+            status[name] = {
+                "status": state,
+                "errors": errors,
+                "as_of": _iso(facts.oldest(name)),
+            }
+        if "guardrails" in out:
+            counts = {PASS: 0, FAIL: 0, UNKNOWN: 0}
+            for r in out["guardrails"]:
+                counts[r["status"]] += 1
+            status["guardrails"]["summary"] = counts
+        out["parts"] = status
+        out["generated_at"] = clock.utcnow().isoformat()
+        return out
+
+    def _context_status(self) -> dict[str, Any]:
+        errors = []
+        if self.context and self.context.warning:
+            errors.append({"error": "warning", "detail": self.context.warning})
+        if self.config_error:
+            errors.append({"error": "bad_config", "detail": self.config_error})
+        return {"status": "partial" if errors else "ok", "errors": errors, "as_of": None}
+
+    def _not_in_studio(self, context: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
+        reason = "not running in SageMaker Studio (no resource metadata naming a domain)"
+        now = clock.utcnow()
+        out: dict[str, Any] = {"context": context}
+        parts: dict[str, Any] = {"context": self._context_status()}
+        for name in wanted:
+            if name == "costs":
+                out[name] = {
+                    "estimate": {
+                        "status": "not_available",
+                        "reason": reason,
+                        "source": "estimate",
+                        "as_of": None,
+                        "per_hour": None,
+                        "since_start": None,
+                        "today": None,
+                        "currency": None,
+                        "apps": [],
+                        "price_source": None,
+                    },
+                    "billed": billed_status("not_available", reason, now),
+                }
+            else:
+                out[name] = []
+            parts[name] = {"status": "not_available", "errors": [], "reason": reason, "as_of": None}
+        out["parts"] = parts
+        out["generated_at"] = now.isoformat()
+        return out
+
+
+# -- for the admin: any owner, any domain, from a plain script ----------------------------------
+
+
+def evaluate_owner(
+    clients: AwsClients,
+    domain_id: str,
+    owner_kind: str,
+    owner_name: str,
+    *,
+    config: Insights | None = None,
+    engine: InsightsEngine | None = None,
+    levels: Iterable[str] = ("owner", "app"),
+    caller_user_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Guardrail results for one user profile or space (owner- and app-level checks).
+
+    Pass ``engine`` to share its caches across owners (what ``evaluate_domain`` does)."""
+    own = engine is None
+    engine = engine or InsightsEngine(clients, config)
+    try:
+        subject = Subject(
+            domain_id=domain_id,
+            region=clients.region,
+            owner_kind=owner_kind,
+            owner_name=owner_name,
+            caller_user_id=caller_user_id,
+        )
+        facts = engine.facts(subject)
+        facts.prefetch()
+        return engine.guardrails_part(facts, levels)[0]
+    finally:
+        if own:
+            engine.close(wait=True)
+
+
+def list_owners(clients: AwsClients, domain_id: str) -> list[tuple[str, str]]:
+    """Every (owner_kind, name) of a domain: user profiles then spaces."""
+    sm = clients.client("sagemaker")
+    owners: list[tuple[str, str]] = []
+    for op, key, kind, field in (
+        ("ListUserProfiles", "UserProfiles", "user-profile", "UserProfileName"),
+        ("ListSpaces", "Spaces", "space", "SpaceName"),
+    ):
+        params: dict[str, Any] = {"DomainIdEquals": domain_id, "MaxResults": 100}
+        while True:
+            page = call(sm, op, resource=domain_id, **params)
+            owners.extend((kind, item[field]) for item in page.get(key) or [])
+            if not page.get("NextToken"):
+                break
+            params["NextToken"] = page["NextToken"]
+    return owners
+
+
+def evaluate_domain(
+    clients: AwsClients,
+    domain_id: str,
+    *,
+    config: Insights | None = None,
+    engine: InsightsEngine | None = None,
+    owners: Iterable[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Domain-level checks once, then owner/app checks for every profile and space."""
+    own = engine is None
+    engine = engine or InsightsEngine(clients, config)
+    try:
+        domain_subject = Subject(domain_id=domain_id, region=clients.region)
+        domain_results = engine.guardrails_part(engine.facts(domain_subject), ("domain",))[0]
+        pairs = list(owners) if owners is not None else list_owners(clients, domain_id)
+        futures = [
+            (
+                kind,
+                name,
+                engine._parts_pool.submit(
+                    evaluate_owner, clients, domain_id, kind, name, engine=engine
+                ),
+            )
+            for kind, name in pairs
+        ]
+        rows: list[dict[str, Any]] = []
+        for kind, name, fut in futures:
+            try:
+                rows.append({"owner_kind": kind, "owner_name": name, "guardrails": fut.result()})
+            except SmStudioError as exc:
+                rows.append({"owner_kind": kind, "owner_name": name, "error": exc.to_dict()})
+        return {"domain_id": domain_id, "domain": domain_results, "owners": rows}
+    finally:
+        if own:
+            engine.close(wait=True)

@@ -1,0 +1,630 @@
+"""The guardrail registry: checks that say pass / fail / unknown, with evidence, why and how to fix.
+
+A check is a plain function of the ``Facts`` of one owner (a user profile or space) in one domain
+(see ``facts.py``); it returns a ``Result``. ``unknown`` means "can't tell": a permission is missing
+(the IAM action is named), AWS failed, or the admin configured nothing to compare against.
+
+Levels: ``domain`` checks depend only on the domain (the admin's audit runs them once per domain),
+``owner`` checks on the profile/space, ``app`` checks on its running apps.
+
+Admins add checks through the entry point group ``smstudio_ext.guardrails`` or dotted names in
+``Insights.extra_checks``; the object may be a ``Check``, a list of them, or a function decorated
+with ``@guardrail(...)``. ``Insights.disabled_checks`` removes checks by id.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import clock
+from ..errors import AccessDenied, SmStudioError
+from .tags import tag_value
+
+if TYPE_CHECKING:
+    from .facts import Facts
+
+log = logging.getLogger("smstudio_ext")
+
+ENTRY_POINT_GROUP = "smstudio_ext.guardrails"
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+LEVELS = ("domain", "owner", "app")
+SEVERITIES = ("high", "medium", "low")
+
+
+@dataclass
+class Result:
+    status: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    action: str | None = None  # the IAM action whose absence made the result unknown
+
+
+def passed(reason: str, **evidence: Any) -> Result:
+    return Result(PASS, reason, evidence)
+
+
+def failed(reason: str, **evidence: Any) -> Result:
+    return Result(FAIL, reason, evidence)
+
+
+def unknown(reason: str, action: str | None = None, **evidence: Any) -> Result:
+    return Result(UNKNOWN, reason, evidence, action)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    level: str
+    severity: str
+    why: str
+    fix: str
+    func: Callable[[Facts], Result]
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"check {self.id}: level must be one of {LEVELS}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"check {self.id}: severity must be one of {SEVERITIES}")
+
+    def run(self, facts: Facts) -> dict[str, Any]:
+        """Evaluate; never raises: AWS errors and crashes become ``unknown`` with the reason."""
+        try:
+            result = self.func(facts)
+            if not isinstance(result, Result) or result.status not in (PASS, FAIL, UNKNOWN):
+                raise TypeError(f"check returned {result!r}, not a Result")
+        except AccessDenied as exc:
+            result = unknown(f"can't tell: permission missing ({exc.action})", action=exc.action)
+        except SmStudioError as exc:
+            result = unknown(f"can't tell: {exc.message}", action=getattr(exc, "action", None))
+        except Exception as exc:  # a broken admin check must not break the others
+            log.exception("smstudio: guardrail %s crashed", self.id)
+            result = unknown(f"the check itself failed: {type(exc).__name__}: {exc}")
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": result.status,
+            "reason": result.reason,
+            "evidence": result.evidence,
+            "why": self.why,
+            "fix": self.fix,
+            "severity": self.severity,
+            "level": self.level,
+            "action": result.action,
+        }
+
+
+BUILTIN: dict[str, Check] = {}
+
+
+def guardrail(
+    id: str, title: str, *, level: str, severity: str, why: str, fix: str
+) -> Callable[[Callable[[Facts], Result]], Check]:
+    """Decorator turning ``func(facts) -> Result`` into a ``Check`` (not registered)."""
+
+    def wrap(func: Callable[[Facts], Result]) -> Check:
+        return Check(id, title, level, severity, why, fix, func)
+
+    return wrap
+
+
+def _builtin(**kwargs: Any) -> Callable[[Callable[[Facts], Result]], Check]:
+    def wrap(func: Callable[[Facts], Result]) -> Check:
+        check = guardrail(**kwargs)(func)
+        BUILTIN[check.id] = check
+        return check
+
+    return wrap
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def _as_checks(obj: Any, where: str) -> list[Check]:
+    if isinstance(obj, Check):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        out: list[Check] = []
+        for item in obj:
+            out.extend(_as_checks(item, where))
+        return out
+    if callable(obj) and not isinstance(obj, type):
+        made = obj()  # a factory returning checks
+        if made is not obj:
+            return _as_checks(made, where)
+    raise TypeError(f"{where} is not a guardrail Check (use @guardrail(...))")
+
+
+def _import(dotted: str) -> Any:
+    if ":" in dotted:
+        module, _, attr = dotted.partition(":")
+    else:
+        module, _, attr = dotted.rpartition(".")
+    if not module or not attr:
+        raise ImportError(f"{dotted!r} is not 'package.module:name'")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _broken(id_: str, message: str) -> Check:
+    def func(_: Facts) -> Result:
+        return unknown(message)
+
+    return Check(
+        id_,
+        f"Extra check {id_} could not be loaded",
+        "domain",
+        "low",
+        "An admin-configured check is not running.",
+        "Fix Insights.extra_checks or the entry point, or add the id to Insights.disabled_checks.",
+        func,
+    )
+
+
+class Registry:
+    """An ordered set of checks (built-ins + extras − disabled). Reusable outside the server."""
+
+    def __init__(self, checks: Iterable[Check] = ()) -> None:
+        self._checks: dict[str, Check] = {}
+        for check in checks:
+            self.add(check)
+
+    def add(self, check: Check) -> None:
+        self._checks[check.id] = check
+
+    def remove(self, check_id: str) -> None:
+        self._checks.pop(check_id, None)
+
+    def __iter__(self) -> Iterator[Check]:
+        return iter(list(self._checks.values()))
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def ids(self) -> list[str]:
+        return list(self._checks)
+
+    def evaluate(self, facts: Facts, levels: Iterable[str] = LEVELS) -> list[dict[str, Any]]:
+        wanted = set(levels)
+        return [check.run(facts) for check in self if check.level in wanted]
+
+    @classmethod
+    def from_config(
+        cls,
+        disabled: Iterable[str] = (),
+        extra: Iterable[str] = (),
+        entry_points: bool = True,
+    ) -> Registry:
+        reg = cls(BUILTIN.values())
+        sources: list[tuple[str, Callable[[], Any]]] = []
+        if entry_points:
+            from importlib.metadata import entry_points as eps
+
+            found = eps()
+            group = (
+                found.select(group=ENTRY_POINT_GROUP)
+                if hasattr(found, "select")
+                else found.get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined,arg-type]
+            )
+            for ep in group:
+                sources.append((f"entry point {ep.name}", ep.load))
+        for dotted in extra:
+            sources.append(
+                (f"Insights.extra_checks {dotted!r}", functools.partial(_import, dotted))
+            )
+        for where, load in sources:
+            try:
+                for check in _as_checks(load(), where):
+                    reg.add(check)
+            except Exception as exc:
+                log.warning("smstudio: cannot load guardrail %s: %s", where, exc)
+                name = where.split()[-1].strip("'")
+                reg.add(_broken(f"extra:{name}", f"cannot load {where}: {exc}"))
+        for check_id in disabled:
+            if check_id not in reg:
+                log.warning("smstudio: Insights.disabled_checks names unknown check %r", check_id)
+            reg.remove(check_id)
+        return reg
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def image_name(arn: str | None) -> str | None:
+    """``arn:...:image/NAME`` or ``arn:...:image-version/NAME/3`` → NAME."""
+    if not arn or ":" not in arn:
+        return None
+    resource = arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    if kind in ("image", "image-version") and rest:
+        return rest.split("/")[0]
+    return None
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _setting(facts: Facts, *path: str) -> Any:
+    """An effective user setting: the owner's own settings, then the domain's defaults."""
+    layers = [facts.owner_settings()]
+    if facts.subject.owner_kind == "space":
+        layers.append((facts.domain() or {}).get("DefaultSpaceSettings") or {})
+    layers.append((facts.domain() or {}).get("DefaultUserSettings") or {})
+    for layer in layers:
+        value: Any = layer
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+# -- the built-in checks ------------------------------------------------------------------------
+
+
+@_builtin(
+    id="network-vpc-only",
+    title="Network: VPC only, with subnets and security groups",
+    level="domain",
+    severity="high",
+    why="With PublicInternetOnly, apps reach the internet directly, bypassing the VPC's "
+    "controls (endpoints, proxies, flow logs); data can leave without passing them.",
+    fix="Create the domain with AppNetworkAccessType=VpcOnly, SubnetIds and SecurityGroups "
+    "(the network type of an existing domain can be changed with UpdateDomain only while no "
+    "app runs).",
+)
+def check_network(facts: Facts) -> Result:
+    domain = facts.domain()
+    access = domain.get("AppNetworkAccessType") or "PublicInternetOnly"
+    subnets = domain.get("SubnetIds") or []
+    groups = _first(
+        _setting(facts, "SecurityGroups"),
+        (domain.get("DomainSettings") or {}).get("SecurityGroupIds"),
+    )
+    evidence = {
+        "AppNetworkAccessType": access,
+        "SubnetIds": subnets,
+        "SecurityGroups": groups or [],
+    }
+    if access != "VpcOnly":
+        return failed(f"AppNetworkAccessType is {access}, not VpcOnly", **evidence)
+    if not subnets:
+        return failed("VpcOnly but no subnets", **evidence)
+    if not groups:
+        return failed("VpcOnly but no security groups", **evidence)
+    return passed(
+        f"VpcOnly in {len(subnets)} subnet(s) with {len(groups)} security group(s)", **evidence
+    )
+
+
+@_builtin(
+    id="domain-volume-kms",
+    title="Home volume encrypted with a customer KMS key",
+    level="domain",
+    severity="high",
+    why="The domain's home volume holds everyone's notebooks and data; a customer-managed key "
+    "lets you audit and revoke access to it.",
+    fix="Set KmsKeyId when creating the domain (it cannot be changed afterwards: plan a "
+    "migration with `smstudio` domain export/import).",
+)
+def check_volume_kms(facts: Facts) -> Result:
+    key = facts.domain().get("KmsKeyId")
+    if key:
+        return passed("the home volume uses a customer KMS key", KmsKeyId=key)
+    return failed("no KmsKeyId: the home volume uses an AWS-owned key", KmsKeyId=None)
+
+
+@_builtin(
+    id="sharing-bucket-kms",
+    title="Notebook-sharing bucket encrypted with a KMS key",
+    level="owner",
+    severity="medium",
+    why="Shared notebook snapshots land in S3 with their outputs (which may hold data); "
+    "without a KMS key they are only protected by bucket policies.",
+    fix="Set DefaultUserSettings.SharingSettings.S3KmsKeyId (UpdateDomain), or disable "
+    "sharing (NotebookOutputOption=Disabled).",
+)
+def check_sharing_kms(facts: Facts) -> Result:
+    sharing = _setting(facts, "SharingSettings") or {}
+    option = sharing.get("NotebookOutputOption") or "Disabled"
+    evidence = {
+        "NotebookOutputOption": option,
+        "S3OutputPath": sharing.get("S3OutputPath"),
+        "S3KmsKeyId": sharing.get("S3KmsKeyId"),
+    }
+    if option != "Allowed":
+        return passed("notebook sharing is disabled", **evidence)
+    if sharing.get("S3KmsKeyId"):
+        return passed("shared notebooks are encrypted with a KMS key", **evidence)
+    return failed("notebook sharing is allowed without S3KmsKeyId", **evidence)
+
+
+@_builtin(
+    id="instance-type-allowed",
+    title="Apps run on allowed instance types",
+    level="app",
+    severity="medium",
+    why="Large or GPU instances cost a lot per hour; the allow-list keeps spending predictable.",
+    fix="Stop the app and start it on an allowed type; admins: enforce it with an IAM "
+    "condition on sagemaker:CreateApp (sagemaker:InstanceTypes).",
+)
+def check_instance_type(facts: Facts) -> Result:
+    allowed = list(facts.config.allowed_instance_types)
+    apps = facts.apps()
+    evidence: dict[str, Any] = {
+        "allowed": allowed,
+        "apps": {f"{a.app_type}/{a.app_name}": a.instance_type for a in apps},
+    }
+    if not apps:
+        return passed("no running apps", **evidence)
+    if not allowed:
+        bad = [a for a in apps if a.instance_type != "system"]
+        if not bad:
+            return passed("only the free 'system' instance runs", **evidence)
+        return unknown("no allow-list configured (Insights.allowed_instance_types)", **evidence)
+    bad = [a for a in apps if a.instance_type != "system" and a.instance_type not in allowed]
+    if bad:
+        names = ", ".join(f"{a.app_type}/{a.app_name} on {a.instance_type}" for a in bad)
+        return failed(f"not in the allow-list: {names}", **evidence)
+    return passed(f"{len(apps)} app(s) on allowed instance types", **evidence)
+
+
+@_builtin(
+    id="image-approved",
+    title="Apps use approved images",
+    level="app",
+    severity="medium",
+    why="Unreviewed images may carry vulnerabilities, unlicensed software or exfiltration tools.",
+    fix="Restart the app with an approved SageMaker or custom image; admins: list approved "
+    "images in Insights.approved_images and deny others on sagemaker:CreateApp "
+    "(sagemaker:ImageArns).",
+)
+def check_image(facts: Facts) -> Result:
+    approved = set(facts.config.approved_images)
+    apps = facts.apps()
+    evidence: dict[str, Any] = {
+        "approved": sorted(approved),
+        "apps": {f"{a.app_type}/{a.app_name}": a.image_version_arn or a.image_arn for a in apps},
+    }
+    if not apps:
+        return passed("no running apps", **evidence)
+    if not approved:
+        return unknown("no approved images configured (Insights.approved_images)", **evidence)
+    bad: list[str] = []
+    unknown_images: list[str] = []
+    for app in apps:
+        ids = {app.image_arn, app.image_version_arn, image_name(app.image_arn)}
+        ids |= {image_name(app.image_version_arn)}
+        ids.discard(None)
+        if not ids:
+            if app.app_type == "JupyterServer":
+                continue  # the platform's own server image
+            unknown_images.append(f"{app.app_type}/{app.app_name}")
+        elif not ids & approved:
+            bad.append(
+                f"{app.app_type}/{app.app_name} ({image_name(app.image_arn) or app.image_arn})"
+            )
+    if bad:
+        return failed("not approved: " + ", ".join(bad), **evidence)
+    if unknown_images:
+        return unknown("no image reported for " + ", ".join(unknown_images), **evidence)
+    return passed(f"{len(apps)} app(s) on approved images", **evidence)
+
+
+@_builtin(
+    id="user-id-tag",
+    title="Profile carries the user-id tag",
+    level="owner",
+    severity="high",
+    why="IAM policies use this tag to let a person open only their own profile "
+    "(CreatePresignedDomainUrl) and to attribute jobs and costs to people.",
+    fix="Tag the user profile: `aws sagemaker add-tags --resource-arn <profile arn> "
+    "--tags Key=<key>,Value=<user name>`; require it on CreateUserProfile with an SCP.",
+)
+def check_user_id_tag(facts: Facts) -> Result:
+    key = facts.config.user_id_tag_key
+    caller, caller_source = facts.subject.caller_user_id, "config"
+    if not caller:
+        try:
+            caller, caller_source = facts.sso_user(), "sso"
+        except SmStudioError:  # can't tell who the caller is: check presence only
+            caller = None
+    places: list[tuple[str, str]] = [
+        (facts.subject.owner_kind or "user-profile", facts.owner_arn())
+    ]
+    owner_profile = facts.space_owner_profile()
+    if owner_profile:
+        places.append(("user-profile", facts.profile_arn(owner_profile)))
+    evidence: dict[str, Any] = {
+        "tag_key": key,
+        "caller_user_id": caller or None,
+        "caller_source": caller_source if caller else None,
+    }
+    for source, arn in places:
+        value = tag_value(facts.tags(arn), key)
+        if value is None:
+            continue
+        evidence.update(value=value, on=source, resource_arn=arn)
+        if not value:
+            return failed(f"{key} is present on the {source} but empty", **evidence)
+        if caller and value != caller:
+            return failed(f"{key}={value!r} does not match the caller {caller!r}", **evidence)
+        return passed(
+            f"{key}={value!r} on the {source}" + (" (matches the caller)" if caller else ""),
+            **evidence,
+        )
+    evidence["checked"] = [arn for _, arn in places]
+    return failed(f"no {key} tag on the {' or the '.join(s for s, _ in places)}", **evidence)
+
+
+@_builtin(
+    id="execution-role-identity",
+    title="CloudTrail shows who acted (ExecutionRoleIdentityConfig)",
+    level="domain",
+    severity="medium",
+    why="With a shared execution role, CloudTrail cannot tell users apart unless the role "
+    "session carries the profile name.",
+    fix="UpdateDomain DomainSettingsForUpdate.ExecutionRoleIdentityConfig=USER_PROFILE_NAME.",
+)
+def check_identity(facts: Facts) -> Result:
+    value = (facts.domain().get("DomainSettings") or {}).get("ExecutionRoleIdentityConfig")
+    if value == "USER_PROFILE_NAME":
+        return passed(
+            "role sessions carry the user profile name", ExecutionRoleIdentityConfig=value
+        )
+    return failed(
+        f"ExecutionRoleIdentityConfig is {value or 'unset (DISABLED)'}",
+        ExecutionRoleIdentityConfig=value,
+    )
+
+
+_APP_SETTINGS = ("KernelGatewayAppSettings", "JupyterLabAppSettings", "CodeEditorAppSettings")
+_IMAGE_CONFIG_KEYS = (
+    "KernelGatewayImageConfig",
+    "JupyterLabAppImageConfig",
+    "CodeEditorAppImageConfig",
+)
+
+
+@_builtin(
+    id="custom-image-uid",
+    title="Custom images run as the non-root user (UID 1000 / GID 100)",
+    level="owner",
+    severity="high",
+    why="A container running as root can change the image and read files it should not; Studio "
+    "expects UID 1000 / GID 100 (the image's NB_UID/NB_GID).",
+    fix="Build the image with `USER 1000` and update the AppImageConfig: "
+    "FileSystemConfig DefaultUid=1000, DefaultGid=100.",
+)
+def check_custom_image_uid(facts: Facts) -> Result:
+    configs: dict[str, str] = {}
+    for settings in (
+        facts.owner_settings(),
+        (facts.domain() or {}).get("DefaultUserSettings") or {},
+    ):
+        for key in _APP_SETTINGS:
+            for image in (settings.get(key) or {}).get("CustomImages") or []:
+                if image.get("AppImageConfigName"):
+                    configs[image["AppImageConfigName"]] = image.get("ImageName", "")
+    if not configs:
+        return passed("no custom images attached", images=[])
+    described = facts.app_image_configs(sorted(configs))
+    rows = []
+    root = []
+    for name, desc in described.items():
+        uid = gid = None
+        for key in _IMAGE_CONFIG_KEYS:
+            fs = (desc.get(key) or {}).get("FileSystemConfig")
+            if fs is not None:
+                uid, gid = fs.get("DefaultUid", 1000), fs.get("DefaultGid", 100)
+                break
+        if uid is None and any(desc.get(k) for k in _IMAGE_CONFIG_KEYS):
+            uid, gid = 1000, 100  # Studio's defaults when no FileSystemConfig is given
+        rows.append({"image": configs[name], "app_image_config": name, "uid": uid, "gid": gid})
+        if (uid, gid) != (1000, 100):
+            root.append(f"{configs[name] or name} ({uid}/{gid})")
+    if root:
+        return failed("not UID 1000 / GID 100: " + ", ".join(root), images=rows)
+    return passed(f"{len(rows)} custom image(s) run as 1000/100", images=rows)
+
+
+@_builtin(
+    id="idle-shutdown",
+    title="Idle shutdown is active within the admin maximum",
+    level="owner",
+    severity="medium",
+    why="Forgotten apps keep billing per second around the clock.",
+    fix="Turn idle shutdown on (smstudio panel or Insights/IdleShutdown config) with a timeout "
+    "at most the admin maximum, or set the space's AppLifecycleManagement.IdleSettings.",
+)
+def check_idle(facts: Facts) -> Result:
+    maximum = facts.config.max_idle_timeout_minutes
+    ours = facts.idle_summary()
+    if ours is not None:
+        evidence = {"source": "smstudio", "max_allowed": maximum, **ours}
+        limit = min(maximum, ours.get("max_timeout_minutes") or maximum)
+        timeout = ours.get("timeout_minutes")
+        if not ours.get("enabled"):
+            return failed("smstudio idle shutdown is off", **evidence)
+        if ours.get("dry_run"):
+            return failed(
+                "smstudio idle shutdown is in dry-run mode: nothing is stopped", **evidence
+            )
+        if timeout is None or timeout > limit:
+            return failed(f"timeout {timeout} min exceeds the maximum {limit} min", **evidence)
+        return passed(f"smstudio stops idle apps after {timeout} min", **evidence)
+    classic = facts.owner_app_types() & {"JupyterServer", "KernelGateway"}
+    if facts.subject.owner_kind == "user-profile" and classic:
+        return unknown(
+            "Studio Classic has no platform idle shutdown and smstudio idle shutdown is not "
+            "running here: can't tell",
+            source=None,
+            classic_apps=sorted(classic),
+        )
+    idle = _setting(facts, "JupyterLabAppSettings", "AppLifecycleManagement", "IdleSettings")
+    if not idle:
+        return failed(
+            "no idle shutdown: neither smstudio's nor the platform's IdleSettings",
+            source="platform",
+            max_allowed=maximum,
+        )
+    evidence = {"source": "platform", "max_allowed": maximum, "IdleSettings": idle}
+    if idle.get("LifecycleManagement") != "ENABLED":
+        return failed("the platform's idle shutdown is disabled", **evidence)
+    timeout = idle.get("IdleTimeoutInMinutes")
+    if timeout is None or timeout > maximum:
+        return failed(f"timeout {timeout} min exceeds the maximum {maximum} min", **evidence)
+    return passed(f"the platform stops idle apps after {timeout} min", **evidence)
+
+
+@_builtin(
+    id="backup-recent",
+    title="A recent successful home backup",
+    level="owner",
+    severity="medium",
+    why="The home volume cannot be re-attached to another domain; a backup is the only way "
+    "back after a deletion or a broken domain.",
+    fix="Configure smstudio home backup (HomeBackup.bucket) and check `smstudio backup status`.",
+)
+def check_backup(facts: Facts) -> Result:
+    rpo = facts.config.backup_rpo_hours
+    summary = facts.backup_summary()
+    if summary is None:
+        return unknown("smstudio home backup is not running here: can't tell", rpo_hours=rpo)
+    evidence = {"rpo_hours": rpo, **summary}
+    if not summary.get("configured"):
+        return failed("home backup is not configured", **evidence)
+    last = summary.get("last_success")
+    if not last:
+        return failed("no successful backup yet", **evidence)
+    try:
+        when = datetime.fromisoformat(str(last).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return unknown(f"unreadable last_success {last!r}", **evidence)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    age_h = (clock.utcnow() - when).total_seconds() / 3600
+    evidence["age_hours"] = round(age_h, 2)
+    if age_h > rpo:
+        return failed(f"last successful backup is {age_h:.1f} h old (RPO {rpo:g} h)", **evidence)
+    return passed(f"last successful backup {age_h:.1f} h ago (RPO {rpo:g} h)", **evidence)
+
+
+def builtin_ids() -> list[str]:
+    return list(BUILTIN)
+
+
+def with_overrides(check: Check, **changes: Any) -> Check:
+    return replace(check, **changes)

@@ -1,0 +1,236 @@
+"""Registering lifecycle configs against the emulator: create, versions, attach, detach, dry run."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from smstudio_ext.admin import lcc
+from smstudio_ext.admin.lcc import LccSettings, render
+from smstudio_ext.aws import AwsClients
+from smstudio_ext.cli import main
+from smstudio_ext.errors import AccessDenied, BadInput, NotFound
+
+MUTATING = {
+    "CreateStudioLifecycleConfig",
+    "DeleteStudioLifecycleConfig",
+    "UpdateDomain",
+    "UpdateUserProfile",
+    "UpdateSpace",
+}
+
+
+@pytest.fixture
+def clients(aws):
+    return AwsClients(aws.region, endpoint_urls={"sagemaker": aws.endpoint_url}, max_attempts=1)
+
+
+def script(app_type="JupyterLab", timeout=60):
+    return render(LccSettings(app_type=app_type, idle_timeout=timeout))
+
+
+def domain_app_settings(aws, world, key):
+    out = aws.client("sagemaker").describe_domain(DomainId=world.domain_id)
+    return out["DefaultUserSettings"].get(key) or {}
+
+
+def other_config(aws, name="corp-proxy", app_type="JupyterLab"):
+    content = base64.b64encode(b"#!/usr/bin/env bash\necho corp\n").decode()
+    return aws.client("sagemaker").create_studio_lifecycle_config(
+        StudioLifecycleConfigName=name,
+        StudioLifecycleConfigContent=content,
+        StudioLifecycleConfigAppType=app_type,
+    )["StudioLifecycleConfigArn"]
+
+
+def test_register_on_the_domain_keeps_configs_already_attached(aws, world, clients):
+    # Given the domain already has the platform team's own JupyterLab config
+    corp = other_config(aws)
+    aws.client("sagemaker").update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [corp]}},
+    )
+    r = script()
+    # When ours is registered on the domain
+    plan = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    # Then it exists under a content-versioned name with our content, next to the other one
+    assert plan.name == f"smstudio-{r.digest[:8]}"
+    described = aws.client("sagemaker").describe_studio_lifecycle_config(
+        StudioLifecycleConfigName=plan.name
+    )
+    assert described["StudioLifecycleConfigContent"] == r.content_b64
+    assert described["StudioLifecycleConfigAppType"] == "JupyterLab"
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert settings["LifecycleConfigArns"] == [corp, plan.arn]
+    assert [c.operation for c in plan.calls] == ["CreateStudioLifecycleConfig", "UpdateDomain"]
+
+
+def test_registering_the_same_content_again_changes_nothing(aws, world, clients):
+    r = script()
+    first = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    aws.reset_counts()
+    again = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    assert again.name == first.name and again.arn == first.arn
+    assert again.calls == []
+    assert not [c for c in aws.calls if c.operation in MUTATING]
+    assert any("already attached" in n for n in again.notes)
+
+
+def test_new_content_gets_a_new_name_and_both_stay_attached(aws, world, clients):
+    a = lcc.register(clients, script(timeout=60), domain=world.domain_id, name="smstudio")
+    b = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio")
+    assert a.name != b.name and b.name.startswith("smstudio-")
+    arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    assert arns == [a.arn, b.arn]
+
+
+def test_a_name_taken_by_other_content_gets_the_next_version(aws, world, clients):
+    # Given someone created a config under the exact name ours would take (ResourceInUse)
+    r = script()
+    taken = lcc.versioned_name("smstudio", r.script)
+    other_config(aws, name=taken)
+    plan = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    assert plan.name == taken + "-v2"
+    assert any("other content" in n for n in plan.notes)
+
+
+def test_classic_jupyterserver_gets_the_default_resource_spec_it_requires(aws, world, clients):
+    r = script("JupyterServer")
+    plan = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    settings = domain_app_settings(aws, world, "JupyterServerAppSettings")
+    assert plan.arn in settings["LifecycleConfigArns"]
+    assert settings["DefaultResourceSpec"]["LifecycleConfigArn"] == plan.arn
+    assert settings["DefaultResourceSpec"]["InstanceType"] == "system"
+    assert any("Classic JupyterServer runs only its default" in n for n in plan.notes)
+
+
+def test_default_on_a_profile_keeps_its_other_resource_spec_fields(aws, world, clients):
+    sm = aws.client("sagemaker")
+    profile = world.profiles[0]
+    sm.update_user_profile(
+        DomainId=world.domain_id,
+        UserProfileName=profile,
+        UserSettings={
+            "KernelGatewayAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}
+        },
+    )
+    r = script("KernelGateway")
+    plan = lcc.register(
+        clients, r, domain=world.domain_id, profile=profile, name="smstudio", default=True
+    )
+    assert plan.calls[-1].operation == "UpdateUserProfile"
+    out = sm.describe_user_profile(DomainId=world.domain_id, UserProfileName=profile)
+    kg = out["UserSettings"]["KernelGatewayAppSettings"]
+    assert kg["LifecycleConfigArns"] == [plan.arn]
+    assert kg["DefaultResourceSpec"] == {
+        "InstanceType": "ml.t3.medium",
+        "LifecycleConfigArn": plan.arn,
+    }
+
+
+def test_a_space_jupyterlab_takes_it_as_its_default(aws, world, clients):
+    space = world.primary_space or world.spaces[0]
+    plan = lcc.register(clients, script(), domain=world.domain_id, space=space, name="smstudio")
+    out = aws.client("sagemaker").describe_space(DomainId=world.domain_id, SpaceName=space)
+    jl = out["SpaceSettings"]["JupyterLabAppSettings"]
+    assert jl["DefaultResourceSpec"]["LifecycleConfigArn"] == plan.arn
+    assert "LifecycleConfigArns" not in jl
+    assert any("no LifecycleConfigArns" in n for n in plan.notes)
+
+
+def test_dry_run_reads_but_changes_nothing(aws, world, clients):
+    aws.reset_counts()
+    plan = lcc.register(
+        clients, script("JupyterServer"), domain=world.domain_id, name="smstudio", dry_run=True
+    )
+    assert [c.operation for c in plan.calls] == ["CreateStudioLifecycleConfig", "UpdateDomain"]
+    assert all(not c.done for c in plan.calls)
+    for op in MUTATING:
+        assert aws.count("sagemaker", op) == 0, op
+    update = plan.calls[1].params["DefaultUserSettings"]["JupyterServerAppSettings"]
+    assert update["DefaultResourceSpec"]["InstanceType"] == "system"
+    assert not aws.client("sagemaker").list_studio_lifecycle_configs()["StudioLifecycleConfigs"]
+
+
+def test_detach_removes_only_ours_and_can_delete_it(aws, world, clients):
+    corp = other_config(aws, app_type="JupyterServer")
+    sm = aws.client("sagemaker")
+    sm.update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={
+            "JupyterServerAppSettings": {
+                "LifecycleConfigArns": [corp],
+                "DefaultResourceSpec": {"InstanceType": "system"},
+            }
+        },
+    )
+    ours = lcc.register(clients, script("JupyterServer"), domain=world.domain_id, name="smstudio")
+    plan = lcc.detach(
+        clients, domain=world.domain_id, app_type="JupyterServer", name="smstudio", delete=True
+    )
+    assert [c.operation for c in plan.calls] == ["UpdateDomain", "DeleteStudioLifecycleConfig"]
+    settings = domain_app_settings(aws, world, "JupyterServerAppSettings")
+    assert settings["LifecycleConfigArns"] == [corp]
+    assert "LifecycleConfigArn" not in settings["DefaultResourceSpec"]
+    names = [
+        c["StudioLifecycleConfigName"]
+        for c in sm.list_studio_lifecycle_configs()["StudioLifecycleConfigs"]
+    ]
+    assert ours.name not in names and "corp-proxy" in names
+    with pytest.raises(NotFound, match="no lifecycle config matching 'smstudio'"):
+        lcc.detach(clients, domain=world.domain_id, app_type="JupyterServer", name="smstudio")
+
+
+def test_denied_attach_names_the_action_and_a_rerun_finishes_the_job(aws, world, clients):
+    r = script()
+    aws.deny("UpdateDomain", times=1)
+    with pytest.raises(AccessDenied) as err:
+        lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    assert err.value.action == "sagemaker:UpdateDomain"
+    plan = lcc.register(clients, r, domain=world.domain_id, name="smstudio")
+    assert [c.operation for c in plan.calls] == ["UpdateDomain"]  # the config is reused
+    assert (
+        plan.arn in domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    )
+
+
+def test_bad_targets_are_refused_before_any_change(aws, world, clients):
+    with pytest.raises(BadInput, match="invalid domain id"):
+        lcc.register(clients, script(), domain="d-$(id)", name="smstudio")
+    with pytest.raises(BadInput, match="invalid lifecycle config name"):
+        lcc.register(clients, script(), domain=world.domain_id, name="smstudio;x")
+    with pytest.raises(NotFound):
+        lcc.register(clients, script(), domain="d-000000000000", name="smstudio")
+    with pytest.raises(NotFound):
+        lcc.register(clients, script(), domain=world.domain_id, profile="nobody", name="smstudio")
+    assert not aws.client("sagemaker").list_studio_lifecycle_configs()["StudioLifecycleConfigs"]
+
+
+def test_cli_render_register_detach(aws, world, capsys, tmp_path):
+    base = ["--endpoint-url", aws.endpoint_url, "--region", aws.region, "lcc"]
+    out_file = tmp_path / "lcc.sh"
+    assert main([*base[4:], "render", "--app-type", "JupyterLab", "--idle-timeout", "30",
+                 "--out", str(out_file)]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert (
+        "base64" in err
+        and "headroom" in err
+        and out_file.read_text().startswith("#!/usr/bin/env bash\n")
+    )
+
+    flags = ["--domain", world.domain_id, "--app-type", "JupyterLab", "--idle-timeout", "30"]
+    assert main([*base, "register", *flags, "--name", "smstudio", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: would call CreateStudioLifecycleConfig" in out and "<base64, " in out
+    assert aws.count("sagemaker", "CreateStudioLifecycleConfig") == 0
+
+    assert main([*base, "register", *flags, "--name", "smstudio", "--default"]) == 0
+    out = capsys.readouterr().out
+    assert "called UpdateDomain" in out and "lifecycle config: smstudio-" in out
+
+    assert main([*base, "detach", "--domain", world.domain_id, "--app-type", "JupyterLab",
+                 "--name", "smstudio"]) == 0  # fmt: skip
+    assert "detached: arn:" in capsys.readouterr().out
+    assert main([*base, "register", *flags, "--name", "smstudio", "--kms-key", "x`id`"]) == 2
+    assert "invalid KMS key 'x`id`'" in capsys.readouterr().err

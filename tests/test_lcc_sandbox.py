@@ -1,0 +1,490 @@
+"""Each rendered script run for real with bash in a sandbox that looks like a Studio app.
+
+The sandbox: a temp HOME, the resource metadata path through SMSTUDIO_METADATA_PATH, the target
+Python a throwaway venv that sees the shared venv's packages (so installs are offline and fast),
+the package from a wheel built once per module from this checkout, served from S3 (moto) or a
+local package index. After a run the extension must be installed, configured and enabled; a
+second run must change nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from smstudio_ext.admin.lcc import LccSettings, render
+
+sys.path.insert(0, str(Path(__file__).parent))
+from lcc_support import build_wheel, tree_digest
+
+BUCKET = "corp-wheels"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def s3(wheel):
+    """moto's S3 over HTTP with the wheel uploaded; yields (endpoint, s3 URI of the wheel)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_creds())
+    client.create_bucket(Bucket=BUCKET)
+    key = f"dist/{wheel.name}"
+    client.upload_file(str(wheel), BUCKET, key)
+    yield endpoint, f"s3://{BUCKET}/{key}"
+    server.stop()
+
+
+def _creds() -> dict:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="module")
+def index(wheel, tmp_path_factory):
+    """A PEP 503 package index on 127.0.0.1 serving only our wheel."""
+    root = tmp_path_factory.mktemp("index")
+    (root / "files").mkdir()
+    shutil.copy(wheel, root / "files" / wheel.name)
+    (root / "simple" / "smstudio-ext").mkdir(parents=True)
+    (root / "simple" / "smstudio-ext" / "index.html").write_text(
+        f'<html><body><a href="../../files/{wheel.name}">{wheel.name}</a></body></html>'
+    )
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class Sandbox:
+    """A Studio-like app: HOME, metadata, a target Python, PATH without the machine's extras."""
+
+    def __init__(self, root: Path, endpoint: str | None = None, base_python: str = "") -> None:
+        self.root = root
+        self.home = root / "home" / "sagemaker-user"
+        self.home.mkdir(parents=True)
+        self.state = root / "state"
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.venv = root / "venv"
+        subprocess.run(
+            [
+                base_python or sys.executable,
+                "-m",
+                "venv",
+                "--system-site-packages",
+                "--without-pip",
+                str(self.venv),
+            ],
+            check=True,
+            timeout=120,
+        )
+        # --system-site-packages reaches the base interpreter; add the shared venv's packages
+        site = next((self.venv / "lib").glob("python3*/site-packages"))
+        shared = next((Path(sys.prefix) / "lib").glob("python3*/site-packages"))
+        (site / "_shared_venv.pth").write_text(f"{shared}\n")
+        self.site = site
+        self.python = self.venv / "bin" / "python"
+        self.metadata = root / "resource-metadata.json"
+        self.metadata.write_text(
+            json.dumps({"AppType": "JupyterLab", "DomainId": "d-xxxxxxxxxxxx"})
+        )
+        self.env = {
+            "HOME": str(self.home),
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "SMSTUDIO_LCC_HOME": str(self.home),
+            "SMSTUDIO_LCC_PYTHON": str(self.python),
+            "SMSTUDIO_LCC_STATE_DIR": str(self.state),
+            "SMSTUDIO_METADATA_PATH": str(self.metadata),
+            "PIP_NO_INDEX": "1",  # offline unless a test gives an index
+            "SMSTUDIO_LCC_RESTART_DELAY": "0",
+            "PIP_CONFIG_FILE": os.devnull,
+            **AWS_ENV,
+        }
+        if endpoint:
+            self.env["AWS_ENDPOINT_URL"] = endpoint
+
+    def run(self, script: str, **env: str) -> subprocess.CompletedProcess:
+        path = self.root / "lcc.sh"
+        path.write_text(script)
+        return subprocess.run(
+            ["bash", str(path)],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=str(self.root),
+        )
+
+    def wait_jobs(self, *names: str, count: int = 1, timeout: float = 60) -> None:
+        """Until each background job's log says it finished ``count`` times."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            log = self.state / f"{name}.log"
+            while True:
+                text = log.read_text() if log.exists() else ""
+                if text.count(f"job {name} finished") >= count:
+                    break
+                assert time.monotonic() < deadline, f"job {name} did not finish: {text}"
+                time.sleep(0.05)
+
+    def py(self, code: str) -> str:
+        out = subprocess.run(
+            [str(self.python), "-c", code],
+            env={**self.env, "PYTHONPATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=str(self.root),
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def extension_list(self) -> str:
+        out = subprocess.run(
+            [
+                str(self.python),
+                "-c",
+                "import sys; from jupyter_server.extension.serverextension import main; "
+                "sys.argv = ['jupyter-server-extension', 'list']; main()",
+            ],
+            env={**self.env, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=str(self.root),
+        )
+        return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+
+    def digest(self) -> dict[str, str]:
+        roots = [self.venv / "etc", self.home]
+        roots += [p for p in self.site.iterdir() if p.name.startswith("smstudio_ext")]
+        roots += [p for p in (self.venv / "pip.conf",) if p.exists()]
+        return tree_digest(*roots)
+
+
+@pytest.fixture
+def sandbox(tmp_path, s3):
+    return Sandbox(tmp_path, endpoint=s3[0])
+
+
+def assert_installed_configured_enabled(box: Sandbox, **expected_config) -> None:
+    # installed: importable from the target Python, from its own site-packages
+    where = box.py("import smstudio_ext; print(smstudio_ext.__file__)")
+    assert where.startswith(str(box.site)), where
+    # templates shipped as package data in the wheel
+    found = box.py(
+        "from smstudio_ext.admin.templates import template_path; "
+        "print(template_path('lifecycle/common.sh'))"
+    )
+    assert "/smstudio_ext/_templates/lifecycle/common.sh" in found and str(box.site) in found
+    # configured: the config the server reads, as the package itself loads it
+    cfg = json.loads(
+        box.py(
+            "import json; from smstudio_ext.config import load_config; "
+            "print(json.dumps(load_config()))"
+        )
+    )
+    for section, traits in expected_config.items():
+        for trait, value in traits.items():
+            assert cfg[section][trait] == value, (section, trait, cfg.get(section))
+    # enabled: what `jupyter server extension list` says in that Python
+    listing = box.extension_list()
+    assert "smstudio_ext enabled" in listing and "smstudio_ext 0.1.0 OK" in listing, listing
+
+
+def test_jupyterlab_from_a_wheel_in_s3_installs_configures_and_is_idempotent(sandbox, s3):
+    # Given a JupyterLab script installing from S3 with idle, backup, conda, restore and git
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["idle", "backup", "restore", "conda", "git"],
+            idle_timeout=45,
+            idle_max_timeout=120,
+            backup_bucket="s3://corp-backups/homes",
+            wheel=s3[1],
+            git_user_name="Jane Doe",
+            git_user_email="jane@example.com",
+        )
+    )
+    # When it runs in a fresh app
+    first = sandbox.run(r.script)
+    # Then it succeeds, logs each step with our prefix, and the extension is there
+    assert first.returncode == 0, first.stdout + first.stderr
+    lines = first.stdout.splitlines()
+    assert all(line.startswith("smstudio-lcc ") for line in lines), first.stdout
+    assert "failed" not in first.stdout.lower()
+    for step in ("install", "config", "conda", "restore", "git"):
+        assert f"step {step}" in first.stdout
+    assert_installed_configured_enabled(
+        sandbox,
+        IdleShutdown={"timeout_minutes": 45, "max_timeout_minutes": 120},
+        HomeBackup={"bucket": "s3://corp-backups/homes"},
+    )
+    gitconfig = (sandbox.home / ".gitconfig").read_text()
+    assert "name = Jane Doe" in gitconfig and "email = jane@example.com" in gitconfig
+    # the slow parts ran in the background, logged, with the right commands
+    sandbox.wait_jobs("conda_sync", "restore")
+    assert "job restore started in the background" in first.stdout
+    conda_log = (sandbox.state / "conda_sync.log").read_text()
+    assert "job conda_sync finished (exit 0)" in conda_log, conda_log  # `smstudio conda sync` ran
+    assert (sandbox.home / ".condarc").exists()
+    before = sandbox.digest()
+
+    # When the app restarts and the script runs again
+    second = sandbox.run(r.script)
+    sandbox.wait_jobs("conda_sync", "restore", count=2)
+    # Then nothing changes
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Successfully installed" not in second.stdout
+    assert "unchanged:" in second.stdout and "already set: kept" in second.stdout
+    assert sandbox.digest() == before
+
+
+def test_jupyterserver_from_a_package_index_restarts_only_when_something_changed(tmp_path, index):
+    # Given Classic JupyterServer, the package from an index (VpcOnly-style pip settings)
+    box = Sandbox(tmp_path)
+    marker = tmp_path / "restarts"
+    fake = box.bin / "restart-jupyter-server"
+    fake.write_text(f"#!/bin/sh\necho restarted >> {marker}\n")
+    fake.chmod(0o755)
+    host = index.split("//", 1)[1]
+    r = render(
+        LccSettings(
+            app_type="JupyterServer",
+            features=["idle", "proxy"],
+            idle_timeout=30,
+            pip_spec="smstudio-ext==0.1.0",
+            pip_index_url=f"{index}/simple",
+            pip_trusted_host=host,
+            no_proxy="127.0.0.1,localhost",
+        )
+    )
+    env = {"PIP_NO_INDEX": ""}  # this one goes to the index
+    first = box.run(r.script, **env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"Looking in indexes: {index}/simple" in first.stdout
+    assert_installed_configured_enabled(box, IdleShutdown={"timeout_minutes": 30})
+    pip_conf = (box.venv / "pip.conf").read_text()
+    assert f"index-url = {index}/simple" in pip_conf and f"trusted-host = {host}" in pip_conf
+    box.wait_jobs("restart")
+    assert marker.read_text() == "restarted\n"
+    before = box.digest()
+
+    second = box.run(r.script, **env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "nothing changed: no restart" in second.stdout
+    assert marker.read_text() == "restarted\n"
+    assert box.digest() == before
+
+
+def test_kernelgateway_does_the_kernel_side_only(sandbox, s3):
+    import yaml
+
+    pinned = f"pyyaml=={yaml.__version__}"  # already present: installs offline
+    r = render(
+        LccSettings(
+            app_type="KernelGateway",
+            features=["idle", "conda", "extensions"],
+            idle_timeout=30,
+            wheel=s3[1],
+            extensions=[pinned],
+        )
+    )
+    out = sandbox.run(r.script)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "step extensions" in out.stdout and "step config" not in out.stdout
+    assert sandbox.py("import smstudio_ext; print('ok')").strip() == "ok"
+    assert not list((sandbox.venv / "etc").rglob("smstudio.json"))
+    assert not list((sandbox.venv / "etc").rglob("jupyter_smstudio_ext_config.json"))
+    sandbox.wait_jobs("conda_sync")
+
+
+def test_a_failing_step_is_logged_and_the_app_still_starts_unless_strict(sandbox, s3):
+    missing = f"s3://{BUCKET}/dist/smstudio_ext-9.9.9-py3-none-any.whl"
+    r = render(LccSettings(app_type="JupyterLab", features=[], wheel=missing))
+    out = sandbox.run(r.script)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "step install FAILED" in out.stdout
+    assert "1 step(s) failed" in out.stdout and "the app starts anyway" in out.stdout
+    # the config step still ran
+    assert list((sandbox.venv / "etc").rglob("smstudio.json"))
+
+    strict = render(LccSettings(app_type="JupyterLab", features=[], wheel=missing, strict=True))
+    out = sandbox.run(strict.script)
+    assert out.returncode == 1 and "step install FAILED" in out.stdout
+
+
+@pytest.mark.parametrize("value", ["relative/python", "/opt/x y/python", "/opt/../python"])
+def test_runtime_overrides_are_validated(sandbox, value):
+    r = render(LccSettings(app_type="JupyterLab", features=[], pip_spec="/nonexistent/x.whl"))
+    out = sandbox.run(r.script, SMSTUDIO_LCC_HOME=value)
+    assert out.returncode == 2
+    assert "SMSTUDIO_LCC_HOME must be an absolute path" in out.stdout
+
+
+def _tag_owner(aws, world, app, tags):
+    sm = aws.client("sagemaker")
+    owner = app["owner"]
+    if app["owner_type"] == "SpaceName":
+        space = sm.describe_space(DomainId=world.domain_id, SpaceName=owner)
+        owner = space["OwnershipSettings"]["OwnerUserProfileName"]
+    arn = sm.describe_user_profile(DomainId=world.domain_id, UserProfileName=owner)[
+        "UserProfileArn"
+    ]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+@pytest.mark.parametrize("app_type", ["JupyterLab", "JupyterServer"])
+def test_git_identity_from_the_profile_tags(tmp_path, wheel, aws, world, app_type):
+    # Given an app whose owner profile carries name and email tags
+    app = world.find_app(app_type=app_type)
+    _tag_owner(aws, world, app, {"git-name": "Alice Smith", "git-email": "alice@example.com"})
+    box = Sandbox(tmp_path, endpoint=aws.endpoint_url)
+    world.write_metadata(box.metadata, app)
+    (box.home / "ml-examples").mkdir()  # a suggested repository already there
+    r = render(
+        LccSettings(
+            app_type=app_type,
+            features=["git"],
+            pip_spec=str(wheel),
+            git_name_tag="git-name",
+            git_email_tag="git-email",
+            git_repos=["https://github.com/corp/ml-examples.git", "https://127.0.0.1:9/corp/gone"],
+        )
+    )
+    out = box.run(r.script, SMSTUDIO_LCC_RESTART_DELAY="0", PATH=f"{box.bin}:/usr/bin:/bin")
+    assert out.returncode == 0, out.stdout + out.stderr
+    gitconfig = (box.home / ".gitconfig").read_text()
+    assert "name = Alice Smith" in gitconfig and "email = alice@example.com" in gitconfig
+    # the clones ran in the background: the existing folder kept, a failed clone only logged
+    box.wait_jobs("git_clone")
+    log = (box.state / "git_clone.log").read_text()
+    assert (
+        "ml-examples exists: not cloned" in log
+        and "clone of https://127.0.0.1:9/corp/gone failed" in log
+    )
+    assert "job git_clone finished (exit 0)" in log
+
+
+def test_git_identity_skipped_when_tags_are_unavailable(tmp_path, wheel, aws, world):
+    app = world.find_app(app_type="JupyterLab")
+    box = Sandbox(tmp_path, endpoint=aws.endpoint_url)
+    world.write_metadata(box.metadata, app)
+    aws.deny("DescribeUserProfile")
+    aws.deny("DescribeSpace")
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["git"],
+            pip_spec=str(wheel),
+            git_user_email="team@example.com",
+            git_name_tag="git-name",
+        )
+    )
+    out = box.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "git identity from tags skipped" in out.stdout
+    assert "profile tags unavailable" in out.stderr  # the reason, on stderr
+    gitconfig = (box.home / ".gitconfig").read_text()
+    assert "email = team@example.com" in gitconfig and "name =" not in gitconfig
+
+
+# An interpreter a plain user may run (the shared venv's base may sit in root's private home).
+SYSTEM_PYTHON = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@pytest.fixture
+def nobody_root(wheel):
+    """A sandbox root a non-root user can use (pytest's own tmp dirs are private to root)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists(SYSTEM_PYTHON):
+        pytest.skip(f"needs root, setpriv and {SYSTEM_PYTHON} to run as another user")
+    root = Path(tempfile.mkdtemp(prefix="smstudio-lcc-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_as_a_plain_user_it_installs_with_user_and_falls_back_to_the_user_config(
+    nobody_root, wheel
+):
+    # Given a Studio-like app where the script runs as an unprivileged user without sudo,
+    # so the target Python's site-packages and etc/ are read-only to it
+    box = Sandbox(nobody_root, base_python=SYSTEM_PYTHON)
+    shutil.copy(wheel, nobody_root / wheel.name)
+    for path in (box.home, box.home.parent):
+        os.chown(path, 65534, 65534)
+    box.state.mkdir()
+    os.chown(box.state, 65534, 65534)
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["idle"],
+            idle_timeout=20,
+            pip_spec=str(nobody_root / wheel.name),
+        )
+    )
+    path = nobody_root / "lcc.sh"
+    path.write_text(r.script)
+    path.chmod(0o644)
+    run = [
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(path),
+    ]  # fmt: skip
+    out = subprocess.run(run, env=box.env, capture_output=True, text=True, timeout=120)
+    # Then it installs into the user's site and writes the user's config: nothing failed
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "FAILED" not in out.stdout, out.stdout
+    assert "read-only: pip install --user" in out.stdout
+    assert "falling back to the user's config dir" in out.stdout
+    user_site = list((box.home / ".local" / "lib").glob("python3*/site-packages/smstudio_ext"))
+    assert user_site, out.stdout
+    config = box.home / ".jupyter" / "jupyter_smstudio_ext_config.json"
+    enable = box.home / ".jupyter" / "jupyter_server_config.d" / "smstudio.json"
+    assert json.loads(enable.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"smstudio_ext": True}}
+    }
+    assert json.loads(config.read_text())["IdleShutdown"] == {"timeout_minutes": 20}
+    assert config.stat().st_uid == 65534
+    listing = box.extension_list()
+    assert "smstudio_ext enabled" in listing and "smstudio_ext 0.1.0 OK" in listing, listing
+    # and a second run changes nothing
+    before = tree_digest(box.home / ".local", box.home / ".jupyter")
+    again = subprocess.run(run, env=box.env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "FAILED" not in again.stdout, again.stdout
+    assert tree_digest(box.home / ".local", box.home / ".jupyter") == before
