@@ -337,6 +337,7 @@ def test_keyboard_reaches_every_control(page, demo):
 def test_screenshots_light_and_dark(page, demo):
     """Last in the module: it switches the lab to the dark theme."""
     page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    page.set_viewport_size({"width": 1280, "height": 2700})  # the whole panel, no scrolling
     widen_sidebar(page)
     light = screenshot(page, "panel-light.png")
     status, _ = demo.api(
