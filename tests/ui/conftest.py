@@ -243,5 +243,5 @@ def widen_sidebar(page: Any, pixels: int = 130) -> None:
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.locator(PANEL).screenshot(path=str(path))
+    page.locator(f"{PANEL} .jp-smstudio-Panel-content").screenshot(path=str(path))
     return path
