@@ -203,6 +203,19 @@ def test_back_up_now_completes_and_the_snapshot_appears(page, demo):
     assert "none yet" not in sec.inner_text()
 
 
+def test_back_up_now_from_the_command_palette(page, demo):
+    if not demo.has("backup"):
+        pytest.skip("the backup engine is not in this build")
+    sec = wait_settled(page, "backup")
+    n = len(demo.api("GET", "smstudio/backup/snapshots")[1]["snapshots"])
+    (demo.home / "notebooks" / "more.txt").write_text("more")
+    page.keyboard.press("Control+Shift+C")
+    page.locator("#command-palette input").fill("Back Up Home Now")
+    page.locator('#command-palette [data-command="smstudio:backup-now"]').click()
+    sec.locator(".jp-smstudio-Snapshots tbody tr").nth(n).wait_for(timeout=45_000)
+    assert len(demo.api("GET", "smstudio/backup/snapshots")[1]["snapshots"]) == n + 1
+
+
 def _restore(page, sec, paths: str, target, overwrite: bool = False):
     sec.locator(".jp-smstudio-Snapshots tbody tr").first.get_by_role(
         "button", name=re.compile("Restore from snapshot")
