@@ -13,7 +13,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { API, IIdleStatus } from './api';
 import { formatDuration } from './format';
-import { idleView, shouldWarn } from './model';
+import { idleView, warningStep } from './model';
 
 export class IdleWatcher implements IDisposable {
   constructor(options: IdleWatcher.IOptions) {
@@ -78,12 +78,11 @@ export class IdleWatcher implements IDisposable {
   }
 
   private _notify(status: IIdleStatus | null): void {
-    if (!status || !shouldWarn(status)) {
+    const { step, key } = warningStep(this._warnedFor, status);
+    if (step === 'dismiss') {
       this._dismiss();
-      return;
     }
-    const key = status.shutdown_at ?? 'warning';
-    if (this._warnedFor === key && this._notificationId) {
+    if (step !== 'show' || !status) {
       return;
     }
     this._dismiss();

@@ -310,3 +310,19 @@ export function sortTags(tags: ITag[]): ITag[] {
       a.key.localeCompare(b.key)
   );
 }
+
+/**
+ * What the shutdown warning should do now: show a (new) notification, keep the current one, or
+ * dismiss it. One warning per scheduled shutdown: `shown` is the key of the one on screen.
+ */
+export function warningStep(
+  shown: string | null,
+  status: IIdleStatus | null,
+  now: Date = new Date()
+): { step: 'show' | 'keep' | 'dismiss' | 'none'; key: string | null } {
+  if (!status || !shouldWarn(status, now)) {
+    return { step: shown ? 'dismiss' : 'none', key: null };
+  }
+  const key = status.shutdown_at ?? 'warning';
+  return key === shown ? { step: 'keep', key } : { step: 'show', key };
+}

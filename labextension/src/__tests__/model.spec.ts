@@ -10,7 +10,8 @@ import {
   partUnavailable,
   shouldWarn,
   sortGuardrails,
-  sortTags
+  sortTags,
+  warningStep
 } from '../model';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
@@ -282,5 +283,31 @@ describe('sortTags', () => {
       { key: 'c', value: '', source: 'domain' }
     ]);
     expect(tags.map(t => t.key)).toEqual(['uid', 'a', 'c', 'b']);
+  });
+});
+
+describe('warningStep', () => {
+  const soon = idle({ shutdown_at: at(300) });
+  it('shows one warning per scheduled shutdown', () => {
+    expect(warningStep(null, soon, NOW)).toEqual({
+      step: 'show',
+      key: at(300)
+    });
+    expect(warningStep(at(300), soon, NOW)).toEqual({
+      step: 'keep',
+      key: at(300)
+    });
+    // the shutdown moved (activity, then idle again): a new warning
+    expect(warningStep(at(300), idle({ shutdown_at: at(420) }), NOW).step).toBe(
+      'show'
+    );
+  });
+  it('dismisses the warning when the app is kept running or active again', () => {
+    expect(warningStep(at(300), idle({ state: 'active' }), NOW)).toEqual({
+      step: 'dismiss',
+      key: null
+    });
+    expect(warningStep(at(300), null, NOW).step).toBe('dismiss');
+    expect(warningStep(null, idle({ state: 'active' }), NOW).step).toBe('none');
   });
 });
