@@ -36,14 +36,15 @@ function billedValue(billed: ICostBilled | null | undefined): React.ReactNode {
       : billed.status === 'error'
         ? 'error'
         : 'not available';
-  return (
-    <span className="jp-smstudio-mod-muted">
-      {label}
-      {billed.reason
-        ? `: ${billed.reason.replace(/^not available: /, '')}`
-        : ''}
-    </span>
-  );
+  return <span className="jp-smstudio-mod-muted">{label}</span>;
+}
+
+/** Why the billed figures are missing (or odd), as a note under the figures. */
+function billedNote(billed: ICostBilled | null | undefined): string | null {
+  if (!billed?.reason) {
+    return null;
+  }
+  return `Month to date: ${billed.reason.replace(/^not available: /, '')}`;
 }
 
 /** Horizontal bars of each app's hourly cost; only drawn when there are several apps. */
@@ -141,6 +142,11 @@ export function CostView(props: { data: IInsights }): React.ReactElement {
       {est?.reason && est.status === 'partial' && (
         <div className="jp-smstudio-Notice" role="note">
           {est.reason}
+        </div>
+      )}
+      {billedNote(billed) && (
+        <div className="jp-smstudio-Freshness jp-smstudio-BilledNote">
+          {billedNote(billed)}
         </div>
       )}
       {est?.apps && <CostChart apps={est.apps} currency={cur} />}
