@@ -1,7 +1,9 @@
 """Benchmark: `smstudio audit` over a domain of N profiles in the local emulator.
 
-Target (issue 8): 2,000 profiles without exceeding the request-rate bound. Prints the requests
-the emulator served, the elapsed time and the observed rate against the limit.
+Target (issue 8): 2,000 profiles without exceeding the request-rate bound. Every guardrail of
+the insights registry runs for every owner (through the audit's rate-limited clients). Prints the
+requests the emulator served, the elapsed time, the observed rate against the limit, and how
+many DescribeDomain / ListApps calls were made (once per audit, not per owner).
 
     /work/venv/bin/python bench/admin_audit.py [--profiles 2000] [--max-rps 250] [--concurrency 16]
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from smstudio_ext.admin.audit import AuditOptions, run_audit
 from smstudio_ext.aws import AwsClients
+from smstudio_ext.insights.config import Insights
 from smstudio_ext.testing import Emulator, seed_world
 
 
@@ -26,7 +30,8 @@ def main() -> None:
     ap.add_argument("--max-rps", type=float, default=250.0)
     ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
-    with Emulator() as emu:
+    with Emulator() as emu, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(emu.env())
         world = seed_world(emu, kind="both")
         store = emu.store()
         with store.lock:
@@ -47,7 +52,12 @@ def main() -> None:
         t0 = time.monotonic()
         report = run_audit(
             clients,
-            AuditOptions(world.domain_id, concurrency=args.concurrency, max_rps=args.max_rps),
+            AuditOptions(
+                world.domain_id,
+                concurrency=args.concurrency,
+                max_rps=args.max_rps,
+                insights=Insights(price_cache_path=os.path.join(tmp, "prices.json")),
+            ),
         )
         elapsed = time.monotonic() - t0
         served = emu.count("sagemaker") + emu.count("pricing")
@@ -60,6 +70,11 @@ def main() -> None:
         )
         print(f"within bound:         {served <= args.max_rps * elapsed + 10}")
         print(f"checks:               {s['checks']}")
+        print(
+            f"DescribeDomain:       {emu.count('sagemaker', 'DescribeDomain')}, "
+            f"ListApps: {emu.count('sagemaker', 'ListApps')}, "
+            f"per operation: {dict(sorted(report.calls.items()))}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,27 +1,32 @@
 """Audit a whole domain: our lifecycle config, guardrails, idle settings, running apps and cost.
 
+The guardrails and the prices are the insights engine's (``smstudio_ext/insights/``): the same
+registry (``Insights`` config: user-id tag key, allowed instance types, approved images,
+disabled and extra checks) and the same ``PriceBook`` as the panel and ``smstudio insights``,
+so the audit and the user's panel give the same answers. What only the audit does lives here:
+lifecycle-config attachment and version, the idle-settings summary, the extension checker,
+summary counts and exit codes.
+
 Built for domains of thousands of profiles:
 
-* every AWS call goes through one ``RateLimiter`` (a token bucket shared by all worker threads),
+* every HTTP request to AWS (ours, the insights facts', the Pricing API's, retries included)
+  takes a token from one ``RateLimiter`` shared by all threads: the audit hands the engine a
+  ``LimitedClients`` whose boto3 clients wait for a token in botocore's ``before-send`` hook,
   so the audit never exceeds ``max_rps`` requests per second whatever the concurrency;
-* owners are described by a bounded thread pool (``concurrency``); botocore's adaptive retry
+* owners are evaluated by a bounded thread pool (``concurrency``); botocore's adaptive retry
   mode slows down further when AWS throttles;
-* apps come from one paginated ``ListApps`` over the whole domain (its ``ResourceSpec`` carries
-  the instance type and the app's ``LifecycleConfigArn``), not one call per owner; lifecycle
-  configs and prices are looked up once per distinct ARN / instance type.
+* domain-level facts are fetched once per audit: one ``DescribeDomain``, primed into the
+  engine's cache for every owner, and the domain-level checks evaluated once; apps come from one
+  paginated ``ListApps`` over the whole domain, primed per owner (no ``ListApps`` per owner);
+  lifecycle configs, prices and AppImageConfigs are looked up once per distinct name.
 
-Calls per audit: 1 DescribeDomain + ceil(N/100) list pages + N describes + P ListTags (profiles;
-the user-id tag) + distinct LCCs + distinct instance types.
+Calls per audit: 1 DescribeDomain + list pages + N describes + ~N ListTags (the user-id tag) +
+distinct LCCs + distinct AppImageConfigs + distinct instance types (Pricing API, disk-cached).
 
 The "extension checker": Studio apps are not reachable from an admin's laptop (they sit behind
 the Studio proxy with the user's own session), so every running app is reported as
 ``unreachable`` and the audit checks what AWS can tell: whether the app started with our
 lifecycle config (``LifecycleConfigArn``), which installs and configures the extension.
-
-Guardrails: ``GuardrailProvider`` is the seam. ``BuiltinGuardrails`` evaluates the guardrails
-from the data the audit has already fetched (no extra calls). When the insights engine's
-registry (``smstudio_ext/insights/guardrails.py``) is in main, a provider adapting it replaces
-``default_guardrails()``: one place to change.
 """
 
 from __future__ import annotations
@@ -32,18 +37,23 @@ import functools
 import json
 import logging
 import re
+import shlex
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from .. import clock
-from ..apps import LIVE_STATUSES, AppInfo, _app_from
+from ..apps import AppInfo, iter_apps
 from ..aws import AwsClients, call, paginate
 from ..errors import BadInput, NotFound, SmStudioError
+from ..insights.config import Insights
+from ..insights.costs import estimate
+from ..insights.engine import InsightsEngine
+from ..insights.facts import Facts, Subject
 from .domain import attached_lccs
 
 log = logging.getLogger("smstudio_ext")
@@ -53,6 +63,9 @@ DEFAULT_LCC_PREFIX = "smstudio-"
 DEFAULT_LCC_MARKER = "# smstudio-ext"
 _VERSION_IN_NAME = re.compile(r"-v(\d+(?:[.-]\d+)*)$")
 _VERSION_IN_MARKER = re.compile(r"version[ =:]+([0-9][\w.+-]*)", re.I)
+# An audit is a snapshot: what it fetched stays valid until it ends (one DescribeDomain, one
+# answer per owner, one denied call is not asked again).
+SNAPSHOT_TTL = 24 * 3600.0
 
 
 # -- request-rate limit ------------------------------------------------------------------------
@@ -94,22 +107,54 @@ class RateLimiter:
             self._sleep(wait)
 
 
-class Caller:
-    """``aws.call`` behind the rate limiter, counting calls per operation."""
+class LimitedClients(AwsClients):
+    """``base``'s session, region, endpoints and retry policy, with clients of its own whose
+    every HTTP request (retries included) first takes a token from ``limiter``.
 
-    def __init__(self, clients: AwsClients, limiter: RateLimiter) -> None:
-        self.clients = clients
+    Counts requests per ``service:Operation``. Hand it to anything that takes ``AwsClients``
+    (the insights engine, ``iter_apps``, the ``PriceBook``): their calls are then bounded too.
+    """
+
+    def __init__(self, base: AwsClients, limiter: RateLimiter) -> None:
+        self.__dict__.update(base.__dict__)  # same session (and its lock), config, endpoints
+        self._clients = {}
         self.limiter = limiter
         self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._hooked: set[int] = set()
+
+    def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:
+        client = super().client(service, region=region, **config)
+        with self._count_lock:
+            if id(client) in self._hooked:
+                return client
+            self._hooked.add(id(client))
+        client.meta.events.register("before-send", self._before_send)
+        return client
+
+    def _before_send(self, event_name: str = "", **kwargs: Any) -> None:
+        self.limiter.acquire()
+        # event_name: before-send.<service id>.<Operation>
+        _, _, where = event_name.partition(".")
+        service, _, op = where.partition(".")
+        with self._count_lock:
+            self.counts[f"{service.lower().replace(' ', '')}:{op}"] += 1
+        return None
+
+    @property
+    def requests(self) -> int:
+        with self._count_lock:
+            return sum(self.counts.values())
+
+
+class Caller:
+    """``aws.call`` through the limited clients (the audit's own calls)."""
+
+    def __init__(self, clients: LimitedClients) -> None:
+        self.clients = clients
 
     def __call__(self, service: str, operation: str, **params: Any) -> Any:
-        self.limiter.acquire()
-        with self._lock:
-            self.counts[f"{service}:{operation}"] += 1
-        # the Pricing API lives in us-east-1 (and ap-south-1) only
-        region = "us-east-1" if service == "pricing" else None
-        return call(self.clients.client(service, region=region), operation, **params)
+        return call(self.clients.client(service), operation, **params)
 
     def pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
         params.setdefault("MaxResults", 100)
@@ -121,11 +166,36 @@ class Caller:
 
 @dataclass
 class CheckResult:
+    """One check's answer. Insights checks carry their title, evidence, why, fix and the IAM
+    action whose absence made them ``unknown``; the audit's own checks a reason."""
+
     id: str
     status: str
     severity: str
     reason: str
     level: str
+    title: str | None = None
+    why: str | None = None
+    fix: str | None = None
+    action: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    source: str = "audit"  # "insights" (the guardrail registry) or "audit" (audit-only)
+
+    @classmethod
+    def from_insights(cls, r: dict[str, Any]) -> CheckResult:
+        return cls(
+            id=r["id"],
+            status=r["status"],
+            severity=r["severity"],
+            reason=r["reason"],
+            level=r["level"],
+            title=r.get("title"),
+            why=r.get("why"),
+            fix=r.get("fix"),
+            action=r.get("action"),
+            evidence=dict(r.get("evidence") or {}),
+            source="insights",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -138,6 +208,7 @@ class LccInfo:
     ours: bool
     version: str | None = None
     app_type: str | None = None
+    idle: dict[str, Any] | None = None  # the IdleShutdown section our LCC writes, if any
 
 
 @dataclass
@@ -150,8 +221,8 @@ class OwnerReport:
     apps: list[dict[str, Any]] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     cost_per_hour: float | None = None
+    cost: dict[str, Any] | None = None  # the insights estimate (per app, sources, notes)
     error: str | None = None
-    tags: dict[str, str] | None = None  # profiles only; None = not readable
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -166,9 +237,8 @@ class AuditOptions:
     max_rps: float = 20.0
     lcc_prefix: str = DEFAULT_LCC_PREFIX
     lcc_marker: str = DEFAULT_LCC_MARKER
-    tag_key: str = "studiouserid"
-    allowed_instance_types: list[str] = field(default_factory=list)
-    include_prices: bool = True
+    include_prices: bool = True  # False: no Pricing API (price file, disk cache, bundled table)
+    insights: Insights | None = None  # guardrail and price settings; None = defaults (+ env)
 
     def validate(self) -> None:
         if not re.match(r"^d-[a-z0-9]{1,63}$", self.domain_id or ""):
@@ -179,144 +249,18 @@ class AuditOptions:
             raise BadInput(f"max requests per second must be in (0, 1000], got {self.max_rps}")
 
 
-# -- guardrail seam ----------------------------------------------------------------------------
-
-
-class GuardrailProvider(Protocol):
-    def domain_checks(self, domain: dict[str, Any]) -> list[CheckResult]: ...
-
-    def owner_checks(self, audit: AuditContext, report: OwnerReport) -> list[CheckResult]: ...
-
-
-def _check(id: str, ok: bool | None, severity: str, level: str, good: str, bad: str) -> CheckResult:
-    status = UNKNOWN if ok is None else PASS if ok else FAIL
-    return CheckResult(id, status, severity, good if ok else bad, level)
-
-
-class BuiltinGuardrails:
-    """The STUDIO.md guardrails that the audit's own data can answer (no extra AWS calls)."""
-
-    def domain_checks(self, domain: dict[str, Any]) -> list[CheckResult]:
-        defaults = domain.get("DefaultUserSettings") or {}
-        sgs = defaults.get("SecurityGroups") or (domain.get("DomainSettings") or {}).get(
-            "SecurityGroupIds"
-        )
-        vpc_only = domain.get("AppNetworkAccessType") == "VpcOnly"
-        sharing = defaults.get("SharingSettings") or {}
-        sharing_on = sharing.get("NotebookOutputOption", "Disabled") == "Allowed"
-        identity = (domain.get("DomainSettings") or {}).get("ExecutionRoleIdentityConfig")
-        return [
-            _check(
-                "network-vpc-only",
-                vpc_only and bool(domain.get("SubnetIds")) and bool(sgs),
-                "high",
-                "domain",
-                "VpcOnly with subnets and security groups",
-                f"network {domain.get('AppNetworkAccessType')}, subnets "
-                f"{len(domain.get('SubnetIds') or [])}, security groups {len(sgs or [])}",
-            ),
-            _check(
-                "volume-kms",
-                bool(domain.get("KmsKeyId")),
-                "high",
-                "domain",
-                "home volume encrypted with a customer KMS key",
-                "home volume uses the AWS-managed key (no KmsKeyId)",
-            ),
-            _check(
-                "sharing-kms",
-                (not sharing_on) or bool(sharing.get("S3KmsKeyId")),
-                "medium",
-                "domain",
-                "notebook sharing off or its bucket encrypted with a KMS key",
-                "notebook sharing on without SharingSettings.S3KmsKeyId",
-            ),
-            _check(
-                "source-identity",
-                identity == "USER_PROFILE_NAME",
-                "medium",
-                "domain",
-                "ExecutionRoleIdentityConfig=USER_PROFILE_NAME: CloudTrail names the user",
-                f"ExecutionRoleIdentityConfig={identity or 'unset'}: CloudTrail shows only the role",
-            ),
-        ]
-
-    def owner_checks(self, audit: AuditContext, report: OwnerReport) -> list[CheckResult]:
-        out = []
-        if report.kind == "user-profile":
-            tags = report.tags
-            if tags is None:
-                out.append(
-                    CheckResult(
-                        "user-id-tag",
-                        UNKNOWN,
-                        "medium",
-                        "can't tell: tags not readable",
-                        "owner",
-                    )
-                )
-            else:
-                value = tags.get(audit.options.tag_key)
-                out.append(
-                    _check(
-                        "user-id-tag",
-                        bool(value),
-                        "medium",
-                        "owner",
-                        f"tagged {audit.options.tag_key}={value}",
-                        f"no '{audit.options.tag_key}' tag",
-                    )
-                )
-        out.append(
-            _check(
-                "smstudio-lcc",
-                bool(report.lcc.get("ours")),
-                "medium",
-                "owner",
-                f"our lifecycle config {report.lcc.get('name')} ({report.lcc.get('source')})",
-                "none of our lifecycle configs attached (own or domain default)",
-            )
-        )
-        out.append(
-            _check(
-                "idle-shutdown",
-                bool(report.idle.get("active")),
-                "medium",
-                "owner",
-                f"idle shutdown by {report.idle.get('by')}",
-                "no idle shutdown: neither Studio's IdleSettings nor our extension",
-            )
-        )
-        allowed = audit.options.allowed_instance_types
-        for app in report.apps:
-            if allowed:
-                it = app.get("instance_type")
-                out.append(
-                    _check(
-                        f"instance-type:{app['app_name']}",
-                        it in allowed or it == "system",
-                        "high",
-                        "app",
-                        f"{it} allowed",
-                        f"{app['app_type']} {app['app_name']} runs on {it}, not allowed",
-                    )
-                )
-            out.append(
-                _check(
-                    f"app-lcc:{app['app_type']}/{app['app_name']}",
-                    app.get("lcc_ours"),
-                    "low",
-                    "app",
-                    "started with our lifecycle config",
-                    "started without our lifecycle config: restart it to get the extension",
-                )
-            )
-        return out
-
-
-def default_guardrails() -> GuardrailProvider:
-    """The guardrail provider (the seam for the insights registry)."""
-    return BuiltinGuardrails()
+def snapshot_config(config: Insights | None) -> Insights:
+    """A copy of ``config`` whose caches last the whole audit (nothing is asked twice)."""
+    config = config or Insights()
+    values = {name: getattr(config, name) for name in config.trait_names(config=True)}
+    for name in (
+        "tags_ttl_seconds",
+        "apps_ttl_seconds",
+        "guardrails_ttl_seconds",
+        "error_ttl_seconds",
+    ):
+        values[name] = SNAPSHOT_TTL
+    return Insights(**values)
 
 
 # -- the audit ---------------------------------------------------------------------------------
@@ -342,22 +286,57 @@ def _merge_settings(*layers: dict[str, Any] | None) -> dict[str, Any]:
 _lcc_arns = attached_lccs
 
 
+def _ext_config(content: str) -> dict[str, Any] | None:
+    """The extension config our generated LCC writes (its ``EXT_CONFIG='{...}'`` line)."""
+    for line in content.splitlines():
+        if line.startswith("EXT_CONFIG="):
+            try:
+                words = shlex.split(line[len("EXT_CONFIG=") :])
+                data = json.loads(words[0]) if words else None
+            except (ValueError, IndexError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
 class AuditContext:
     """State shared by the workers of one audit."""
 
     def __init__(self, clients: AwsClients, options: AuditOptions) -> None:
         options.validate()
         self.options = options
-        self.caller = Caller(clients, RateLimiter(options.max_rps))
+        self.clients = LimitedClients(clients, RateLimiter(options.max_rps))
+        self.caller = Caller(self.clients)
         self.region = clients.region
-        self._lccs: dict[str, LccInfo] = {}
-        self._prices: dict[str, float | None] = {}
+        self.config = snapshot_config(options.insights)
+        self.engine = InsightsEngine(
+            self.clients, self.config, use_pricing_api=options.include_prices
+        )
+        self._lccs: dict[str, Future[LccInfo]] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        self.engine.close(wait=True)
+
     def lcc(self, arn: str) -> LccInfo:
+        """Our view of a lifecycle config, described once per audit (single-flight: concurrent
+        workers asking for the same ARN wait for the first one's answer)."""
         with self._lock:
-            if arn in self._lccs:
-                return self._lccs[arn]
+            existing = self._lccs.get(arn)
+            if existing is None:
+                future: Future[LccInfo] = Future()
+                self._lccs[arn] = future
+        if existing is not None:
+            return existing.result()
+        try:
+            info = self._describe_lcc(arn)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        future.set_result(info)
+        return info
+
+    def _describe_lcc(self, arn: str) -> LccInfo:
         name = arn.rsplit("/", 1)[-1]
         info = LccInfo(arn=arn, name=name, ours=name.startswith(self.options.lcc_prefix))
         try:
@@ -376,60 +355,16 @@ class AuditContext:
                 info.ours = True
                 m = _VERSION_IN_MARKER.search(marker)
                 info.version = m.group(1) if m else None
+            idle = (_ext_config(content) or {}).get("IdleShutdown")
+            info.idle = idle if isinstance(idle, dict) else None
         except NotFound:
             pass
+        except SmStudioError as exc:  # e.g. denied: judge by the name alone
+            log.info("smstudio audit: lifecycle config %s: %s", name, exc)
         if info.ours and not info.version:
             m = _VERSION_IN_NAME.search(name)
             info.version = m.group(1) if m else None
-        with self._lock:
-            self._lccs[arn] = info
         return info
-
-    def price(self, instance_type: str | None) -> float | None:
-        if not instance_type:
-            return None
-        if instance_type == "system":
-            return 0.0  # the Classic Jupyter server's instance is free
-        with self._lock:
-            if instance_type in self._prices:
-                return self._prices[instance_type]
-        price = None
-        if self.options.include_prices:
-            price = lookup_price(self, instance_type)
-        with self._lock:
-            self._prices[instance_type] = price
-        return price
-
-
-def lookup_price(audit: AuditContext, instance_type: str) -> float | None:
-    """List price per hour of a Studio instance (Pricing API), or None when unavailable.
-
-    Seam: replaced by the insights engine's pricing when it lands in main.
-    """
-    try:
-        page = audit.caller(
-            "pricing",
-            "GetProducts",
-            ServiceCode="AmazonSageMaker",
-            Filters=[
-                {"Type": "TERM_MATCH", "Field": "regionCode", "Value": audit.region},
-                {"Type": "TERM_MATCH", "Field": "instanceName", "Value": instance_type},
-                {"Type": "TERM_MATCH", "Field": "component", "Value": "studio-notebook"},
-            ],
-            MaxResults=10,
-        )
-    except SmStudioError as exc:
-        log.info("smstudio audit: no price for %s: %s", instance_type, exc)
-        return None
-    for raw in page.get("PriceList") or []:
-        try:
-            product = json.loads(raw) if isinstance(raw, str) else raw
-            for term in (product.get("terms") or {}).get("OnDemand", {}).values():
-                for dim in term.get("priceDimensions", {}).values():
-                    return float(dim["pricePerUnit"]["USD"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-    return None
 
 
 def _decode(content: str) -> str:
@@ -439,7 +374,8 @@ def _decode(content: str) -> str:
         return content
 
 
-def _idle(settings: dict[str, Any], lcc_ours: bool) -> dict[str, Any]:
+def _idle(settings: dict[str, Any], lcc: LccInfo | None) -> dict[str, Any]:
+    """Who stops idle apps of this owner: Studio's IdleSettings, or our extension (our LCC)."""
     lab = settings.get("JupyterLabAppSettings") or {}
     idle = (lab.get("AppLifecycleManagement") or {}).get("IdleSettings") or {}
     if idle.get("LifecycleManagement") == "ENABLED":
@@ -448,60 +384,110 @@ def _idle(settings: dict[str, Any], lcc_ours: bool) -> dict[str, Any]:
             "by": "Studio IdleSettings",
             "timeout_minutes": idle.get("IdleTimeoutInMinutes"),
         }
-    if lcc_ours:
-        return {"active": True, "by": "smstudio extension (our LCC)", "timeout_minutes": None}
+    if lcc is not None and lcc.ours:
+        ours = lcc.idle or {}
+        return {
+            "active": True,
+            "by": "smstudio extension (our LCC)",
+            "timeout_minutes": ours.get("timeout_minutes"),
+        }
     return {"active": False, "by": None, "timeout_minutes": None}
+
+
+def _idle_provider(lcc: LccInfo | None) -> dict[str, Any] | None:
+    """What the insights ``idle-shutdown`` check reads when our extension runs there: the
+    IdleShutdown settings our LCC writes. None (→ the platform's IdleSettings) otherwise."""
+    if lcc is None or not lcc.ours or not lcc.idle:
+        return None
+    return {
+        "enabled": True,
+        "timeout_minutes": lcc.idle.get("timeout_minutes"),
+        "dry_run": bool(lcc.idle.get("dry_run", False)),
+        "max_timeout_minutes": lcc.idle.get("max_timeout_minutes"),
+    }
+
+
+def _check(id: str, ok: bool | None, severity: str, level: str, good: str, bad: str) -> CheckResult:
+    status = UNKNOWN if ok is None else PASS if ok else FAIL
+    return CheckResult(id, status, severity, good if ok else bad, level)
+
+
+def _audit_checks(report: OwnerReport) -> list[CheckResult]:
+    """What only the audit checks: our lifecycle config on the owner and on each running app."""
+    out = [
+        _check(
+            "smstudio-lcc",
+            bool(report.lcc.get("ours")),
+            "medium",
+            "owner",
+            f"our lifecycle config {report.lcc.get('name')} ({report.lcc.get('source')})",
+            "none of our lifecycle configs attached (own or domain default)",
+        )
+    ]
+    for app in report.apps:
+        out.append(
+            _check(
+                f"app-lcc:{app['app_type']}/{app['app_name']}",
+                app.get("lcc_ours"),
+                "low",
+                "app",
+                "started with our lifecycle config",
+                "started without our lifecycle config: restart it to get the extension",
+            )
+        )
+    return out
 
 
 def _audit_owner(
     audit: AuditContext,
     domain: dict[str, Any],
+    account_id: str | None,
     kind: str,
     name: str,
     apps: list[AppInfo],
-    provider: GuardrailProvider,
 ) -> OwnerReport:
     report = OwnerReport(kind=kind, name=name)
     domain_id = domain["DomainId"]
+    chosen_box: list[LccInfo] = []
+    subject = Subject(
+        domain_id=domain_id,
+        region=audit.region,
+        owner_kind=kind,
+        owner_name=name,
+        account_id=account_id,
+    )
+    facts: Facts = audit.engine.facts(
+        subject, providers={"idle": lambda: _idle_provider(chosen_box[0] if chosen_box else None)}
+    )
+    facts.prime(domain=domain, apps=apps, ttl=SNAPSHOT_TTL)
     try:
-        if kind == "user-profile":
-            desc = audit.caller(
-                "sagemaker",
-                "DescribeUserProfile",
-                resource=name,
-                DomainId=domain_id,
-                UserProfileName=name,
-            )
-            own = desc.get("UserSettings") or {}
-            settings = _merge_settings(domain.get("DefaultUserSettings"), own)
-            arn = desc.get("UserProfileArn")
-            tags = None
-            if arn:
-                try:
-                    listed = audit.caller.pages("ListTags", "Tags", ResourceArn=arn)
-                    tags = {t["Key"]: t.get("Value", "") for t in listed}
-                except SmStudioError as exc:
-                    log.info("smstudio audit: tags of %s: %s", name, exc)
-            report.tags = tags
-        else:
-            desc = audit.caller(
-                "sagemaker", "DescribeSpace", resource=name, DomainId=domain_id, SpaceName=name
-            )
-            own = desc.get("SpaceSettings") or {}
-            settings = _merge_settings(
-                domain.get("DefaultUserSettings"), domain.get("DefaultSpaceSettings"), own
-            )
-        report.status = desc.get("Status")
+        desc = facts.owner() or {}
     except SmStudioError as exc:
         report.error = exc.message
-        report.checks.append(CheckResult("describe", UNKNOWN, "high", exc.message, "owner"))
+        report.checks.append(
+            CheckResult(
+                "describe",
+                UNKNOWN,
+                "high",
+                f"can't tell: {exc.message}",
+                "owner",
+                action=getattr(exc, "action", None),
+            )
+        )
         return report
+    report.status = desc.get("Status")
+    own = facts.owner_settings()
+    layers: list[dict[str, Any] | None] = [domain.get("DefaultUserSettings")]
+    if kind == "space":
+        layers.append(domain.get("DefaultSpaceSettings"))
+    settings = _merge_settings(*layers, own)
 
     own_ours = [a for a in _lcc_arns(own) if audit.lcc(a).ours]
     domain_ours = [a for a in _lcc_arns(domain.get("DefaultUserSettings")) if audit.lcc(a).ours]
     chosen = own_ours or domain_ours
     if chosen:
         info = audit.lcc(chosen[0])
+        chosen_box.append(info)
         report.lcc = {
             "ours": True,
             "source": "own" if own_ours else "domain default",
@@ -511,30 +497,37 @@ def _audit_owner(
         }
     else:
         report.lcc = {"ours": False, "source": None, "name": None, "version": None, "arn": None}
-    report.idle = _idle(settings, bool(chosen))
-    cost = 0.0
-    priced = True
-    for app in apps:
+    report.idle = _idle(settings, chosen_box[0] if chosen_box else None)
+
+    # running apps and their cost: the insights PriceBook and estimate
+    live = facts.apps()
+    prices = facts.prices_for(a.instance_type for a in live)
+    est = estimate(live, prices, clock.utcnow())
+    report.cost = est
+    report.cost_per_hour = est["per_hour"] if est["status"] == "ok" else None
+    by_key = {(r["app_type"], r["app_name"]): r for r in est["apps"]}
+    for app in live:
         lcc_arn = app.lifecycle_config_arn
-        price = audit.price(app.instance_type)
-        if price is None:
-            priced = False
-        else:
-            cost += price
+        row = by_key.get((app.app_type, app.app_name)) or {}
         report.apps.append(
             {
                 "app_type": app.app_type,
                 "app_name": app.app_name,
                 "status": app.status,
                 "instance_type": app.instance_type,
+                "image_arn": app.image_version_arn or app.image_arn,
                 "lifecycle_config_arn": lcc_arn,
                 "lcc_ours": audit.lcc(lcc_arn).ours if lcc_arn else False,
                 "extension": "unreachable",
-                "price_per_hour": price,
+                "price_per_hour": row.get("per_hour"),
+                "price_source": row.get("price_source"),
             }
         )
-    report.cost_per_hour = round(cost, 4) if (apps and priced) else (0.0 if not apps else None)
-    report.checks.extend(provider.owner_checks(audit, report))
+
+    # every owner- and app-level guardrail of the insights registry, then the audit's own
+    results = audit.engine.guardrails_part(facts, ("owner", "app"))[0]
+    report.checks.extend(CheckResult.from_insights(r) for r in results)
+    report.checks.extend(_audit_checks(report))
     return report
 
 
@@ -564,7 +557,7 @@ class AuditReport:
         counts = Counter(c.status for _, c in self.all_checks())
         running = [a for o in self.owners for a in o.apps]
         costs = [o.cost_per_hour for o in self.owners if o.apps]
-        known = [c for c in costs if c is not None]
+        known = [a["price_per_hour"] for a in running if a.get("price_per_hour") is not None]
         return {
             "profiles": sum(1 for o in self.owners if o.kind == "user-profile"),
             "spaces": sum(1 for o in self.owners if o.kind == "space"),
@@ -577,7 +570,8 @@ class AuditReport:
             "extension_reachable": 0,
             "extension_unreachable": len(running),
             "estimated_cost_per_hour": round(sum(known), 4),
-            "cost_complete": len(known) == len(costs),
+            "cost_complete": len(known) == len(running) and None not in costs,
+            "price_sources": dict(Counter(a.get("price_source") or "unknown" for a in running)),
             "checks": {s: counts.get(s, 0) for s in (PASS, FAIL, UNKNOWN)},
             "requests": sum(self.calls.values()),
             "requests_per_second": round(self.requests_per_second, 2),
@@ -605,20 +599,32 @@ class AuditReport:
         }
 
 
-def run_audit(
-    clients: AwsClients,
-    options: AuditOptions,
-    *,
-    provider: GuardrailProvider | None = None,
-) -> AuditReport:
+def run_audit(clients: AwsClients, options: AuditOptions) -> AuditReport:
     audit = AuditContext(clients, options)
-    provider = provider or default_guardrails()
+    try:
+        return _run(audit)
+    finally:
+        audit.close()
+
+
+def _run(audit: AuditContext) -> AuditReport:
+    options = audit.options
     started = clock.utcnow().isoformat()
     t0 = time.monotonic()
     domain_id = options.domain_id
+    # domain-level facts once per audit: one DescribeDomain, primed for every owner
     domain = audit.caller("sagemaker", "DescribeDomain", resource=domain_id, DomainId=domain_id)
     domain.setdefault("DomainId", domain_id)
-    domain_checks = provider.domain_checks(domain)
+    arn = str(domain.get("DomainArn") or "")
+    account_id = arn.split(":")[4] if arn.count(":") >= 5 else None
+    domain_facts = audit.engine.facts(
+        Subject(domain_id=domain_id, region=audit.region, account_id=account_id)
+    )
+    domain_facts.prime(domain=domain, ttl=SNAPSHOT_TTL)
+    domain_checks = [
+        CheckResult.from_insights(r)
+        for r in audit.engine.guardrails_part(domain_facts, ("domain",))[0]
+    ]
 
     profiles = [
         p["UserProfileName"]
@@ -628,13 +634,8 @@ def run_audit(
         s["SpaceName"] for s in audit.caller.pages("ListSpaces", "Spaces", DomainIdEquals=domain_id)
     ]
     apps_by_owner: dict[tuple[str, str], list[AppInfo]] = {}
-    for item in audit.caller.pages("ListApps", "Apps", DomainIdEquals=domain_id):
-        app = _app_from(item)
-        if app.status not in LIVE_STATUSES:
-            continue
-        key = (
-            ("space", app.space_name) if app.space_name else ("user-profile", app.user_profile_name)
-        )
+    for app in iter_apps(audit.clients, domain_id):  # live apps of the whole domain
+        key = ("space", app.space_name) if app.space_name else ("user-profile", app.owner)
         apps_by_owner.setdefault((key[0], key[1] or ""), []).append(app)
 
     jobs = [("user-profile", n) for n in profiles] + [("space", n) for n in spaces]
@@ -642,7 +643,7 @@ def run_audit(
         owners = list(
             pool.map(
                 lambda job: _audit_owner(
-                    audit, domain, job[0], job[1], apps_by_owner.get(job, []), provider
+                    audit, domain, account_id, job[0], job[1], apps_by_owner.get(job, [])
                 ),
                 jobs,
             )
@@ -653,7 +654,7 @@ def run_audit(
         elapsed_seconds=time.monotonic() - t0,
         domain_checks=domain_checks,
         owners=owners,
-        calls=dict(audit.caller.counts),
+        calls=dict(audit.clients.counts),
         max_rps=options.max_rps,
     )
 

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import argparse
 
+from traitlets import TraitError
+
 from ..admin.audit import AuditOptions, exit_code, run_audit
+from ..errors import BadInput
+from ..insights.config import Insights
 from .common import Env, add_json_flag, print_json, print_table
 
 
 def _list(values: list[str] | None) -> list[str]:
     return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+def insights_config(env: Env, args: argparse.Namespace) -> Insights:
+    """The ``Insights`` section (config file, env) with this command's overrides."""
+    config = env.section(Insights)
+    try:
+        if args.tag_key:
+            config.user_id_tag_key = args.tag_key
+        if args.allowed_instance_types:
+            config.allowed_instance_types = _list(args.allowed_instance_types)
+        if args.approved_images:
+            config.approved_images = _list(args.approved_images)
+        if args.disable_check:
+            config.disabled_checks = [*config.disabled_checks, *_list(args.disable_check)]
+    except TraitError as exc:
+        raise BadInput(str(exc)) from exc
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         max_rps=args.max_rps,
         lcc_prefix=args.lcc_prefix,
-        tag_key=args.tag_key,
-        allowed_instance_types=_list(args.allowed_instance_types),
         include_prices=not args.no_prices,
+        insights=insights_config(env, args),
     )
     options.validate()
     if args.fail_on not in ("fail", "unknown"):  # argparse choices guard this; keep engines honest
@@ -36,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         f"our LCC attached: {s['with_our_lcc']} (versions {s['lcc_versions'] or '-'}); "
         f"idle shutdown active: {s['idle_shutdown_active']}"
     )
-    cost = f"{s['estimated_cost_per_hour']:.2f} USD/h (list-price estimate"
+    sources = ", ".join(f"{k} x{v}" for k, v in s["price_sources"].items()) or "-"
+    cost = f"{s['estimated_cost_per_hour']:.2f} USD/h (estimate, prices: {sources}"
     cost += ")" if s["cost_complete"] else ", some prices unknown)"
     print(
         f"running apps: {s['running_apps']}, estimated {cost}; extension reachable "
@@ -77,10 +98,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-rps", type=float, default=20.0, help="AWS requests per second at most (default 20)"
     )
     p.add_argument(
-        "--allowed-instance-types", action="append", metavar="A,B", help="check running apps"
+        "--allowed-instance-types",
+        action="append",
+        metavar="A,B",
+        help="override Insights.allowed_instance_types",
+    )
+    p.add_argument(
+        "--approved-images",
+        action="append",
+        metavar="A,B",
+        help="override Insights.approved_images",
+    )
+    p.add_argument(
+        "--disable-check", action="append", metavar="ID,ID", help="add to Insights.disabled_checks"
     )
     p.add_argument("--lcc-prefix", default="smstudio-", help="name prefix of our lifecycle configs")
-    p.add_argument("--tag-key", default="studiouserid", help="the user-id tag key")
-    p.add_argument("--no-prices", action="store_true", help="skip the Pricing API")
+    p.add_argument("--tag-key", default=None, help="override Insights.user_id_tag_key")
+    p.add_argument(
+        "--no-prices",
+        action="store_true",
+        help="skip the Pricing API (admin price file, disk cache and bundled table only)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)

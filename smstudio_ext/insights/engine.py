@@ -61,6 +61,7 @@ class InsightsEngine:
         *,
         providers: dict[str, Provider] | None = None,
         registry: Registry | None = None,
+        use_pricing_api: bool = True,
     ) -> None:
         self.clients = clients
         self.config = config or Insights()
@@ -78,6 +79,7 @@ class InsightsEngine:
         self._books: dict[str, PriceBook] = {}
         self._books_lock = threading.Lock()
         self.config_error: str | None = None  # set by the server when its config was refused
+        self.use_pricing_api = use_pricing_api  # False: price file, disk cache and table only
 
     def close(self, wait: bool = False) -> None:
         """Stop the pools (queued work is dropped; ``wait`` also waits for running calls)."""
@@ -97,6 +99,7 @@ class InsightsEngine:
             cache_path=self.config.price_cache_path or None,
             cache_days=self.config.price_cache_days,
             price_file=self.config.price_file,
+            use_api=self.use_pricing_api,
         )
         return book
 
@@ -105,7 +108,15 @@ class InsightsEngine:
             return None
         return Subject.from_context(self.context, self.config.caller_user_id or None)
 
-    def facts(self, subject: Subject, *, refresh: bool = False) -> Facts:
+    def facts(
+        self,
+        subject: Subject,
+        *,
+        refresh: bool = False,
+        providers: dict[str, Provider] | None = None,
+    ) -> Facts:
+        """The facts of ``subject``; ``providers`` replaces the engine's own for this subject
+        (e.g. the admin audit's idle summary read from an owner's lifecycle config)."""
         return Facts(
             self.clients,
             self.config,
@@ -113,7 +124,7 @@ class InsightsEngine:
             self.cache,
             self._aws_pool,
             prices=self.price_book(subject.region),
-            providers=self.providers,
+            providers=self.providers if providers is None else providers,
             max_age=self.config.refresh_floor_seconds if refresh else None,
             fetched_at=self.fetched_at,
         )

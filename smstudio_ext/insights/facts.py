@@ -145,6 +145,28 @@ class Facts:
     def sm(self) -> Any:
         return self.clients.client("sagemaker")
 
+    def prime(
+        self,
+        *,
+        domain: dict[str, Any] | None = None,
+        apps: list[AppInfo] | None = None,
+        ttl: float | None = None,
+    ) -> None:
+        """Seed answers the caller already has (an admin audit lists the apps of a whole domain
+        with one paginated ``ListApps`` and describes the domain once): ``domain`` is the
+        ``DescribeDomain`` answer, ``apps`` the owner's live apps. Cached for ``ttl`` seconds
+        (default: the usual TTL of that answer); nothing is asked of AWS."""
+        if domain is not None:
+            key, _, default_ttl = self._domain_args()
+            self._seed(key, domain, default_ttl if ttl is None else ttl)
+        if apps is not None and self.subject.owner_kind:
+            key, _, default_ttl = self._apps_args()
+            self._seed(key, list(apps), default_ttl if ttl is None else ttl)
+
+    def _seed(self, key: Any, value: Any, ttl: float) -> None:
+        self.cache.submit(key, lambda: value, ttl, max_age=0)  # replaces what was cached
+        self.fetched_at[key] = clock.utcnow()
+
     # -- prefetch -----------------------------------------------------------------------------
 
     def prefetch(self) -> None:
