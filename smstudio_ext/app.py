@@ -20,6 +20,8 @@ from traitlets import Float
 from ._version import __version__
 from .apps import describe_app
 from .aws import Aws, AwsClients
+from .backup.config import HomeBackup
+from .backup.server import setup_backup
 from .conda.config import CondaEnvs
 from .conda.server import setup_conda
 from .context import Studio, StudioContext, context_from_config
@@ -88,7 +90,7 @@ class StudioExtensionApp(ExtensionApp):
 
     name = "smstudio_ext"
     load_other_extensions = True
-    classes = [Studio, Aws, CondaEnvs, IdleShutdown, Insights]
+    classes = [Studio, Aws, CondaEnvs, HomeBackup, IdleShutdown, Insights]
 
     describe_cache_seconds = Float(
         300.0, help="How long DescribeApp of this app is cached for GET smstudio/context."
@@ -131,6 +133,7 @@ class StudioExtensionApp(ExtensionApp):
         # One setup per engine, each adding its service to self.services (and loops):
         # --- engine setup calls (keep one line each) ---
         setup_conda(self)
+        setup_backup(self)
         setup_idle(self)
         setup_insights(self)
         # --- end engine setup calls ---

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections.abc import Iterator
@@ -164,6 +165,15 @@ class AwsClients:
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._request_hooks: list[Callable[[str, str], None]] = []
+
+    def with_request_hook(self, hook: Callable[[str, str], None]) -> AwsClients:
+        """A copy sharing this session and settings whose clients call ``hook(service,
+        operation)`` before every HTTP request they send, retries included (e.g. a rate limit)."""
+        other = copy.copy(self)
+        other._clients = {}
+        other._request_hooks = [*self._request_hooks, hook]
+        return other
 
     @classmethod
     def from_config(cls, aws: Aws, region: str | None) -> AwsClients:
@@ -186,8 +196,21 @@ class AwsClients:
                 kwargs: dict[str, Any] = {"region_name": region, "config": cfg}
                 if service in self.endpoint_urls:
                     kwargs["endpoint_url"] = self.endpoint_urls[service]
-                self._clients[key] = self._session.client(service, **kwargs)
+                client = self._session.client(service, **kwargs)
+                for hook in self._request_hooks:
+                    client.meta.events.register("before-send", _before_send(hook))
+                self._clients[key] = client
             return self._clients[key]
+
+
+def _before_send(hook: Callable[[str, str], None]) -> Callable[..., None]:
+    def handler(event_name: str = "", **_: Any) -> None:
+        # event_name is "before-send.<service id>.<Operation>"
+        where = event_name.partition(".")[2]
+        service, operation = where.partition(".")[::2]
+        hook(service.lower().replace(" ", ""), operation)
+
+    return handler
 
 
 def translate(exc: BaseException, action: str, resource: str | None = None) -> SmStudioError:

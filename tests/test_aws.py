@@ -70,3 +70,17 @@ def test_not_found_is_typed(aws):
     clients = AwsClients("us-east-1", endpoint_urls={"s3": aws.endpoint_url}, max_attempts=1)
     with pytest.raises(NotFound):
         call(clients.client("s3"), "HeadBucket", Bucket="no-such-bucket-here")
+
+
+def test_request_hook_sees_every_http_request_including_retries(aws):
+    # Given clients with a hook and an operation that fails twice with a 500 (retried)
+    seen = []
+    base = AwsClients("us-east-1", endpoint_urls={"sagemaker": aws.endpoint_url}, max_attempts=3)
+    hooked = base.with_request_hook(lambda service, op: seen.append((service, op)))
+    aws.fail("ListDomains", code="InternalFailure", status=500, times=2)
+    # When the hooked client calls it
+    call(hooked.client("sagemaker"), "ListDomains")
+    # Then the hook saw all three attempts; the base clients are untouched
+    assert seen == [("sagemaker", "ListDomains")] * 3
+    call(base.client("sagemaker"), "ListDomains")
+    assert len(seen) == 3

@@ -11,7 +11,7 @@ Built for domains of thousands of profiles:
 
 * every HTTP request to AWS (ours, the insights facts', the Pricing API's, retries included)
   takes a token from one ``RateLimiter`` shared by all threads: the audit hands the engine a
-  ``LimitedClients`` whose boto3 clients wait for a token in botocore's ``before-send`` hook,
+  clients (``AwsClients.with_request_hook`` + ``RequestMeter``) whose boto3 clients wait for a token in botocore's ``before-send`` hook,
   so the audit never exceeds ``max_rps`` requests per second whatever the concurrency;
 * owners are evaluated by a bounded thread pool (``concurrency``); botocore's adaptive retry
   mode slows down further when AWS throttles;
@@ -107,50 +107,32 @@ class RateLimiter:
             self._sleep(wait)
 
 
-class LimitedClients(AwsClients):
-    """``base``'s session, region, endpoints and retry policy, with clients of its own whose
-    every HTTP request (retries included) first takes a token from ``limiter``.
+class RequestMeter:
+    """Before every HTTP request (retries included) take a token from ``limiter``, and count
+    requests per ``service:Operation``. Used as an ``AwsClients.with_request_hook`` hook, so
+    everything handed those clients (the insights engine, ``iter_apps``, the ``PriceBook``) is
+    bounded too."""
 
-    Counts requests per ``service:Operation``. Hand it to anything that takes ``AwsClients``
-    (the insights engine, ``iter_apps``, the ``PriceBook``): their calls are then bounded too.
-    """
-
-    def __init__(self, base: AwsClients, limiter: RateLimiter) -> None:
-        self.__dict__.update(base.__dict__)  # same session (and its lock), config, endpoints
-        self._clients = {}
+    def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
         self.counts: Counter[str] = Counter()
-        self._count_lock = threading.Lock()
-        self._hooked: set[int] = set()
+        self._lock = threading.Lock()
 
-    def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:
-        client = super().client(service, region=region, **config)
-        with self._count_lock:
-            if id(client) in self._hooked:
-                return client
-            self._hooked.add(id(client))
-        client.meta.events.register("before-send", self._before_send)
-        return client
-
-    def _before_send(self, event_name: str = "", **kwargs: Any) -> None:
+    def __call__(self, service: str, operation: str) -> None:
         self.limiter.acquire()
-        # event_name: before-send.<service id>.<Operation>
-        _, _, where = event_name.partition(".")
-        service, _, op = where.partition(".")
-        with self._count_lock:
-            self.counts[f"{service.lower().replace(' ', '')}:{op}"] += 1
-        return None
+        with self._lock:
+            self.counts[f"{service}:{operation}"] += 1
 
     @property
     def requests(self) -> int:
-        with self._count_lock:
+        with self._lock:
             return sum(self.counts.values())
 
 
 class Caller:
     """``aws.call`` through the limited clients (the audit's own calls)."""
 
-    def __init__(self, clients: LimitedClients) -> None:
+    def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
 
     def __call__(self, service: str, operation: str, **params: Any) -> Any:
@@ -305,7 +287,8 @@ class AuditContext:
     def __init__(self, clients: AwsClients, options: AuditOptions) -> None:
         options.validate()
         self.options = options
-        self.clients = LimitedClients(clients, RateLimiter(options.max_rps))
+        self.meter = RequestMeter(RateLimiter(options.max_rps))
+        self.clients = clients.with_request_hook(self.meter)
         self.caller = Caller(self.clients)
         self.region = clients.region
         self.config = snapshot_config(options.insights)
@@ -654,7 +637,7 @@ def _run(audit: AuditContext) -> AuditReport:
         elapsed_seconds=time.monotonic() - t0,
         domain_checks=domain_checks,
         owners=owners,
-        calls=dict(audit.clients.counts),
+        calls=dict(audit.meter.counts),
         max_rps=options.max_rps,
     )
 

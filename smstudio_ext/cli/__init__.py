@@ -17,7 +17,7 @@ from .._version import __version__
 from ..errors import SmStudioError
 
 # One module per concern; each exports register(subparsers).
-MODULES = ("config_cmd", "demo", "admin", "conda", "idle", "insights", "lcc", "image")
+MODULES = ("config_cmd", "demo", "admin", "conda", "idle", "insights", "lcc", "image", "backup")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 # One module per concern; each exports ROUTES = [(relative_pattern, HandlerClass), ...].
-MODULES = ("context", "conda", "idle", "insights")
+MODULES = ("context", "conda", "idle", "insights", "backup")
 
 
 def all_routes() -> list[tuple[str, Any]]:

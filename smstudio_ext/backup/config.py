@@ -1,0 +1,138 @@
+"""The ``HomeBackup`` config section (jupyter_server_config, ``--config``, or env defaults)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
+from traitlets.config import Configurable
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+class HomeBackup(Configurable):
+    """Home-directory backup to S3: where, what, how often, how fast, how long kept."""
+
+    bucket = Unicode(
+        help="Backup location s3://BUCKET[/PREFIX]; the per-user folder "
+        "<domain-id>/<profile-or-space>/ (local/<user>@<host>/ outside Studio) is appended. "
+        "Empty = backup not configured. Env: SMSTUDIO_BACKUP_BUCKET.",
+    ).tag(config=True)
+
+    source = Unicode("", help="Directory to back up; empty = the home (Studio.home).").tag(
+        config=True
+    )
+
+    kms_key_id = Unicode(
+        help="KMS key id/ARN for SSE-KMS on every object; empty = the bucket's default "
+        "encryption. Env: SMSTUDIO_BACKUP_KMS_KEY_ID.",
+    ).tag(config=True)
+
+    expected_bucket_owner = Unicode(
+        "",
+        help="12-digit account id sent as ExpectedBucketOwner on every request; empty = not sent.",
+    ).tag(config=True)
+
+    interval_hours = Float(
+        help="Back up every N hours from the server (0 = no schedule). Only runs when a bucket "
+        "is configured. Env: SMSTUDIO_BACKUP_INTERVAL_HOURS.",
+    ).tag(config=True)
+
+    final_backup = Bool(
+        True, help="Run a bounded final backup before an idle shutdown (when configured)."
+    ).tag(config=True)
+
+    keep_last = Int(10, help="Retention: always keep the newest N snapshots (>= 1).").tag(
+        config=True
+    )
+
+    keep_days = Float(30.0, help="Retention: also keep every snapshot younger than D days.").tag(
+        config=True
+    )
+
+    excludes = List(
+        Unicode(), help="Extra gitignore-style exclude patterns (also read from ~/.smstudioignore)."
+    ).tag(config=True)
+
+    default_excludes = Bool(
+        True,
+        help="Skip caches (.cache, conda pkgs, __pycache__, .ipynb_checkpoints), trash, lost+found.",
+    ).tag(config=True)
+
+    concurrency = Int(4, help="Threads reading and hashing files during a backup.").tag(config=True)
+
+    uploads = Int(4, help="Parallel pack uploads.").tag(config=True)
+
+    restore_concurrency = Int(8, help="Parallel pack downloads during a restore.").tag(config=True)
+
+    background_concurrency = Int(
+        1,
+        help="Read threads and uploads for scheduled/final backups (kept low so notebooks stay "
+        "responsive; those threads also run at nice 10 and idle I/O priority on Linux).",
+    ).tag(config=True)
+
+    pack_size_mb = Int(8, help="Target pack object size in MiB.").tag(config=True)
+
+    compression = Bool(
+        True, help="zlib level 1 for blobs that compress (judged on a sample), never for media."
+    ).tag(config=True)
+
+    state_dir = Unicode(
+        "",
+        help="Where the local change-detection state lives; empty = <home>/.cache/smstudio/backup.",
+    ).tag(config=True)
+
+    lease_seconds = Float(600.0, help="Lock lease: how long a crashed run blocks others.").tag(
+        config=True
+    )
+
+    @default("bucket")
+    def _default_bucket(self) -> str:
+        return os.environ.get("SMSTUDIO_BACKUP_BUCKET", "")
+
+    @default("kms_key_id")
+    def _default_kms(self) -> str:
+        return os.environ.get("SMSTUDIO_BACKUP_KMS_KEY_ID", "")
+
+    @default("interval_hours")
+    def _default_interval(self) -> float:
+        try:
+            return max(float(os.environ.get("SMSTUDIO_BACKUP_INTERVAL_HOURS", "0")), 0.0)
+        except ValueError:
+            return 0.0
+
+    @validate("bucket")
+    def _check_bucket(self, proposal: dict) -> str:
+        value = proposal["value"].strip()
+        if value and not value.startswith("s3://"):
+            raise TraitError(f"HomeBackup.bucket must look like s3://BUCKET/PREFIX, got {value!r}")
+        return value
+
+    @validate("expected_bucket_owner")
+    def _check_owner(self, proposal: dict) -> str:
+        value = proposal["value"].strip()
+        if value and not _ACCOUNT_RE.match(value):
+            raise TraitError("HomeBackup.expected_bucket_owner must be a 12-digit account id")
+        return value
+
+    @validate("interval_hours", "keep_days")
+    def _check_nonneg(self, proposal: dict) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"HomeBackup.{proposal['trait'].name} must be >= 0")
+        return proposal["value"]
+
+    @validate(
+        "keep_last", "concurrency", "uploads", "restore_concurrency", "background_concurrency",
+        "pack_size_mb",
+    )  # fmt: skip
+    def _check_positive(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"HomeBackup.{proposal['trait'].name} must be >= 1")
+        return proposal["value"]
+
+    @validate("lease_seconds")
+    def _check_lease(self, proposal: dict) -> float:
+        if proposal["value"] < 10:
+            raise TraitError("HomeBackup.lease_seconds must be >= 10")
+        return proposal["value"]

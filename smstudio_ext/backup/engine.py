@@ -1,0 +1,374 @@
+"""``BackupService``: the backup engine as the doors see it (CLI, REST, schedule, idle shutdown).
+
+No tornado here: everything is blocking and thread-safe, drivable from a plain script.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from .. import clock
+from ..aws import AwsClients
+from ..context import StudioContext
+from ..errors import Conflict, SmStudioError
+from . import manifest as mf
+from .backup import Progress, list_snapshot_ids, run_backup
+from .config import HomeBackup
+from .excludes import load_excludes
+from .prune import run_prune
+from .restore import run_restore
+from .state import LocalState
+from .store import Location, Store, parse_bucket_url, safe_segment
+
+log = logging.getLogger("smstudio_ext.backup")
+
+
+def owner_path(context: StudioContext) -> str:
+    """``<domain-id>/<profile-or-space>`` in Studio, ``local/<user>@<host>`` elsewhere."""
+    if context.in_studio and context.domain_id and context.owner_name:
+        return f"{safe_segment(context.domain_id)}/{safe_segment(context.owner_name)}"
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    return f"local/{safe_segment(user)}@{safe_segment(socket.gethostname())}"
+
+
+def low_priority_thread() -> None:
+    """Thread initializer for background runs: nice 10 and idle I/O class, this thread only.
+
+    On Linux both are per-thread attributes (setpriority with a thread id, ioprio_set with
+    who=0), so the notebook server's own threads keep their priority.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ioprio_idle = 3 << 13
+        libc.syscall(251 if os.uname().machine == "x86_64" else 30, 1, 0, ioprio_idle)
+    except Exception:
+        pass
+
+
+class BackupService:
+    def __init__(
+        self,
+        config: HomeBackup,
+        context: StudioContext,
+        aws: AwsClients,
+        home: str | None = None,
+    ) -> None:
+        self.config = config
+        self.context = context
+        self.aws = aws
+        self.home = home or context.home
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self.progress: Progress | None = None
+        self.last_result: dict[str, Any] | None = None
+        self.last_error: dict[str, Any] | None = None
+
+    # -- locations
+    @property
+    def configured(self) -> bool:
+        return bool(self.config.bucket)
+
+    def location(self, bucket: str | None = None) -> Location:
+        b, prefix = parse_bucket_url(bucket or self.config.bucket)
+        root = "/".join(p for p in (prefix, owner_path(self.context)) if p) + "/"
+        return Location(b, root)
+
+    def store(self, bucket: str | None = None) -> Store:
+        return Store(
+            self.aws.client("s3"),
+            self.location(bucket),
+            kms_key_id=self.config.kms_key_id,
+            expected_owner=self.config.expected_bucket_owner,
+        )
+
+    def source(self, source: str | None = None) -> str:
+        return os.path.abspath(os.path.expanduser(source or self.config.source or self.home))
+
+    def state(self, store: Store, source: str) -> LocalState:
+        base = self.config.state_dir or os.path.join(self.home, ".cache", "smstudio", "backup")
+        return LocalState.for_location(base, store.loc.url, source)
+
+    # -- operations
+    def backup(
+        self,
+        *,
+        bucket: str | None = None,
+        source: str | None = None,
+        dry_run: bool = False,
+        excludes: list[str] | None = None,
+        default_excludes: bool | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        background: bool = False,
+    ) -> dict[str, Any]:
+        store = self.store(bucket)
+        src = self.source(source)
+        exc = load_excludes(
+            src,
+            default_excludes=self.config.default_excludes
+            if default_excludes is None
+            else default_excludes,
+            extra=[*self.config.excludes, *(excludes or [])],
+        )
+        conc = self.config.background_concurrency if background else self.config.concurrency
+        ups = self.config.background_concurrency if background else self.config.uploads
+        state = self.state(store, src)
+        try:
+            result = run_backup(
+                store,
+                state,
+                src,
+                exc,
+                dry_run=dry_run,
+                progress=progress,
+                cancel=cancel,
+                concurrency=conc,
+                uploads=ups,
+                pack_size=self.config.pack_size_mb * 1024 * 1024,
+                compression=self.config.compression,
+                lease_seconds=self.config.lease_seconds,
+                thread_init=low_priority_thread if background else None,
+            )
+        except SmStudioError as err:
+            if not dry_run:
+                self.last_error = {**err.to_dict(), "time": clock.isoformat_z(clock.utcnow())}
+            raise
+        result["location"] = store.loc.url
+        result["source"] = src
+        if not dry_run:
+            self.last_result = result
+            self.last_error = None
+            state.save_result(result)
+        return result
+
+    def start_backup(self, **kwargs: Any) -> dict[str, Any]:
+        """Start a backup in a thread; ``Conflict`` if one is running."""
+        if not self.configured and not kwargs.get("bucket"):
+            self.location()  # raises NotConfigured
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise Conflict("a backup is already running", progress=self._progress_dict())
+            self._cancel = threading.Event()
+            self.progress = Progress()
+            progress, cancel = self.progress, self._cancel
+
+            def run() -> None:
+                try:
+                    self.backup(progress=progress, cancel=cancel, **kwargs)
+                except SmStudioError as exc:
+                    log.warning("smstudio backup failed: %s", exc.message)
+                except Exception:
+                    log.exception("smstudio backup crashed")
+                    self.last_error = {"error": "internal_error", "detail": "see the server log"}
+
+            self._thread = threading.Thread(target=run, name="smstudio-backup", daemon=True)
+            self._thread.start()
+        return {"started": True, "progress": self._progress_dict()}
+
+    def wait(self, timeout: float | None = None) -> bool:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _progress_dict(self) -> dict[str, Any] | None:
+        return self.progress.to_dict() if self.progress is not None else None
+
+    def _last_result(self) -> dict[str, Any] | None:
+        if self.last_result is None and self.configured:
+            try:
+                store = self.store()
+                self.last_result = self.state(store, self.source()).load_result()
+            except SmStudioError:
+                return None
+        return self.last_result
+
+    def status(self) -> dict[str, Any]:
+        cfg = self.config
+        location = None
+        if self.configured:
+            try:
+                location = self.location().url
+            except SmStudioError:
+                location = None
+        return {
+            "configured": self.configured,
+            "config": {
+                "bucket": cfg.bucket or None,
+                "location": location,
+                "source": self.source(),
+                "interval_hours": cfg.interval_hours,
+                "keep_last": cfg.keep_last,
+                "keep_days": cfg.keep_days,
+                "kms": bool(cfg.kms_key_id),
+                "excludes": list(cfg.excludes),
+                "default_excludes": cfg.default_excludes,
+            },
+            "running": self.running,
+            "progress": self._progress_dict() if self.running else None,
+            "last_result": self._last_result(),
+            "last_error": self.last_error,
+            "next_run": self.next_run(),
+        }
+
+    def snapshots(self, bucket: str | None = None) -> list[dict[str, Any]]:
+        store = self.store(bucket)
+        out = []
+        for snap_id in list_snapshot_ids(store):
+            key = store.snapshot_key(snap_id)
+            try:
+                try:
+                    header = mf.read_header(store.get(key, "bytes=0-65535"))
+                except SmStudioError:
+                    header = mf.read_header(store.get(key))
+            except SmStudioError as exc:
+                out.append({"id": snap_id, "error": exc.message})
+                continue
+            stats = header.get("stats") or {}
+            report = header.get("report") or {}
+            out.append(
+                {
+                    "id": snap_id,
+                    "time": header.get("time"),
+                    "host": header.get("host"),
+                    "source": header.get("source"),
+                    "parent": header.get("parent"),
+                    "files": stats.get("files"),
+                    "dirs": stats.get("dirs"),
+                    "links": stats.get("links"),
+                    "bytes": stats.get("bytes"),
+                    "skipped": len(report.get("skipped") or []),
+                    "changed_during_read": len(report.get("changed_during_read") or []),
+                }
+            )
+        return out
+
+    def default_restore_target(self) -> str:
+        stamp = clock.utcnow().strftime("%Y%m%d-%H%M%S")
+        return os.path.join(self.home, f"smstudio-restore-{stamp}")
+
+    def restore(
+        self,
+        snapshot: str = "latest",
+        *,
+        target: str | None = None,
+        paths: list[str] | None = None,
+        overwrite: bool = False,
+        if_empty: bool = False,
+        bucket: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        store = self.store(bucket)
+        return run_restore(
+            store,
+            snapshot,
+            target or self.default_restore_target(),
+            paths=paths,
+            overwrite=overwrite,
+            if_empty=if_empty,
+            progress=progress,
+            concurrency=self.config.restore_concurrency,
+        )
+
+    def prune(self, *, bucket: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        return run_prune(
+            self.store(bucket),
+            keep_last=self.config.keep_last,
+            keep_days=self.config.keep_days,
+            dry_run=dry_run,
+            lease_seconds=self.config.lease_seconds,
+        )
+
+    # -- schedule and shutdown
+    def next_run(self) -> str | None:
+        if not self.configured or self.config.interval_hours <= 0:
+            return None
+        last = (self._last_result() or {}).get("finished")
+        if not last:
+            return clock.isoformat_z(clock.utcnow())
+        from datetime import datetime, timedelta
+
+        when = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ")
+        when = when.replace(tzinfo=clock.utcnow().tzinfo)
+        return clock.isoformat_z(when + timedelta(hours=self.config.interval_hours))
+
+    def due(self) -> bool:
+        nxt = self.next_run()
+        return nxt is not None and nxt <= clock.isoformat_z(clock.utcnow()) and not self.running
+
+    def tick(self) -> bool:
+        """One schedule step: start a background backup when due. True if one started."""
+        if not self.due():
+            return False
+        try:
+            self.start_backup(background=True)
+        except SmStudioError as exc:
+            log.info("smstudio backup: scheduled run not started: %s", exc.message)
+            return False
+        return True
+
+    async def schedule_loop(self, poll_seconds: float = 60.0) -> None:
+        import asyncio
+
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("smstudio backup: schedule step failed")
+            await asyncio.sleep(poll_seconds)
+
+    def final_backup(self, timeout_seconds: float) -> dict[str, Any]:
+        """A bounded backup before shutdown; never raises. Cancelled (no snapshot) on timeout."""
+        deadline = time.monotonic() + max(float(timeout_seconds), 0.0)
+        try:
+            if not self.configured or not self.config.final_backup:
+                return {"ran": False, "reason": "backup not configured"}
+            if self.running:
+                self.wait(max(deadline - time.monotonic(), 0))
+                if self.running:
+                    self._cancel.set()
+                    return {"ran": False, "reason": "a backup was still running; cancelled"}
+            self.start_backup(background=False)
+            if self.wait(max(deadline - time.monotonic(), 0)):
+                ok = self.last_error is None
+                return {"ran": True, "ok": ok, "result": self.last_result, "error": self.last_error}
+            self._cancel.set()
+            self.wait(5)
+            return {"ran": True, "ok": False, "reason": "timed out; cancelled, no snapshot written"}
+        except Exception as exc:  # never raise into the shutdown path
+            log.warning("smstudio backup: final backup failed: %s", exc)
+            return {"ran": False, "ok": False, "reason": str(exc)}
+
+    def summary(self) -> dict[str, Any]:
+        last = None
+        try:
+            last = self._last_result()
+        except Exception:
+            last = None
+        return {
+            "configured": self.configured,
+            "bucket": self.config.bucket or None,
+            "last_success": (last or {}).get("finished"),
+            "last_snapshot_id": (last or {}).get("snapshot_id"),
+        }

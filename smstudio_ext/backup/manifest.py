@@ -1,0 +1,196 @@
+"""The snapshot manifest: one gzip JSON-lines object per snapshot, uploaded last.
+
+The object is two concatenated gzip members (valid gzip): a header line (snapshot id, time,
+source, host, stats, report) and the entries, one JSON array per line, in scan order (depth
+first, siblings sorted by name), which is also what the local state is merged against::
+
+    [path, type, mode, mtime_ns, size, ino, ctime_ns, data]
+
+``type`` is ``f`` (data = list of blob refs ``[sha256_hex, pack_id, offset, stored_len,
+raw_len]``, stored_len < raw_len means zlib-compressed), ``d`` (data null) or ``l`` (data = the
+link target). Paths are relative, ``/``-separated; names that are not UTF-8 are kept
+byte-exact through Python's ``surrogateescape`` (JSON ``\\udcXX`` escapes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ..errors import BadInput
+
+FORMAT = 1
+Ref = list  # [blob_hex, pack_id, offset, stored_len, raw_len]
+
+
+def sort_key(path: str) -> str:
+    """Scan order as a plain string order: '/' sorts before every other character."""
+    return path.replace("/", "\x00")
+
+
+def encode_entry(entry: list[Any]) -> bytes:
+    return json.dumps(entry, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def decode_entry(line: bytes) -> list[Any]:
+    return json.loads(line)
+
+
+def check_path(path: Any) -> str:
+    """Refuse a manifest path that could land outside the restore target."""
+    if not isinstance(path, str) or not path:
+        raise BadInput(f"hostile or corrupt manifest: invalid path {path!r}")
+    if path.startswith("/") or "\x00" in path or "\\" in path and path.startswith("\\"):
+        raise BadInput(f"hostile manifest: absolute path {path!r} refused")
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            raise BadInput(f"hostile manifest: path {path!r} escapes the restore target")
+    return path
+
+
+def check_entry(entry: Any) -> list[Any]:
+    """Validate the shape of one entry (types, ranges); raises ``BadInput``."""
+    if not isinstance(entry, list) or len(entry) != 8:
+        raise BadInput(f"corrupt manifest entry: {str(entry)[:100]}")
+    path, kind, mode, mtime, size, _ino, _ctime, data = entry
+    check_path(path)
+    if kind not in ("f", "d", "l"):
+        raise BadInput(f"corrupt manifest entry for {path!r}: unknown type {kind!r}")
+    if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+        raise BadInput(f"corrupt manifest entry for {path!r}: bad mode")
+    if not isinstance(mtime, int) or not isinstance(size, int) or size < 0:
+        raise BadInput(f"corrupt manifest entry for {path!r}: bad size or mtime")
+    if kind == "l" and not (isinstance(data, str) and data and "\x00" not in data):
+        raise BadInput(f"corrupt manifest entry for {path!r}: bad link target")
+    if kind == "f":
+        if not isinstance(data, list):
+            raise BadInput(f"corrupt manifest entry for {path!r}: no content")
+        total = 0
+        for ref in data:
+            if (
+                not isinstance(ref, list)
+                or len(ref) != 5
+                or not isinstance(ref[0], str)
+                or len(ref[0]) != 64
+                or not isinstance(ref[1], str)
+                or not ref[1].isalnum()
+                or not all(isinstance(x, int) and x >= 0 for x in ref[2:])
+            ):
+                raise BadInput(f"corrupt manifest entry for {path!r}: bad blob reference")
+            total += ref[4]
+        if total != size:
+            raise BadInput(f"corrupt manifest entry for {path!r}: blob sizes do not add up")
+    return entry
+
+
+def gzip_member(data: bytes, level: int = 6) -> bytes:
+    return gzip.compress(data, compresslevel=level, mtime=0)
+
+
+class EntryWriter:
+    """Entry lines into a gzip file (the body member); the header is prepended at the end."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._raw = open(path, "wb")
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1, mtime=0)
+        self.count = 0
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write_raw(self, line: bytes) -> None:
+        self._pending.append(line)
+        self._size += len(line)
+        self.count += 1
+        if self._size >= 256 * 1024:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._gz.write(b"".join(self._pending))
+            self._pending = []
+            self._size = 0
+
+    def write(self, entry: list[Any]) -> None:
+        self.write_raw(encode_entry(entry))
+
+    def close(self) -> None:
+        if not self._gz.closed:
+            self._flush()
+            self._gz.close()
+            self._raw.close()
+
+
+def assemble(header: dict[str, Any], body_path: str, out_path: str) -> None:
+    """Snapshot object = header gzip member + body gzip member."""
+    with open(out_path, "wb") as out, open(body_path, "rb") as body:
+        out.write(gzip_member(json.dumps(header).encode() + b"\n"))
+        while True:
+            block = body.read(1 << 20)
+            if not block:
+                break
+            out.write(block)
+
+
+def read_header(first_bytes: bytes) -> dict[str, Any]:
+    """The header from the first bytes of a snapshot object (the first gzip member)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        text = d.decompress(first_bytes, 1 << 20)
+    except zlib.error as exc:
+        raise BadInput(f"corrupt snapshot header: {exc}") from exc
+    line = text.split(b"\n", 1)[0]
+    try:
+        header = json.loads(line)
+    except ValueError as exc:
+        raise BadInput(f"corrupt snapshot header: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BadInput("unsupported or corrupt snapshot header")
+    return header
+
+
+class SnapshotReader:
+    """Header + raw entry lines of a local snapshot file (the state or a download)."""
+
+    def __init__(self, source: str | bytes) -> None:
+        if isinstance(source, bytes):
+            self._fh: IO[bytes] = gzip.GzipFile(fileobj=io.BytesIO(source))
+        else:
+            self._fh = gzip.open(source, "rb")
+        try:
+            first = self._fh.readline()
+            self.header = json.loads(first)
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            self._fh.close()
+            raise BadInput(f"corrupt snapshot: {exc}") from exc
+        if not isinstance(self.header, dict) or self.header.get("format") != FORMAT:
+            self._fh.close()
+            raise BadInput("unsupported or corrupt snapshot format")
+
+    def lines(self) -> Iterator[bytes]:
+        try:
+            for line in self._fh:
+                if line != b"\n":
+                    yield line
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadInput(f"corrupt snapshot body: {exc}") from exc
+
+    def entries(self) -> Iterator[list[Any]]:
+        for line in self.lines():
+            try:
+                yield check_entry(json.loads(line))
+            except ValueError as exc:
+                raise BadInput(f"corrupt manifest line: {exc}") from exc
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> SnapshotReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

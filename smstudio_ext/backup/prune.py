@@ -1,0 +1,76 @@
+"""Retention and garbage collection: keep the last N snapshots and those younger than D days.
+
+Under the lease lock (never while a backup runs): delete the snapshots outside the policy,
+then read every kept snapshot and delete the packs none of them references. A pack that is
+still partly referenced is kept whole (no repacking: simpler and safe; the space is
+reclaimed once no snapshot uses it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .. import clock
+from . import manifest as mf
+from .backup import list_snapshot_ids
+from .lock import Lease
+from .store import Store
+
+
+def snapshot_time(snap_id: str) -> datetime | None:
+    try:
+        stamp = snap_id.split("Z", 1)[0]
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def select_kept(ids: list[str], keep_last: int, keep_days: float) -> list[str]:
+    """Snapshot ids kept by the policy (the newest one always)."""
+    ids = sorted(ids)
+    keep = set(ids[-max(keep_last, 1) :]) if ids else set()
+    cutoff = clock.utcnow() - timedelta(days=keep_days)
+    for snap_id in ids:
+        when = snapshot_time(snap_id)
+        if when is not None and when >= cutoff:
+            keep.add(snap_id)
+    return [i for i in ids if i in keep]
+
+
+def run_prune(
+    store: Store,
+    *,
+    keep_last: int = 10,
+    keep_days: float = 30.0,
+    dry_run: bool = False,
+    lease_seconds: float = 600.0,
+) -> dict[str, Any]:
+    lease = None if dry_run else Lease(store, "prune", lease_seconds).acquire()
+    try:
+        ids = list_snapshot_ids(store)
+        kept = select_kept(ids, keep_last, keep_days)
+        forget = [i for i in ids if i not in set(kept)]
+        referenced: set[str] = set()
+        for snap_id in kept:
+            with mf.SnapshotReader(store.get(store.snapshot_key(snap_id))) as reader:
+                for entry in reader.entries():
+                    if entry[1] == "f":
+                        for ref in entry[7]:
+                            referenced.add(ref[1])
+        packs = store.list("data/")
+        unused = [o for o in packs if o["Key"].rsplit("/", 1)[-1] not in referenced]
+        if not dry_run:
+            store.delete([store.snapshot_key(i) for i in forget])
+            store.delete([o["Key"] for o in unused])
+        return {
+            "dry_run": dry_run,
+            "snapshots_kept": kept,
+            "snapshots_removed": forget,
+            "packs_total": len(packs),
+            "packs_removed": len(unused),
+            "bytes_removed": sum(int(o.get("Size", 0)) for o in unused),
+        }
+    finally:
+        if lease is not None:
+            lease.release()

@@ -1,0 +1,224 @@
+"""The S3 layout of one backup repository and every request made to it.
+
+``s3://BUCKET/PREFIX/<domain-id>/<user-profile-or-space>/`` holds::
+
+    data/<2 hex>/<32 hex>          pack objects: blobs (file content or chunks) back to back
+    snapshots/<snapshot-id>.jsonl.gz   one per snapshot, written last (the commit point)
+    locks/<uuid>.json              lease locks (backup and prune exclude each other)
+
+Every upload carries a checksum S3 verifies (``ChecksumAlgorithm=CRC32``), server-side
+encryption with KMS when a key is configured, and ``ExpectedBucketOwner`` when configured.
+Every call goes through ``aws.call`` so errors are the project's typed errors, naming the IAM
+action and the key prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions as bexc
+
+from ..aws import call, iam_action, translate
+from ..errors import AccessDenied, BadInput, NotConfigured, NotFound
+
+log = logging.getLogger("smstudio_ext.backup")
+
+_URL_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+_SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._@=+-]")
+
+
+def parse_bucket_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` → (bucket, prefix without slashes at the ends)."""
+    if not url:
+        raise NotConfigured(
+            "no backup bucket configured: set HomeBackup.bucket (s3://BUCKET/PREFIX), "
+            "SMSTUDIO_BACKUP_BUCKET, or pass --bucket"
+        )
+    m = _URL_RE.match(url.strip())
+    if not m:
+        raise BadInput(f"invalid backup location {url!r}: expected s3://BUCKET[/PREFIX]")
+    prefix = (m["prefix"] or "").strip("/")
+    if "//" in prefix or any(p in (".", "..") for p in prefix.split("/") if prefix):
+        raise BadInput(f"invalid key prefix in {url!r}")
+    return m["bucket"], prefix
+
+
+def safe_segment(value: str) -> str:
+    """A key segment from a profile/space/host name (no slashes, nothing odd)."""
+    cleaned = _SAFE_SEGMENT.sub("_", value.strip()) or "_"
+    return cleaned[:128]
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: str
+    root: str  # key prefix of this repository, ending with "/"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.root}"
+
+
+class Store:
+    """Requests to one repository. Thread-safe (boto3 clients are)."""
+
+    def __init__(
+        self,
+        client: Any,
+        location: Location,
+        *,
+        kms_key_id: str = "",
+        expected_owner: str = "",
+    ) -> None:
+        self.s3 = client
+        self.loc = location
+        self.kms_key_id = kms_key_id
+        self.expected_owner = expected_owner
+        self.requests = {"put": 0, "get": 0, "list": 0, "delete": 0}
+
+    # -- keys
+    def pack_key(self, pack_id: str) -> str:
+        return f"{self.loc.root}data/{pack_id[:2]}/{pack_id}"
+
+    def snapshot_key(self, snap_id: str) -> str:
+        return f"{self.loc.root}snapshots/{snap_id}.jsonl.gz"
+
+    def lock_key(self, lock_id: str) -> str:
+        return f"{self.loc.root}locks/{lock_id}.json"
+
+    # -- helpers
+    def _owner(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.expected_owner:
+            params["ExpectedBucketOwner"] = self.expected_owner
+        return params
+
+    def _put_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"ChecksumAlgorithm": "CRC32"}
+        if self.kms_key_id:
+            args["ServerSideEncryption"] = "aws:kms"
+            args["SSEKMSKeyId"] = self.kms_key_id
+        return self._owner(args)
+
+    def _resource(self, key: str) -> str:
+        return f"s3://{self.loc.bucket}/{key}"
+
+    # -- operations
+    def check(self) -> None:
+        """Fail early and clearly: bucket missing, access denied, endpoint down."""
+        self.requests["list"] += 1
+        try:
+            call(
+                self.s3,
+                "ListObjectsV2",
+                resource=self._resource(self.loc.root),
+                **self._owner({"Bucket": self.loc.bucket, "Prefix": self.loc.root, "MaxKeys": 1}),
+            )
+        except NotFound as exc:
+            raise NotFound(
+                f"backup bucket {self.loc.bucket!r} does not exist (or is not visible to this "
+                f"role): {exc.message}",
+                bucket=self.loc.bucket,
+            ) from exc
+
+    def put(self, key: str, body: bytes) -> None:
+        self.requests["put"] += 1
+        call(
+            self.s3,
+            "PutObject",
+            resource=self._resource(key),
+            Bucket=self.loc.bucket,
+            Key=key,
+            Body=body,
+            **self._put_args(),
+        )
+
+    def upload_file(self, key: str, path: str) -> None:
+        """A file of any size (multipart above s3transfer's threshold, checksummed per part)."""
+        self.requests["put"] += 1
+        try:
+            self.s3.upload_file(path, self.loc.bucket, key, ExtraArgs=self._put_args())
+        except (bexc.ClientError, bexc.BotoCoreError) as exc:
+            raise translate(exc, iam_action("s3", "PutObject"), self._resource(key)) from exc
+        except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, (bexc.ClientError, bexc.BotoCoreError)):
+                raise translate(cause, iam_action("s3", "PutObject"), self._resource(key)) from exc
+            if "AccessDenied" in str(exc):
+                raise AccessDenied(
+                    f"AWS denied s3:PutObject on {self._resource(key)}: {exc}",
+                    action="s3:PutObject",
+                    resource=self._resource(key),
+                ) from exc
+            raise
+
+    def get(self, key: str, range_: str | None = None) -> bytes:
+        self.requests["get"] += 1
+        params: dict[str, Any] = {"Bucket": self.loc.bucket, "Key": key}
+        if range_:
+            params["Range"] = range_
+        resp = call(self.s3, "GetObject", resource=self._resource(key), **self._owner(params))
+        try:
+            return resp["Body"].read()
+        except (bexc.BotoCoreError, OSError) as exc:
+            raise translate(
+                bexc.ConnectionClosedError(endpoint_url=str(exc)),
+                "s3:GetObject",
+                self._resource(key),
+            ) from exc
+
+    def list(self, sub: str) -> list[dict[str, Any]]:
+        """Every object under ``root + sub`` (Key, Size, LastModified)."""
+        out: list[dict[str, Any]] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"Bucket": self.loc.bucket, "Prefix": self.loc.root + sub}
+            if token:
+                params["ContinuationToken"] = token
+            self.requests["list"] += 1
+            resp = call(
+                self.s3,
+                "ListObjectsV2",
+                resource=self._resource(self.loc.root + sub),
+                **self._owner(params),
+            )
+            out.extend(resp.get("Contents", []))
+            if not resp.get("IsTruncated"):
+                return out
+            token = resp.get("NextContinuationToken")
+
+    def delete(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):
+            batch = keys[i : i + 1000]
+            self.requests["delete"] += 1
+            resp = call(
+                self.s3,
+                "DeleteObjects",
+                resource=self._resource(self.loc.root),
+                **self._owner(
+                    {
+                        "Bucket": self.loc.bucket,
+                        "Delete": {"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    }
+                ),
+            )
+            errors = resp.get("Errors") or []
+            if errors:
+                first = errors[0]
+                if first.get("Code") == "AccessDenied":
+                    raise AccessDenied(
+                        f"AWS denied s3:DeleteObject on s3://{self.loc.bucket}/{first.get('Key')}",
+                        action="s3:DeleteObject",
+                    )
+                log.warning("smstudio backup: %d deletions failed, e.g. %s", len(errors), first)
+
+    def delete_one(self, key: str) -> None:
+        self.requests["delete"] += 1
+        call(
+            self.s3,
+            "DeleteObject",
+            resource=self._resource(key),
+            **self._owner({"Bucket": self.loc.bucket, "Key": key}),
+        )

@@ -1,0 +1,226 @@
+"""``smstudio backup | snapshots | restore``: the backup engine from a terminal or an LCC.
+
+Runs in-process (no Jupyter server needed). Exit codes: 0 done; 1 snapshot written but some
+files were skipped (listed); 2 bad input (hostile manifest included); 3 access denied;
+4 not found; 5 conflict (lock held, target files exist); 6 not configured; 7 S3 unreachable
+or throttling; 8 other S3 error; 9 disk full; 10 corrupt backup; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from .common import Env, add_json_flag, print_json, print_table
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from ..backup.config import HomeBackup
+    from ..backup.engine import BackupService
+    from ..context import Studio
+
+    env = Env(args)
+    studio = env.section(Studio)
+    return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000.0
+    return f"{n:.1f} GB"
+
+
+class ProgressBar:
+    """A one-line progress display on stderr when it is a terminal (files, bytes, rate, ETA)."""
+
+    def __init__(self, progress: Any, enabled: bool) -> None:
+        self.progress = progress
+        self.enabled = enabled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            self.draw()
+            sys.stderr.write("\n")
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.draw()
+
+    def draw(self) -> None:
+        p = self.progress.to_dict()
+        eta = p["eta_seconds"]
+        line = (
+            f"{p['operation']} {p['phase']}: files {p['files_done']}/{p['files_total']}  "
+            f"{_fmt_bytes(p['bytes_done'])}/{_fmt_bytes(p['bytes_total'])}  "
+            f"{_fmt_bytes(p['bytes_per_second'])}/s  "
+            f"ETA {'-' if eta is None else f'{eta:.0f}s'}"
+        )
+        sys.stderr.write("\r" + line[:150].ljust(80))
+        sys.stderr.flush()
+
+
+def _fast_switching() -> None:
+    # Many short syscalls per file in a few threads: a shorter GIL switch interval keeps the
+    # threads from waiting on each other (CLI process only; the server keeps its default).
+    sys.setswitchinterval(0.0005)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    _fast_switching()
+    if args.action == "prune":
+        return cmd_prune(args)
+    from ..backup.backup import Progress
+
+    svc = _service(args)
+    progress = Progress()
+    tty = sys.stderr.isatty() and not args.json and not args.quiet
+    with ProgressBar(progress, tty):
+        result = svc.backup(
+            bucket=args.bucket,
+            source=args.source,
+            dry_run=args.dry_run,
+            excludes=args.exclude,
+            default_excludes=False if args.no_default_excludes else None,
+            progress=progress,
+        )
+    if args.json:
+        print_json(result)
+    elif not args.quiet:
+        if result["dry_run"]:
+            print(
+                f"dry run: {result['files']} files, {result['dirs']} dirs, {result['links']} "
+                f"links; would read {result['files_read']} files ({_fmt_bytes(result['bytes_read'])})"
+            )
+        else:
+            print(
+                f"snapshot {result['snapshot_id']} in {result['location']}: {result['files']} "
+                f"files ({_fmt_bytes(result['bytes'])}), read {result['files_read']}, uploaded "
+                f"{_fmt_bytes(result['bytes_uploaded'])} in {result['packs']} packs, "
+                f"{result['seconds']:.2f}s"
+            )
+    for item in result.get("skipped") or []:
+        print(f"smstudio: skipped {item['path']!r}: {item['reason']}", file=sys.stderr)
+    return 1 if result.get("skipped") else 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    result = _service(args).prune(bucket=args.bucket, dry_run=args.dry_run)
+    if args.json:
+        print_json(result)
+    else:
+        verb = "would remove" if result["dry_run"] else "removed"
+        print(
+            f"kept {len(result['snapshots_kept'])} snapshot(s); {verb} "
+            f"{len(result['snapshots_removed'])} snapshot(s) and {result['packs_removed']} of "
+            f"{result['packs_total']} pack(s) ({_fmt_bytes(result['bytes_removed'])})"
+        )
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    snaps = _service(args).snapshots(bucket=args.bucket)
+    if args.json:
+        print_json(snaps)
+        return 0
+    rows = [
+        (s["id"], s.get("time"), s.get("host"), s.get("files"), _fmt_bytes(s.get("bytes") or 0))
+        for s in snaps
+    ]
+    print_table(rows, ["ID", "TIME", "HOST", "FILES", "SIZE"])
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    _fast_switching()
+    from ..backup.backup import Progress
+
+    svc = _service(args)
+    progress = Progress("restore")
+    tty = sys.stderr.isatty() and not args.json and not args.quiet
+    with ProgressBar(progress, tty):
+        result = svc.restore(
+            args.snapshot,
+            target=args.target,
+            paths=args.paths,
+            overwrite=args.overwrite,
+            if_empty=args.if_empty,
+            bucket=args.bucket,
+            progress=progress,
+        )
+    if args.json:
+        print_json(result)
+    elif not args.quiet:
+        if not result["restored"]:
+            print(f"nothing restored: {result['reason']}")
+        else:
+            print(
+                f"restored snapshot {result['snapshot_id']} into {result['target']}: "
+                f"{result['files']} files ({result['files_written']} written), {result['dirs']} "
+                f"dirs, {result['links']} links in {result['seconds']:.2f}s"
+            )
+    return 0
+
+
+def _bucket_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bucket",
+        metavar="s3://BUCKET/PREFIX",
+        help="backup location (default: HomeBackup.bucket); the per-user folder is appended",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser(
+        "backup",
+        help="back up the home directory to S3 (or `backup prune`)",
+        description="Back up a directory (default: the home) as a new snapshot. "
+        "`smstudio backup prune` applies the retention policy and removes unused data.",
+    )
+    b.add_argument("action", nargs="?", choices=("prune",), help="prune: apply retention")
+    _bucket_flag(b)
+    b.add_argument("--source", metavar="DIR", help="directory to back up (default: the home)")
+    b.add_argument("--dry-run", action="store_true", help="show what would be read/removed")
+    b.add_argument(
+        "--no-default-excludes", action="store_true", help="also back up caches, trash, ..."
+    )
+    b.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style"
+    )
+    add_json_flag(b)
+    b.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("snapshots", help="list backup snapshots")
+    _bucket_flag(s)
+    add_json_flag(s)
+    s.set_defaults(func=cmd_snapshots)
+
+    r = sub.add_parser(
+        "restore",
+        help="restore a snapshot (or chosen paths) into a directory",
+        description="Restore SNAPSHOT (an id, a unique id prefix, or 'latest'). Without "
+        "--target, into a fresh folder under the home. --if-empty restores only when the target "
+        "holds nothing but what a fresh Studio home has (for a lifecycle configuration: "
+        "`smstudio restore latest --target $HOME --if-empty`); exits 0 when it skips.",
+    )
+    r.add_argument("snapshot", metavar="SNAPSHOT|latest")
+    r.add_argument("paths", nargs="*", metavar="PATH", help="only these paths (relative)")
+    _bucket_flag(r)
+    r.add_argument("--target", metavar="DIR", help="where to restore (default: a fresh folder)")
+    r.add_argument("--overwrite", action="store_true", help="replace existing files")
+    r.add_argument("--if-empty", action="store_true", help="only restore when the target is empty")
+    add_json_flag(r)
+    r.set_defaults(func=cmd_restore)
