@@ -227,6 +227,26 @@ def wait_settled(page: Any, section_id: str) -> Any:
     return section(page, section_id)
 
 
+def run_from_palette(page: Any, query: str, command: str) -> None:
+    """Open the command palette (Ctrl+Shift+C toggles it), search, click the command."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    field = page.locator("#command-palette input")
+    for _ in range(3):
+        if field.is_visible():
+            break
+        page.locator("#jp-main-dock-panel").click(position={"x": 400, "y": 300})
+        page.keyboard.press("Control+Shift+C")
+        try:
+            field.wait_for(state="visible", timeout=3000)
+        except PlaywrightTimeout:
+            continue
+    field.fill(query)
+    # Enter runs the active (first) match; clicking races the palette's re-renders
+    page.locator(f'#command-palette [data-command="{command}"].lm-mod-active').wait_for()
+    field.press("Enter")
+
+
 def widen_sidebar(page: Any, pixels: int = 130) -> None:
     """Drag the left sidebar's splitter so the screenshots show the panel at a usual width."""
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first

@@ -19,6 +19,7 @@ from .conftest import (
     PANEL,
     ensure_panel_open,
     open_panel,
+    run_from_palette,
     screenshot,
     section,
     start_demo,
@@ -114,10 +115,7 @@ def test_keep_running_from_the_command_palette(page, demo):
         pytest.skip("the idle engine is not in this build")
     status, cancelled = demo.api("POST", "smstudio/idle/keepalive", {"minutes": 0})
     assert status == 200 and not cancelled.get("keepalive_until")
-    page.keyboard.press("Control+Shift+C")
-    palette = page.locator("#command-palette input")
-    palette.fill("Keep This App Running")
-    page.locator('#command-palette [data-command="smstudio:keep-running"]').click()
+    run_from_palette(page, "Keep This App Running", "smstudio:keep-running")
     page.get_by_text("Kept running for 1 h.").first.wait_for()
     _assert_kept_for_an_hour(demo)
 
@@ -212,9 +210,7 @@ def test_back_up_now_from_the_command_palette(page, demo):
     sec = wait_settled(page, "backup")
     n = len(demo.api("GET", "smstudio/backup/snapshots")[1]["snapshots"])
     (demo.home / "notebooks" / "more.txt").write_text("more")
-    page.keyboard.press("Control+Shift+C")
-    page.locator("#command-palette input").fill("Back Up Home Now")
-    page.locator('#command-palette [data-command="smstudio:backup-now"]').click()
+    run_from_palette(page, "Back Up Home Now", "smstudio:backup-now")
     sec.locator(".jp-smstudio-Snapshots tbody tr").nth(n).wait_for(timeout=45_000)
     assert len(demo.api("GET", "smstudio/backup/snapshots")[1]["snapshots"]) == n + 1
 
@@ -255,7 +251,9 @@ def test_restore_chooses_paths_and_target_and_asks_before_overwriting(page, demo
     assert not target.exists()
     # a fresh target: restored straight away, only the chosen path
     _restore(page, sec, "notebooks", target)
-    page.get_by_text(re.compile(r"Restored \d+ files")).first.wait_for(timeout=30_000)
+    done = page.get_by_text(re.compile(r"Restored \d+ files"))
+    done.first.wait_for(timeout=30_000)
+    assert restored.exists(), done.first.inner_text()
     assert restored.read_text() == original
     assert sorted(p.name for p in target.iterdir()) == ["notebooks"]
     # a changed file in the target: the server refuses, the panel asks, "Overwrite" restores it
@@ -265,10 +263,11 @@ def test_restore_chooses_paths_and_target_and_asks_before_overwriting(page, demo
     confirm.get_by_text("already exist").wait_for()
     confirm.get_by_role("button", name="Overwrite").click()
     page.locator(".jp-Dialog").wait_for(state="detached")
-    for _ in range(100):
-        if restored.read_text() == original:
+    for _ in range(100):  # the restore replaces the file: it may be missing for a moment
+        if restored.exists() and restored.read_text() == original:
             break
         page.wait_for_timeout(100)
+    page.get_by_text(re.compile(r"Restored \d+ files")).first.wait_for()
     assert restored.read_text() == original
 
 
@@ -357,11 +356,20 @@ def test_keyboard_reaches_every_control(page, demo):
     assert toggle.get_attribute("aria-expanded") == "true"
 
 
+def _fresh_panel(page):
+    """Reload (details folded, no focus ring), open the panel, wait for every section."""
+    page.reload()
+    ensure_panel_open(page)
+    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
+    widen_sidebar(page)
+    page.mouse.click(900, 600)  # focus away from the panel
+    page.wait_for_timeout(300)
+
+
 def test_screenshots_light_and_dark(page, demo):
     """Last in the module: it switches the lab to the dark theme."""
-    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
     page.set_viewport_size({"width": 1280, "height": 2700})  # the whole panel, no scrolling
-    widen_sidebar(page)
+    _fresh_panel(page)
     light = screenshot(page, "panel-light.png")
     status, _ = demo.api(
         "PUT",
@@ -369,11 +377,7 @@ def test_screenshots_light_and_dark(page, demo):
         {"raw": json.dumps({"theme": "JupyterLab Dark"})},
     )
     assert status in (200, 204)
-    page.reload()
+    _fresh_panel(page)
     page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
-    ensure_panel_open(page)
-    page.locator(f"{PANEL} .jp-smstudio-mod-loading").first.wait_for(state="detached")
-    widen_sidebar(page)
-    page.wait_for_timeout(300)
     dark = screenshot(page, "panel-dark.png")
     assert light.stat().st_size > 10_000 and dark.stat().st_size > 10_000
