@@ -48,13 +48,15 @@ run() { # run NAME: step_NAME in a subshell with errexit; a failure is counted, 
   if [ "$rc" -ne 0 ]; then log "step $1 FAILED (exit $rc)"; FAILED=$((FAILED + 1)); fi
 }
 
-bg() { # bg NAME: job_NAME in the background, immune to hangups, logged to a file
+bg() { # bg NAME: job_NAME in the background, immune to hangups, logged; NAME.done when over
   local out="$STATE_DIR/$1.log"
+  rm -f "$STATE_DIR/$1.done"
   (
     trap '' HUP
     set +e
     (set -e; "job_$1")
     log "job $1 finished (exit $?)"
+    touch "$STATE_DIR/$1.done"
   ) >>"$out" 2>&1 </dev/null &
   log "job $1 started in the background (pid $!, log $out)"
 }
@@ -92,14 +94,17 @@ own() { # own PATH...: give files made as root to the home's owner
   fi
 }
 
+bounded() { # bounded SECONDS CMD...: CMD killed after SECONDS (when timeout exists)
+  if command -v timeout >/dev/null 2>&1; then timeout "$@"; else shift; "$@"; fi
+}
+
 pip_install() { # pip_install ARGS...: into $PY; --user when its site-packages is read-only
-  local limit=() user=() out="$STATE_DIR/pip.out"
-  if command -v timeout >/dev/null 2>&1; then limit=(timeout "$PIP_TIMEOUT"); fi
+  local user=() out="$STATE_DIR/pip.out"
   if ! "$PY" -c 'import os, sys, sysconfig; sys.exit(not os.access(sysconfig.get_paths()["purelib"], os.W_OK))'; then
     user=(--user)
     log "site-packages of $PY is read-only: pip install --user"
   fi
-  "${limit[@]}" "$PY" -m pip install --disable-pip-version-check --no-input --progress-bar off \
-    "${user[@]}" "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /'
+  bounded "$PIP_TIMEOUT" "$PY" -m pip install --disable-pip-version-check --no-input \
+    --progress-bar off ${user[@]+"${user[@]}"} "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /'
   if grep -q '^Successfully installed' "$out"; then touch "$STATE_DIR/changed"; fi
 }

@@ -37,13 +37,40 @@ def test_idle_timeline_idle_warning_shutdown():
     p = _policy()
     t = Target("JupyterLab/default", "JupyterLab", "default", "ml.t3.medium")
     assert p.decide(t, T0 + timedelta(minutes=30), T0, None).decision == "idle"
-    warn = p.decide(t, T0 + timedelta(minutes=52), T0, None)
+    first = p.decide(t, T0 + timedelta(minutes=50), T0, None)  # the first warning, on time
+    assert first.decision == "warning" and first.warning_at == T0 + timedelta(minutes=50)
+    warn = p.decide(t, T0 + timedelta(minutes=52), T0, None, warned_at=first.warning_at)
     assert warn.decision == "warning" and warn.shutdown_at == T0 + timedelta(minutes=60)
     assert warn.warning_at == T0 + timedelta(minutes=50)
     assert "in 8 min" in warn.reason
-    shut = p.decide(t, T0 + timedelta(minutes=60), T0, None)
+    # the warning stood since minute 50: at 60 the shutdown is due
+    shut = p.decide(t, T0 + timedelta(minutes=60), T0, None, warned_at=warn.warning_at)
     assert shut.decision == "shutdown" and shut.wants_shutdown
     assert "deleting JupyterLab default" in shut.reason
+
+
+def test_shutdown_never_without_a_full_warning_lead():
+    # Given a check that comes late (loop stall, suspended instance): 3 h idle, never warned
+    p = _policy()
+    t = Target("JupyterLab/default", "JupyterLab", "default")
+    late = T0 + timedelta(hours=3)
+    d = p.decide(t, late, T0, None)
+    # Then it warns first, with the full lead time from now
+    assert d.decision == "warning" and d.warning_at == late
+    assert d.shutdown_at == late + timedelta(minutes=10)
+    # and only shuts down once the warning stood for the lead time
+    early = p.decide(t, late + timedelta(minutes=9), T0, None, warned_at=late)
+    assert early.decision == "warning"
+    on_time = p.decide(t, late + timedelta(minutes=10), T0, None, warned_at=late)
+    assert on_time.decision == "shutdown"
+
+
+def test_dry_run_also_waits_for_the_warning_lead():
+    p = _policy(dry_run=True)
+    t = Target("x", "KernelGateway", "kg-1")
+    late = T0 + timedelta(hours=2)
+    assert p.decide(t, late, T0, None).decision == "warning"
+    assert p.decide(t, late + timedelta(minutes=10), T0, None, warned_at=late).decision == "dry_run"
 
 
 def test_active_signal_wins_over_any_idle_time():
@@ -54,7 +81,10 @@ def test_active_signal_wins_over_any_idle_time():
 
 def test_dry_run_decides_but_names_what_it_would_delete():
     p = _policy(dry_run=True)
-    d = p.decide(Target("x", "KernelGateway", "kg-1"), T0 + timedelta(hours=2), T0, None)
+    warned = T0 + timedelta(minutes=50)
+    d = p.decide(
+        Target("x", "KernelGateway", "kg-1"), T0 + timedelta(hours=2), T0, None, warned_at=warned
+    )
     assert d.decision == "dry_run" and "would delete kg-1" in d.reason
 
 
@@ -70,8 +100,15 @@ def test_grace_period_after_app_start():
     # idle past the timeout but within the grace period: no shutdown
     d = p.decide(t, T0 + timedelta(minutes=20), T0, None)
     assert d.decision == "grace" and d.shutdown_at == T0 + timedelta(minutes=60)
-    assert p.decide(t, T0 + timedelta(minutes=55), T0, None).decision == "warning"
-    assert p.decide(t, T0 + timedelta(minutes=60), T0, None).decision == "shutdown"
+    warn = p.decide(t, T0 + timedelta(minutes=55), T0, None)
+    assert warn.decision == "warning" and warn.warning_at == T0 + timedelta(minutes=55)
+    # warned at 55 (not at 50, when the grace's warning window opened): the full lead applies
+    late = p.decide(t, T0 + timedelta(minutes=60), T0, None, warned_at=warn.warning_at)
+    assert late.decision == "warning" and late.shutdown_at == T0 + timedelta(minutes=65)
+    assert (
+        p.decide(t, T0 + timedelta(minutes=65), T0, None, warned_at=warn.warning_at).decision
+        == "shutdown"
+    )
 
 
 def test_overrides_per_app_and_instance_type_clamped_to_bounds():

@@ -65,6 +65,18 @@ def app_status(aws, world, app):
     return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
 
 
+async def past_warning(idle, aws, hours=3, lead_minutes=10):
+    """Hours of idleness: the first check only warns (no DeleteApp), then the lead time passes."""
+    clock.travel(hours * HOURS)
+    before = aws.count("sagemaker", "DeleteApp")
+    result = await idle.check()
+    due = [d for d in result.decisions if d.decision != "active"]
+    assert due and all(d.decision == "warning" for d in due), [d.reason for d in due]
+    assert result.actions == {} and aws.count("sagemaker", "DeleteApp") == before
+    clock.travel(lead_minutes * 60)
+    return result
+
+
 def only(result):
     (d,) = result.decisions
     return d
@@ -102,7 +114,8 @@ async def test_status_json_shape_in_local_mode(jp_fetch, idle):
     names = [s["name"] for s in data["signals"]]
     assert names == ["kernels", "cpu", "terminals", "gpu", "keepalive"]
     for s in data["signals"]:
-        assert set(s) == {"name", "available", "active", "reason", "last_activity"}
+        assert set(s) == {"name", "available", "active", "reason", "last_activity", "error"}
+        assert s["error"] is None
     (app,) = data["apps"]
     assert app["app_name"] is None and app["decision"] in ("idle", "no_action", "active")
     assert idle.summary() == {
@@ -210,7 +223,12 @@ async def test_grace_period_protects_a_fresh_app(space, idle, world, aws):
     result = await idle.check()
     assert only(result).decision == "grace"
     assert app_status(aws, world, space) == "InService"
+    # the grace ends at 60 min: the first check after it warns (never straight to shutdown)
     clock.travel(41 * 60)
+    result = await idle.check()
+    assert only(result).decision == "warning"
+    assert app_status(aws, world, space) == "InService"
+    clock.travel(5 * 60)
     result = await idle.check()
     assert only(result).decision == "shutdown"
     assert app_status(aws, world, space) in ("Deleting", "Deleted")
@@ -246,7 +264,7 @@ async def test_keepalive_bounds_and_bad_input(jp_fetch, idle):
 
 @with_config(dry_run=True)
 async def test_dry_run_deletes_nothing(space, jp_fetch, idle, world, aws):
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     aws.reset_counts()
     result = await idle.check()
     d = only(result)
@@ -262,7 +280,7 @@ async def test_delete_denied_is_a_visible_state_logged_once(
     space, jp_fetch, idle, world, aws, caplog
 ):
     aws.deny("DeleteApp")
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     with caplog.at_level(logging.INFO, logger="smstudio_ext"):
         await idle.check()
         clock.travel(60)
@@ -277,7 +295,7 @@ async def test_delete_denied_is_a_visible_state_logged_once(
 
 async def test_delete_throttled_then_done(space, idle, world, aws):
     aws.fail("DeleteApp", code="ThrottlingException", status=400, times=2)
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     result = await idle.check()
     assert result.actions[only(result).target.key].outcome == "deleted"
     assert app_status(aws, world, space) in ("Deleting", "Deleted")
@@ -286,7 +304,7 @@ async def test_delete_throttled_then_done(space, idle, world, aws):
 @with_config(delete_max_attempts=1)
 async def test_delete_failing_is_visible_then_recovers(space, jp_fetch, idle, world, aws):
     aws.fail("DeleteApp", code="InternalFailure", status=500)
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     result = await idle.check()
     assert result.actions[only(result).target.key].outcome == "failed"
     data = await get_json(jp_fetch, "smstudio", "idle")
@@ -304,7 +322,7 @@ async def test_app_already_gone_is_not_an_error(space, idle, world, aws):
     await idle.check(act=False)  # DescribeApp of this app while it exists
     aws.client("sagemaker").delete_app(**world.app_key(space))
     aws.set_app_delete_delay(0)
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     result = await idle.check()
     assert result.actions[only(result).target.key].outcome == "gone"
     assert idle.status()["last_error"] is None
@@ -327,7 +345,7 @@ async def test_final_backup_before_shutdown_never_blocks_it(
 ):
     backup = _Backup(fail)
     jp_serverapp.web_app.settings["smstudio"].backup = backup
-    clock.travel(3 * HOURS)
+    await past_warning(idle, aws)
     result = await idle.check()
     assert backup.calls == [300.0]
     assert result.actions[only(result).target.key].outcome == "deleted"
@@ -374,6 +392,12 @@ async def test_background_loop_shuts_down_within_one_interval(
     task = asyncio.ensure_future(idle.run())
     try:
         clock.travel(16 * 60)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and idle.status()["state"] != "warning":
+            await asyncio.sleep(0.05)
+        assert idle.status()["state"] == "warning"
+        assert app_status(aws, world, space) == "InService"
+        clock.travel(10 * 60)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and app_status(aws, world, space) == "InService":
             await asyncio.sleep(0.05)
@@ -430,7 +454,7 @@ async def test_classic_deletes_only_idle_kernelgateway_apps(classic, jp_serverap
     # Given a busy kernel in the t3 KernelGateway app and nothing in the m5 one
     kid = await _busy(jp_serverapp, "kg-t3")
     try:
-        clock.travel(3 * HOURS)
+        await past_warning(idle, aws)
         result = await idle.check()
         by_name = {d.target.app_name: d for d in result.decisions}
         # Then the t3 app is kept, the m5 app is deleted, the JupyterServer app is untouched

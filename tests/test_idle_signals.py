@@ -116,6 +116,15 @@ async def observe_then_travel(idle, hours=3.0, gap=0.5):
     return await idle.check()
 
 
+async def after_warning(idle, result, lead_minutes=10):
+    """A due app is first warned (nothing deleted), and shut down once the lead time passed."""
+    d = decision(result)
+    assert d.decision == "warning", f"{d.decision} before any warning: {d.reason}"
+    assert result.actions == {}
+    clock.travel(lead_minutes * 60)
+    return await idle.check()
+
+
 def decision(result):
     (d,) = result.decisions
     return d
@@ -185,7 +194,7 @@ async def test_idle_kernel_is_shut_down_and_the_app_ends_deleted(
     kid = await idle_kernel(jp_serverapp, kernels)
     assert state(jp_serverapp, kid) == "idle"
     aws.set_app_delete_delay(0.2)
-    result = await observe_then_travel(idle)
+    result = await after_warning(idle, await observe_then_travel(idle))
     d = decision(result)
     assert d.decision == "shutdown", d.reason
     assert result.actions[d.target.key].outcome == "deleted"
@@ -206,6 +215,8 @@ async def test_idle_kernel_is_shut_down_and_the_app_ends_deleted(
 async def test_no_kernels_at_all_is_shut_down(space, idle, world, aws):
     # "apps with no kernels never stopped": nothing running is idle since the server started
     result = await observe_then_travel(idle, gap=0.1)
+    assert app_status(aws, world, space) == "InService"
+    result = await after_warning(idle, result)
     assert decision(result).decision == "shutdown"
     assert app_status(aws, world, space) in ("Deleting", "Deleted")
 
@@ -230,6 +241,7 @@ async def test_kernel_stuck_in_starting_counts_as_idle(
     result = await observe_then_travel(idle, gap=0.1)
     kr = report(result, "kernels")
     assert not kr.active and any("stuck in 'starting'" in o.reason for o in kr.observations)
+    result = await after_warning(idle, result)
     assert decision(result).decision == "shutdown"
     assert app_status(aws, world, space) in ("Deleting", "Deleted")
 
@@ -247,6 +259,8 @@ async def test_connected_idle_browser_counts_per_config(
     try:
         await wait_for(lambda: jp_serverapp.kernel_manager.kernel_model(kid)["connections"] == 1)
         result = await observe_then_travel(idle, gap=0.1)
+        if expected == "shutdown":
+            result = await after_warning(idle, result)
         d = decision(result)
         assert d.decision == expected
         if expected == "active":
@@ -293,6 +307,7 @@ async def test_idle_open_terminal_is_shut_down(space, jp_serverapp, idle, world,
         tr = report(result, "terminals")
         assert tr.available and not tr.active
         assert len(tr.observations) == 1
+        result = await after_warning(idle, result)
         assert decision(result).decision == "shutdown"
         assert app_status(aws, world, space) in ("Deleting", "Deleted")
     finally:

@@ -73,9 +73,12 @@ def test_dockerfile_structure_and_lint(kind, extra):
         )
         assert 'ENTRYPOINT ["entrypoint-jupyter-server"]' in text
     if extra.get("conda_env"):
-        assert "COPY environment.yml" in text and "micromamba env update" in text
+        assert (
+            "COPY --chown=${NB_UID}:${NB_GID} environment.yml" in text
+            and "micromamba env update" in text
+        )
     if extra.get("wheel"):
-        assert f"COPY {extra['wheel']} /tmp/smstudio/" in text
+        assert f"COPY --chown=${{NB_UID}}:${{NB_GID}} {extra['wheel']} /tmp/smstudio/" in text
     check_pair(kind, text, config)  # what we render always agrees with itself
 
     exe = hadolint()

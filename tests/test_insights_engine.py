@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -484,3 +485,115 @@ def test_cold_answer_waits_for_the_slowest_chain_not_the_sum(aws, tmp_path):
     assert data["parts"]["guardrails"]["status"] == "ok"
     assert len(durations) >= 6 and sum(durations) >= 6 * latency
     assert total < 0.5 * sum(durations) and total < 4 * max(durations), (total, durations)
+
+
+# -- review findings (B1-B5, Classic image) against the emulator ---------------------------------
+
+
+def test_space_own_idle_timeout_keeps_the_domains_idle_shutdown(aws, engines, tmp_path):
+    # Given a domain with idle shutdown ENABLED, and a space setting only its own timeout
+    # (SpaceIdleSettings has nothing but IdleTimeoutInMinutes)
+    world = seed_world(aws, kind="spaces", compliant=True)
+    sm = aws.client("sagemaker")
+
+    def space_timeout(minutes):
+        idle = {"IdleSettings": {"IdleTimeoutInMinutes": minutes}}
+        sm.update_space(
+            DomainId=world.domain_id,
+            SpaceName=world.primary_space,
+            SpaceSettings={"JupyterLabAppSettings": {"AppLifecycleManagement": idle}},
+        )
+
+    space_timeout(90)
+    config = compliant_config(world, tmp_path, max_idle_timeout_minutes=120)
+    idle = by_id(engines(aws, world, "JupyterLab", config).collect())["idle-shutdown"]
+    # Then the domain's switch and the space's timeout both count
+    assert idle["status"] == "pass", idle["reason"]
+    assert "after 90 min" in idle["reason"]
+    assert idle["evidence"]["IdleSettings"]["LifecycleManagement"] == "ENABLED"
+    # and a space timeout above the admin maximum still fails
+    space_timeout(200)
+    idle = by_id(engines(aws, world, "JupyterLab", config).collect())["idle-shutdown"]
+    assert idle["status"] == "fail" and "timeout 200 min exceeds" in idle["reason"]
+
+
+def test_estimate_in_two_currencies_is_never_summed(aws, engines, tmp_path):
+    # Given an admin price file in EUR for one instance type, the Pricing API (USD) for others
+    world = seed_world(aws, kind="classic", compliant=True)
+    alice = [a for a in world.apps if a["owner"] == "alice"]
+    kinds = sorted({a["instance_type"] for a in alice} - {"system"})
+    assert len(kinds) >= 2
+    in_eur, in_usd = kinds[0], kinds[1:]
+    price_file = tmp_path / "negotiated.json"
+    price_file.write_text(json.dumps({"currency": "EUR", "prices": {in_eur: 0.07}}))
+    config = Insights(price_file=str(price_file), price_cache_path=str(tmp_path / "p.json"))
+    est = engines(aws, world, "JupyterServer", config).collect()["costs"]["estimate"]
+    # Then each currency has its own total, and the headline is in EUR only
+    usd = sum(emu_pricing.hourly_price(t, world.region) for t in in_usd)
+    assert est["currency"] == "EUR" and est["per_hour"] == pytest.approx(0.07)
+    assert est["totals"]["EUR"]["per_hour"] == pytest.approx(0.07)
+    assert est["totals"]["USD"]["per_hour"] == pytest.approx(usd, abs=1e-4)
+    assert est["status"] == "partial" and "several currencies" in est["reason"]
+    assert {r["instance_type"]: r["currency"] for r in est["apps"] if r["per_hour"]} == {
+        in_eur: "EUR",
+        **{t: "USD" for t in in_usd},
+    }
+
+
+def test_user_id_tag_on_the_space_does_not_stand_for_the_profiles(aws, engines, tmp_path):
+    # Given a space owner whose profile lost the user-id tag, and a user who tagged the space
+    world = seed_world(aws, kind="spaces", compliant=True)
+    sm = aws.client("sagemaker")
+    space = sm.describe_space(DomainId=world.domain_id, SpaceName=world.primary_space)
+    owner = space["OwnershipSettings"]["OwnerUserProfileName"]
+    profile = sm.describe_user_profile(DomainId=world.domain_id, UserProfileName=owner)
+    key = Insights().user_id_tag_key
+    sm.delete_tags(ResourceArn=profile["UserProfileArn"], TagKeys=[key])
+    sm.add_tags(ResourceArn=space["SpaceArn"], Tags=[{"Key": key, "Value": owner}])
+    tag = by_id(engines(aws, world, "JupyterLab").collect())["user-id-tag"]
+    # Then the check fails on the profile, showing the space's tag as evidence only
+    assert tag["status"] == "fail", tag["reason"]
+    assert "no studiouserid tag on the user profile" in tag["reason"]
+    assert "does not count" in tag["reason"]
+    assert tag["evidence"]["space_value"] == owner
+    assert tag["evidence"]["resource_arn"] == profile["UserProfileArn"]
+    # and once the profile is tagged again it passes, whatever the space says
+    sm.add_tags(ResourceArn=profile["UserProfileArn"], Tags=[{"Key": key, "Value": owner}])
+    sm.delete_tags(ResourceArn=space["SpaceArn"], TagKeys=[key])
+    tag = by_id(engines(aws, world, "JupyterLab").collect())["user-id-tag"]
+    assert tag["status"] == "pass" and tag["evidence"]["on"] == "user-profile"
+
+
+def test_admin_price_file_edit_is_seen_by_a_running_engine(aws, engines, tmp_path):
+    world = seed_world(aws, kind="spaces", compliant=True)
+    app = world.find_app(app_type="JupyterLab")
+    price_file = tmp_path / "negotiated.json"
+    price_file.write_text(json.dumps({"prices": {app["instance_type"]: 0.02}}))
+    config = Insights(price_file=str(price_file), price_cache_path=str(tmp_path / "p.json"))
+    engine = engines(aws, world, "JupyterLab", config)
+    assert engine.collect()["costs"]["estimate"]["per_hour"] == 0.02
+    # When the admin edits the file (the next response, no restart)
+    price_file.write_text(json.dumps({"prices": {app["instance_type"]: 0.03}}))
+    os.utime(price_file, (1, 1))
+    est = engine.collect()["costs"]["estimate"]
+    assert est["per_hour"] == 0.03 and est["price_source"] == pricing.PRICE_FILE
+    assert aws.count("pricing") == 0
+
+
+def test_classic_jupyter_server_platform_image_is_exempt(aws, engines, tmp_path):
+    # Given an admin approving only the kernel image, not Classic's jupyter-server-3
+    world = seed_world(aws, kind="classic", compliant=True)
+    kernels = {image_name(a["image_arn"]) for a in world.apps if a["app_type"] == "KernelGateway"}
+    server = world.find_app(app_type="JupyterServer")
+    assert image_name(server["image_arn"]) not in kernels and server["instance_type"] == "system"
+    config = Insights(
+        allowed_instance_types=sorted({a["instance_type"] for a in world.apps}),
+        approved_images=sorted(kernels),
+        price_cache_path=str(tmp_path / "prices.json"),
+    )
+    image = by_id(engines(aws, world, "JupyterServer", config).collect())["image-approved"]
+    # Then the platform's own server is exempt, and says so
+    assert image["status"] == "pass", image["reason"]
+    assert "JupyterServer on 'system'" in image["reason"] and "exempt" in image["reason"]
+    assert f"JupyterServer/{server['app_name']}" in image["evidence"]["exempt"]
+    assert all(not k.startswith("JupyterServer/") for k in image["evidence"]["apps"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from traitlets import TraitError
@@ -403,3 +405,104 @@ def test_cache_refresh_reloads_once_after_a_point_in_time():
     start = now[0] = 130.0  # a refresh starts: max_age 0 reloads, fresh_after keeps the reload
     assert cache.get("k", lambda: next(values), ttl=60, max_age=0, fresh_after=start) == 1
     assert cache.get("k", lambda: next(values), ttl=60, max_age=0, fresh_after=start) == 1
+
+
+# -- review findings B1-B5 (unit level; the emulator-level ones are in test_insights_engine) ------
+
+
+def test_estimate_never_adds_two_currencies():
+    # Given an admin price file in EUR for one type and the Pricing API (USD) for another
+    now = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+    prices = {
+        "ml.m5.large": pricing.Price("ml.m5.large", 0.10, "EUR", pricing.PRICE_FILE),
+        "ml.g5.xlarge": pricing.Price("ml.g5.xlarge", 1.408, "USD", pricing.PRICING_API),
+        "system": pricing.Price("system", 0.0, "USD", pricing.FREE),
+    }
+    hour_ago = now - timedelta(hours=1)
+    apps = [
+        _app("a", "ml.m5.large", hour_ago),
+        _app("b", "ml.g5.xlarge", hour_ago),
+        _app("js", "system", hour_ago, "JupyterServer"),
+    ]
+    est = costs.estimate(apps, prices, now)
+    # Then no sum mixes them: one total per currency, the headline in the admin's currency only
+    assert not (est["per_hour"] == pytest.approx(1.508)), est
+    assert est["totals"] == {
+        "EUR": {"per_hour": 0.1, "since_start": 0.1, "today": 0.1},
+        "USD": {"per_hour": 1.408, "since_start": 1.408, "today": 1.408},
+    }
+    assert est["currency"] == "EUR" and est["per_hour"] == pytest.approx(0.1)
+    assert est["status"] == "partial" and "several currencies" in est["reason"]
+    assert "KernelGateway/b (USD)" in est["reason"]
+    assert {r["app_name"]: r["currency"] for r in est["apps"]} == {
+        "a": "EUR",
+        "b": "USD",
+        "js": "USD",
+    }
+    # and a single currency (plus the free system app) stays ok, with one total
+    one = costs.estimate([apps[0], apps[2]], prices, now)
+    assert one["status"] == "ok" and one["currency"] == "EUR" and list(one["totals"]) == ["EUR"]
+
+
+class _SpaceFacts:
+    """A space whose own IdleSettings (SpaceIdleSettings has only IdleTimeoutInMinutes)
+    override the timeout; the domain turned idle shutdown ON."""
+
+    subject = Subject("d-abc", "us-east-1", "space", "s1", account_id="123456789012")
+
+    def __init__(self, space_timeout):
+        self.config = Insights(max_idle_timeout_minutes=120)
+        self.space_timeout = space_timeout
+
+    def idle_summary(self):
+        return None
+
+    def owner_app_types(self):
+        return {"JupyterLab"}
+
+    def owner_settings(self):
+        idle = {"IdleTimeoutInMinutes": self.space_timeout}
+        return {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": idle}}}
+
+    def domain(self):
+        idle = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90, "MaxIdleTimeoutInMinutes": 120}  # fmt: skip
+        return {"DefaultUserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": idle}}}}  # fmt: skip
+
+
+def test_space_level_idle_timeout_under_an_enabled_domain_passes():
+    result = guardrails.check_idle.func(_SpaceFacts(60))
+    assert result.status == "pass", result.reason
+    assert "after 60 min" in result.reason  # the space's own timeout, the domain's switch
+    assert result.evidence["IdleSettings"]["LifecycleManagement"] == "ENABLED"
+    too_long = guardrails.check_idle.func(_SpaceFacts(200))
+    assert too_long.status == "fail" and "200 min exceeds" in too_long.reason
+
+
+def test_instance_type_unknown_is_not_a_failure():
+    facts = SimpleNamespace(
+        config=Insights(allowed_instance_types=["ml.t3.medium"]),
+        apps=lambda: [_app("kg", None, None)],
+    )
+    result = guardrails.check_instance_type.func(facts)
+    assert result.status == "unknown", result.reason
+    assert "no instance type reported for KernelGateway/kg" in result.reason
+    # a real failure still wins over an unreported type
+    facts.apps = lambda: [_app("kg", None, None), _app("big", "ml.p3.2xlarge", None)]
+    result = guardrails.check_instance_type.func(facts)
+    assert result.status == "fail" and "None" not in result.reason
+
+
+def test_admin_price_file_edit_is_seen_without_a_restart(tmp_path):
+    f = tmp_path / "prices.json"
+    f.write_text(json.dumps({"ml.m5.large": 0.2}))
+    book = pricing.PriceBook(None, "us-east-1", price_file=str(f))
+    subject = Subject("d-abc", "us-east-1", "user-profile", "alice", account_id="123456789012")
+    cache = TtlCache()  # shared across responses, as in the engine
+
+    def facts():
+        return Facts(AwsClients("us-east-1"), Insights(), subject, cache, ThreadPoolExecutor(1), prices=book)  # fmt: skip
+
+    assert facts().prices_for(["ml.m5.large"])["ml.m5.large"].per_hour == 0.2
+    f.write_text(json.dumps({"ml.m5.large": 0.1}))
+    os.utime(f, (1, 1))
+    assert facts().prices_for(["ml.m5.large"])["ml.m5.large"].per_hour == 0.1

@@ -133,6 +133,27 @@ def test_cli_direct_against_the_emulator(world, aws, tmp_path, monkeypatch, caps
     assert "user-profile bob" in out and "Tags" in out and "Costs (estimate" in out
 
 
+def test_cli_table_prints_one_total_per_currency(world, aws, tmp_path, monkeypatch, capsys):
+    # Given an admin price file in EUR for one of alice's Classic kernels (others priced in USD)
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    meta = world.write_metadata(tmp_path / "meta.json", world.find_app(app_type="JupyterServer"))
+    kernel = world.find_app(app_type="KernelGateway")
+    prices = tmp_path / "negotiated.json"
+    prices.write_text(json.dumps({"currency": "EUR", "prices": {kernel["instance_type"]: 0.07}}))
+    cfg = tmp_path / "insights.json"
+    cfg.write_text(
+        json.dumps(
+            {"Insights": {"price_cache_path": str(tmp_path / "p.json"), "price_file": str(prices)}}
+        )
+    )
+    base = ["--metadata", meta, "--endpoint-url", aws.endpoint_url, "--config", str(cfg)]
+    assert main([*base, "insights", "--direct", "--parts", "costs"]) == 0
+    out = capsys.readouterr().out
+    # Then the table shows a line per currency and says why the headline is partial
+    assert "in EUR: now 0.07 EUR/h" in out and "in USD: now" in out
+    assert "several currencies" in out
+
+
 def test_cli_bad_arguments(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
     assert main(["insights", "--direct", "--parts", "nope"]) == 2

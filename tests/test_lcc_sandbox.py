@@ -29,7 +29,7 @@ from moto.server import ThreadedMotoServer
 from smstudio_ext.admin.lcc import LccSettings, render
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lcc_support import build_wheel, tree_digest
+from lcc_support import build_wheel, shared_site_overlay, tree_digest
 
 BUCKET = "corp-wheels"
 AWS_ENV = {
@@ -116,7 +116,7 @@ class Sandbox:
         )
         # --system-site-packages reaches the base interpreter; add the shared venv's packages
         site = next((self.venv / "lib").glob("python3*/site-packages"))
-        shared = next((Path(sys.prefix) / "lib").glob("python3*/site-packages"))
+        shared = shared_site_overlay(root / "shared-site")
         (site / "_shared_venv.pth").write_text(f"{shared}\n")
         self.site = site
         self.python = self.venv / "bin" / "python"

@@ -1,12 +1,14 @@
 # --- git identity and suggested repositories (lifecycle/steps/git.sh) ---
-profile_tags() { # profile_tags KEY...: the owner profile's tag values, one line per key
-  "$PY" - "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@" <<'PYEOF'
+profile_tags() { # profile_tags KEY...: the owner profile's tag values, one per line; <= 30 s
+  bounded 30 "$PY" - "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@" <<'PYEOF'
 import json, sys
 try:
     import boto3
+    from botocore.config import Config
     meta = json.load(open(sys.argv[1]))
     arn = meta.get("ResourceArn") or ""
-    sm = boto3.client("sagemaker", region_name=arn.split(":")[3] if arn.count(":") >= 5 else None)
+    sm = boto3.client("sagemaker", region_name=arn.split(":")[3] if arn.count(":") >= 5 else None,
+                      config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}))
     dom, prof = meta.get("DomainId"), meta.get("UserProfileName")
     if not prof and meta.get("SpaceName"):
         space = sm.describe_space(DomainId=dom, SpaceName=meta["SpaceName"])
@@ -27,9 +29,16 @@ git_set() { # git_set KEY VALUE: only when the user has not set it already
   own "$cfg"
   log "git $1 set"
 }
+after() { # after JOB: wait (up to an hour) until the background job JOB is over
+  local n=0
+  while [ ! -e "$STATE_DIR/$1.done" ] && [ "$n" -lt 3600 ]; do sleep 1; n=$((n + 1)); done
+  log "waited for $1 (${n} s)"
+}
 job_git_clone() {
   local i dir
   export GIT_TERMINAL_PROMPT=0
+  # a clone must not make the home look non-empty to `restore --if-empty`: restore first
+  if [[ ",$FEATURES," == *,restore,* ]]; then after restore; fi
   for ((i = 0; i < ${#GIT_REPOS[@]}; i += 2)); do
     dir="$HOME_DIR/${GIT_REPOS[i + 1]}"
     if [ -e "$dir" ]; then log "$dir exists: not cloned"; continue; fi

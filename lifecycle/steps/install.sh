@@ -1,9 +1,9 @@
 # --- install the package (lifecycle/steps/install.sh) ---
-fetch() { # fetch S3_URI FILE: boto3 in the target Python, else the AWS CLI
+fetch() { # fetch S3_URI FILE: boto3 in the target Python, else the AWS CLI; both bounded
   if "$PY" -c 'import boto3' 2>/dev/null; then
-    "$PY" -c 'import sys, boto3; b, _, k = sys.argv[1][5:].partition("/"); boto3.client("s3").download_file(b, k, sys.argv[2])' "$1" "$2"
+    bounded 60 "$PY" -c 'import sys, boto3; from botocore.config import Config; b, _, k = sys.argv[1][5:].partition("/"); boto3.client("s3", config=Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2})).download_file(b, k, sys.argv[2])' "$1" "$2"
   else
-    aws s3 cp --only-show-errors "$1" "$2"
+    bounded 60 aws s3 cp --only-show-errors --cli-connect-timeout 10 --cli-read-timeout 30 "$1" "$2"
   fi
 }
 step_install() {

@@ -503,6 +503,7 @@ def _audit_owner(
                 "lcc_ours": audit.lcc(lcc_arn).ours if lcc_arn else False,
                 "extension": "unreachable",
                 "price_per_hour": row.get("per_hour"),
+                "currency": row.get("currency"),
                 "price_source": row.get("price_source"),
             }
         )
@@ -540,7 +541,11 @@ class AuditReport:
         counts = Counter(c.status for _, c in self.all_checks())
         running = [a for o in self.owners for a in o.apps]
         costs = [o.cost_per_hour for o in self.owners if o.apps]
-        known = [a["price_per_hour"] for a in running if a.get("price_per_hour") is not None]
+        known = [a for a in running if a.get("price_per_hour") is not None]
+        by_currency: dict[str, float] = {}
+        for a in known:  # never add two currencies together
+            cur = a.get("currency") or "USD"
+            by_currency[cur] = round(by_currency.get(cur, 0.0) + a["price_per_hour"], 4)
         return {
             "profiles": sum(1 for o in self.owners if o.kind == "user-profile"),
             "spaces": sum(1 for o in self.owners if o.kind == "space"),
@@ -552,7 +557,10 @@ class AuditReport:
             "running_apps": len(running),
             "extension_reachable": 0,
             "extension_unreachable": len(running),
-            "estimated_cost_per_hour": round(sum(known), 4),
+            "estimated_cost_per_hour": (
+                next(iter(by_currency.values())) if len(by_currency) == 1 else None
+            ),
+            "estimated_cost_per_hour_by_currency": by_currency,
             "cost_complete": len(known) == len(running) and None not in costs,
             "price_sources": dict(Counter(a.get("price_source") or "unknown" for a in running)),
             "checks": {s: counts.get(s, 0) for s in (PASS, FAIL, UNKNOWN)},

@@ -99,7 +99,7 @@ def render_dockerfile(spec: ImageSpec) -> str:
     conda = ""
     if spec.conda_env:
         conda = (
-            "COPY environment.yml /tmp/smstudio/environment.yml\n"
+            "COPY --chown=${NB_UID}:${NB_GID} environment.yml /tmp/smstudio/environment.yml\n"
             "RUN micromamba env update --yes --name base --file /tmp/smstudio/environment.yml \\\n"
             " && micromamba clean --all --yes \\\n"
             " && rm -rf /tmp/smstudio"
@@ -110,7 +110,7 @@ def render_dockerfile(spec: ImageSpec) -> str:
     pip = '"${PYTHON}" -m pip install --no-cache-dir'
     if spec.wheel:
         install = (
-            f"COPY {spec.wheel} /tmp/smstudio/{spec.wheel}\n"
+            f"COPY --chown=${{NB_UID}}:${{NB_GID}} {spec.wheel} /tmp/smstudio/{spec.wheel}\n"
             f"RUN {pip} /tmp/smstudio/{spec.wheel} {' '.join(shlex.quote(p) for p in packages[1:])}".rstrip()
             + " \\\n && rm -rf /tmp/smstudio"
         )

@@ -59,15 +59,43 @@ SERVER_CONFIG_TRAITS: dict[str, tuple[str, str, str]] = {
     "user_id_tag_key": ("insights", "Insights", "user_id_tag_key"),
 }
 
-# Which settings imply which feature when --features is not given.
-_IMPLIES = {
-    "idle": ("idle_timeout", "idle_max_timeout"),
-    "backup": ("backup_bucket",),
-    "insights": ("user_id_tag_key",),
-    "git": ("git_user_name", "git_user_email", "git_name_tag", "git_email_tag", "git_repos"),
+# Setting -> the features that use it. Without --features, a setting turns on the first one;
+# with --features, a setting none of whose features is selected is refused (never dropped).
+_USED_BY: dict[str, tuple[str, ...]] = {
+    "idle_timeout": ("idle",),
+    "idle_max_timeout": ("idle",),
+    "backup_bucket": ("backup", "restore"),
+    "kms_key": ("backup",),
+    "backup_interval_hours": ("backup",),
+    "restore": ("restore",),
+    "conda_envs_dir": ("conda",),
+    "user_id_tag_key": ("insights",),
+    **{
+        k: ("git",)
+        for k in ("git_user_name", "git_user_email", "git_name_tag", "git_email_tag", "git_repos")
+    },
     "extensions": ("extensions",),
-    "proxy": ("http_proxy", "https_proxy", "pip_index_url", "pip_extra_index_url"),
+    **{
+        k: ("proxy",)
+        for k in (
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
+            "pip_index_url",
+            "pip_extra_index_url",
+            "pip_trusted_host",
+        )
+    },
 }
+_FLAGS = {"git_repos": "--git-repo", "extensions": "--extension"}
+
+# The foreground part must end well inside Studio's 5 minutes. Worst cases, in seconds, of the
+# foreground steps (each network call is bounded by `timeout` in the script):
+FOREGROUND_BUDGET = 270
+FETCH_TIMEOUT = 60  # the wheel download from S3 (boto3: connect 10 s, read 30 s, 2 attempts)
+TAGS_TIMEOUT = 30  # git identity from the profile's tags (DescribeUserProfile + ListTags)
+OVERHEAD = 30  # Python start-ups, config files, pip.conf
+MAX_PIP_TIMEOUT = FOREGROUND_BUDGET - FETCH_TIMEOUT - TAGS_TIMEOUT - OVERHEAD  # 150
 
 
 @dataclass
@@ -100,7 +128,7 @@ class LccSettings:
     pip_extra_index_url: str | None = None
     pip_trusted_host: str | None = None
     strict: bool = False
-    pip_timeout: int = 180
+    pip_timeout: int = MAX_PIP_TIMEOUT
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> LccSettings:
@@ -153,6 +181,7 @@ class Checked:
     settings: LccSettings
     features: list[str]
     backup_bucket: str | None = None  # normalised s3://BUCKET[/PREFIX]
+    wheel_uri: str | None = None  # normalised s3://BUCKET/KEY
     wheel_file: str | None = None
     repos: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -163,18 +192,16 @@ def check_settings(s: LccSettings) -> Checked:
     if s.app_type not in APP_TYPES:
         raise v.refuse("app type", s.app_type, "one of " + ", ".join(APP_TYPES))
     notes: list[str] = []
+    given = [k for k in _USED_BY if getattr(s, k) not in (None, False, [], "")]
     if s.features is None:
-        features = ["conda"] + [
-            f for f, keys in _IMPLIES.items() if any(getattr(s, k) for k in keys)
-        ]
-        if s.restore:
-            features.append("restore")
+        features = ["conda"] + [_USED_BY[k][0] for k in given]
     else:
         features = [f.strip() for f in s.features if f.strip()]
         bad = [f for f in features if f not in FEATURES]
         if bad:
             raise v.refuse("feature", ",".join(bad), "features are " + ", ".join(FEATURES))
     features = [f for f in FEATURES if f in features]
+    requested = list(features)
     if s.app_type == "KernelGateway":
         dropped = [f for f in features if f in SERVER_FEATURES]
         if dropped:
@@ -201,10 +228,10 @@ def check_settings(s: LccSettings) -> Checked:
         bucket, prefix = v.s3_uri(s.backup_bucket, "backup bucket")
         prefix = prefix.strip("/")
         c.backup_bucket = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-    if ("backup" in features or "restore" in features) and not c.backup_bucket:
-        raise BadInput("features backup/restore need --backup-bucket s3://BUCKET[/prefix]")
     if s.kms_key is not None:
         v.kms_key(s.kms_key)
+    if ("backup" in features or "restore" in features) and not c.backup_bucket:
+        raise BadInput("features backup/restore need --backup-bucket s3://BUCKET[/prefix]")
     if s.backup_interval_hours is not None:
         s.backup_interval_hours = v.int_range(
             s.backup_interval_hours, "backup interval (hours)", 1, 720
@@ -218,7 +245,10 @@ def check_settings(s: LccSettings) -> Checked:
     if s.wheel and s.pip_spec:
         raise BadInput("give either --wheel s3://… or --pip-spec, not both")
     if s.wheel:
-        c.wheel_file = v.wheel_s3_uri(s.wheel, "wheel")[2]
+        bucket, key, c.wheel_file = v.wheel_s3_uri(s.wheel, "wheel")
+        c.wheel_uri = f"s3://{bucket}/{key}"
+        if c.wheel_uri != s.wheel:
+            notes.append(f"wheel {s.wheel} read as {c.wheel_uri}")
     elif s.pip_spec:
         v.pip_spec(s.pip_spec)
     else:
@@ -247,9 +277,19 @@ def check_settings(s: LccSettings) -> Checked:
         v.no_proxy(s.no_proxy)
     if s.pip_trusted_host:
         v.host(s.pip_trusted_host, "pip trusted host")
-    s.pip_timeout = v.int_range(s.pip_timeout, "pip timeout (seconds)", 10, 280)
+    s.pip_timeout = v.int_range(
+        s.pip_timeout, "pip timeout (seconds; the script must end within 5 minutes)",
+        10, MAX_PIP_TIMEOUT,
+    )  # fmt: skip
     if not isinstance(s.strict, bool) or not isinstance(s.restore, bool):
         raise BadInput("strict and restore must be true or false")
+    for key in given:  # explicit --features: a setting for a feature left out is refused
+        if not any(f in requested for f in _USED_BY[key]):
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            raise BadInput(
+                f"{flag} needs feature {' or '.join(_USED_BY[key])} (add it to --features)",
+                setting=key,
+            )
     return c
 
 
@@ -307,6 +347,7 @@ class RenderedLcc:
         return (
             f"{self.app_type} lifecycle script: {len(self.script.encode())} bytes, base64 "
             f"{self.size}/{MAX_BASE64_CHARS} characters, headroom {self.headroom}; "
+            f"foreground worst case {foreground_budget(self)}/{FOREGROUND_BUDGET} s; "
             f"features: {', '.join(self.features) or 'none'}"
         )
 
@@ -329,7 +370,7 @@ def render(settings: LccSettings) -> RenderedLcc:
         ("PYTHONS", pythons),
         ("STRICT", "1" if s.strict else "0"),
         ("PIP_TIMEOUT", s.pip_timeout),
-        ("WHEEL_URI", s.wheel or ""),
+        ("WHEEL_URI", c.wheel_uri or ""),
         ("WHEEL_FILE", c.wheel_file or ""),
         ("PIP_SPEC", s.pip_spec or ""),
     ]
@@ -351,7 +392,17 @@ def render(settings: LccSettings) -> RenderedLcc:
     if "extensions" in c.features:
         assigns.append(("EXTENSIONS", list(s.extensions)))
         fragments.append("extensions")
-        steps.append("extensions")
+        fg = _budget(s.pip_timeout, 2, bool(c.wheel_uri), _tags_in_foreground(c))
+        if fg <= FOREGROUND_BUDGET:
+            steps.append("extensions")
+        else:
+            steps.append("extensions_bg")
+            c.notes.append(
+                f"extensions install in the background (two foreground pip runs of up to "
+                f"{s.pip_timeout} s could pass the {FOREGROUND_BUDGET} s foreground budget): they "
+                f"take effect when the app restarts; --pip-timeout "
+                f"{(FOREGROUND_BUDGET - (fg - 2 * s.pip_timeout)) // 2} or less keeps them in front"
+            )
     if not kg:
         assigns.append(("EXT_CONFIG", json.dumps(server_config(c), sort_keys=True)))
         fragments.append("config")
@@ -382,8 +433,8 @@ def render(settings: LccSettings) -> RenderedLcc:
         header.rstrip("\n"),
         "# settings (generated: validated and shell-quoted)",
         *(_assign(name, value) for name, value in assigns),
-        read_template("lifecycle/common.sh").rstrip("\n"),
-        *(read_template(f"lifecycle/steps/{f}.sh").rstrip("\n") for f in fragments),
+        _compact(read_template("lifecycle/common.sh")),
+        *(_compact(read_template(f"lifecycle/steps/{f}.sh")) for f in fragments),
         "# --- main ---",
         *(f"run {step}" for step in steps),
         "finish",
@@ -392,6 +443,38 @@ def render(settings: LccSettings) -> RenderedLcc:
     rendered = RenderedLcc(script=script, app_type=s.app_type, features=c.features, notes=c.notes)
     check_script(rendered)
     return rendered
+
+
+def _compact(template: str) -> str:
+    """A template without its comments (they stay in lifecycle/ for readers; the script's size
+    is capped), keeping the ``# --- section (file) ---`` markers that say where code came from."""
+    text = re.sub(r"^[ \t]*#(?! ---).*\n", "", template, flags=re.M)
+    return re.sub(r"(\(\) \{) # .*$", r"\1", text, flags=re.M).rstrip("\n")
+
+
+def _tags_in_foreground(c: Checked) -> bool:
+    s = c.settings
+    return "git" in c.features and bool(s.git_name_tag or s.git_email_tag)
+
+
+def _budget(pip_timeout: int, pip_runs: int, wheel: bool, tags: bool) -> int:
+    return OVERHEAD + pip_timeout * pip_runs + FETCH_TIMEOUT * wheel + TAGS_TIMEOUT * tags
+
+
+def _setting(script: str, name: str) -> str:
+    m = re.search(rf"^{name}=(.*)$", script, re.M)
+    return m.group(1).strip("'") if m else ""
+
+
+def foreground_budget(r: RenderedLcc) -> int:
+    """Worst-case seconds of the script's foreground part, read from the script itself."""
+    runs = re.findall(r"^run (\w+)$", r.script, re.M)
+    pip_runs = sum(step in ("install", "extensions") for step in runs)
+    tags = "git" in runs and bool(
+        _setting(r.script, "GIT_NAME_TAG") + _setting(r.script, "GIT_EMAIL_TAG")
+    )
+    timeout = int(_setting(r.script, "PIP_TIMEOUT") or 0)
+    return _budget(timeout, pip_runs, bool(_setting(r.script, "WHEEL_URI")), tags)
 
 
 def check_script(r: RenderedLcc) -> None:
@@ -403,6 +486,11 @@ def check_script(r: RenderedLcc) -> None:
         problems.append("first line is not #!/usr/bin/env bash")
     if "\nset -euo pipefail\n" not in r.script:
         problems.append("no 'set -euo pipefail'")
+    if foreground_budget(r) > FOREGROUND_BUDGET:
+        problems.append(
+            f"the foreground part could take {foreground_budget(r)} s, over the "
+            f"{FOREGROUND_BUDGET} s budget (Studio stops the app at 300 s): lower --pip-timeout"
+        )
     if r.size > MAX_BASE64_CHARS:
         problems.append(
             f"base64 content is {r.size} characters, over the {MAX_BASE64_CHARS} limit by "
@@ -660,16 +748,41 @@ def register(
     return plan
 
 
-def name_matcher(name_or_arn: str) -> Any:
-    """Match an attached ARN by exact ARN, exact name, or versioned name ``NAME-<hash>[-vN]``."""
+GENERATED_TAG = "smstudio:generated-by"
+
+
+def generated_by_us(clients: AwsClients, arn: str) -> bool:
+    """Whether the config carries the tag :func:`create_config` sets (a missing one: no)."""
+    try:
+        out = call(clients.client("sagemaker"), "ListTags", resource=arn, ResourceArn=arn)
+    except NotFound:
+        return False
+    return any(t.get("Key") == GENERATED_TAG for t in out.get("Tags") or [])
+
+
+def name_matcher(name_or_arn: str, ours: Any = None) -> Any:
+    """Match an attached ARN by exact ARN, exact name, or versioned name ``NAME-<hash>[-vN]``.
+
+    A versioned-name match also needs ``ours(arn)`` (the generated-by tag), so a base name never
+    catches someone else's config that merely looks versioned (``jupyter-20240115``).
+    """
     if name_or_arn.startswith("arn:"):
         return lambda arn: arn == name_or_arn
     v.sm_name(name_or_arn, "lifecycle config name")
+    checked: dict[str, bool] = {}
 
     def match(arn: str) -> bool:
         config = arn.rsplit("/", 1)[-1]
+        if config == name_or_arn:
+            return True
         m = _VERSIONED.match(config)
-        return config == name_or_arn or bool(m and m.group("base") == name_or_arn)
+        if not (m and m.group("base") == name_or_arn):
+            return False
+        if ours is None:
+            return True
+        if arn not in checked:
+            checked[arn] = bool(ours(arn))
+        return checked[arn]
 
     return match
 
@@ -692,7 +805,8 @@ def detach(
     key = SETTINGS_KEY[app_type]
     plan = Plan(dry_run=dry_run)
     current = _read_settings(clients, kind, ident, key)
-    new, removed = detach_settings(current, name_matcher(name))
+    matcher = name_matcher(name, ours=lambda arn: generated_by_us(clients, arn))
+    new, removed = detach_settings(current, matcher)
     if not removed:
         raise NotFound(f"no lifecycle config matching {name!r} is attached to the {kind} ({key})")
     plan.notes.append("detached: " + ", ".join(removed))

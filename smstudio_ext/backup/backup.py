@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
 from json.encoder import encode_basestring_ascii as quote
 from typing import Any, Callable
 

@@ -234,7 +234,7 @@ class BackupService:
 
     def snapshots(self, bucket: str | None = None) -> list[dict[str, Any]]:
         store = self.store(bucket)
-        out = []
+        out: list[dict[str, Any]] = []
         for snap_id in list_snapshot_ids(store):
             key = store.snapshot_key(snap_id)
             try:

@@ -19,7 +19,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from ..errors import BadInput
 
@@ -158,7 +158,7 @@ class SnapshotReader:
 
     def __init__(self, source: str | bytes) -> None:
         if isinstance(source, bytes):
-            self._fh: IO[bytes] = gzip.GzipFile(fileobj=io.BytesIO(source))
+            self._fh: gzip.GzipFile = gzip.GzipFile(fileobj=io.BytesIO(source))
         else:
             self._fh = gzip.open(source, "rb")
         try:

@@ -250,7 +250,7 @@ def run_restore(
         for ref, idx, off in items:
             blob = cache.get(ref[0])
             if blob is None:
-                piece = view[ref[2] - lo : ref[2] - lo + ref[3]]
+                piece: bytes | memoryview = view[ref[2] - lo : ref[2] - lo + ref[3]]
                 if ref[3] < ref[4]:
                     try:
                         piece = zlib.decompress(piece)
@@ -308,8 +308,8 @@ def run_restore(
                 raise first_error
     except BaseException as exc:
         removed = 0
-        for idx, st in enumerate(status):
-            if st != 2:
+        for idx, done in enumerate(status):
+            if done != 2:
                 try:
                     os.unlink(os.path.join(target, todo[idx][0]))
                     removed += 1
@@ -363,7 +363,7 @@ def hi_of(items: list[Any]) -> int:
     return max(it[0][2] + it[0][3] for it in items)
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
+def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         n = os.pwrite(fd, view, offset)

@@ -14,6 +14,7 @@ action and the key prefix.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 from dataclasses import dataclass
@@ -189,7 +190,7 @@ class Store:
                 return out
             token = resp.get("NextContinuationToken")
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for i in range(0, len(keys), 1000):
             batch = keys[i : i + 1000]
             self.requests["delete"] += 1

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         f"idle shutdown active: {s['idle_shutdown_active']}"
     )
     sources = ", ".join(f"{k} x{v}" for k, v in s["price_sources"].items()) or "-"
-    cost = f"{s['estimated_cost_per_hour']:.2f} USD/h (estimate, prices: {sources}"
+    totals = s["estimated_cost_per_hour_by_currency"] or {"USD": 0.0}
+    cost = " + ".join(f"{v:.2f} {k}/h" for k, v in totals.items())
+    cost += f" (estimate, prices: {sources}"
     cost += ")" if s["cost_complete"] else ", some prices unknown)"
     print(
         f"running apps: {s['running_apps']}, estimated {cost}; extension reachable "

@@ -109,6 +109,9 @@ def run_demo(args: argparse.Namespace) -> int:
         env.update(
             SMSTUDIO_METADATA_PATH=str(metadata),
             JUPYTER_CONFIG_DIR=str(config_dir),
+            # the demo's own home, like /home/sagemaker-user: ~/.condarc, ~/.conda/envs,
+            # caches and Jupyter's data dir stay inside the demo folder
+            HOME=str(home),
         )
         cmd = [
             sys.executable,

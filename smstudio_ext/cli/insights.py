@@ -101,6 +101,14 @@ def print_insights(data: dict[str, Any]) -> None:
             f"{_money(est.get('since_start'), cur)} · today {_money(est.get('today'), cur)}"
             f"  (as of {est.get('as_of') or '-'})"
         )
+        totals = est.get("totals") or {}
+        if len(totals) > 1:  # never added together: one line per currency
+            for currency, total in totals.items():
+                print(
+                    f"  in {currency}: now {_money(total.get('per_hour'), currency)}/h · since "
+                    f"start {_money(total.get('since_start'), currency)} · today "
+                    f"{_money(total.get('today'), currency)}"
+                )
         if est.get("reason"):
             print(f"  {est['reason']}")
         if est.get("apps"):
@@ -110,8 +118,8 @@ def print_insights(data: dict[str, Any]) -> None:
                         a["app_type"],
                         a["app_name"],
                         a["instance_type"],
-                        _money(a["per_hour"], cur),
-                        _money(a["since_start"], cur),
+                        _money(a["per_hour"], a.get("currency") or cur),
+                        _money(a["since_start"], a.get("currency") or cur),
                         a["started"],
                     )
                     for a in est["apps"]

@@ -47,7 +47,12 @@ SCRIPT_FLAGS = (
     ("--pip-index-url", "pip_index_url", str, "package index (VpcOnly domains: your mirror)"),
     ("--pip-extra-index-url", "pip_extra_index_url", str, "an extra package index"),
     ("--pip-trusted-host", "pip_trusted_host", str, "host[:port] pip may reach without TLS checks"),
-    ("--pip-timeout", "pip_timeout", int, "seconds a pip install may take (default 180)"),
+    (
+        "--pip-timeout",
+        "pip_timeout",
+        int,
+        "seconds a foreground pip install may take (10-150, default 150)",
+    ),
 )
 
 

@@ -28,7 +28,7 @@ class IdleStatusHandler(BaseHandler):
         idle = _idle(self)
         refresh = self.get_query_argument("refresh", "0").lower() in ("1", "true", "yes")
         if refresh or idle.last is None:
-            await idle.check(act=False)
+            await idle.refresh()
         self.write_json(idle.status())
 
 
@@ -38,7 +38,7 @@ class IdleSettingsHandler(BaseHandler):
     async def put(self) -> None:
         idle = _idle(self)
         idle.update_settings(self.json_body())
-        await idle.check(act=False)
+        await idle.refresh()
         self.write_json(idle.status())
 
 
@@ -51,7 +51,7 @@ class IdleKeepAliveHandler(BaseHandler):
         if "minutes" not in body:
             raise BadInput('missing "minutes" (e.g. {"minutes": 120}; 0 cancels)')
         idle.keepalive(body["minutes"])
-        await idle.check(act=False)
+        await idle.refresh()  # never waits behind a running check (a final backup)
         self.write_json(idle.status())
 
 

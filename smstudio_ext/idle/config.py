@@ -135,6 +135,14 @@ class IdleShutdown(Configurable):
         help="UIDs whose processes are the user's (default: the server's own UID).",
     ).tag(config=True)
 
+    count_root_processes = Bool(
+        None,
+        allow_none=True,
+        help="Whether root's processes (uid 0) outside the server count as the user's: in a "
+        "Studio space the user has passwordless sudo, so `sudo python train.py` is their work. "
+        "None (default) = yes in Studio (spaces and Classic), no locally.",
+    ).tag(config=True)
+
     ignore_processes = List(
         Unicode(),
         help="Regular expressions; processes whose command line matches one are never activity.",

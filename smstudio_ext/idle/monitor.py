@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 from .. import clock
@@ -44,6 +44,7 @@ from .signals import (
     Snapshot,
     TerminalInfo,
     TerminalSignal,
+    as_utc,
     iso,
 )
 
@@ -98,12 +99,18 @@ class IdleMonitor:
         self._user_timeout: int | None = None
         self._load_settings()
         self.policy = self._build_policy()
+        uids = list(config.user_process_uids)
+        count_root = config.count_root_processes
+        if count_root is None:  # Studio: sudo is the user's (the server's ancestors excluded)
+            count_root = context.kind in ("spaces", "classic")
+        if count_root and uids and 0 not in uids:
+            uids.append(0)
         self.signals: list[Signal] = [
             KernelSignal(config.count_connections, config.starting_timeout_minutes),
             CpuSignal(
                 config.cpu_threshold_percent,
                 config.watch_user_processes,
-                list(config.user_process_uids),
+                uids,
                 list(config.ignore_processes),
             ),
             TerminalSignal(config.cpu_threshold_percent),
@@ -128,9 +135,12 @@ class IdleMonitor:
         self._last_active: dict[str, datetime] = {}
         self._global_last_active = self.started
         self._previous_decision: dict[str, str] = {}
+        self._warned_at: dict[str, datetime] = {}  # when each target's warning first stood
         self._deleted: dict[str, datetime] = {}
         self._self_app: AppInfo | None = None
         self._lock: asyncio.Lock | None = None
+        self.backing_up = False
+        self._signal_errors: dict[str, str] = {}
         # A thread of its own: a slow DeleteApp backoff or final backup never occupies the
         # default pool that request handlers use, and vice versa.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smstudio-idle")
@@ -265,62 +275,120 @@ class IdleMonitor:
                     }
 
     async def check(self, act: bool = True) -> CheckResult:
-        """One check. ``act=False`` observes only (no log line, no history, no DeleteApp)."""
+        """One check. ``act=False`` observes only (no log line, no history, no DeleteApp).
+
+        Acting is decide -> final backup -> re-observe and re-decide -> DeleteApp, so a user
+        who comes back during the (minutes long) final backup keeps the app.
+        """
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             loop = asyncio.get_running_loop()
-            kernels = await self.probe.kernels()
-            terminals = self.probe.terminals()
-            snap = Snapshot(
-                now=clock.utcnow(),
-                kernels=kernels,
-                terminals=terminals or [],
-                terminals_available=terminals is not None,
-                server_pid=self.probe.server_pid,
-                keepalive_until=self.keepalive_until,
-            )
-            result = await loop.run_in_executor(self._executor, self._check_blocking, snap, act)
+            snap = await self._snapshot()
+            result = await loop.run_in_executor(self._executor, self._observe, snap)
+            if act and self.enabled:
+                due = self._due(result)
+                if due and self.context.kind == "spaces" and self.before_shutdown is not None:
+                    self.backing_up = True
+                    try:
+                        await loop.run_in_executor(self._executor, self._final_backup)
+                    finally:
+                        self.backing_up = False
+                    snap = await self._snapshot()
+                    result = await loop.run_in_executor(self._executor, self._observe, snap)
+                    due = self._due(result)
+                result.actions = await loop.run_in_executor(self._executor, self._act, due)
+                self._record(result.at, result.decisions, result.reports, result.actions)
+            self._set_error(result, act)
             self.last = result
             return result
 
+    async def refresh(self) -> None:
+        """An observing check for the REST doors, skipped while a check (e.g. the final
+        backup) is in progress: a keep-alive must never wait behind a backup."""
+        if self._lock is not None and self._lock.locked():
+            return
+        await self.check(act=False)
+
+    async def _snapshot(self) -> Snapshot:
+        kernels = await self.probe.kernels()
+        terminals = self.probe.terminals()
+        for k in kernels:  # naive datetimes from a probe are UTC (never a TypeError later)
+            k.last_activity = as_utc(k.last_activity)
+        for t in terminals or []:
+            t.last_activity = as_utc(t.last_activity)
+        return Snapshot(
+            now=clock.utcnow(),
+            kernels=kernels,
+            terminals=terminals or [],
+            terminals_available=terminals is not None,
+            server_pid=self.probe.server_pid,
+            keepalive_until=self.keepalive_until,
+        )
+
+    def _due(self, result: CheckResult) -> list[Decision]:
+        return [
+            d
+            for d in result.decisions
+            if d.decision == "shutdown" and d.target.key not in self._deleted
+        ]
+
     # --- worker thread -----------------------------------------------------------------------
-    def _check_blocking(self, snap: Snapshot, act: bool) -> CheckResult:
+    def _observe(self, snap: Snapshot) -> CheckResult:
         import time
 
         started = time.perf_counter()
         try:
             snap.procs = self.sampler.sample()
-        except Exception as exc:  # psutil.AccessDenied on a hardened host, etc.
+        except Exception as exc:  # psutil.AccessDenied on a hardened host, hidepid, etc.
             snap.procs = None
             snap.procs_error = f"cannot read the process table: {exc}"
         reports = [s.evaluate(snap) for s in self.signals]
+        for r in reports:
+            if r.error and self._signal_errors.get(r.name) != r.error:
+                log.warning(
+                    "smstudio idle: %s signal unknown (%s): keeping apps alive", r.name, r.error
+                )
+            if r.error:
+                self._signal_errors[r.name] = r.error
+            else:
+                self._signal_errors.pop(r.name, None)
         targets, targets_error = self._targets()
         with self._state_lock:
             decisions = self._decide(snap, reports, targets)
+        self.check_cost_seconds = time.perf_counter() - started
+        return CheckResult(snap.now, reports, decisions, {}, targets_error)
+
+    def _act(self, due: list[Decision]) -> dict[str, ActionResult]:
         actions: dict[str, ActionResult] = {}
-        if act and self.enabled:
-            for d in decisions:
-                if d.decision == "shutdown" and d.target.key not in self._deleted:
-                    actions[d.target.key] = self._shut_down(d)
-            self._record(snap.now, decisions, reports, actions)
-        failed = [a for a in actions.values() if a.outcome == "failed"]
-        if targets_error:
-            self.last_error = targets_error
+        for d in due:
+            actions[d.target.key] = self._shut_down(d)
+        return actions
+
+    def _set_error(self, result: CheckResult, act: bool) -> None:
+        failed = [a for a in result.actions.values() if a.outcome == "failed"]
+        if result.targets_error:
+            self.last_error = result.targets_error
         elif self.deleter is not None and self.deleter.denied:
             self.last_error = self.deleter.denied
         elif failed:
             self.last_error = {"action": "sagemaker:DeleteApp", **(failed[0].error or {})}
         elif act:
             self.last_error = None
-        self.check_cost_seconds = time.perf_counter() - started
-        return CheckResult(snap.now, reports, decisions, actions, targets_error)
 
     def _targets(self) -> tuple[list[Target], dict[str, Any] | None]:
         ctx = self.context
         if ctx.kind == "spaces":
             return [self._self_target()], None
         if ctx.kind == "classic" and self.clients is not None and ctx.domain_id:
+            if not ctx.user_profile_name:
+                # ListApps without a profile lists the whole domain: other users' apps. Never.
+                return [], {
+                    "error": "no_user_profile",
+                    "detail": "UserProfileName is missing from the resource metadata: cannot "
+                    "tell this user's apps from others', deleting nothing",
+                    "action": None,
+                }
             try:
                 apps = list(
                     iter_apps(
@@ -335,11 +403,8 @@ class IdleMonitor:
                 return [], exc.to_dict()
             targets = []
             for app in apps:
-                if ctx.user_profile_name and app.user_profile_name not in (
-                    None,
-                    ctx.user_profile_name,
-                ):
-                    continue  # only apps of this user profile
+                if app.user_profile_name != ctx.user_profile_name:
+                    continue  # only apps of this user profile (strictly)
                 if app.space_name:
                     continue
                 if app.app_type == "KernelGateway" or (
@@ -446,6 +511,7 @@ class IdleMonitor:
             self._global_last_active = max(self._global_last_active, min(max(stamps), now))
         decisions = []
         live = set()
+        unknown = [r for r in reports if r.error]
         for t in targets:
             live.add(t.key)
             obs = per.get(t.key, [])
@@ -459,23 +525,34 @@ class IdleMonitor:
             )
             self._last_active[t.key] = last
             reason = f"{active[0].subject}: {active[0].reason}" if active else None
+            # Classic: the process table, terminals' CPU and the GPU are this (JupyterServer)
+            # instance's; a KernelGateway app runs elsewhere and does not depend on them
+            local = self.context.kind != "classic" or t.app_type != "KernelGateway"
+            if reason is None and unknown and local:
+                # when in doubt, keep the app alive (and say why); last_active does not move
+                reason = "; ".join(f"{r.name} unknown ({r.error})" for r in unknown)
+                reason += ": kept alive"
             started = max(self.started, t.started) if t.started else self.started
             target = Target(
                 t.key, t.app_type, t.app_name, t.instance_type, started, t.app, t.deletable
             )
-            decisions.append(self.policy.decide(target, now, last, reason))
+            d = self.policy.decide(target, now, last, reason, warned_at=self._warned_at.get(t.key))
+            if d.decision in ("warning", "shutdown", "dry_run") and d.warning_at is not None:
+                self._warned_at.setdefault(t.key, d.warning_at)
+            else:  # active again, or no longer due (timeout raised): a new warning next time
+                self._warned_at.pop(t.key, None)
+            decisions.append(d)
         for key in list(self._last_active):  # forget apps that are gone
             if key not in live:
                 self._last_active.pop(key, None)
                 self._deleted.pop(key, None)
+                self._warned_at.pop(key, None)
         return decisions
 
     def _shut_down(self, d: Decision) -> ActionResult:
         app = d.target.app
         if app is None or self.deleter is None:
             return ActionResult("failed", "no AWS client or app to delete")
-        if self.context.kind == "spaces" and self.before_shutdown is not None:
-            self._final_backup()
         result = self.deleter.delete(app)
         if result.outcome in ("deleted", "gone"):
             self._deleted[d.target.key] = clock.utcnow()
@@ -548,7 +625,7 @@ class IdleMonitor:
 
     def last_active_timestamp(self) -> str:
         """For GET /api/idle: never goes backwards, platform format (lowercase z)."""
-        return self._global_last_active.strftime(API_IDLE_FORMAT)
+        return self._global_last_active.astimezone(timezone.utc).strftime(API_IDLE_FORMAT)
 
     def status(self) -> dict[str, Any]:
         """The JSON of GET smstudio/idle (documented in rest-api.yaml)."""
@@ -567,9 +644,15 @@ class IdleMonitor:
             state = "error"
         elif shutting:
             state = "shutting_down"
+        elif self.keepalive_until is not None and self.keepalive_until > now:
+            state = "active"  # a keep-alive wins over a warning of the last check
         elif warning:
             state = "warning"
-        elif any(r.active for r in reports) or not res:
+        elif (
+            not res
+            or any(r.active for r in reports)
+            or any(d.decision == "active" for d in decisions)  # e.g. a signal unknown
+        ):
             state = "active"
         else:
             state = "idle"

@@ -155,7 +155,15 @@ class Policy:
         active_reason: str | None,
         *,
         can_act: bool = True,
+        warned_at: datetime | None = None,
     ) -> Decision:
+        """What to do about ``target`` now.
+
+        ``warned_at``: when this target's warning was first shown (the monitor remembers it).
+        A shutdown only ever happens once a warning has been standing for the full lead time:
+        lowering the timeout, a late check (loop stall, suspended instance, clock jump) or the
+        end of the grace period first warn, and shut down ``warning_minutes`` later.
+        """
         timeout_minutes = self.timeout_for(target)
         timeout = timedelta(minutes=timeout_minutes)
         idle_seconds = 0.0 if active_reason else max(0.0, (now - last_active).total_seconds())
@@ -181,6 +189,13 @@ class Policy:
         if active_reason:
             return made("active", active_reason)
         idle_for = f"idle for {_minutes(idle_seconds)} (timeout {timeout_minutes} min)"
+        if now >= shutdown_at and (not can_act or not target.deletable):
+            return made("no_action", f"{idle_for}; nothing to shut down here")
+        if now >= warning_at:
+            # due (or overdue): the warning must have stood for the whole lead time first
+            warned = min(warned_at, now) if warned_at is not None else now
+            warning_at = warned
+            shutdown_at = max(shutdown_at, warned + self.warning)
         if now >= shutdown_at:
             if not can_act or not target.deletable:
                 return made("no_action", f"{idle_for}; nothing to shut down here")

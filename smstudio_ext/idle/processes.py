@@ -59,7 +59,10 @@ class ProcessSample:
 class ProcessSampler:
     """Keeps the previous pass's CPU times so each pass yields CPU use since the last one."""
 
-    def __init__(self, yield_every: int = 32, yield_seconds: float = 0.001) -> None:
+    def __init__(
+        self, yield_every: int = 32, yield_seconds: float = 0.001, min_age_seconds: float = 1.0
+    ) -> None:
+        self.min_age_seconds = min_age_seconds
         self._prev: dict[tuple[int, float], tuple[float, float]] = {}
         # The pass runs in a worker thread but holds the GIL while parsing /proc: pausing
         # briefly every few processes lets the event loop run (keeps its stalls short).
@@ -82,11 +85,18 @@ class ProcessSampler:
             if times is None or created is None:
                 continue
             total = float(times.user + times.system)
+            # reaped children's CPU (a loop of short-lived commands, make, xargs) lands here
+            total += float(getattr(times, "children_user", 0.0) or 0.0)
+            total += float(getattr(times, "children_system", 0.0) or 0.0)
             key = (info["pid"], created)
             current[key] = (total, mono)
             prev = self._prev.get(key)
             if prev is not None and mono > prev[1]:
                 cpu = max(0.0, (total - prev[0]) / (mono - prev[1]) * 100.0)
+            elif now - created < self.min_age_seconds:
+                # first sight of a just-started process: its lifetime average is mostly its
+                # start-up (an `ls`, a shell prompt); measured from the next pass on
+                cpu = 0.0
             else:
                 cpu = total / max(now - created, 1e-3) * 100.0
             uids = info.get("uids")

@@ -8,20 +8,29 @@ metadata (Studio Classic mapping).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
+from .. import clock
 from .config import IdleShutdown
 from .monitor import IdleMonitor, maybe_await
-from .signals import KernelInfo, TerminalInfo, parse_timestamp
+from .signals import KernelInfo, TerminalInfo, as_utc, parse_timestamp
 
 log = logging.getLogger("smstudio_ext")
 
 
+SPEC_RETRY_SECONDS = 300.0  # a failed kernelspec lookup is asked again after this long
+
+
 def _when(value: Any) -> Any:
-    if value is None or hasattr(value, "tzinfo"):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, datetime):  # jupyter_server's are aware UTC; a naive one is UTC
+        return as_utc(value)
     return parse_timestamp(str(value))
 
 
@@ -32,17 +41,32 @@ class JupyterProbe:
         self.serverapp = serverapp
         self.server_pid = os.getpid()
         self._spec_meta: dict[str, dict[str, Any]] = {}
+        self._spec_failed: dict[str, datetime] = {}  # name -> when the lookup failed
 
     async def _spec_metadata(self, name: str) -> dict[str, Any]:
-        if name not in self._spec_meta:
-            meta: dict[str, Any] = {}
-            ksm = getattr(self.serverapp, "kernel_spec_manager", None)
-            try:
-                spec = await maybe_await(ksm.get_kernel_spec(name)) if ksm else None
-                meta = dict(getattr(spec, "metadata", None) or {})
-            except Exception as exc:  # a spec removed after its kernel started, a gateway error
-                log.debug("smstudio idle: no kernelspec %s: %s", name, exc)
-            self._spec_meta[name] = meta
+        if name in self._spec_meta:
+            return self._spec_meta[name]
+        failed = self._spec_failed.get(name)
+        if failed is not None and (clock.utcnow() - failed).total_seconds() < SPEC_RETRY_SECONDS:
+            return {}
+        ksm = getattr(self.serverapp, "kernel_spec_manager", None)
+        if ksm is None:
+            return {}
+        try:
+            if inspect.iscoroutinefunction(ksm.get_kernel_spec):
+                spec = await ksm.get_kernel_spec(name)
+            else:
+                # a sync lookup may shell out (nb_conda_kernels): never on the event loop
+                loop = asyncio.get_running_loop()
+                spec = await maybe_await(
+                    await loop.run_in_executor(None, ksm.get_kernel_spec, name)
+                )
+        except Exception as exc:  # a spec removed after its kernel started, a gateway error
+            log.debug("smstudio idle: no kernelspec %s: %s", name, exc)
+            self._spec_failed[name] = clock.utcnow()  # asked again later, not cached forever
+            return {}
+        self._spec_failed.pop(name, None)
+        self._spec_meta[name] = dict(getattr(spec, "metadata", None) or {})
         return self._spec_meta[name]
 
     async def kernels(self) -> list[KernelInfo]:

@@ -83,6 +83,9 @@ class SignalReport:
     last_activity: datetime | None = None
     observations: list[Observation] = field(default_factory=list)
     scope: str = "all"  # "all": applies to every app; "mapped": per observation's app
+    # The signal failed (process table unreadable, GPU query failing): its answer is unknown,
+    # so the monitor keeps every app alive rather than count it as idle.
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,7 +94,12 @@ class SignalReport:
             "active": self.active,
             "reason": self.reason,
             "last_activity": iso(self.last_activity),
+            "error": self.error,
         }
+
+
+def _unknown(name: str, error: str) -> SignalReport:
+    return SignalReport(name, True, False, f"unknown ({error}): keeping apps alive", error=error)
 
 
 def iso(when: datetime | None) -> str | None:
@@ -132,17 +140,25 @@ class KernelSignal(Signal):
     def __init__(self, count_connections: bool = False, starting_timeout_minutes: float = 5.0):
         self.count_connections = count_connections
         self.starting_timeout = timedelta(minutes=starting_timeout_minutes)
+        # when each kernel id was first seen: a gateway kernel stuck in 'starting' may have no
+        # last_activity at all, and must still count as stuck after the bound
+        self._first_seen: dict[str, datetime] = {}
 
     def evaluate(self, snap: Snapshot) -> SignalReport:
         obs: list[Observation] = []
         counts: dict[str, int] = {}
+        ids = {k.id for k in snap.kernels}
+        for kid in list(self._first_seen):
+            if kid not in ids:
+                del self._first_seen[kid]
         for k in snap.kernels:
+            first_seen = self._first_seen.setdefault(k.id, snap.now)
             state = k.execution_state or "unknown"
             counts[state] = counts.get(state, 0) + 1
             if state == "busy":
                 obs.append(Observation(k.label, True, "busy (a cell is running)", snap.now, k))
             elif state == "starting":
-                since = k.last_activity or snap.now
+                since = k.last_activity or first_seen
                 if snap.now - since > self.starting_timeout:
                     minutes = int((snap.now - since).total_seconds() // 60)
                     obs.append(
@@ -199,8 +215,7 @@ class CpuSignal(Signal):
     def evaluate(self, snap: Snapshot) -> SignalReport:
         sample = snap.procs
         if sample is None:
-            reason = snap.procs_error or "process table not readable"
-            return SignalReport(self.name, False, False, reason)
+            return _unknown(self.name, snap.procs_error or "process table not readable")
         obs: list[Observation] = []
         local = [k for k in snap.kernels if k.pid]
         for k in local:
@@ -227,20 +242,41 @@ class CpuSignal(Signal):
         return any(p.search(cmd) for p in self.ignore)
 
     def _outside(self, snap: Snapshot, sample: ProcessSample) -> list[Observation]:
-        """The user's busy processes that are neither the server's descendants nor ancestors."""
+        """The user's busy process trees that are neither the server's descendants nor ancestors.
+
+        The threshold applies to the CPU of each tree (a job's root and its workers), not per
+        process: eight workers at 9% each are a busy job.
+        """
         server = snap.server_pid or os.getpid()
         inside = set(sample.tree(server)) | sample.ancestors(server) | {os.getpid()}
-        obs = []
+        mine: dict[int, ProcInfo] = {}
         for proc in sample.procs.values():
-            if proc.cpu_percent <= self.threshold or proc.pid in inside:
+            if proc.pid in inside:
                 continue
             if self.user_uids and proc.uid not in self.user_uids:
                 continue
-            cmd = cmdline(proc.pid) or proc.name
-            if any(p.search(cmd) for p in self.ignore):
+            mine[proc.pid] = proc
+        trees: dict[int, list[ProcInfo]] = {}
+        for proc in mine.values():
+            root, seen = proc, {proc.pid}
+            while root.ppid in mine and root.ppid not in seen:  # topmost ancestor of the user's
+                root = mine[root.ppid]
+                seen.add(root.pid)
+            trees.setdefault(root.pid, []).append(proc)
+        obs = []
+        for root_pid, members in trees.items():
+            total = sum(p.cpu_percent for p in members)
+            if total <= self.threshold:
                 continue
-            reason = f"uses {proc.cpu_percent:.0f}% CPU: {cmd[:80]}"
-            obs.append(Observation(f"process {proc.pid}", True, reason, snap.now, proc))
+            members.sort(key=lambda p: p.cpu_percent, reverse=True)
+            busy = [p for p in members if not self._ignored(p.pid)]
+            total = sum(p.cpu_percent for p in busy)
+            if not busy or total <= self.threshold:
+                continue
+            cmd = cmdline(busy[0].pid) or busy[0].name
+            extra = f" (+{len(busy) - 1} more processes)" if len(busy) > 1 else ""
+            reason = f"uses {total:.0f}% CPU: {cmd[:80]}{extra}"
+            obs.append(Observation(f"process {root_pid}", True, reason, snap.now, mine[root_pid]))
         return obs
 
 
@@ -255,6 +291,10 @@ class TerminalSignal(Signal):
     def evaluate(self, snap: Snapshot) -> SignalReport:
         if not snap.terminals_available:
             return SignalReport(self.name, False, False, "terminals are not enabled on this server")
+        if snap.procs is None and any(t.pid for t in snap.terminals):
+            return _unknown(
+                self.name, "terminal CPU: " + (snap.procs_error or "process table not readable")
+            )
         obs = []
         for t in snap.terminals:
             total: float = 0.0
@@ -272,15 +312,35 @@ class TerminalSignal(Signal):
         return _report(self.name, obs, snap.now, idle, "mapped")
 
 
+class GpuAbsent(LookupError):
+    """No GPU on this machine (no library, no binary, no device): it will not grow one."""
+
+
 class GpuSignal(Signal):
-    """GPU utilization from pynvml, else ``nvidia-smi``; no GPU = not available (never an error)."""
+    """GPU utilization from pynvml, else ``nvidia-smi``; no GPU = not available (never an error).
+
+    Only absence is remembered (no pynvml and no binary, or no GPU device node): a GPU query
+    that fails on a machine that has a GPU (driver hiccup, timeout, ``[N/A]``) is an *error*
+    for this check only, and keeps the apps alive.
+    """
 
     name = "gpu"
 
-    def __init__(self, threshold_percent: float = 10.0, command: list[str] | None = None):
+    def __init__(
+        self,
+        threshold_percent: float = 10.0,
+        command: list[str] | None = None,
+        devices: str = "/dev/nvidia[0-9]*",
+    ):
         self.threshold = threshold_percent
         self.command = list(command or [])
+        self.devices = devices
         self._unavailable: str | None = None
+
+    def _has_device(self) -> bool:
+        import glob
+
+        return bool(glob.glob(self.devices)) if self.devices else True
 
     def _utilizations(self) -> list[float]:
         try:
@@ -302,20 +362,37 @@ class GpuSignal(Signal):
                     ]
                 finally:
                     pynvml.nvmlShutdown()
-            except Exception as exc:  # NVMLError: no driver / no device
+            except Exception as exc:  # NVMLError: no driver / no device, or a real failure
+                if self._has_device():
+                    raise RuntimeError(f"pynvml failed: {exc}") from exc
                 log.debug("smstudio: pynvml failed (%s); trying %s", exc, self.command[:1])
         if not self.command or not shutil.which(self.command[0]):
-            raise LookupError("no NVIDIA GPU (nvidia-smi not found)")
-        out = subprocess.run(self.command, capture_output=True, text=True, timeout=10, check=False)
+            raise GpuAbsent("no NVIDIA GPU (nvidia-smi not found)")
+        try:
+            out = subprocess.run(
+                self.command, capture_output=True, text=True, timeout=10, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{self.command[0]} timed out") from exc
         if out.returncode != 0:
-            raise LookupError(f"no usable GPU ({self.command[0]} exited {out.returncode})")
+            detail = (out.stderr or out.stdout).strip().splitlines()
+            msg = f"{self.command[0]} exited {out.returncode}" + (
+                f": {detail[0][:120]}" if detail else ""
+            )
+            if not self._has_device():
+                raise GpuAbsent(f"no usable GPU ({msg})")
+            raise RuntimeError(msg)
         values = []
         for line in out.stdout.splitlines():
             line = line.strip().rstrip("%").strip()
-            if line:
+            if not line:
+                continue
+            try:
                 values.append(float(line))
+            except ValueError as exc:  # '[N/A]' (MIG), 'ERR!'
+                raise RuntimeError(f"{self.command[0]} reported {line!r}") from exc
         if not values:
-            raise LookupError(f"no GPU reported by {self.command[0]}")
+            raise GpuAbsent(f"no GPU reported by {self.command[0]}")
         return values
 
     def evaluate(self, snap: Snapshot) -> SignalReport:
@@ -323,10 +400,12 @@ class GpuSignal(Signal):
             return SignalReport(self.name, False, False, self._unavailable)
         try:
             utils = self._utilizations()
-        except (LookupError, OSError, ValueError, subprocess.SubprocessError) as exc:
+        except GpuAbsent as exc:
             # A machine without a GPU will not grow one: stop asking (cheap checks).
             self._unavailable = str(exc) or "no GPU"
             return SignalReport(self.name, False, False, self._unavailable)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            return _unknown(self.name, str(exc) or type(exc).__name__)
         obs = [
             Observation(
                 f"gpu {i}",
@@ -346,14 +425,23 @@ def parse_timestamp(text: str) -> datetime | None:
         return None
     try:
         return datetime.fromtimestamp(float(text), timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # '1e400', 'inf', out of range
         pass
     candidate = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
     try:
         when = datetime.fromisoformat(candidate)
     except ValueError:
         return None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    return as_utc(when)
+
+
+def as_utc(when: datetime | None) -> datetime | None:
+    """Aware UTC: naive datetimes are taken as UTC, others converted (never compared mixed)."""
+    if when is None:
+        return None
+    return (
+        when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    )
 
 
 class KeepAliveSignal(Signal):

@@ -17,7 +17,7 @@ from typing import Any
 from ..apps import AppInfo
 from ..aws import AwsClients, call
 from ..errors import AccessDenied, SmStudioError
-from .pricing import Price
+from .pricing import FREE, PRICE_FILE, Price
 
 CE_ACTION = "ce:GetCostAndUsage"
 METRIC = "UnblendedCost"
@@ -32,13 +32,19 @@ def _iso(when: datetime) -> str:
 
 
 def estimate(apps: Iterable[AppInfo], prices: dict[str, Price], now: datetime) -> dict[str, Any]:
-    """The estimate part from live apps and their prices (pure)."""
+    """The estimate part from live apps and their prices (pure).
+
+    Amounts in different currencies are never added: ``totals`` holds one sum per currency, and
+    the top-level figures are in one currency only (the admin price file's when it priced an
+    app, else the one pricing most apps); apps priced in another currency make it ``partial``.
+    """
     midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     rows: list[dict[str, Any]] = []
-    per_hour = since_start = today = 0.0
+    totals: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    file_currencies: set[str] = set()
     sources: set[str] = set()
     missing: list[str] = []
-    currency = "USD"
     for app in apps:
         price = prices.get(app.instance_type or "")
         rate = price.per_hour if price else None
@@ -58,32 +64,69 @@ def estimate(apps: Iterable[AppInfo], prices: dict[str, Price], now: datetime) -
             "today": _round(rate * hours_today)
             if rate is not None and hours_today is not None
             else None,
+            "currency": price.currency if price and rate is not None else None,
             "started": _iso(started) if started else None,
             "price_source": price.source if price else "unknown",
         }
         rows.append(row)
         if price:
             sources.add(price.source)
-            currency = price.currency
-        if rate is None:
+        if rate is None or price is None:
             missing.append(app.instance_type or app.app_name)
             continue
-        per_hour += rate
-        since_start += row["since_start"] or 0.0
-        today += row["today"] or 0.0
+        if price.source == PRICE_FILE:
+            file_currencies.add(price.currency)
+        counts[price.currency] = counts.get(price.currency, 0) + (0 if price.source == FREE else 1)
+        total = totals.setdefault(
+            price.currency, {"per_hour": 0.0, "since_start": 0.0, "today": 0.0}
+        )
+        total["per_hour"] += rate
+        total["since_start"] += row["since_start"] or 0.0
+        total["today"] += row["today"] or 0.0
+    # a free ("system") app is 0 in any currency: don't let it open a currency of its own
+    free_only = [c for c in totals if counts[c] == 0 and all(v == 0 for v in totals[c].values())]
+    if len(totals) > len(free_only):
+        for c in free_only:
+            del totals[c]
+    currency = _main_currency(counts, file_currencies) if totals else "USD"
+    main = totals.get(currency, {"per_hour": 0.0, "since_start": 0.0, "today": 0.0})
+    reasons: list[str] = []
+    if missing:
+        reasons.append("no price for " + ", ".join(sorted(set(missing))))
+    others = sorted(c for c in totals if c != currency)
+    if others:
+        left_out = sorted(
+            f"{r['app_type']}/{r['app_name']} ({r['currency']})"
+            for r in rows
+            if r["currency"] in others
+        )
+        reasons.append(
+            f"prices in several currencies: the totals are in {currency} only and leave out "
+            + ", ".join(left_out)
+            + " (see totals per currency)"
+        )
     source = ", ".join(sorted(sources)) if sources else None
     return {
-        "status": "partial" if missing else "ok",
-        "reason": ("no price for " + ", ".join(sorted(set(missing)))) if missing else None,
+        "status": "partial" if reasons else "ok",
+        "reason": "; ".join(reasons) if reasons else None,
         "source": "estimate",
         "as_of": _iso(now),
-        "per_hour": _round(per_hour),
-        "since_start": _round(since_start),
-        "today": _round(today),
+        "per_hour": _round(main["per_hour"]),
+        "since_start": _round(main["since_start"]),
+        "today": _round(main["today"]),
         "currency": currency,
+        "totals": {c: {k: _round(v) for k, v in t.items()} for c, t in sorted(totals.items())},
         "apps": rows,
         "price_source": source,
     }
+
+
+def _main_currency(counts: dict[str, int], file_currencies: set[str]) -> str:
+    """The admin price file's currency if it priced an app, else the one pricing most apps."""
+    for currency in sorted(file_currencies):
+        if currency in counts:
+            return currency
+    return sorted(counts, key=lambda c: (-counts[c], c != "USD", c))[0]
 
 
 def billed_periods(now: datetime) -> tuple[date, date, date]:

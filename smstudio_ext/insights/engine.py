@@ -193,6 +193,7 @@ class InsightsEngine:
                 "since_start": None,
                 "today": None,
                 "currency": None,
+                "totals": {},
                 "apps": [],
                 "price_source": None,
             }
@@ -311,6 +312,7 @@ class InsightsEngine:
                         "since_start": None,
                         "today": None,
                         "currency": None,
+                        "totals": {},
                         "apps": [],
                         "price_source": None,
                     },

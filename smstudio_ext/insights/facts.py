@@ -365,9 +365,12 @@ class Facts:
     def prices_for(self, instance_types: Iterable[str | None]) -> dict[str, Price]:
         assert self.prices is not None
         book = self.prices
+        # the admin price file's version is part of the key: an edit is seen at the next
+        # response, while Pricing API answers stay cached for a day
+        stamp = book.file_stamp()
         futures = {
             t: self._future(
-                ("price", book.region, t),
+                ("price", book.region, t, stamp),
                 functools.partial(book.price, t),
                 24 * 3600.0,
                 refreshable=False,

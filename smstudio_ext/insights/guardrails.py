@@ -256,19 +256,41 @@ def _first(*values: Any) -> Any:
     return None
 
 
+def _empty(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
+def _deep_merge(general: Any, specific: Any) -> Any:
+    """``specific`` over ``general``, key by key for objects; empty values never override."""
+    if isinstance(general, dict) and isinstance(specific, dict):
+        out = dict(general)
+        for key, value in specific.items():
+            if not _empty(value):
+                out[key] = _deep_merge(general.get(key), value)
+        return out
+    return general if _empty(specific) else specific
+
+
 def _setting(facts: Facts, *path: str) -> Any:
-    """An effective user setting: the owner's own settings, then the domain's defaults."""
-    layers = [facts.owner_settings()]
+    """An effective user setting: the domain's defaults overridden, key by key, by the owner's.
+
+    Layers are merged deeply rather than "first non-empty wins": a space's own settings carry only
+    part of an object (e.g. ``SpaceIdleSettings`` has only ``IdleTimeoutInMinutes``), and the
+    rest (``LifecycleManagement``, ``MaxIdleTimeoutInMinutes``) comes from the domain's defaults.
+    """
+    own = facts.owner_settings()  # asked first: a denied Describe* names the owner's action
+    domain = facts.domain() or {}
+    layers = [domain.get("DefaultUserSettings") or {}]  # most general first
     if facts.subject.owner_kind == "space":
-        layers.append((facts.domain() or {}).get("DefaultSpaceSettings") or {})
-    layers.append((facts.domain() or {}).get("DefaultUserSettings") or {})
+        layers.append(domain.get("DefaultSpaceSettings") or {})
+    layers.append(own)
+    merged: Any = None
     for layer in layers:
         value: Any = layer
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
-        if value not in (None, "", [], {}):
-            return value
-    return None
+        merged = _deep_merge(merged, value)
+    return None if _empty(merged) else merged
 
 
 # -- the built-in checks ------------------------------------------------------------------------
@@ -370,14 +392,22 @@ def check_instance_type(facts: Facts) -> Result:
     if not apps:
         return passed("no running apps", **evidence)
     if not allowed:
-        bad = [a for a in apps if a.instance_type != "system"]
+        bad = [a for a in apps if a.instance_type != "system"]  # None: unknown too
         if not bad:
             return passed("only the free 'system' instance runs", **evidence)
         return unknown("no allow-list configured (Insights.allowed_instance_types)", **evidence)
-    bad = [a for a in apps if a.instance_type != "system" and a.instance_type not in allowed]
+    unreported = [a for a in apps if not a.instance_type]
+    bad = [
+        a
+        for a in apps
+        if a.instance_type and a.instance_type != "system" and a.instance_type not in allowed
+    ]
     if bad:
         names = ", ".join(f"{a.app_type}/{a.app_name} on {a.instance_type}" for a in bad)
         return failed(f"not in the allow-list: {names}", **evidence)
+    if unreported:
+        names = ", ".join(f"{a.app_type}/{a.app_name}" for a in unreported)
+        return unknown(f"no instance type reported for {names} (yet): can't tell", **evidence)
     return passed(f"{len(apps)} app(s) on allowed instance types", **evidence)
 
 
@@ -393,13 +423,25 @@ def check_instance_type(facts: Facts) -> Result:
 )
 def check_image(facts: Facts) -> Result:
     approved = set(facts.config.approved_images)
-    apps = facts.apps()
+    all_apps = facts.apps()
+    # Studio Classic's own Jupyter server (instance type "system") always runs the platform's
+    # image (jupyter-server-3): users can't choose another, so it is exempt, like its instance.
+    exempt = [a for a in all_apps if _platform_server(a)]
+    apps = [a for a in all_apps if not _platform_server(a)]
     evidence: dict[str, Any] = {
         "approved": sorted(approved),
         "apps": {f"{a.app_type}/{a.app_name}": a.image_version_arn or a.image_arn for a in apps},
+        "exempt": {
+            f"{a.app_type}/{a.app_name}": a.image_version_arn or a.image_arn for a in exempt
+        },
     }
+    note = (
+        " (the Studio Classic JupyterServer on 'system' runs the platform's image: exempt)"
+        if exempt
+        else ""
+    )
     if not apps:
-        return passed("no running apps", **evidence)
+        return passed(("no running apps" if not exempt else "no apps to check") + note, **evidence)
     if not approved:
         return unknown("no approved images configured (Insights.approved_images)", **evidence)
     bad: list[str] = []
@@ -409,8 +451,6 @@ def check_image(facts: Facts) -> Result:
         ids |= {image_name(app.image_version_arn)}
         ids.discard(None)
         if not ids:
-            if app.app_type == "JupyterServer":
-                continue  # the platform's own server image
             unknown_images.append(f"{app.app_type}/{app.app_name}")
         elif not ids & approved:
             bad.append(
@@ -420,7 +460,12 @@ def check_image(facts: Facts) -> Result:
         return failed("not approved: " + ", ".join(bad), **evidence)
     if unknown_images:
         return unknown("no image reported for " + ", ".join(unknown_images), **evidence)
-    return passed(f"{len(apps)} app(s) on approved images", **evidence)
+    return passed(f"{len(apps)} app(s) on approved images" + note, **evidence)
+
+
+def _platform_server(app: Any) -> bool:
+    """Studio Classic's JupyterServer app: on the free ``system`` instance (or none reported)."""
+    return app.app_type == "JupyterServer" and app.instance_type in ("system", None)
 
 
 @_builtin(
@@ -441,32 +486,49 @@ def check_user_id_tag(facts: Facts) -> Result:
             caller, caller_source = facts.sso_user(), "sso"
         except SmStudioError:  # can't tell who the caller is: check presence only
             caller = None
-    places: list[tuple[str, str]] = [
-        (facts.subject.owner_kind or "user-profile", facts.owner_arn())
-    ]
-    owner_profile = facts.space_owner_profile()
-    if owner_profile:
-        places.append(("user-profile", facts.profile_arn(owner_profile)))
     evidence: dict[str, Any] = {
         "tag_key": key,
         "caller_user_id": caller or None,
         "caller_source": caller_source if caller else None,
     }
-    for source, arn in places:
-        value = tag_value(facts.tags(arn), key)
-        if value is None:
-            continue
-        evidence.update(value=value, on=source, resource_arn=arn)
-        if not value:
-            return failed(f"{key} is present on the {source} but empty", **evidence)
-        if caller and value != caller:
-            return failed(f"{key}={value!r} does not match the caller {caller!r}", **evidence)
-        return passed(
-            f"{key}={value!r} on the {source}" + (" (matches the caller)" if caller else ""),
-            **evidence,
-        )
-    evidence["checked"] = [arn for _, arn in places]
-    return failed(f"no {key} tag on the {' or the '.join(s for s, _ in places)}", **evidence)
+    # The profile's tag is the one that counts: IAM (CreatePresignedDomainUrl) reads it, and a
+    # user who may tag their own space must not be able to satisfy the check with it. A space's
+    # tag is shown as evidence only.
+    if facts.subject.owner_kind == "space":
+        space_arn = facts.owner_arn()
+        try:
+            evidence["space_value"] = tag_value(facts.tags(space_arn), key)
+        except SmStudioError as exc:
+            evidence["space_value"] = None
+            evidence["space_tags_error"] = exc.message
+        profile = facts.space_owner_profile()
+        if not profile:
+            return unknown(
+                "the space names no owner profile (OwnershipSettings): can't tell whose "
+                f"{key} tag applies",
+                checked=[space_arn],
+                **evidence,
+            )
+        arn = facts.profile_arn(profile)
+        evidence["profile"] = profile
+    else:
+        arn = facts.owner_arn()
+    value = tag_value(facts.tags(arn), key)
+    evidence.update(value=value, on="user-profile", resource_arn=arn)
+    if value is None:
+        evidence["checked"] = [arn]
+        hint = ""
+        if evidence.get("space_value"):
+            hint = " (the space's own tag does not count: IAM reads the profile's)"
+        return failed(f"no {key} tag on the user profile{hint}", **evidence)
+    if not value:
+        return failed(f"{key} is present on the user profile but empty", **evidence)
+    if caller and value != caller:
+        return failed(f"{key}={value!r} does not match the caller {caller!r}", **evidence)
+    return passed(
+        f"{key}={value!r} on the user profile" + (" (matches the caller)" if caller else ""),
+        **evidence,
+    )
 
 
 @_builtin(

@@ -204,6 +204,16 @@ class PriceBook:
 
     # -- admin price file --------------------------------------------------------------------
 
+    def file_stamp(self) -> tuple[int, int] | None:
+        """The admin price file's (mtime ns, size), None without one: a cache-key part."""
+        if not self.price_file:
+            return None
+        try:
+            st = os.stat(self.price_file)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
     def _file_price(self, instance_type: str) -> tuple[float, str] | None:
         if not self.price_file:
             return None
