@@ -82,7 +82,8 @@ class Demo:
 
     @property
     def conda_envs(self) -> Path:
-        return self.user_home / ".conda" / "envs"
+        """~/.conda/envs of the demo's Jupyter server (the demo runs it with HOME = its home)."""
+        return self.home / ".conda" / "envs"
 
     @property
     def base(self) -> str:
@@ -232,11 +233,16 @@ def run_from_palette(page: Any, query: str, command: str) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     field = page.locator("#command-palette input")
-    for _ in range(3):
+    for attempt in range(3):
         if field.is_visible():
             break
-        page.locator("#jp-main-dock-panel").click(position={"x": 400, "y": 300})
-        page.keyboard.press("Control+Shift+C")
+        if attempt == 0:
+            page.keyboard.press("Escape")
+            page.locator("#jp-main-dock-panel").click(position={"x": 400, "y": 300})
+            page.keyboard.press("Control+Shift+C")
+        else:  # the shortcut can be swallowed (focus in a field): use the View menu
+            page.locator("#jp-menu-panel").get_by_text("View", exact=True).click()
+            page.get_by_role("menuitem", name="Activate Command Palette").click()
         try:
             field.wait_for(state="visible", timeout=3000)
         except PlaywrightTimeout:

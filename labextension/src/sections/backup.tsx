@@ -68,6 +68,15 @@ export async function runBackup(
       throw error;
     }
   }
+  return followBackup(settings, onProgress, intervalMs);
+}
+
+/** Follow the running backup (if any) until it ends; never starts one. */
+export async function followBackup(
+  settings: ServerConnection.ISettings,
+  onProgress: (s: IBackupStatus) => void,
+  intervalMs = 1000
+): Promise<IBackupStatus> {
   for (;;) {
     const status = await API.getBackup(settings);
     onProgress(status);
@@ -225,25 +234,31 @@ export function BackupView(props: {
   const status = live ?? data.status;
   const running = status.running;
 
-  const backUpNow = React.useCallback(async () => {
-    setError(null);
-    try {
-      const final = await runBackup(settings, setLive);
-      if (final.last_error) {
-        setError(final.last_error.detail ?? final.last_error.error);
+  const track = React.useCallback(
+    async (start: boolean) => {
+      setError(null);
+      try {
+        const final = start
+          ? await runBackup(settings, setLive)
+          : await followBackup(settings, setLive);
+        if (final.last_error) {
+          setError(final.last_error.detail ?? final.last_error.error);
+        }
+      } catch (e) {
+        setError(describeError(e));
+      } finally {
+        setLive(null);
+        props.refresh();
       }
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setLive(null);
-      props.refresh();
-    }
-  }, [settings, props.refresh]);
+    },
+    [settings, props.refresh]
+  );
+  const backUpNow = () => track(true);
 
-  // A backup started elsewhere (schedule, CLI, command): follow it live too.
+  // A backup started elsewhere (schedule, CLI, palette): follow it live, start nothing.
   React.useEffect(() => {
     if (data.status.running && live === null) {
-      void backUpNow();
+      void track(false);
     }
   }, [data.status.running]);
 
