@@ -108,3 +108,53 @@ export function shortArn(arn: string | null | undefined): string {
   const slash = resource.indexOf('/');
   return slash >= 0 ? resource.slice(slash + 1) : resource;
 }
+
+/** Bytes in binary units: `512 B`, `1.5 KiB`, `3.2 GiB`. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !isFinite(bytes) || bytes < 0) {
+    return NOT_SET;
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit === 0) {
+    return `${Math.round(value)} B`;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Seconds from `now` until an ISO timestamp (negative when past), or null. */
+export function secondsUntil(
+  iso: string | null | undefined,
+  now: Date = new Date()
+): number | null {
+  if (!iso) {
+    return null;
+  }
+  const then = Date.parse(iso);
+  if (isNaN(then)) {
+    return null;
+  }
+  return (then - now.getTime()) / 1000;
+}
+
+/** `in 12m` / `3m ago` / `now` for an ISO timestamp, or `NOT_SET`. */
+export function formatRelative(
+  iso: string | null | undefined,
+  now: Date = new Date()
+): string {
+  const delta = secondsUntil(iso, now);
+  if (delta === null) {
+    return NOT_SET;
+  }
+  if (Math.abs(delta) < 1) {
+    return 'now';
+  }
+  return delta > 0
+    ? `in ${formatDuration(delta)}`
+    : `${formatDuration(-delta)} ago`;
+}

@@ -68,6 +68,14 @@ export class StudioPanel extends ReactWidget {
     }
   }
 
+  /** Re-fetch one section (if shown). */
+  refreshSection(id: string): void {
+    const model = this._models.get(id);
+    if (model && this._shown(id)) {
+      void model.refresh();
+    }
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;

@@ -191,10 +191,14 @@ export function unavailableReason(error: unknown): string | null {
   if (error instanceof ServerConnection.ResponseError) {
     const status = error.response.status;
     if (status === 404) {
-      return `the server does not provide it (HTTP 404); is the smstudio server extension installed and enabled?`;
+      return 'this server has no such API (HTTP 404): the smstudio server extension, or this part of it, is not installed or not enabled';
     }
     if (status === 501) {
       return error.message;
+    }
+    // 409 not_configured: the engine is installed but not set up here (e.g. no bucket).
+    if (status === 409 && /^not_configured\b/.test(error.message)) {
+      return error.message.replace(/^not_configured:\s*/, '');
     }
   }
   return null;

@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadInput
+
 SAMPLE_NOTEBOOK = {
     "cells": [
         {
@@ -79,12 +81,16 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
 def run_demo(args: argparse.Namespace) -> int:
     from ..testing import Emulator, seed_world
 
+    denies = [_deny_spec(spec) for spec in args.deny or []]  # bad input: fail before starting
     workdir = Path(tempfile.mkdtemp(prefix="smstudio-demo-"))
     emu = Emulator(region=args.region or "us-east-1")
     proc: subprocess.Popen[bytes] | None = None
     try:
         emu.start()
         world = seed_world(emu, kind=args.kind)
+        for service, operation in denies:
+            emu.deny(operation, service=service)
+            print(f"smstudio demo: denying {service}:{operation} (test fault)")
         app = _pick_app(world, args.kind)
         metadata = workdir / "resource-metadata.json"
         world.write_metadata(metadata, app)
@@ -161,6 +167,18 @@ def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def _deny_spec(spec: str) -> tuple[str, str]:
+    """``ListTags`` → (sagemaker, ListTags); ``s3:PutObject`` → (s3, PutObject)."""
+    service, sep, operation = spec.partition(":")
+    if not sep:
+        service, operation = "sagemaker", spec
+    if not service or not operation:
+        raise BadInput(
+            f"--deny wants [SERVICE:]OPERATION, e.g. ListTags or s3:PutObject; got {spec!r}"
+        )
+    return service, operation
+
+
 def _pick_app(world: Any, kind: str) -> dict[str, Any]:
     wanted = "JupyterLab" if kind == "spaces" else "JupyterServer"
     for app in world.apps:
@@ -183,4 +201,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token", default="", help="server token (default: random)")
     p.add_argument("--server-only", action="store_true", help="jupyter server without the lab UI")
     p.add_argument("--keep", action="store_true", help="keep the demo's temp folder on exit")
+    p.add_argument(
+        "--deny",
+        action="append",
+        metavar="[SERVICE:]OPERATION",
+        help="test-only fault: the emulator answers AccessDenied to this AWS operation "
+        "(service defaults to sagemaker; repeatable), e.g. --deny ListTags --deny s3:PutObject",
+    )
     p.set_defaults(func=run_demo)
