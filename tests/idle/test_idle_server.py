@@ -12,48 +12,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from idle_support import HOURS, with_config
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext import clock
 from smstudio_ext.cli import main as cli_main
 
-HOURS = 3600
-BASE = {
-    "timeout_minutes": 60,
-    "min_timeout_minutes": 15,
-    "max_timeout_minutes": 240,
-    "grace_minutes": 0,
-    "warning_minutes": 10,
-    "check_interval_seconds": 3600,
-    "watch_user_processes": False,
-    "delete_backoff_seconds": 0.01,
-    "max_keepalive_minutes": 180,
-}
-
-
-@pytest.fixture
-def extra_server_config(request, tmp_path):
-    section = dict(BASE, last_active_file=str(tmp_path / "last-active"))
-    section.update(getattr(request, "param", {}))
-    return {"IdleShutdown": section}
-
-
-def with_config(**section):
-    return pytest.mark.parametrize("extra_server_config", [section], indirect=True)
-
-
-@pytest.fixture
-def space(world, metadata_path):
-    app = world.find_app(app_type="JupyterLab", owner=world.primary_space)
-    world.write_metadata(metadata_path, app)
-    return app
-
-
-@pytest.fixture
-def idle(jp_serverapp):
-    clock.reset()
-    yield jp_serverapp.web_app.settings["smstudio"].idle
-    clock.reset()
+IDLE_CONFIG = {"max_timeout_minutes": 240, "max_keepalive_minutes": 180}
 
 
 async def get_json(jp_fetch, *parts, **kw):

@@ -16,44 +16,9 @@ import sys
 import time
 
 import pytest
+from idle_support import HOURS
 
 from smstudio_ext import clock
-
-# jupyter_server_terminals' websocket route has no auth decorator; the server warns about it,
-# and the project's "warnings are errors" would otherwise keep terminals from loading.
-
-HOURS = 3600
-BASE = {
-    "timeout_minutes": 60,
-    "min_timeout_minutes": 15,
-    "grace_minutes": 0,
-    "warning_minutes": 10,
-    "check_interval_seconds": 3600,  # the tests drive check() themselves
-    "watch_user_processes": False,  # the machine is shared: other people's CPU is not ours
-    "delete_backoff_seconds": 0.01,
-}
-
-
-@pytest.fixture
-def extra_server_config(request, tmp_path):
-    section = dict(BASE, last_active_file=str(tmp_path / "last-active"))
-    section.update(getattr(request, "param", {}))
-    return {"IdleShutdown": section}
-
-
-@pytest.fixture
-def space(world, metadata_path):
-    """This server runs in the seeded space's JupyterLab app (metadata written before start)."""
-    app = world.find_app(app_type="JupyterLab", owner=world.primary_space)
-    world.write_metadata(metadata_path, app)
-    return app
-
-
-@pytest.fixture
-def idle(jp_serverapp):
-    clock.reset()
-    yield jp_serverapp.web_app.settings["smstudio"].idle
-    clock.reset()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from idle_support import BASE, HOURS, with_config
 
 from smstudio_ext import clock
 from smstudio_ext.context import StudioContext
@@ -34,28 +35,7 @@ from smstudio_ext.idle.signals import (
     parse_timestamp,
 )
 
-HOURS = 3600
-BASE = {
-    "timeout_minutes": 60,
-    "min_timeout_minutes": 15,
-    "max_timeout_minutes": 240,
-    "grace_minutes": 0,
-    "warning_minutes": 10,
-    "check_interval_seconds": 3600,  # the tests drive check() themselves
-    "watch_user_processes": False,  # the machine is shared: other people's CPU is not ours
-    "delete_backoff_seconds": 0.01,
-}
-
-
-@pytest.fixture
-def extra_server_config(request, tmp_path):
-    section = dict(BASE, last_active_file=str(tmp_path / "last-active"))
-    section.update(getattr(request, "param", {}))
-    return {"IdleShutdown": section}
-
-
-def with_config(**section):
-    return pytest.mark.parametrize("extra_server_config", [section], indirect=True)
+IDLE_CONFIG = {"max_timeout_minutes": 240}
 
 
 @pytest.fixture(autouse=True)
@@ -63,18 +43,6 @@ def _clock():
     clock.reset()
     yield
     clock.reset()
-
-
-@pytest.fixture
-def space(world, metadata_path):
-    app = world.find_app(app_type="JupyterLab", owner=world.primary_space)
-    world.write_metadata(metadata_path, app)
-    return app
-
-
-@pytest.fixture
-def idle(jp_serverapp):
-    return jp_serverapp.web_app.settings["smstudio"].idle
 
 
 def app_status(aws, world, app):

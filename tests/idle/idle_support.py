@@ -1,0 +1,23 @@
+"""Helpers shared by the idle tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+HOURS = 3600
+
+# IdleShutdown settings every idle test starts from
+BASE = {
+    "timeout_minutes": 60,
+    "min_timeout_minutes": 15,
+    "grace_minutes": 0,
+    "warning_minutes": 10,
+    "check_interval_seconds": 3600,  # the tests drive check() themselves
+    "watch_user_processes": False,  # the machine is shared: other people's CPU is not ours
+    "delete_backoff_seconds": 0.01,
+}
+
+
+def with_config(**section):
+    """Run a test with these IdleShutdown settings on top of the shared ones."""
+    return pytest.mark.parametrize("extra_server_config", [section], indirect=True)
