@@ -24,6 +24,7 @@ import stat
 import tempfile
 import threading
 import time
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
@@ -154,6 +155,24 @@ def _parent_lines(state: LocalState, meta: dict[str, Any]) -> Any:
         yield from reader.lines()
 
 
+def _parent_body(snapshot_path: str) -> bytes | None:
+    """The parent's entries member (the gzip member after its header), or None if unusual."""
+    try:
+        with open(snapshot_path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        d.decompress(data)
+    except zlib.error:
+        return None
+    body = d.unused_data
+    if not d.eof or len(body) < 18 or body[:2] != b"\x1f\x8b":
+        return None
+    return body
+
+
 def _key(raw: bytes) -> str:
     return mf.sort_key(scanstring(raw.decode("ascii"), 2)[0])
 
@@ -265,6 +284,23 @@ def _run(
             else:
                 write_body(line)
 
+        # While every entry so far is its parent line, byte for byte and at the same place,
+        # nothing is written: ``copied`` counts those lines. The first difference (a changed,
+        # new or deleted entry) writes them out and the merge goes on as usual; when there is
+        # none, the new snapshot reuses the parent's compressed body as is (no re-compression).
+        verbatim = trusted and not dry_run
+        copied = 0
+
+        def diverge() -> None:
+            nonlocal verbatim
+            if verbatim:
+                verbatim = False
+                if copied:
+                    with mf.SnapshotReader(state.snapshot_path) as again:
+                        lines = again.lines()
+                        for _ in range(copied):
+                            write_body(next(lines))
+
         with os.fdopen(plan_fd, "wb") as plan:
             parents = _parent_lines(state, meta)
             pending = next(parents, None)
@@ -285,13 +321,18 @@ def _run(
                         st.st_size if kind != "d" else 0, st.st_ino, st.st_ctime_ns,
                     )  # fmt: skip
                     if pending.startswith(head):
-                        emit(pending)
+                        if verbatim:
+                            copied += 1
+                        else:
+                            emit(pending)
                         pending = next(parents, None)
                         if kind == "d":
                             stats["dirs"] += 1
                         elif kind == "l":
                             stats["links"] += 1
                         continue
+                if verbatim:
+                    diverge()
                 key = mf.sort_key(rel)
                 while pending is not None and _key(pending) < key:
                     pending = next(parents, None)
@@ -331,6 +372,11 @@ def _run(
                         report.skip(rel, f"cannot read link: {exc.strerror or exc}")
                         continue
                     emit(mf.encode_entry([*new, target]))
+            if verbatim and pending is not None:
+                diverge()  # entries deleted after the last one seen
+        parent_body = _parent_body(state.snapshot_path) if verbatim else None
+        if verbatim and parent_body is None:
+            diverge()
         scan_seconds = time.monotonic() - t0
         if dry_run:
             writer.close()
@@ -363,11 +409,11 @@ def _run(
             "parent": meta.get("snapshot_id"),
             "source": source,
             "host": socket.gethostname(),
-            "entries": writer.count,
+            "entries": copied if parent_body is not None else writer.count,
             "stats": stats,
             "report": {"skipped": report.skipped, "changed_during_read": changed},
         }
-        mf.assemble(header, body_path, snap_path)
+        mf.assemble(header, body_path, snap_path, body=parent_body)
         if check_lease is not None:
             check_lease()  # never commit a snapshot whose packs a prune may have removed
         # The commit point. One PutObject unless the snapshot is big (then multipart).
