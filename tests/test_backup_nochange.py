@@ -5,7 +5,10 @@ full merge with exactly the entries a merge would write."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -136,3 +139,93 @@ def test_untrusted_state_never_reuses_the_body(make_service, bucket, home, tmp_p
     svc.backup()
     assert split_members(latest_object(svc))[1] == body
     assert trusted["files_read"] == 0
+
+
+# -- the CLI checks "nothing changed" in a forked child while it connects (Speculation) -------
+SPECULATED = "checked while connecting"
+
+
+@pytest.fixture
+def cli(aws, bucket, home, tmp_path):
+    """Run ``smstudio backup`` as a real process (a fresh process has no other threads, so it
+    may fork); ``clihome`` picks the local state (two homes = two apps sharing one prefix)."""
+
+    config = tmp_path / "racy.json"  # files written just before a run are not racy here
+    config.write_text(json.dumps({"HomeBackup": {"racy_seconds": 0}}))
+
+    def run(*extra, clihome="clihome"):
+        env = {**os.environ, **aws.env(), "HOME": str(tmp_path / clihome)}
+        args = [
+            sys.executable, "-m", "smstudio_ext", "-v", "--endpoint-url", aws.endpoint_url,
+            "--metadata", str(tmp_path / "none.json"), "--config", str(config),
+            "backup", "--bucket", bucket,
+            "--source", str(home), "--json", *extra,
+        ]  # fmt: skip
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout), proc.stderr
+
+    return run
+
+
+def test_cli_unchanged_run_is_decided_by_the_child(cli, make_service, bucket, home, tmp_path):
+    make_home(home)
+    first, err = cli()
+    assert SPECULATED not in err  # no state yet: nothing to compare against
+    second, err = cli()
+    assert SPECULATED in err
+    assert second["files_read"] == 0 and second["bytes_uploaded"] == 0
+    assert second["files"] == first["files"] and second["dirs"] == first["dirs"]
+    assert second["links"] == first["links"] and second["bytes"] == first["bytes"]
+    svc = make_service()
+    data = latest_object(svc)
+    header, items = entries(data)
+    assert header["id"] == second["snapshot_id"] and header["parent"] == first["snapshot_id"]
+    assert header["entries"] == len(items)
+    assert header["stats"]["files"] == first["files"]
+    out = tmp_path / "restored"
+    svc.restore("latest", target=str(out))
+    assert tree(out) == excluded_view(tree(home))
+
+
+@pytest.mark.parametrize("edit", [_delete_last, _add_first, _change_middle, _new_dir])
+def test_cli_child_sees_any_difference(cli, make_service, bucket, home, tmp_path, edit):
+    make_home(home)
+    cli()
+    edit(home)
+    result, err = cli()
+    assert SPECULATED not in err
+    header, items = entries(latest_object(make_service()))
+    expected = excluded_view(tree(home))
+    assert [e[0] for e in items] == sorted(expected, key=mf.sort_key)
+    assert header["entries"] == len(items)
+    assert result["files_read"] <= 1
+
+
+def test_cli_child_answer_unused_when_another_app_wrote_a_newer_snapshot(
+    cli, make_service, bucket, home, tmp_path
+):
+    make_home(home)
+    mine, _ = cli()
+    theirs, err = cli(clihome="other-app")  # same prefix and source, its own state
+    assert SPECULATED not in err
+    result, err = cli()  # my state still says `mine`, which is no longer the newest
+    assert SPECULATED not in err
+    header, items = entries(latest_object(make_service()))
+    assert header["parent"] == theirs["snapshot_id"] != mine["snapshot_id"]
+    assert header["entries"] == len(items) and result["files_read"] == 0
+
+
+def test_cli_child_respects_the_racy_timestamp_rule(aws, bucket, home, tmp_path):
+    # files changed within the racy window of a run are read again by the next one
+    make_home(home)
+    env = {**os.environ, **aws.env(), "HOME": str(tmp_path / "clihome")}
+    args = [
+        sys.executable, "-m", "smstudio_ext", "-v", "--endpoint-url", aws.endpoint_url,
+        "--metadata", str(tmp_path / "none.json"), "backup", "--bucket", bucket,
+        "--source", str(home), "--json",
+    ]  # fmt: skip
+    subprocess.run(args, env=env, check=True, capture_output=True, timeout=60)
+    proc = subprocess.run(args, env=env, check=True, capture_output=True, text=True, timeout=60)
+    assert SPECULATED not in proc.stderr
+    assert json.loads(proc.stdout)["files_read"] > 0

@@ -18,7 +18,7 @@ from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
-from .backup import Progress, list_snapshot_ids, run_backup
+from .backup import Progress, Speculation, list_snapshot_ids, run_backup
 from .config import HomeBackup
 from .excludes import load_excludes
 from .prune import run_prune
@@ -102,8 +102,11 @@ class BackupService:
         return os.path.abspath(os.path.expanduser(source or self.config.source or self.home))
 
     def state(self, store: Store, source: str) -> LocalState:
+        return self._state_at(store.loc.url, source)
+
+    def _state_at(self, url: str, source: str) -> LocalState:
         base = self.config.state_dir or os.path.join(self.home, ".cache", "smstudio", "backup")
-        return LocalState.for_location(base, store.loc.url, source)
+        return LocalState.for_location(base, url, source)
 
     # -- operations
     def backup(
@@ -117,8 +120,10 @@ class BackupService:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         background: bool = False,
+        speculate: bool = False,
     ) -> dict[str, Any]:
-        store = self.store(bucket)
+        """``speculate``: check for "nothing changed" in a forked child while the S3 client
+        starts (a one-shot CLI process only, never the server: see ``Speculation``)."""
         src = self.source(source)
         exc = load_excludes(
             src,
@@ -127,6 +132,15 @@ class BackupService:
             else default_excludes,
             extra=[*self.config.excludes, *(excludes or [])],
         )
+        spec = None
+        if speculate and not dry_run:
+            spec = Speculation.start(self._state_at(self.location(bucket).url, src), src, exc)
+        try:
+            store = self.store(bucket)
+        except BaseException:
+            if spec is not None:
+                spec.cancel()
+            raise
         conc = self.config.background_concurrency if background else self.config.concurrency
         ups = self.config.background_concurrency if background else self.config.uploads
         state = self.state(store, src)
@@ -146,6 +160,7 @@ class BackupService:
                 lease_seconds=self.config.lease_seconds,
                 racy_seconds=self.config.racy_seconds,
                 thread_init=low_priority_thread if background else None,
+                speculation=spec,
             )
         except SmStudioError as err:
             if not dry_run:

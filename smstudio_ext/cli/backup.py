@@ -95,6 +95,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             excludes=args.exclude,
             default_excludes=False if args.no_default_excludes else None,
             progress=progress,
+            speculate=True,
         )
     if args.json:
         print_json(result)
