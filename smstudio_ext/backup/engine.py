@@ -11,10 +11,9 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .. import clock
-from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
@@ -25,6 +24,9 @@ from .prune import run_prune
 from .restore import run_restore
 from .state import LocalState
 from .store import Location, Store, parse_bucket_url, safe_segment
+
+if TYPE_CHECKING:
+    from ..aws import AwsClients
 
 log = logging.getLogger("smstudio_ext.backup")
 
@@ -61,16 +63,26 @@ def low_priority_thread() -> None:
 
 
 class BackupService:
+    _aws: Any
+
+    @property
+    def aws(self) -> AwsClients:
+        if callable(self._aws) and not hasattr(self._aws, "client"):
+            self._aws = self._aws()
+        return self._aws  # type: ignore[return-value]
+
     def __init__(
         self,
         config: HomeBackup,
         context: StudioContext,
-        aws: AwsClients,
+        aws: Union[AwsClients, Callable[[], AwsClients]],
         home: str | None = None,
     ) -> None:
+        """``aws``: the clients, or a function making them on first use (the CLI: importing
+        boto3 then waits until the "nothing changed?" check has been forked)."""
         self.config = config
         self.context = context
-        self.aws = aws
+        self._aws = aws
         self.home = home or context.home
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

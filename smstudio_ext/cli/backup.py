@@ -23,7 +23,7 @@ def _service(args: argparse.Namespace) -> Any:
 
     env = Env(args)
     studio = env.section(Studio)
-    return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
+    return BackupService(env.section(HomeBackup), env.context, lambda: env.aws, home=studio.home)
 
 
 def _fmt_bytes(n: float) -> str:
