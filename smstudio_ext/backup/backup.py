@@ -19,11 +19,13 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import stat
 import tempfile
 import threading
 import time
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
@@ -154,6 +156,24 @@ def _parent_lines(state: LocalState, meta: dict[str, Any]) -> Any:
         yield from reader.lines()
 
 
+def _parent_body(snapshot_path: str) -> bytes | None:
+    """The parent's entries member (the gzip member after its header), or None if unusual."""
+    try:
+        with open(snapshot_path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        d.decompress(data)
+    except zlib.error:
+        return None
+    body = d.unused_data
+    if not d.eof or len(body) < 18 or body[:2] != b"\x1f\x8b":
+        return None
+    return body
+
+
 def _key(raw: bytes) -> str:
     return mf.sort_key(scanstring(raw.decode("ascii"), 2)[0])
 
@@ -185,6 +205,34 @@ def run_backup(
     lease_seconds: float = 600.0,
     thread_init: Callable[[], None] | None = None,
     racy_seconds: float | None = None,
+    speculation: Speculation | None = None,
+) -> dict[str, Any]:
+    try:
+        return _run_backup(
+            store, state, source, excludes, dry_run, progress, cancel, concurrency, uploads,
+            pack_size, compression, lease_seconds, thread_init, racy_seconds, speculation,
+        )  # fmt: skip
+    finally:
+        if speculation is not None:
+            speculation.cancel()
+
+
+def _run_backup(
+    store: Store,
+    state: LocalState,
+    source: str,
+    excludes: Excludes,
+    dry_run: bool,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+    concurrency: int,
+    uploads: int,
+    pack_size: int,
+    compression: bool,
+    lease_seconds: float,
+    thread_init: Callable[[], None] | None,
+    racy_seconds: float | None,
+    speculation: Speculation | None,
 ) -> dict[str, Any]:
     progress = progress or Progress()
     started = clock.utcnow()
@@ -202,6 +250,20 @@ def run_backup(
     try:
         # Listed under the lock: a parent chosen before it could be pruned meanwhile.
         meta = prepare_parent(store, state, list_snapshot_ids(store))
+        if speculation is not None and not dry_run:
+            seen = speculation.outcome(meta)
+            body = _parent_body(state.snapshot_path) if seen is not None else None
+            if seen is not None and body is not None:
+                log.debug("smstudio backup: nothing changed since %s (checked while connecting)",
+                          meta.get("snapshot_id"))  # fmt: skip
+                progress.entries = seen["entries"]
+                report = ScanReport()
+                report.skipped = seen["skipped"]
+                return _commit(
+                    store, state, source, meta, progress, seen["stats"], report,
+                    Packer(None), [], seen["entries"], None, body, started, t0,
+                    time.monotonic() - t0, lease.check if lease is not None else None,
+                )  # fmt: skip
         return _run(
             store, state, source, excludes, meta, dry_run, progress, cancel, concurrency,
             uploads, pack_size, compression, started, t0, thread_init,
@@ -236,13 +298,7 @@ def _run(
     packer = Packer(
         None if dry_run else store, pack_size=pack_size, uploads=uploads, compression=compression
     )
-    state_dir = os.path.realpath(state.dir)
-    state_prefix = state_dir + os.sep
-
-    def skip_abs(path: str) -> bool:
-        return path == state_dir or path.startswith(state_prefix)
-
-    inside = state_dir.startswith(os.path.realpath(source) + os.sep)
+    skip_state = _state_skipper(state, source)
 
     stats = {"files": 0, "dirs": 0, "links": 0, "bytes": 0, "files_read": 0, "bytes_read": 0}
     work_dir = state.dir if not dry_run else tempfile.gettempdir()
@@ -265,12 +321,27 @@ def _run(
             else:
                 write_body(line)
 
+        # While every entry so far is its parent line, byte for byte and at the same place,
+        # nothing is written: ``copied`` counts those lines. The first difference (a changed,
+        # new or deleted entry) writes them out and the merge goes on as usual; when there is
+        # none, the new snapshot reuses the parent's compressed body as is (no re-compression).
+        verbatim = trusted and not dry_run
+        copied = 0
+
+        def diverge() -> None:
+            nonlocal verbatim
+            if verbatim:
+                verbatim = False
+                if copied:
+                    with mf.SnapshotReader(state.snapshot_path) as again:
+                        lines = again.lines()
+                        for _ in range(copied):
+                            write_body(next(lines))
+
         with os.fdopen(plan_fd, "wb") as plan:
             parents = _parent_lines(state, meta)
             pending = next(parents, None)
-            for rel, kind, st, abspath in walk(
-                source, excludes, report, skip_abs if inside else None
-            ):
+            for rel, kind, st, abspath in walk(source, excludes, report, skip_state):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("backup cancelled")
                 mode = stat.S_IMODE(st.st_mode)
@@ -285,13 +356,18 @@ def _run(
                         st.st_size if kind != "d" else 0, st.st_ino, st.st_ctime_ns,
                     )  # fmt: skip
                     if pending.startswith(head):
-                        emit(pending)
+                        if verbatim:
+                            copied += 1
+                        else:
+                            emit(pending)
                         pending = next(parents, None)
                         if kind == "d":
                             stats["dirs"] += 1
                         elif kind == "l":
                             stats["links"] += 1
                         continue
+                if verbatim:
+                    diverge()
                 key = mf.sort_key(rel)
                 while pending is not None and _key(pending) < key:
                     pending = next(parents, None)
@@ -331,6 +407,11 @@ def _run(
                         report.skip(rel, f"cannot read link: {exc.strerror or exc}")
                         continue
                     emit(mf.encode_entry([*new, target]))
+            if verbatim and pending is not None:
+                diverge()  # entries deleted after the last one seen
+        parent_body = _parent_body(state.snapshot_path) if verbatim else None
+        if verbatim and parent_body is None:
+            diverge()
         scan_seconds = time.monotonic() - t0
         if dry_run:
             writer.close()
@@ -355,19 +436,62 @@ def _run(
             writer.close()
             packer.abort()
             raise
-        snap_id = new_snapshot_id(meta.get("snapshot_id"))
-        header = {
-            "format": mf.FORMAT,
-            "id": snap_id,
-            "time": clock.isoformat_z(started),
-            "parent": meta.get("snapshot_id"),
-            "source": source,
-            "host": socket.gethostname(),
-            "entries": writer.count,
-            "stats": stats,
-            "report": {"skipped": report.skipped, "changed_during_read": changed},
-        }
-        mf.assemble(header, body_path, snap_path)
+        return _commit(
+            store, state, source, meta, progress, stats, report, packer, changed,
+            copied if parent_body is not None else writer.count, body_path, parent_body,
+            started, t0, scan_seconds, check_lease, snap_path,
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+        for path in (plan_path, body_path, snap_path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def _commit(
+    store: Store,
+    state: LocalState,
+    source: str,
+    meta: dict[str, Any],
+    progress: Progress,
+    stats: dict[str, int],
+    report: ScanReport,
+    packer: Packer,
+    changed: list[dict[str, str]],
+    entries: int,
+    body_path: str | None,
+    body: bytes | None,
+    started: Any,
+    t0: float,
+    scan_seconds: float,
+    check_lease: Callable[[], None] | None,
+    snap_path: str | None = None,
+) -> dict[str, Any]:
+    """Write the snapshot object (header + entries: the file ``body_path`` or the member
+    ``body``), upload it (the commit point) and make it the local state."""
+    progress.phase = "commit"
+    snap_id = new_snapshot_id(meta.get("snapshot_id"))
+    header = {
+        "format": mf.FORMAT,
+        "id": snap_id,
+        "time": clock.isoformat_z(started),
+        "parent": meta.get("snapshot_id"),
+        "source": source,
+        "host": socket.gethostname(),
+        "entries": entries,
+        "stats": stats,
+        "report": {"skipped": report.skipped, "changed_during_read": changed},
+    }
+    own = snap_path is None
+    if snap_path is None:
+        state.ensure()
+        fd, snap_path = tempfile.mkstemp(dir=state.dir, suffix=".snap")
+        os.close(fd)
+    try:
+        mf.assemble(header, body_path or "", snap_path, body=body)
         if check_lease is not None:
             check_lease()  # never commit a snapshot whose packs a prune may have removed
         # The commit point. One PutObject unless the snapshot is big (then multipart).
@@ -377,18 +501,138 @@ def _run(
         else:
             store.upload_file(store.snapshot_key(snap_id), snap_path)
         state.install(snap_path, snap_id, trusted=True)
-        progress.phase = "done"
-        result = _result(snap_id, started, t0, stats, report, packer, scan_seconds, store=store)
-        result["changed_during_read"] = changed
-        return result
     finally:
-        if writer is not None:
-            writer.close()
-        for path in (plan_path, body_path, snap_path):
+        if own and os.path.exists(snap_path):
+            os.unlink(snap_path)
+    progress.phase = "done"
+    result = _result(snap_id, started, t0, stats, report, packer, scan_seconds, store=store)
+    result["changed_during_read"] = changed
+    return result
+
+
+def _state_skipper(state: LocalState, source: str) -> Callable[[str], bool] | None:
+    """Skips the state directory when it lies inside the source (None when it does not)."""
+    state_dir = os.path.realpath(state.dir)
+    if not state_dir.startswith(os.path.realpath(source) + os.sep):
+        return None
+    state_prefix = state_dir + os.sep
+
+    def skip_abs(path: str) -> bool:
+        return path == state_dir or path.startswith(state_prefix)
+
+    return skip_abs
+
+
+class Speculation:
+    """The no-change check, run in a forked child while this process talks to S3 (CLI only).
+
+    Starting the CLI's S3 client and taking the lock cost about as much CPU as walking the
+    tree; on a machine with a second core both run at once. The child walks the source against
+    the local state's snapshot and answers one question: is every entry its parent line, byte
+    for byte (then the new snapshot is the parent's entries as they are)? It touches nothing
+    but a pipe. ``outcome(meta)`` uses the answer only when that snapshot is still the newest
+    remote one, chosen under the lock; anything else (a difference, a newer remote snapshot, an
+    untrusted state, a failure in the child) means the ordinary run.
+    """
+
+    def __init__(self, pid: int, fd: int, snapshot_id: str) -> None:
+        self.pid, self.fd, self.snapshot_id = pid, fd, snapshot_id
+
+    @classmethod
+    def start(cls, state: LocalState, source: str, excludes: Excludes) -> Speculation | None:
+        if not hasattr(os, "fork") or threading.active_count() != 1 or not os.path.isdir(source):
+            return None  # never fork a process with other threads (they would not exist there)
+        meta = state.meta()
+        if not meta.get("trusted") or not isinstance(meta.get("snapshot_id"), str):
+            return None
+        source = os.path.abspath(source)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover  (the child; measured by the tests through the parent)
             try:
-                os.unlink(path)
-            except FileNotFoundError:
+                os.close(read_fd)
+                data = json.dumps(_unchanged(state, source, excludes)).encode()
+            except BaseException:
+                data = b'{"unchanged": false}'
+            try:
+                with os.fdopen(write_fd, "wb") as fh:
+                    fh.write(data)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        return cls(pid, read_fd, meta["snapshot_id"])
+
+    def outcome(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """The child's findings if they hold for ``meta`` (the parent chosen under the lock)."""
+        if not meta.get("trusted") or meta.get("snapshot_id") != self.snapshot_id:
+            return None
+        if self.fd < 0:
+            return None
+        with os.fdopen(self.fd, "rb") as fh:
+            self.fd = -1
+            data = fh.read()
+        self._reap(kill=False)
+        try:
+            seen = json.loads(data)
+        except ValueError:
+            return None
+        return seen if isinstance(seen, dict) and seen.get("unchanged") is True else None
+
+    def cancel(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self._reap(kill=True)
+
+    def _reap(self, kill: bool) -> None:
+        if self.pid <= 0:
+            return
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        self.pid = 0
+
+
+def _unchanged(state: LocalState, source: str, excludes: Excludes) -> dict[str, Any]:
+    """Walk ``source`` against the state's snapshot; ``unchanged`` only if every line matches
+    (the fast path of ``_run``, same order, same entries, nothing left over)."""
+    report = ScanReport()
+    stats = {"files": 0, "dirs": 0, "links": 0, "bytes": 0, "files_read": 0, "bytes_read": 0}
+    entries = 0
+    no = {"unchanged": False}
+    with mf.SnapshotReader(state.snapshot_path) as reader:
+        parents = reader.lines()
+        pending = next(parents, None)
+        for rel, kind, st, _abspath in walk(
+            source, excludes, report, _state_skipper(state, source)
+        ):
+            if pending is None:
+                return no
+            size = st.st_size if kind != "d" else 0
+            head = b"[%s,\"%s\",%d,%d,%d,%d,%d," % (
+                quote(rel).encode("ascii"), kind.encode(), stat.S_IMODE(st.st_mode),
+                st.st_mtime_ns, size, st.st_ino, st.st_ctime_ns,
+            )  # fmt: skip
+            if not pending.startswith(head):
+                return no
+            entries += 1
+            if kind == "f":
+                stats["files"] += 1
+                stats["bytes"] += st.st_size
+            elif kind == "d":
+                stats["dirs"] += 1
+            else:
+                stats["links"] += 1
+            pending = next(parents, None)
+        if pending is not None:
+            return no
+    return {"unchanged": True, "entries": entries, "stats": stats, "skipped": report.skipped}
 
 
 def _result(

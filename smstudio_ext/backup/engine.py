@@ -11,20 +11,22 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .. import clock
-from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
-from .backup import Progress, list_snapshot_ids, run_backup
+from .backup import Progress, Speculation, list_snapshot_ids, run_backup
 from .config import HomeBackup
 from .excludes import load_excludes
 from .prune import run_prune
 from .restore import run_restore
 from .state import LocalState
 from .store import Location, Store, parse_bucket_url, safe_segment
+
+if TYPE_CHECKING:
+    from ..aws import AwsClients
 
 log = logging.getLogger("smstudio_ext.backup")
 
@@ -61,16 +63,26 @@ def low_priority_thread() -> None:
 
 
 class BackupService:
+    _aws: Any
+
+    @property
+    def aws(self) -> AwsClients:
+        if callable(self._aws) and not hasattr(self._aws, "client"):
+            self._aws = self._aws()
+        return self._aws  # type: ignore[return-value]
+
     def __init__(
         self,
         config: HomeBackup,
         context: StudioContext,
-        aws: AwsClients,
+        aws: Union[AwsClients, Callable[[], AwsClients]],
         home: str | None = None,
     ) -> None:
+        """``aws``: the clients, or a function making them on first use (the CLI: importing
+        boto3 then waits until the "nothing changed?" check has been forked)."""
         self.config = config
         self.context = context
-        self.aws = aws
+        self._aws = aws
         self.home = home or context.home
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -102,8 +114,11 @@ class BackupService:
         return os.path.abspath(os.path.expanduser(source or self.config.source or self.home))
 
     def state(self, store: Store, source: str) -> LocalState:
+        return self._state_at(store.loc.url, source)
+
+    def _state_at(self, url: str, source: str) -> LocalState:
         base = self.config.state_dir or os.path.join(self.home, ".cache", "smstudio", "backup")
-        return LocalState.for_location(base, store.loc.url, source)
+        return LocalState.for_location(base, url, source)
 
     # -- operations
     def backup(
@@ -117,8 +132,10 @@ class BackupService:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         background: bool = False,
+        speculate: bool = False,
     ) -> dict[str, Any]:
-        store = self.store(bucket)
+        """``speculate``: check for "nothing changed" in a forked child while the S3 client
+        starts (a one-shot CLI process only, never the server: see ``Speculation``)."""
         src = self.source(source)
         exc = load_excludes(
             src,
@@ -127,6 +144,15 @@ class BackupService:
             else default_excludes,
             extra=[*self.config.excludes, *(excludes or [])],
         )
+        spec = None
+        if speculate and not dry_run:
+            spec = Speculation.start(self._state_at(self.location(bucket).url, src), src, exc)
+        try:
+            store = self.store(bucket)
+        except BaseException:
+            if spec is not None:
+                spec.cancel()
+            raise
         conc = self.config.background_concurrency if background else self.config.concurrency
         ups = self.config.background_concurrency if background else self.config.uploads
         state = self.state(store, src)
@@ -146,6 +172,7 @@ class BackupService:
                 lease_seconds=self.config.lease_seconds,
                 racy_seconds=self.config.racy_seconds,
                 thread_init=low_priority_thread if background else None,
+                speculation=spec,
             )
         except SmStudioError as err:
             if not dry_run:

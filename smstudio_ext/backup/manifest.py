@@ -125,15 +125,26 @@ class EntryWriter:
             self._raw.close()
 
 
-def assemble(header: dict[str, Any], body_path: str, out_path: str) -> None:
-    """Snapshot object = header gzip member + body gzip member."""
-    with open(out_path, "wb") as out, open(body_path, "rb") as body:
+def assemble(
+    header: dict[str, Any], body_path: str, out_path: str, body: bytes | None = None
+) -> None:
+    """Snapshot object = header gzip member + body gzip member (``body``: that member's bytes,
+    instead of the file ``body_path``)."""
+    with open(out_path, "wb") as out:
         out.write(gzip_member(json.dumps(header).encode() + b"\n"))
-        while True:
-            block = body.read(1 << 20)
-            if not block:
-                break
-            out.write(block)
+        if body is not None:
+            out.write(body)
+            return
+        with open(body_path, "rb") as fh:
+            _copy(fh, out)
+
+
+def _copy(body: Any, out: Any) -> None:
+    while True:
+        block = body.read(1 << 20)
+        if not block:
+            return
+        out.write(block)
 
 
 def read_header(first_bytes: bytes) -> dict[str, Any]:

@@ -20,10 +20,29 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions as bexc
-
-from ..aws import call, iam_action, translate
 from ..errors import AccessDenied, BadInput, NotConfigured, NotFound
+
+# boto3/botocore are imported on first use, not with this module: the CLI forks its
+# "nothing changed?" check (backup.Speculation) before paying for that import.
+
+
+def call(*args: Any, **kwargs: Any) -> Any:
+    from ..aws import call as _call
+
+    return _call(*args, **kwargs)
+
+
+def translate(*args: Any, **kwargs: Any) -> Any:
+    from ..aws import translate as _translate
+
+    return _translate(*args, **kwargs)
+
+
+def iam_action(service: str, operation: str) -> str:
+    from ..aws import iam_action as _iam_action
+
+    return _iam_action(service, operation)
+
 
 log = logging.getLogger("smstudio_ext.backup")
 
@@ -138,6 +157,8 @@ class Store:
 
     def upload_file(self, key: str, path: str) -> None:
         """A file of any size (multipart above s3transfer's threshold, checksummed per part)."""
+        import botocore.exceptions as bexc
+
         self.requests["put"] += 1
         try:
             self.s3.upload_file(path, self.loc.bucket, key, ExtraArgs=self._put_args())
@@ -156,6 +177,8 @@ class Store:
             raise
 
     def get(self, key: str, range_: str | None = None) -> bytes:
+        import botocore.exceptions as bexc
+
         self.requests["get"] += 1
         params: dict[str, Any] = {"Bucket": self.loc.bucket, "Key": key}
         if range_:

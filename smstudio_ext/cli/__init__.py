@@ -19,8 +19,52 @@ from ..errors import SmStudioError
 # One module per concern; each exports register(subparsers).
 MODULES = ("config_cmd", "demo", "admin", "conda", "idle", "insights", "lcc", "image", "backup")
 
+# Which module registers each top-level command, so that running one command imports only its
+# module (boto3, jupyter_client, ... cost a quarter of a second at start-up). ``admin`` is a
+# group: its commands live in its submodules. tests/test_cli_commands.py checks this map against
+# what every module registers.
+COMMANDS = {
+    "config": "config_cmd",
+    "context": "config_cmd",
+    "demo": "demo",
+    "plan-subnet": "subnet",
+    "policies": "policies",
+    "domain": "domain",
+    "audit": "audit",
+    "conda": "conda",
+    "idle": "idle",
+    "insights": "insights",
+    "lcc": "lcc",
+    "image": "image",
+    "backup": "backup",
+    "snapshots": "backup",
+    "restore": "backup",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+# Global options that take a value (the command is the first other word). argparse also
+# accepts unambiguous prefixes (``--endpoint URL``); none of these share one with a flag.
+_VALUED = ("--region", "--endpoint-url", "--metadata", "--config")
+
+
+def _takes_value(arg: str) -> bool:
+    return arg.startswith("--") and "=" not in arg and any(v.startswith(arg) for v in _VALUED)
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, or None (no command, ``--help``, or an unknown word)."""
+    it = iter(argv)
+    for arg in it:
+        if arg == "--":
+            return None
+        if _takes_value(arg):
+            next(it, None)
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only that command's module is imported and registered."""
     parser = argparse.ArgumentParser(
         prog="smstudio",
         description="smstudio-ext: idle shutdown, home backup, conda envs and insights for "
@@ -42,13 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra Jupyter config file (JSON or .py) to apply last; repeatable",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else MODULES
+    for name in modules:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -23,7 +23,7 @@ def _service(args: argparse.Namespace) -> Any:
 
     env = Env(args)
     studio = env.section(Studio)
-    return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
+    return BackupService(env.section(HomeBackup), env.context, lambda: env.aws, home=studio.home)
 
 
 def _fmt_bytes(n: float) -> str:
@@ -95,6 +95,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             excludes=args.exclude,
             default_excludes=False if args.no_default_excludes else None,
             progress=progress,
+            speculate=True,
         )
     if args.json:
         print_json(result)

@@ -7,15 +7,17 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
-from ..aws import Aws, AwsClients
 from ..config import load_config
 from ..context import Studio, StudioContext, context_from_config
 from ..errors import BadInput
+
+if TYPE_CHECKING:
+    from ..aws import AwsClients
 
 C = TypeVar("C", bound=Configurable)
 
@@ -55,6 +57,8 @@ class Env:
 
     @cached_property
     def aws(self) -> AwsClients:
+        from ..aws import Aws, AwsClients  # boto3: imported when a command needs AWS
+
         aws = self.section(Aws)
         endpoint = getattr(self.args, "endpoint_url", None)
         if endpoint:
