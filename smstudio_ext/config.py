@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
@@ -52,6 +53,27 @@ def load_config(paths: Iterable[str] | None = None, extra: Config | None = None)
     if extra:
         merged.merge(extra)
     return merged
+
+
+def env_value(name: str, parse: Callable[[str], Any], fallback: Any) -> Any:
+    """``parse(os.environ[name])``, or ``fallback`` (with a warning) when unset or invalid."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return fallback
+    try:
+        return parse(raw.strip())
+    except (TypeError, ValueError):
+        log.warning("smstudio: ignoring %s=%r (invalid); using %r", name, raw, fallback)
+        return fallback
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
 
 
 def effective_values(configurables: Iterable[Configurable]) -> dict[str, dict[str, Any]]:

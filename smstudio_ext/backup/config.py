@@ -8,7 +8,13 @@ import re
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
+from ..config import env_value
+
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+def _non_negative(raw: str) -> float:
+    return max(float(raw), 0.0)
 
 
 class HomeBackup(Configurable):
@@ -98,10 +104,7 @@ class HomeBackup(Configurable):
 
     @default("racy_seconds")
     def _default_racy(self) -> float:
-        try:
-            return max(float(os.environ.get("SMSTUDIO_BACKUP_RACY_SECONDS", "2")), 0.0)
-        except ValueError:
-            return 2.0
+        return float(env_value("SMSTUDIO_BACKUP_RACY_SECONDS", _non_negative, 2.0))
 
     @default("bucket")
     def _default_bucket(self) -> str:
@@ -113,10 +116,7 @@ class HomeBackup(Configurable):
 
     @default("interval_hours")
     def _default_interval(self) -> float:
-        try:
-            return max(float(os.environ.get("SMSTUDIO_BACKUP_INTERVAL_HOURS", "0")), 0.0)
-        except ValueError:
-            return 0.0
+        return float(env_value("SMSTUDIO_BACKUP_INTERVAL_HOURS", _non_negative, 0.0))
 
     @validate("bucket")
     def _check_bucket(self, proposal: dict) -> str:

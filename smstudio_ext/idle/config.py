@@ -9,35 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
+from ..config import env_value, parse_bool
+
 log = logging.getLogger("smstudio_ext")
 
 PLATFORM_TIMESTAMP_FILE = "/tmp/.sagemaker-last-active-timestamp"
-
-
-def _env(name: str, parse: Callable[[str], Any], fallback: Any) -> Any:
-    """``parse(os.environ[name])``, or ``fallback`` (with a warning) when unset or invalid."""
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return fallback
-    try:
-        return parse(raw.strip())
-    except (TypeError, ValueError):
-        log.warning("smstudio: ignoring %s=%r (invalid); using %r", name, raw, fallback)
-        return fallback
-
-
-def parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {raw!r}")
 
 
 def _optional_int(raw: str) -> int | None:
@@ -224,27 +205,27 @@ class IdleShutdown(Configurable):
     # --- environment defaults -------------------------------------------------------------
     @default("enabled")
     def _default_enabled(self) -> bool:
-        return bool(_env("SMSTUDIO_IDLE_ENABLED", parse_bool, True))
+        return bool(env_value("SMSTUDIO_IDLE_ENABLED", parse_bool, True))
 
     @default("timeout_minutes")
     def _default_timeout(self) -> int:
-        return int(_env("SMSTUDIO_IDLE_TIMEOUT_MINUTES", int, 120))
+        return int(env_value("SMSTUDIO_IDLE_TIMEOUT_MINUTES", int, 120))
 
     @default("min_timeout_minutes")
     def _default_min(self) -> int:
-        return int(_env("SMSTUDIO_IDLE_MIN_TIMEOUT_MINUTES", int, 15))
+        return int(env_value("SMSTUDIO_IDLE_MIN_TIMEOUT_MINUTES", int, 15))
 
     @default("max_timeout_minutes")
     def _default_max(self) -> int | None:
-        return _env("SMSTUDIO_IDLE_MAX_TIMEOUT_MINUTES", _optional_int, None)
+        return env_value("SMSTUDIO_IDLE_MAX_TIMEOUT_MINUTES", _optional_int, None)
 
     @default("dry_run")
     def _default_dry_run(self) -> bool:
-        return bool(_env("SMSTUDIO_IDLE_DRY_RUN", parse_bool, False))
+        return bool(env_value("SMSTUDIO_IDLE_DRY_RUN", parse_bool, False))
 
     @default("serve_api_idle")
     def _default_api(self) -> bool:
-        return bool(_env("SMSTUDIO_IDLE_API", parse_bool, False))
+        return bool(env_value("SMSTUDIO_IDLE_API", parse_bool, False))
 
     @default("user_process_uids")
     def _default_uids(self) -> list[int]:
