@@ -62,14 +62,8 @@ export function secondsSince(
   iso: string | null | undefined,
   now: Date = new Date()
 ): number | null {
-  if (!iso) {
-    return null;
-  }
-  const then = Date.parse(iso);
-  if (isNaN(then)) {
-    return null;
-  }
-  return Math.max(0, (now.getTime() - then) / 1000);
+  const until = secondsUntil(iso, now);
+  return until === null ? null : Math.max(0, -until);
 }
 
 /** `2024-05-01 14:03 (3h 12m ago)` in the browser's time zone. */
