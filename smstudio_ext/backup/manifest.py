@@ -19,7 +19,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from ..errors import BadInput
 
@@ -165,11 +165,14 @@ def read_header(first_bytes: bytes) -> dict[str, Any]:
 
 
 class SnapshotReader:
-    """Header + raw entry lines of a local snapshot file (the state or a download)."""
+    """Header + raw entry lines of a local snapshot file (the state or a download): a path,
+    the bytes, or an open binary file (read from where it is; left open on close)."""
 
-    def __init__(self, source: str | bytes) -> None:
+    def __init__(self, source: str | bytes | IO[bytes]) -> None:
         if isinstance(source, bytes):
             self._fh: gzip.GzipFile = gzip.GzipFile(fileobj=io.BytesIO(source))
+        elif not isinstance(source, str):
+            self._fh = gzip.GzipFile(fileobj=source, mode="rb")
         else:
             self._fh = gzip.open(source, "rb")
         try:
