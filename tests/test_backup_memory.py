@@ -232,3 +232,58 @@ def test_restore_memory_does_not_grow_with_the_number_of_files(
         assert len(list((tmp_path / f"out{n}").rglob("output_*"))) == n
     per_file = (peaks[4000] - peaks[1000]) / 3000
     assert per_file < 200, f"restore grows {per_file:.0f} B per file"
+
+
+# -- backup: the commit streams the snapshot object; the parent's body is copied in place
+
+
+def test_parent_body_offset_found_without_reading_the_body(tmp_path):
+    from smstudio_ext.backup import manifest as mf
+    from smstudio_ext.backup.backup import _parent_body
+
+    header = mf.gzip_member(json.dumps({"format": 1, "id": "x"}).encode() + b"\n")
+    body = mf.gzip_member(b"".join(b'["f%d","d",493,1,0,0,0,null]\n' % i for i in range(5000)))
+    snap = tmp_path / "snap.jsonl.gz"
+    snap.write_bytes(header + body)
+    assert _parent_body(str(snap)) == len(header)
+    out = tmp_path / "out.jsonl.gz"
+    mf.assemble({"format": 1, "id": "y"}, str(snap), str(out), offset=len(header))
+    data = out.read_bytes()
+    assert data.endswith(body)
+    with mf.SnapshotReader(data) as reader:
+        assert reader.header["id"] == "y" and len(list(reader.entries())) == 5000
+    # unusual files: no body member, a truncated one, garbage, a missing file
+    for name, content in (
+        ("only-header", header),
+        ("truncated", header + body[:10]),
+        ("garbage", header + b"not gzip at all, but long enough"),
+        ("not-gzip", b"plain text"),
+    ):
+        (tmp_path / name).write_bytes(content)
+        assert _parent_body(str(tmp_path / name)) is None, name
+    assert _parent_body(str(tmp_path / "missing")) is None
+
+
+def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, monkeypatch):
+    make_many(home, n=5, big=False)
+    bodies = []
+    real_put = Store.put
+
+    def put(self, key, body):
+        if "/snapshots/" in key:
+            bodies.append(body)
+        return real_put(self, key, body)
+
+    monkeypatch.setattr(Store, "put", put)
+    svc = make_service()
+    first = svc.backup()
+    second = svc.backup()  # no change: the parent's body member reused from the state file
+    (home / "zero.txt").write_text("now 1% changed")
+    third = svc.backup()
+    assert len(bodies) == 3
+    assert all(hasattr(b, "read") for b in bodies)  # a file, not the object's bytes
+    ids = [s["id"] for s in svc.snapshots()]
+    assert ids[-3:] == [first["snapshot_id"], second["snapshot_id"], third["snapshot_id"]]
+    out = home.parent / "out"
+    svc.restore(second["snapshot_id"], target=str(out))
+    assert (out / "zero.txt").read_bytes() == b""

@@ -125,17 +125,13 @@ class EntryWriter:
             self._raw.close()
 
 
-def assemble(
-    header: dict[str, Any], body_path: str, out_path: str, body: bytes | None = None
-) -> None:
-    """Snapshot object = header gzip member + body gzip member (``body``: that member's bytes,
-    instead of the file ``body_path``)."""
+def assemble(header: dict[str, Any], body_path: str, out_path: str, offset: int = 0) -> None:
+    """Snapshot object = header gzip member + body gzip member (the file ``body_path`` from
+    ``offset``: the parent's body member is reused in place)."""
     with open(out_path, "wb") as out:
         out.write(gzip_member(json.dumps(header).encode() + b"\n"))
-        if body is not None:
-            out.write(body)
-            return
         with open(body_path, "rb") as fh:
+            fh.seek(offset)
             _copy(fh, out)
 
 
