@@ -70,25 +70,34 @@ class BlobIndex:
         return value
 
     def __setitem__(self, key: bytes, value: int) -> None:
-        key = bytes(key)
         if len(key) != KEY:
             raise ValueError(f"keys are {KEY} bytes")
-        if not 0 <= value < 1 << 128:
-            raise ValueError("values are unsigned 128-bit integers")
+        try:
+            packed = value.to_bytes(16, "little")
+        except OverflowError:
+            raise ValueError("values are unsigned 128-bit integers") from None
         if key == _EMPTY:
             if self._zero is None:
                 self._len += 1
             self._zero = value
             return
-        table, off, found = self._find(key)
-        table[off + KEY : off + SLOT] = value.to_bytes(16, "little")
-        if found:
-            return
-        table[off : off + KEY] = key
-        self._len += 1
         shard = key[0]
-        self._counts[shard] += 1
-        if self._counts[shard] > _MAX_LOAD * (self._shards[shard][1] + 1):
+        table, mask = self._shards[shard]
+        i = int.from_bytes(key[1:9], "little") & mask
+        while True:
+            off = i * SLOT
+            slot_key = table[off : off + KEY]
+            if slot_key == key:
+                table[off + KEY : off + SLOT] = packed
+                return
+            if slot_key == _EMPTY:
+                break
+            i = (i + 1) & mask
+        table[off + KEY : off + SLOT] = packed  # the value first: a reader matching the key
+        table[off : off + KEY] = key  # always finds its value
+        self._len += 1
+        count = self._counts[shard] = self._counts[shard] + 1
+        if count > _MAX_LOAD * (mask + 1):
             self._grow(shard)
 
     def _grow(self, shard: int) -> None:
