@@ -287,3 +287,34 @@ def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, m
     out = home.parent / "out"
     svc.restore(second["snapshot_id"], target=str(out))
     assert (out / "zero.txt").read_bytes() == b""
+
+
+def test_cancel_mid_restore_leaves_no_temporaries(
+    make_service, bucket, home, tmp_path, small_windows, monkeypatch
+):
+    import threading
+
+    from smstudio_ext.backup.backup import Cancelled
+
+    make_many(home, big=False)
+    svc = make_service()
+    svc.backup()
+    cancel = threading.Event()
+    real_get = Store.get
+    calls = {"n": 0}
+
+    def get(self, key, range_=None):
+        if "/data/" in key:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                cancel.set()  # the user cancels while windows are in flight
+        return real_get(self, key, range_)
+
+    monkeypatch.setattr(Store, "get", get)
+    out = tmp_path / "out"
+    with pytest.raises(Cancelled):
+        restore_mod.run_restore(svc.store(), "latest", str(out), cancel=cancel)
+    got = tree(out)
+    want = tree(home)
+    assert not [r for r in got if r.endswith(restore_mod.TEMP_SUFFIX)]
+    assert all(got[r] == want[r] for r, info in got.items() if info[0] == "file")

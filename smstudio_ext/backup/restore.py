@@ -21,8 +21,8 @@ import tempfile
 import threading
 import time
 import zlib
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
 from typing import Any
 
@@ -335,6 +335,7 @@ def _restore(
         if window:
             writer.write(window)
             written += len(window)
+        writer.finish()
     finally:
         writer.close()
 
@@ -424,11 +425,21 @@ class _Writer:
         self.progress, self.cancel = progress, cancel
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="smstudio-restore")
         self.locks = [threading.Lock() for _ in range(64)]
+        self.inflight: deque[_Batch] = deque()
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Stop (after an error elsewhere: the temporaries of windows in flight are removed)."""
+        try:
+            if self.inflight:
+                self._fail(Cancelled("restore stopped"))
+        except Cancelled:
+            pass
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def write(self, todo: list[list[Any]]) -> None:
+        """Start writing a window (its empty files at once); returns once at most two
+        windows are in flight; raises the first error of a finished window."""
         target, fresh, progress, locks = self.target, self.fresh, self.progress, self.locks
         store = self.store
         status = bytearray(len(todo))  # 0 pending, 1 temp file exists, 2 complete
@@ -522,34 +533,64 @@ class _Writer:
                     install(idx)
                     progress.add(1, 0)
 
+        batch = _Batch(status, temp_of)
+        self.inflight.append(batch)
         try:
             for idx, entry in enumerate(todo):
                 if not entry[7]:  # empty file: no blobs
                     os.close(open_temp(idx))
                     install(idx)
                     progress.add(1, 0)
-            futures = [self.pool.submit(do_pack, p) for p in list(jobs)]
-            first_error: BaseException | None = None
-            for fut in futures:
-                exc = fut.exception()
-                if exc is not None and first_error is None:
-                    first_error = exc
-                    if self.cancel is None:
-                        self.cancel = threading.Event()
-                    self.cancel.set()
-            if first_error is not None:
-                raise first_error
+            batch.futures = [self.pool.submit(do_pack, p) for p in list(jobs)]
         except BaseException as exc:
-            removed = _cleanup_temps(status, temp_of)
-            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DiskFull(
-                    f"disk full while restoring into {target}: {removed} partial file(s) "
-                    "removed; free space and run the restore again (completed files are kept "
-                    "and skipped)"
-                ) from exc
-            if isinstance(exc, OSError):
-                raise BadInput(f"cannot write into {target}: {exc}") from exc
-            raise
+            self._fail(exc)
+        while len(self.inflight) > 1:  # this window downloads while the previous finishes
+            self._wait_oldest()
+
+    def finish(self) -> None:
+        """Wait for every window; on the first error, clean up and raise it."""
+        while self.inflight:
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        batch = self.inflight[0]
+        for fut in batch.futures:
+            exc = fut.exception()
+            if exc is not None:
+                self._fail(exc)
+        self.inflight.popleft()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Stop every window in flight, remove their temporaries, raise ``exc`` (mapped)."""
+        if self.cancel is None:
+            self.cancel = threading.Event()
+        self.cancel.set()
+        removed = 0
+        while self.inflight:
+            batch = self.inflight.popleft()
+            for fut in batch.futures:
+                fut.exception()  # wait: a writer must not recreate what is removed next
+            removed += _cleanup_temps(batch.status, batch.temp_of)
+        target = self.target
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(
+                f"disk full while restoring into {target}: {removed} partial file(s) "
+                "removed; free space and run the restore again (completed files are kept "
+                "and skipped)"
+            ) from exc
+        if isinstance(exc, OSError):
+            raise BadInput(f"cannot write into {target}: {exc}") from exc
+        raise exc
+
+
+class _Batch:
+    """One window in flight: its pack jobs and the state of its files' temporaries."""
+
+    __slots__ = ("futures", "status", "temp_of")
+
+    def __init__(self, status: bytearray, temp_of: Any) -> None:
+        self.status, self.temp_of = status, temp_of
+        self.futures: list[Future[None]] = []
 
 
 def hi_of(items: list[Any]) -> int:
