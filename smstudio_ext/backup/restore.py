@@ -98,6 +98,11 @@ def _selected(path: str, selections: list[str]) -> bool:
 # the snapshot; a pack whose blobs fall in two windows is fetched in two ranges.
 WINDOW_FILES = 4096
 WINDOW_REFS = 16384
+# Windows left downloading and writing while the next one is built. None: parsing the next
+# window while one is written makes the writers' many short syscalls convoy on the GIL behind
+# the parsing thread (measured 30 % slower on 100k tiny files). A window's packs are still
+# fetched in parallel.
+PIPELINE_WINDOWS = 0
 
 
 class _Manifest:
@@ -179,6 +184,8 @@ def _restore(
     t0: float,
 ) -> dict[str, Any]:
     def wanted(path: str, kind: str) -> bool:
+        if not selections:
+            return True
         if not _selected(path, selections):
             return False
         if kind == "d" and selections:
@@ -208,20 +215,23 @@ def _restore(
 
     fresh = not os.path.exists(target) or not os.listdir(target)
     real_target = os.path.realpath(target)
-    safe_dirs: dict[str, bool] = {}
+    safe_dirs: dict[str, str] = {}  # relative parent -> its path, once found inside
+
+    def place(rel: str) -> tuple[str, str]:
+        """(destination, its parent) of ``rel``; refused when the parent resolves outside the
+        target. Safe parents are remembered (one entry per directory)."""
+        head, _, name = rel.rpartition("/")
+        parent = safe_dirs.get(head)
+        if parent is None:
+            parent = os.path.join(target, head) if head else target
+            real = os.path.realpath(parent)
+            if not (real == real_target or real.startswith(real_target + os.sep)):
+                raise BadInput(f"hostile manifest: {rel!r} would be written outside {target}")
+            safe_dirs[head] = parent
+        return parent + os.sep + name, parent
 
     def check_parent(rel: str) -> str:
-        """The destination of ``rel``; refused when its parent resolves outside the target."""
-        dest = os.path.join(target, rel)
-        parent = os.path.dirname(dest)
-        ok = safe_dirs.get(parent)
-        if ok is None:
-            real = os.path.realpath(parent)
-            ok = real == real_target or real.startswith(real_target + os.sep)
-            safe_dirs[parent] = ok
-        if not ok:
-            raise BadInput(f"hostile manifest: {rel!r} would be written outside {target}")
-        return dest
+        return place(rel)[0]
 
     def under_link(path: str) -> None:
         parent = path.rsplit("/", 1)[0] if "/" in path else ""
@@ -288,13 +298,11 @@ def _restore(
     made: set[str] = {target}  # parent directories known to exist
     touched: set[str] = set()  # existing directories this run wrote into
 
-    def make_parent(dest: str) -> str:
-        parent = os.path.dirname(dest)
+    def make_parent(parent: str) -> None:
         if parent not in made:
             if not os.path.isdir(parent):
                 os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        return parent
 
     if not fresh:
         # Every parent is checked before any file is written (the directories are there
@@ -303,7 +311,7 @@ def _restore(
             for line in reader.lines():
                 path, kind = _path_kind(line)
                 if kind != "d" and wanted(path, kind):
-                    make_parent(check_parent(path))
+                    make_parent(place(path)[1])
 
     # -- pass 3: files, one window at a time
     writer = _Writer(store, target, fresh, progress, cancel, concurrency)
@@ -315,15 +323,15 @@ def _restore(
             for line in reader.lines():
                 if line.find(b'","f",') < 0:
                     continue
-                entry = json.loads(line)
+                entry = json.loads(line.decode("utf-8", "surrogatepass"))
                 if entry[1] != "f" or not wanted(entry[0], "f"):
                     continue
-                dest = check_parent(entry[0])
+                dest, parent = place(entry[0])
                 if not fresh:
                     state = _file_state(dest, entry)
                     if state == "same" or (state == "differs" and not overwrite):
                         continue  # restored by an earlier run / appeared meanwhile: kept
-                parent = make_parent(dest)
+                make_parent(parent)
                 if existing_dirs and parent in existing_dirs:
                     touched.add(parent)
                 window.append(entry)
@@ -438,8 +446,8 @@ class _Writer:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     def write(self, todo: list[list[Any]]) -> None:
-        """Start writing a window (its empty files at once); returns once at most two
-        windows are in flight; raises the first error of a finished window."""
+        """Write a window (its empty files at once, its packs in parallel); returns once at
+        most ``PIPELINE_WINDOWS`` windows are still in flight; raises the first error."""
         target, fresh, progress, locks = self.target, self.fresh, self.progress, self.locks
         store = self.store
         status = bytearray(len(todo))  # 0 pending, 1 temp file exists, 2 complete
@@ -544,7 +552,7 @@ class _Writer:
             batch.futures = [self.pool.submit(do_pack, p) for p in list(jobs)]
         except BaseException as exc:
             self._fail(exc)
-        while len(self.inflight) > 1:  # this window downloads while the previous finishes
+        while len(self.inflight) > PIPELINE_WINDOWS:
             self._wait_oldest()
 
     def finish(self) -> None:
