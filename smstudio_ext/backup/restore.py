@@ -228,7 +228,7 @@ def _restore(
             if not (real == real_target or real.startswith(real_target + os.sep)):
                 raise BadInput(f"hostile manifest: {rel!r} would be written outside {target}")
             safe_dirs[head] = parent
-        return parent + os.sep + name, parent
+        return os.path.join(parent, name), parent
 
     def check_parent(rel: str) -> str:
         return place(rel)[0]
