@@ -318,3 +318,36 @@ def test_cancel_mid_restore_leaves_no_temporaries(
     want = tree(home)
     assert not [r for r in got if r.endswith(restore_mod.TEMP_SUFFIX)]
     assert all(got[r] == want[r] for r, info in got.items() if info[0] == "file")
+
+
+def test_manifest_with_json_spacing_and_raw_utf8_restores_every_entry(
+    make_service, bucket, home, tmp_path
+):
+    """The passes after the first read only path and type; they must read them as JSON does."""
+    (home / "x").write_text("x")
+    svc = make_service()
+    svc.backup()
+    t = 1_650_000_000_000_000_000
+    lines = [
+        ["dir é", "d", 0o750, t, 0, 0, 0, None],
+        ['dir é/ünï \\"q\\".txt', "f", 0o640, t, 0, 0, 0, []],
+        ["ln", "l", 0o777, t, 0, 0, 0, "dir é/ünï.txt"],
+    ]
+    store = svc.store()
+    snap_id = "20991231T000000.000000Z-utf80000"
+    header = {"format": 1, "id": snap_id, "stats": {}}
+    body = json.dumps(header).encode() + b"\n"
+    body += b"\n".join(json.dumps(x, ensure_ascii=False).encode() for x in lines)
+    store.put(store.snapshot_key(snap_id), gzip.compress(body))
+    for name, prepare in (("fresh", None), ("not-fresh", "other.txt")):
+        out = tmp_path / name
+        if prepare:
+            out.mkdir()
+            (out / prepare).write_text("mine")
+        res = restore_mod.run_restore(store, "latest", str(out))
+        assert (res["files"], res["dirs"], res["links"]) == (1, 1, 1)
+        f = out / "dir é" / 'ünï \\"q\\".txt'
+        assert f.read_bytes() == b"" and f.stat().st_mode & 0o777 == 0o640
+        assert f.stat().st_mtime_ns == t
+        assert os.readlink(out / "ln") == "dir é/ünï.txt"
+        assert (out / "dir é").stat().st_mode & 0o777 == 0o750

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -127,11 +128,18 @@ class _Manifest:
         self._fh.close()
 
 
+_SEP = re.compile(r'\s*,\s*"')
+
+
 def _path_kind(line: bytes) -> tuple[str, str]:
-    """Path and type of an entry line already validated (no full JSON parse)."""
-    text = line.decode("ascii")
-    path, end = scanstring(text, 2)
-    return path, text[end + 2]
+    """Path and type of an entry line already validated (no full JSON parse); any JSON
+    spacing, raw UTF-8 included, as ``json.loads`` reads it."""
+    text = line.decode("utf-8", "surrogatepass")
+    path, end = scanstring(text, text.index('"') + 1)
+    m = _SEP.match(text, end)
+    if m is None:  # pragma: no cover  (validated in pass 1)
+        raise BadInput(f"corrupt manifest line: {line[:100]!r}")
+    return path, scanstring(text, m.end())[0]
 
 
 def run_restore(
@@ -321,11 +329,10 @@ def _restore(
         refs = 0
         with manifest.reader() as reader:
             for line in reader.lines():
-                if line.find(b'","f",') < 0:
+                path, kind = _path_kind(line)
+                if kind != "f" or not wanted(path, "f"):
                     continue
-                entry = json.loads(line.decode("utf-8", "surrogatepass"))
-                if entry[1] != "f" or not wanted(entry[0], "f"):
-                    continue
+                entry = json.loads(line)
                 dest, parent = place(entry[0])
                 if not fresh:
                     state = _file_state(dest, entry)
@@ -352,11 +359,10 @@ def _restore(
     if link_paths:
         with manifest.reader() as reader:
             for line in reader.lines():
-                if line.find(b'","l",') < 0:
+                path, kind = _path_kind(line)
+                if kind != "l" or not wanted(path, "l"):
                     continue
                 entry = json.loads(line)
-                if entry[1] != "l" or not wanted(entry[0], "l"):
-                    continue
                 n_links += 1
                 dest = check_parent(entry[0])
                 if existing_dirs and os.path.dirname(dest) in existing_dirs:
