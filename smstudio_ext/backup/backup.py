@@ -125,6 +125,34 @@ def list_snapshot_ids(store: Store) -> list[str]:
     return sorted(ids)
 
 
+# Snapshot objects are downloaded in ranges of this size: memory bounded by one range, one
+# GET for a snapshot of up to ~60k entries.
+MANIFEST_CHUNK = 4 * 1024 * 1024
+
+
+def download_to(store: Store, key: str, fh: Any) -> int:
+    """Copy an object into the open file ``fh`` in ranged GETs of ``MANIFEST_CHUNK`` bytes
+    (one byte more than that tells whether more follows, so no range ever starts past the
+    end); returns its size."""
+    chunk = MANIFEST_CHUNK
+    off = 0
+    while True:
+        try:
+            data = store.get(key, f"bytes={off}-{off + chunk}")
+        except SmStudioError:
+            if off:
+                raise
+            data = store.get(key)  # e.g. an empty object (a range of it is refused)
+            fh.write(data)
+            return len(data)
+        if len(data) > chunk:
+            fh.write(memoryview(data)[:chunk])
+            off += chunk
+            continue
+        fh.write(data)
+        return off + len(data)
+
+
 def prepare_parent(store: Store, state: LocalState, snapshot_ids: list[str]) -> dict[str, Any]:
     """Make the local state the newest remote snapshot; returns its meta ({} = no parent)."""
     if not snapshot_ids:
@@ -138,7 +166,7 @@ def prepare_parent(store: Store, state: LocalState, snapshot_ids: list[str]) -> 
     fd, tmp = tempfile.mkstemp(dir=state.dir, suffix=".download")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(store.get(store.snapshot_key(latest)))
+            download_to(store, store.snapshot_key(latest), fh)
         mf.SnapshotReader(tmp).close()  # validate before trusting it
         state.install(tmp, latest, trusted=False)
     finally:

@@ -30,7 +30,7 @@ from typing import Any
 from .. import clock
 from ..errors import BadInput, Conflict, NotFound, SmStudioError
 from . import manifest as mf
-from .backup import Cancelled, Progress, list_snapshot_ids
+from .backup import Cancelled, Progress, download_to, list_snapshot_ids
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -109,10 +109,10 @@ PIPELINE_WINDOWS = 0
 class _Manifest:
     """The snapshot object in an unnamed temporary file, read once per pass (not held)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, store: Store, key: str) -> None:
         self._fh = tempfile.TemporaryFile(prefix="smstudio-restore-")
         try:
-            self._fh.write(data)
+            download_to(store, key, self._fh)
             self._fh.flush()
             with self.reader():  # header check
                 pass
@@ -169,7 +169,7 @@ def run_restore(
     selections = [p.strip("/") for p in (paths or []) if p.strip("/")]
     for sel in selections:
         mf.check_path(sel)
-    manifest = _Manifest(store.get(store.snapshot_key(snap_id)))
+    manifest = _Manifest(store, store.snapshot_key(snap_id))
     try:
         return _restore(
             store, manifest, snap_id, target, selections, overwrite, progress, cancel,
