@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,6 +25,7 @@ from .. import clock
 from ..errors import BadInput, Conflict, NotFound, SmStudioError
 from . import manifest as mf
 from .backup import Cancelled, Progress, list_snapshot_ids
+from .packer import decompress
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -299,8 +299,8 @@ def run_restore(
                 piece: bytes | memoryview = view[ref[2] - lo : ref[2] - lo + ref[3]]
                 if ref[3] < ref[4]:
                     try:
-                        piece = zlib.decompress(piece)
-                    except zlib.error as exc:
+                        piece = decompress(piece, ref[4])
+                    except ValueError as exc:
                         raise CorruptBackup(f"blob {ref[0][:12]} in pack {pack_id}: {exc}") from exc
                 if len(piece) != ref[4] or hashlib.sha256(piece).hexdigest() != ref[0]:
                     raise CorruptBackup(
