@@ -530,6 +530,7 @@ def test_snapshots_written_with_zlib_still_restore(
     svc = make_service()
     result = svc.backup()
     assert result["bytes_uploaded"] < result["bytes"] / 3  # stored compressed
+    assert result["compression"] == "zlib"
     # When it is restored by a version that writes zstd
     monkeypatch.undo()
     assert packer._ZSTD is not None
@@ -547,6 +548,7 @@ def test_zstd_backup_without_a_decoder_is_a_clear_error(
     svc = make_service()
     result = svc.backup()
     assert result["bytes_uploaded"] < result["bytes"] / 3
+    assert result["compression"] == "zstd"
     monkeypatch.setattr(packer, "_ZSTD", None)
     with pytest.raises(NotConfigured, match="pip install zstandard"):
         svc.restore("latest", target=str(tmp_path / "out"))

@@ -122,6 +122,7 @@ class Packer:
         self.store = store
         self.pack_size = pack_size
         self.compression = compression
+        self.codec = ("zstd" if _ZSTD is not None else "zlib") if compression else "off"
         self.on_uploaded = on_uploaded
         self._lock = threading.Lock()
         self._known: dict[bytes, int] = {}
