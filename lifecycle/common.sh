@@ -99,12 +99,13 @@ bounded() { # bounded SECONDS CMD...: CMD killed after SECONDS (when timeout exi
 }
 
 pip_install() { # pip_install ARGS...: into $PY; --user when its site-packages is read-only
-  local user=() out="$STATE_DIR/pip.out"
+  local user=() out="$STATE_DIR/pip.out" rc=0
   if ! "$PY" -c 'import os, sys, sysconfig; sys.exit(not os.access(sysconfig.get_paths()["purelib"], os.W_OK))'; then
     user=(--user)
     log "site-packages of $PY is read-only: pip install --user"
   fi
   bounded "$PIP_TIMEOUT" "$PY" -m pip install --disable-pip-version-check --no-input \
-    --progress-bar off ${user[@]+"${user[@]}"} "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /'
+    --progress-bar off ${user[@]+"${user[@]}"} "$@" 2>&1 | tee "$out" | sed '/^Requirement already satisfied/d; s/^/smstudio-lcc pip: /' || rc=$?
   if grep -q '^Successfully installed' "$out"; then touch "$STATE_DIR/changed"; fi
+  return "$rc" # pip's status, also where the caller tests it (errexit is off there)
 }

@@ -68,16 +68,17 @@ def build_wheel(dest: Path) -> Path:
 OWN_DIST = ("smstudio_ext", "_smstudio_ext", "_editable_impl_smstudio_ext", "__editable__")
 
 
-def shared_site_overlay(dest: Path) -> Path:
+def shared_site_overlay(dest: Path, hide: tuple[str, ...] = ()) -> Path:
     """The test runner's site-packages as a folder of links, without this project's own install.
 
     A sandbox venv sees the runner's packages through it (offline, fast installs) but must not
     see smstudio-ext itself: where the runner's venv has it installed (``pip install -e .`` in
-    CI), pip in the sandbox would answer "already satisfied" and install nothing."""
+    CI), pip in the sandbox would answer "already satisfied" and install nothing. ``hide``:
+    more distributions to leave out (name prefixes), e.g. to play an image that lacks one."""
     shared = next((Path(sys.prefix) / "lib").glob("python3*/site-packages"))
     dest.mkdir(parents=True, exist_ok=True)
     for entry in shared.iterdir():
-        if entry.name.startswith(OWN_DIST) or entry.suffix == ".pth":
+        if entry.name.startswith(OWN_DIST + hide) or entry.suffix == ".pth":
             continue
         (dest / entry.name).symlink_to(entry)
     return dest

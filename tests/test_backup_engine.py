@@ -509,3 +509,74 @@ def test_edit_inside_large_file_reuses_the_chunks_before_it(make_service, bucket
     out = tmp_path / "r"
     svc.restore("latest", target=str(out))
     assert (out / "ckpt.pt").read_bytes() == bytes(data)
+
+
+def _compressible_home(home):
+    (home / "notes.txt").write_text("the same words again and again\n" * 4000)
+    (home / "data.csv").write_text(
+        "".join(f"{i},{i * 7 % 13},label-{i % 5}\n" for i in range(20000))
+    )
+    (home / "tiny").write_bytes(b"x")
+
+
+def test_snapshots_written_with_zlib_still_restore(
+    make_service, bucket, home, tmp_path, monkeypatch
+):
+    # Given a snapshot written where no zstd was importable (zlib fallback)
+    from smstudio_ext.backup import packer
+
+    _compressible_home(home)
+    monkeypatch.setattr(packer, "_ZSTD", None)
+    svc = make_service()
+    result = svc.backup()
+    assert result["bytes_uploaded"] < result["bytes"] / 3  # stored compressed
+    assert result["compression"] == "zlib"
+    # When it is restored by a version that writes zstd
+    monkeypatch.undo()
+    assert packer._ZSTD is not None
+    svc.restore("latest", target=str(tmp_path / "out"))
+    # Then every byte comes back
+    assert tree(tmp_path / "out") == tree(home)
+
+
+def test_zstd_backup_without_a_decoder_is_a_clear_error(
+    make_service, bucket, home, tmp_path, monkeypatch
+):
+    from smstudio_ext.backup import packer
+
+    _compressible_home(home)
+    svc = make_service()
+    result = svc.backup()
+    assert result["bytes_uploaded"] < result["bytes"] / 3
+    assert result["compression"] == "zstd"
+    monkeypatch.setattr(packer, "_ZSTD", None)
+    with pytest.raises(NotConfigured, match="pip install zstandard"):
+        svc.restore("latest", target=str(tmp_path / "out"))
+    # and nothing half-written is left behind
+    assert not any(p.name.endswith(".~smstudio-restore") for p in (tmp_path / "out").rglob("*"))
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_damaged_compressed_blob_is_corrupt_backup(
+    make_service, bucket, home, aws, tmp_path, monkeypatch, codec
+):
+    # Given a compressed blob whose stream is damaged after its first bytes (magic kept)
+    from smstudio_ext.backup import packer
+
+    if codec == "zlib":
+        monkeypatch.setattr(packer, "_ZSTD", None)
+    (home / "notes.txt").write_text("the same words again and again\n" * 4000)
+    svc = make_service()
+    svc.backup()
+    monkeypatch.undo()
+    s3 = aws.client("s3")
+    pack = next(
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"] if "/data/" in o["Key"]
+    )
+    body = bytearray(s3.get_object(Bucket=BUCKET, Key=pack)["Body"].read())
+    assert body[:4] == packer.ZSTD_MAGIC if codec == "zstd" else body[0] == 0x78
+    body[8:40] = bytes(32)
+    s3.put_object(Bucket=BUCKET, Key=pack, Body=bytes(body))
+    # Then the restore refuses it as damaged, naming the blob
+    with pytest.raises(CorruptBackup, match=f"blob .* invalid {codec} data"):
+        svc.restore("latest", target=str(tmp_path / "c"))

@@ -246,7 +246,7 @@ def test_expected_bucket_owner_on_every_request(make_service, bucket, home, tmp_
         with lock:
             seen.append((model.name, params))
 
-    svc.aws.client("s3").meta.events.register("before-parameter-build.s3", hook)
+    svc.s3_client().meta.events.register("before-parameter-build.s3", hook)
     svc.backup()
     (home / "small.txt").write_text("y")
     svc.backup()
@@ -263,7 +263,7 @@ def test_expected_bucket_owner_on_multipart_upload(make_service, bucket, home, t
     svc = make_service(expected_bucket_owner="123456789012")
     store = svc.store()
     seen: list[tuple[str, dict]] = []
-    svc.aws.client("s3").meta.events.register(
+    svc.s3_client().meta.events.register(
         "before-parameter-build.s3", lambda params, model, **_: seen.append((model.name, params))
     )
     big = tmp_path / "big"
@@ -308,3 +308,23 @@ def test_lcc_chown_does_not_follow_symlinks(tmp_path):
     assert outside.stat().st_uid == 0, "chown followed a restored symlink out of the home"
     assert os.lstat(home_dir / "link").st_uid == 1000
     assert (home_dir / "restored.txt").stat().st_uid == 1000
+
+
+def test_pack_uploads_carry_crc32_and_are_not_hashed_twice(make_service, bucket, home):
+    # Over plain HTTP botocore would SHA-256 every body for SigV4; the CRC32 checksum S3
+    # verifies already covers it (botocore's own choice over HTTPS).
+    (home / "a.bin").write_bytes(os.urandom(200_000))
+    svc = make_service()
+    sent: list[dict] = []
+
+    def capture(request, **_kw):
+        if request.method == "PUT" and "/data/" in request.url:
+            sent.append(dict(request.headers))
+
+    svc.s3_client().meta.events.register("before-send.s3.PutObject", capture)
+    svc.backup()
+    assert sent
+    for headers in sent:
+        value = headers["X-Amz-Content-SHA256"]
+        assert (value.decode() if isinstance(value, bytes) else value) == "UNSIGNED-PAYLOAD"
+        assert "x-amz-checksum-crc32" in {k.lower() for k in headers}

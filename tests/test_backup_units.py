@@ -72,6 +72,34 @@ def test_chunker_is_content_defined_and_bounded():
     assert len(first) >= 6
 
 
+class _ShortReads(io.RawIOBase):
+    """A file that hands out at most ``step`` bytes per read (pipes, NFS, a slow disk)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        n = self.step if size < 0 else min(size, self.step)
+        piece = self.data[self.pos : self.pos + n]
+        self.pos += len(piece)
+        return piece
+
+
+def test_chunker_cuts_do_not_depend_on_how_the_file_is_read():
+    # The search runs over what is buffered and reads more only when it must, so short reads
+    # (and any read size) give the same cut points as one big read.
+    data = random.Random(2).randbytes(12 * 1024 * 1024) + b"tail of text\n" * 300_000
+    whole = [len(c) for c in chunks(io.BytesIO(data))]
+    for step in (4096, 333_333, 3 * 1024 * 1024):
+        assert [len(c) for c in chunks(_ShortReads(data, step))] == whole
+    small = [len(c) for c in chunks(io.BytesIO(data), 1000, 9000)]
+    assert [len(c) for c in chunks(_ShortReads(data, 777), 1000, 9000)] == small
+    assert sum(small) == len(data) and max(small) <= 9000
+
+
 def test_chunker_handles_zeros_text_and_tiny_inputs():
     for data in (bytes(20 * 1024 * 1024), b"line of text\n" * 1_000_000, b"", b"x"):
         pieces = list(chunks(io.BytesIO(data)))

@@ -94,7 +94,13 @@ def index(wheel, tmp_path_factory):
 class Sandbox:
     """A Studio-like app: HOME, metadata, a target Python, PATH without the machine's extras."""
 
-    def __init__(self, root: Path, endpoint: str | None = None, base_python: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        endpoint: str | None = None,
+        base_python: str = "",
+        hide: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
         self.home = root / "home" / "sagemaker-user"
         self.home.mkdir(parents=True)
@@ -116,7 +122,7 @@ class Sandbox:
         )
         # --system-site-packages reaches the base interpreter; add the shared venv's packages
         site = next((self.venv / "lib").glob("python3*/site-packages"))
-        shared = shared_site_overlay(root / "shared-site")
+        shared = shared_site_overlay(root / "shared-site", hide)
         (site / "_shared_venv.pth").write_text(f"{shared}\n")
         self.site = site
         self.python = self.venv / "bin" / "python"
@@ -275,6 +281,24 @@ def test_jupyterlab_from_a_wheel_in_s3_installs_configures_and_is_idempotent(san
     assert "Successfully installed" not in second.stdout
     assert "unchanged:" in second.stdout and "already set: kept" in second.stdout
     assert sandbox.digest() == before
+
+
+def test_wheel_installs_offline_in_an_image_without_zstandard(tmp_path, s3):
+    # Given an image whose Python lacks zstandard (a dependency, but not in every Studio image)
+    box = Sandbox(tmp_path, endpoint=s3[0], hide=("zstandard",))
+    assert box.py("import importlib.util as u; print(u.find_spec('zstandard'))").strip() == "None"
+    r = render(LccSettings(app_type="JupyterLab", features=[], wheel=s3[1], strict=True))
+    # When the offline install (no package index) runs
+    out = box.run(r.script)
+    # Then pip's first try fails on the missing dependency, the wheel goes in alone, and the
+    # step succeeds
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "installing the wheel alone (--no-deps)" in out.stdout
+    assert "step install failed" not in out.stdout.lower()
+    assert_installed_configured_enabled(box)
+    # and the backup engine works there, compressing with zlib
+    codec = box.py("from smstudio_ext.backup import packer; print(packer._ZSTD is None)").strip()
+    assert codec == "True"
 
 
 def test_jupyterserver_from_a_package_index_restarts_only_when_something_changed(tmp_path, index):

@@ -11,7 +11,12 @@ step_install() {
     mkdir -p "$STATE_DIR/wheels"
     fetch "$WHEEL_URI" "$STATE_DIR/wheels/$WHEEL_FILE.part"
     mv -f "$STATE_DIR/wheels/$WHEEL_FILE.part" "$STATE_DIR/wheels/$WHEEL_FILE"
-    pip_install --no-index --find-links "$STATE_DIR/wheels" "$STATE_DIR/wheels/$WHEEL_FILE"
+    if ! pip_install --no-index --find-links "$STATE_DIR/wheels" "$STATE_DIR/wheels/$WHEEL_FILE"; then
+      # offline, an optional dependency the image lacks (zstandard: backups then use zlib)
+      log "a dependency is not in this image: installing the wheel alone (--no-deps)"
+      pip_install --no-index --no-deps "$STATE_DIR/wheels/$WHEEL_FILE" || return 1
+      "$PY" -c 'import jupyter_server, boto3, psutil, traitlets' || return 1
+    fi
   else
     pip_install "$PIP_SPEC"
   fi

@@ -697,6 +697,7 @@ def _result(
         "blobs_dedup": packer.blobs_dedup,
         "packs": packer.packs,
         "bytes_uploaded": packer.bytes_up,
+        "compression": packer.codec,
         "requests": dict(store.requests) if store is not None else {},
         "skipped": report.skipped,
     }

@@ -81,7 +81,9 @@ class HomeBackup(Configurable):
     pack_size_mb = Int(8, help="Target pack object size in MiB.").tag(config=True)
 
     compression = Bool(
-        True, help="zlib level 1 for blobs that compress (judged on a sample), never for media."
+        True,
+        help="Zstandard level 1 (zlib where zstd is not installed) for blobs that compress "
+        "(judged on a sample), never for media.",
     ).tag(config=True)
 
     state_dir = Unicode(

@@ -2,8 +2,14 @@
 
 A blob is a whole small file or one chunk of a large file, identified by the SHA-256 of its
 bytes. Already-stored blobs (from the parent snapshot, or earlier in this run) are never
-uploaded again: renamed and duplicate files cost nothing. Blobs that compress (zlib level 1
-on a sample, and not a known-compressed type) are stored compressed.
+uploaded again: renamed and duplicate files cost nothing. Blobs that compress (judged on a
+sample, and not of a known-compressed type) are stored compressed.
+
+Compression is Zstandard level 1 (the ``zstandard`` wheel, or ``compression.zstd`` on Python
+3.14+): 5-10x faster than zlib level 1 on notebooks, CSV and source code, and smaller. zlib
+level 1 is the fallback where neither is importable. A stored blob says what it is by its first
+bytes (a zstd frame starts ``28 b5 2f fd``, a zlib stream ``78``), so snapshots written either
+way restore anywhere zstd can be decoded.
 """
 
 from __future__ import annotations
@@ -15,7 +21,66 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
+from ..errors import NotConfigured
 from .store import Store
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], bytes]] | None:
+    """(compress level 1, decompress with a size bound) from whichever zstd is importable."""
+    try:  # Python 3.14+
+        from compression import zstd as std  # type: ignore[import-not-found]
+
+        return (lambda data: std.compress(data, 1)), (lambda data, _n: std.decompress(data))
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    local = threading.local()  # zstandard contexts are not thread-safe: one per thread
+
+    def compress(data: bytes) -> bytes:
+        ctx = getattr(local, "c", None)
+        if ctx is None:
+            ctx = local.c = zstandard.ZstdCompressor(level=1)
+        return ctx.compress(data)  # type: ignore[no-any-return]
+
+    def decompress(data: bytes, size: int) -> bytes:
+        ctx = getattr(local, "d", None)
+        if ctx is None:
+            ctx = local.d = zstandard.ZstdDecompressor()
+        return ctx.decompress(data, max_output_size=size)  # type: ignore[no-any-return]
+
+    return compress, decompress
+
+
+_ZSTD = _zstd_codec()
+
+
+def _compress(data: bytes) -> bytes:
+    return _ZSTD[0](data) if _ZSTD is not None else zlib.compress(data, 1)
+
+
+def decompress(stored: bytes | memoryview, size: int) -> bytes:
+    """A stored blob back to its ``size`` bytes; ``ValueError`` when it is not a valid stream
+    (the caller says which blob); ``NotConfigured`` when it is zstd and no decoder exists."""
+    if bytes(stored[:4]) == ZSTD_MAGIC:
+        if _ZSTD is None:
+            raise NotConfigured(
+                "this backup stores Zstandard-compressed data and no decoder is installed: "
+                "pip install zstandard"
+            )
+        try:
+            return _ZSTD[1](bytes(stored), size)
+        except Exception as exc:  # zstd's own error types differ between the two modules
+            raise ValueError(f"invalid zstd data: {exc}") from exc
+    try:
+        return zlib.decompress(stored)
+    except zlib.error as exc:
+        raise ValueError(f"invalid zlib data: {exc}") from exc
+
 
 # Content that is already compressed: not worth a zlib attempt.
 INCOMPRESSIBLE_SUFFIXES = (
@@ -31,14 +96,14 @@ def compressible(name: str) -> bool:
 
 
 def maybe_compress(data: bytes) -> bytes | None:
-    """zlib level 1 when it saves at least 10 %, judged on a sample first."""
+    """Compressed when it saves at least 10 %, judged on a sample first."""
     if len(data) < 128:
         return None
     if len(data) > SAMPLE * 2:
         sample = data[:SAMPLE]
-        if len(zlib.compress(sample, 1)) > 0.9 * len(sample):
+        if len(_compress(sample)) > 0.9 * len(sample):
             return None
-    packed = zlib.compress(data, 1)
+    packed = _compress(data)
     return packed if len(packed) < 0.9 * len(data) else None
 
 
@@ -57,6 +122,7 @@ class Packer:
         self.store = store
         self.pack_size = pack_size
         self.compression = compression
+        self.codec = ("zstd" if _ZSTD is not None else "zlib") if compression else "off"
         self.on_uploaded = on_uploaded
         self._lock = threading.Lock()
         self._known: dict[bytes, int] = {}

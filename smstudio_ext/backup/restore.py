@@ -21,7 +21,6 @@ import stat
 import tempfile
 import threading
 import time
-import zlib
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
@@ -31,6 +30,7 @@ from .. import clock
 from ..errors import BadInput, Conflict, NotFound, SmStudioError
 from . import manifest as mf
 from .backup import Cancelled, Progress, download_to, list_snapshot_ids
+from .packer import decompress
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -511,8 +511,8 @@ class _Writer:
                     piece: bytes | memoryview = view[ref[2] - lo : ref[2] - lo + ref[3]]
                     if ref[3] < ref[4]:
                         try:
-                            piece = zlib.decompress(piece)
-                        except zlib.error as exc:
+                            piece = decompress(piece, ref[4])
+                        except ValueError as exc:
                             raise CorruptBackup(
                                 f"blob {ref[0][:12]} in pack {pack_id}: {exc}"
                             ) from exc
