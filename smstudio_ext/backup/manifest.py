@@ -19,7 +19,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from ..errors import BadInput
 
@@ -125,17 +125,13 @@ class EntryWriter:
             self._raw.close()
 
 
-def assemble(
-    header: dict[str, Any], body_path: str, out_path: str, body: bytes | None = None
-) -> None:
-    """Snapshot object = header gzip member + body gzip member (``body``: that member's bytes,
-    instead of the file ``body_path``)."""
+def assemble(header: dict[str, Any], body_path: str, out_path: str, offset: int = 0) -> None:
+    """Snapshot object = header gzip member + body gzip member (the file ``body_path`` from
+    ``offset``: the parent's body member is reused in place)."""
     with open(out_path, "wb") as out:
         out.write(gzip_member(json.dumps(header).encode() + b"\n"))
-        if body is not None:
-            out.write(body)
-            return
         with open(body_path, "rb") as fh:
+            fh.seek(offset)
             _copy(fh, out)
 
 
@@ -165,11 +161,14 @@ def read_header(first_bytes: bytes) -> dict[str, Any]:
 
 
 class SnapshotReader:
-    """Header + raw entry lines of a local snapshot file (the state or a download)."""
+    """Header + raw entry lines of a local snapshot file (the state or a download): a path,
+    the bytes, or an open binary file (read from where it is; left open on close)."""
 
-    def __init__(self, source: str | bytes) -> None:
+    def __init__(self, source: str | bytes | IO[bytes]) -> None:
         if isinstance(source, bytes):
             self._fh: gzip.GzipFile = gzip.GzipFile(fileobj=io.BytesIO(source))
+        elif not isinstance(source, str):
+            self._fh = gzip.GzipFile(fileobj=source, mode="rb")
         else:
             self._fh = gzip.open(source, "rb")
         try:
