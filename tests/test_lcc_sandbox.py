@@ -293,12 +293,26 @@ def test_wheel_installs_offline_in_an_image_without_zstandard(tmp_path, s3):
     # Then pip's first try fails on the missing dependency, the wheel goes in alone, and the
     # step succeeds
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "installing the wheel alone (--no-deps)" in out.stdout
+    assert "the wheel alone (--no-deps)" in out.stdout
     assert "step install failed" not in out.stdout.lower()
     assert_installed_configured_enabled(box)
     # and the backup engine works there, compressing with zlib
     codec = box.py("from smstudio_ext.backup import packer; print(packer._ZSTD is None)").strip()
     assert codec == "True"
+
+
+def test_offline_wheel_missing_a_required_dependency_installs_nothing(tmp_path, s3):
+    # Given an image without psutil (required): only zstandard may be skipped
+    box = Sandbox(tmp_path, endpoint=s3[0], hide=("psutil",))
+    r = render(LccSettings(app_type="JupyterLab", features=[], wheel=s3[1]))
+    out = box.run(r.script)
+    # Then the install step fails, says why, and does not fall back to --no-deps
+    assert "No matching distribution found for psutil" in out.stdout, out.stdout
+    assert "step install FAILED" in out.stdout
+    assert "wheel alone" not in out.stdout
+    assert (
+        box.py("import importlib.util as u; print(u.find_spec('smstudio_ext'))").strip() == "None"
+    )
 
 
 def test_jupyterserver_from_a_package_index_restarts_only_when_something_changed(tmp_path, index):

@@ -8,14 +8,17 @@ fetch() { # fetch S3_URI FILE: boto3 in the target Python, else the AWS CLI; bot
 }
 step_install() {
   if [ -n "$WHEEL_URI" ]; then
+    local w="$STATE_DIR/wheels/$WHEEL_FILE" rc=0
     mkdir -p "$STATE_DIR/wheels"
-    fetch "$WHEEL_URI" "$STATE_DIR/wheels/$WHEEL_FILE.part"
-    mv -f "$STATE_DIR/wheels/$WHEEL_FILE.part" "$STATE_DIR/wheels/$WHEEL_FILE"
-    if ! pip_install --no-index --find-links "$STATE_DIR/wheels" "$STATE_DIR/wheels/$WHEEL_FILE"; then
-      # offline, an optional dependency the image lacks (zstandard: backups then use zlib)
-      log "a dependency is not in this image: installing the wheel alone (--no-deps)"
-      pip_install --no-index --no-deps "$STATE_DIR/wheels/$WHEEL_FILE" || return 1
-      "$PY" -c 'import jupyter_server, boto3, psutil, traitlets' || return 1
+    fetch "$WHEEL_URI" "$w.part"
+    mv -f "$w.part" "$w"
+    pip_install --no-index --find-links "$STATE_DIR/wheels" "$w" || rc=$?
+    if [ "$rc" != 0 ]; then
+      # offline, only zstandard may be missing (backups then use zlib); anything else (a
+      # required dependency, a timeout) fails the step with nothing installed
+      [ "$rc" != 124 ] && grep -q 'found for zstandard' "$STATE_DIR/pip.out" || return "$rc"
+      log "no zstandard here: the wheel alone (--no-deps); backups use zlib"
+      "$PY" -c 'import jupyter_server, boto3, psutil, traitlets' && pip_install --no-index --no-deps "$w" || return 1
     fi
   else
     pip_install "$PIP_SPEC"

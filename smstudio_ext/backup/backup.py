@@ -33,7 +33,7 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any, Callable
 
 from .. import clock
-from ..errors import SmStudioError
+from ..errors import AwsError, BadInput, SmStudioError
 from . import manifest as mf
 from .chunker import chunks
 from .excludes import Excludes
@@ -143,6 +143,11 @@ def download_to(store: Store, key: str, fh: Any) -> int:
             if off:
                 raise
             data = store.get(key)  # e.g. an empty object (a range of it is refused)
+            fh.write(data)
+            return len(data)
+        if len(data) > chunk + 1:  # the server ignored the Range: that is the whole object
+            if off:
+                raise AwsError(f"the S3 server ignored the Range of a GET of {key}")
             fh.write(data)
             return len(data)
         if len(data) > chunk:
@@ -488,6 +493,21 @@ def _run(
                 pass
 
 
+def _codecs(state: LocalState, meta: dict[str, Any], packer: Packer) -> list[str]:
+    codecs = set()
+    if packer.blobs_new and packer.codec != "off":
+        codecs.add(packer.codec)
+    if meta:
+        try:
+            with mf.SnapshotReader(state.snapshot_path) as parent:
+                found = parent.header.get("codecs")
+        except (OSError, BadInput):
+            found = None
+        # a parent that does not say was written before zstd was used: zlib
+        codecs.update(found if isinstance(found, list) else ("zlib",))
+    return sorted(str(c) for c in codecs)
+
+
 def _commit(
     store: Store,
     state: LocalState,
@@ -522,6 +542,9 @@ def _commit(
         "entries": entries,
         "stats": stats,
         "report": {"skipped": report.skipped, "changed_during_read": changed},
+        # Compression codecs its blobs may use (this run's and, through dedup, the parent's):
+        # a restore without a zstd decoder refuses before writing anything.
+        "codecs": _codecs(state, meta, packer),
     }
     own = snap_path is None
     if snap_path is None:

@@ -7,8 +7,9 @@ first, siblings sorted by name), which is also what the local state is merged ag
     [path, type, mode, mtime_ns, size, ino, ctime_ns, data]
 
 ``type`` is ``f`` (data = list of blob refs ``[sha256_hex, pack_id, offset, stored_len,
-raw_len]``, stored_len < raw_len means zlib-compressed), ``d`` (data null) or ``l`` (data = the
-link target). Paths are relative, ``/``-separated; names that are not UTF-8 are kept
+raw_len]``, stored_len < raw_len means compressed: zstd or zlib, told by the stored bytes),
+``d`` (data null) or ``l`` (data = the link target). Lines are UTF-8 (in practice ASCII) and
+strictly in scan order, which readers check: a path never appears twice. Paths are relative, ``/``-separated; names that are not UTF-8 are kept
 byte-exact through Python's ``surrogateescape`` (JSON ``\\udcXX`` escapes).
 """
 
@@ -37,7 +38,9 @@ def encode_entry(entry: list[Any]) -> bytes:
 
 
 def decode_entry(line: bytes) -> list[Any]:
-    return json.loads(line)
+    # Decoded as UTF-8 here, never by json's guess from the first bytes (which would read a
+    # line starting with a zero byte as UTF-16 and give a path other readers do not see).
+    return json.loads(line.decode("utf-8"))
 
 
 def check_path(path: Any) -> str:
@@ -190,11 +193,21 @@ class SnapshotReader:
             raise BadInput(f"corrupt snapshot body: {exc}") from exc
 
     def entries(self) -> Iterator[list[Any]]:
+        """Validated entries; a line that is not UTF-8 JSON, or a path not strictly after the
+        previous one in scan order (a duplicate included), is ``BadInput``."""
+        prev = None
         for line in self.lines():
             try:
-                yield check_entry(json.loads(line))
+                entry = check_entry(decode_entry(line))
             except ValueError as exc:
                 raise BadInput(f"corrupt manifest line: {exc}") from exc
+            key = sort_key(entry[0])
+            if prev is not None and key <= prev:
+                raise BadInput(
+                    f"hostile or corrupt manifest: {entry[0]!r} is out of order or repeated"
+                )
+            prev = key
+            yield entry
 
     def close(self) -> None:
         self._fh.close()

@@ -33,7 +33,11 @@ def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], byte
     try:  # Python 3.14+
         from compression import zstd as std  # type: ignore[import-not-found]
 
-        return (lambda data: std.compress(data, 1)), (lambda data, _n: std.decompress(data))
+        def std_decompress(data: bytes, size: int) -> bytes:
+            # at most size bytes: a longer stream fails the caller's length check
+            return std.ZstdDecompressor().decompress(data, size)  # type: ignore[no-any-return]
+
+        return (lambda data: std.compress(data, 1)), std_decompress
     except ImportError:
         pass
     try:
@@ -58,6 +62,10 @@ def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], byte
 
 
 _ZSTD = _zstd_codec()
+
+
+def zstd_available() -> bool:
+    return _ZSTD is not None
 
 
 def _compress(data: bytes) -> bytes:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
 import re
@@ -27,10 +26,10 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, 
 from typing import Any
 
 from .. import clock
-from ..errors import BadInput, Conflict, NotFound, SmStudioError
+from ..errors import BadInput, Conflict, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
 from .backup import Cancelled, Progress, download_to, list_snapshot_ids
-from .packer import decompress
+from .packer import decompress, zstd_available
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -134,12 +133,21 @@ _SEP = re.compile(r'\s*,\s*"')
 def _path_kind(line: bytes) -> tuple[str, str]:
     """Path and type of an entry line already validated (no full JSON parse); any JSON
     spacing, raw UTF-8 included, as ``json.loads`` reads it."""
-    text = line.decode("utf-8", "surrogatepass")
+    text = line.decode("utf-8")  # as pass 1 read it (manifest.decode_entry)
     path, end = scanstring(text, text.index('"') + 1)
     m = _SEP.match(text, end)
     if m is None:  # pragma: no cover  (validated in pass 1)
         raise BadInput(f"corrupt manifest line: {line[:100]!r}")
     return path, scanstring(text, m.end())[0]
+
+
+def _same_entry(line: bytes, path: str) -> list[Any]:
+    """The entry of a line whose path was read by ``_path_kind`` (both decode UTF-8 as pass 1
+    did, so they agree; checked anyway, as a refusal rather than a write elsewhere)."""
+    entry = mf.decode_entry(line)
+    if entry[0] != path:
+        raise BadInput(f"hostile or corrupt manifest line for {path!r}")
+    return entry
 
 
 def run_restore(
@@ -171,6 +179,13 @@ def run_restore(
         mf.check_path(sel)
     manifest = _Manifest(store, store.snapshot_key(snap_id))
     try:
+        with manifest.reader() as reader:
+            codecs = reader.header.get("codecs")
+        if isinstance(codecs, list) and "zstd" in codecs and not zstd_available():
+            raise NotConfigured(
+                f"snapshot {snap_id} stores Zstandard-compressed data and no decoder is "
+                "installed here: pip install zstandard (nothing was written)"
+            )
         return _restore(
             store, manifest, snap_id, target, selections, overwrite, progress, cancel,
             concurrency, t0,
@@ -225,11 +240,11 @@ def _restore(
     real_target = os.path.realpath(target)
     safe_dirs: dict[str, str] = {}  # relative parent -> its path, once found inside
 
-    def place(rel: str) -> tuple[str, str]:
+    def place(rel: str, fresh: bool = False) -> tuple[str, str]:
         """(destination, its parent) of ``rel``; refused when the parent resolves outside the
-        target. Safe parents are remembered (one entry per directory)."""
+        target. Safe parents are remembered (one entry per directory) unless ``fresh``."""
         head, _, name = rel.rpartition("/")
-        parent = safe_dirs.get(head)
+        parent = None if fresh else safe_dirs.get(head)
         if parent is None:
             parent = os.path.join(target, head) if head else target
             real = os.path.realpath(parent)
@@ -267,7 +282,7 @@ def _restore(
                     continue
                 dest = os.path.join(target, path)
                 if kind == "f":
-                    entry = json.loads(line)
+                    entry = _same_entry(line, path)
                     state = _file_state(dest, entry)
                     if state == "same":
                         continue
@@ -283,7 +298,9 @@ def _restore(
                         conflicts += 1
                 elif os.path.lexists(dest) and not overwrite:
                     try:
-                        same = os.path.islink(dest) and os.readlink(dest) == json.loads(line)[7]
+                        same = (
+                            os.path.islink(dest) and os.readlink(dest) == _same_entry(line, path)[7]
+                        )
                     except OSError:
                         same = False
                     if not same:
@@ -332,7 +349,7 @@ def _restore(
                 path, kind = _path_kind(line)
                 if kind != "f" or not wanted(path, "f"):
                     continue
-                entry = json.loads(line)
+                entry = _same_entry(line, path)
                 dest, parent = place(entry[0])
                 if not fresh:
                     state = _file_state(dest, entry)
@@ -362,9 +379,11 @@ def _restore(
                 path, kind = _path_kind(line)
                 if kind != "l" or not wanted(path, "l"):
                     continue
-                entry = json.loads(line)
+                entry = _same_entry(line, path)
                 n_links += 1
-                dest = check_parent(entry[0])
+                # Checked again now, not from the cache: links made earlier in this pass may
+                # have replaced a directory (--overwrite) that this path goes through.
+                dest = place(entry[0], fresh=True)[0]
                 if existing_dirs and os.path.dirname(dest) in existing_dirs:
                     touched.add(os.path.dirname(dest))
                 try:
@@ -381,7 +400,9 @@ def _restore(
                     pass
     dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
     for rel, mode, mtime in dirs:
-        dest = os.path.join(target, rel)
+        dest = place(rel, fresh=True)[0]
+        if not stat.S_ISDIR(os.lstat(dest).st_mode):
+            continue  # never chmod through a link (the manifest cannot have both; the target might)
         if dest in existing_dirs and not overwrite:
             # A directory that was there: its mode is the user's. Its mtime is reset only if
             # this run wrote into it (a resumed restore), as our writes changed it anyway.
