@@ -242,7 +242,7 @@ def test_parent_body_offset_found_without_reading_the_body(tmp_path):
     from smstudio_ext.backup.backup import _parent_body
 
     header = mf.gzip_member(json.dumps({"format": 1, "id": "x"}).encode() + b"\n")
-    body = mf.gzip_member(b"".join(b'["f%d","d",493,1,0,0,0,null]\n' % i for i in range(5000)))
+    body = mf.gzip_member(b"".join(b'["f%05d","d",493,1,0,0,0,null]\n' % i for i in range(5000)))
     snap = tmp_path / "snap.jsonl.gz"
     snap.write_bytes(header + body)
     assert _parent_body(str(snap)) == len(header)
