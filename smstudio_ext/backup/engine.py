@@ -357,6 +357,13 @@ class BackupService:
             lease_seconds=self.config.lease_seconds,
         )
 
+    def check(self, *, bucket: str | None = None, read_data: bool = False) -> dict[str, Any]:
+        from .check import run_check
+
+        return run_check(
+            self.store(bucket), read_data=read_data, concurrency=self.config.restore_concurrency
+        )
+
     # -- schedule and shutdown
     def next_run(self) -> str | None:
         if not self.configured or self.config.interval_hours <= 0:

@@ -82,6 +82,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     _fast_switching()
     if args.action == "prune":
         return cmd_prune(args)
+    if args.action == "check":
+        return cmd_check(args)
     from ..backup.backup import Progress
 
     svc = _service(args)
@@ -129,6 +131,34 @@ def cmd_prune(args: argparse.Namespace) -> int:
             f"{result['packs_total']} pack(s) ({_fmt_bytes(result['bytes_removed'])})"
         )
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when every snapshot can be restored, 10 (corrupt backup) otherwise."""
+    result = _service(args).check(bucket=args.bucket, read_data=args.read_data)
+    if args.json:
+        print_json(result)
+    else:
+        for item in result["problems"]:
+            where = (
+                f"{item['snapshot']} {item['path']!r}: "
+                if item["path"]
+                else f"{item['snapshot']}: "
+            )
+            print(f"smstudio: {where}{item['problem']}", file=sys.stderr)
+        if result["problems_total"] > len(result["problems"]):
+            more = result["problems_total"] - len(result["problems"])
+            print(f"smstudio: ... and {more} more problem(s)", file=sys.stderr)
+        data = (
+            f", {_fmt_bytes(result['bytes_read'])} of data verified" if result["read_data"] else ""
+        )
+        verdict = "ok" if result["ok"] else f"{result['problems_total']} problem(s)"
+        print(
+            f"{verdict}: {result['snapshots']} snapshot(s), {result['files']} file entries, "
+            f"{result['packs']} pack(s) ({result['packs_unreferenced']} unreferenced: `backup "
+            f"prune` removes them){data}, {result['seconds']:.2f}s"
+        )
+    return 0 if result["ok"] else 10
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
@@ -187,14 +217,24 @@ def _bucket_flag(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "backup",
-        help="back up the home directory to S3 (or `backup prune`)",
+        help="back up the home directory to S3 (or `backup prune`, `backup check`)",
         description="Back up a directory (default: the home) as a new snapshot. "
-        "`smstudio backup prune` applies the retention policy and removes unused data.",
+        "`smstudio backup prune` applies the retention policy and removes unused data; "
+        "`smstudio backup check [--read-data]` verifies that every snapshot can be restored "
+        "(exit 10 if not).",
     )
-    b.add_argument("action", nargs="?", choices=("prune",), help="prune: apply retention")
+    b.add_argument(
+        "action",
+        nargs="?",
+        choices=("prune", "check"),
+        help="prune: apply retention; check: verify the snapshots and their data",
+    )
     _bucket_flag(b)
     b.add_argument("--source", metavar="DIR", help="directory to back up (default: the home)")
     b.add_argument("--dry-run", action="store_true", help="show what would be read/removed")
+    b.add_argument(
+        "--read-data", action="store_true", help="check: download and verify every blob too"
+    )
     b.add_argument(
         "--no-default-excludes", action="store_true", help="also back up caches, trash, ..."
     )
