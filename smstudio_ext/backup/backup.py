@@ -33,7 +33,7 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any, Callable
 
 from .. import clock
-from ..errors import AwsError, BadInput, SmStudioError
+from ..errors import BadInput, SmStudioError
 from . import manifest as mf
 from .chunker import chunks
 from .excludes import Excludes
@@ -143,11 +143,6 @@ def download_to(store: Store, key: str, fh: Any) -> int:
             if off:
                 raise
             data = store.get(key)  # e.g. an empty object (a range of it is refused)
-            fh.write(data)
-            return len(data)
-        if len(data) > chunk + 1:  # the server ignored the Range: that is the whole object
-            if off:
-                raise AwsError(f"the S3 server ignored the Range of a GET of {key}")
             fh.write(data)
             return len(data)
         if len(data) > chunk:

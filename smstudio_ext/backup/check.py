@@ -1,7 +1,8 @@
 """``smstudio backup check``: can every snapshot be restored? Read-only, no lock needed.
 
 Every snapshot object is downloaded (in ranges, to a temporary file) and read with the same
-validation a restore applies (hostile paths, UTF-8 JSON, scan order, shapes). Every blob
+validation a restore applies (hostile paths, UTF-8 JSON, scan order, shapes, entries below a
+link of the same manifest, a zstd snapshot where no decoder is installed). Every blob
 reference must point into a pack that exists and is long enough for it. With ``read_data``
 each referenced pack is downloaded once (ranged to the span its blobs use) and every distinct
 blob is decompressed and verified against its SHA-256, as a restore would: the check answers
@@ -20,10 +21,10 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadInput, SmStudioError
+from ..errors import BadInput, NotFound, SmStudioError
 from . import manifest as mf
 from .backup import download_to, list_snapshot_ids
-from .packer import decompress
+from .packer import decompress, zstd_available
 from .store import Store
 
 MAX_PROBLEMS = 1000
@@ -40,23 +41,50 @@ class _Problems:
             self.items.append(item)
 
 
+def _under_link(path: str, links: set[str]) -> str | None:
+    parent = path
+    while "/" in parent:
+        parent = parent.rsplit("/", 1)[0]
+        if parent in links:
+            return parent
+    return None
+
+
 def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) -> dict[str, Any]:
     t0 = time.monotonic()
     ids = list_snapshot_ids(store)
     sizes = {o["Key"].rsplit("/", 1)[-1]: int(o.get("Size", 0)) for o in store.list("data/")}
     problems = _Problems()
     used: set[str] = set()
-    files = refs = 0
-    # read_data: pack -> {sha256: (offset, stored, raw, snapshot, path)} of every distinct
-    # blob referenced (the first snapshot and path that use it, for the report)
-    blobs: dict[str, dict[str, tuple[int, int, int, str, str]]] = defaultdict(dict)
+    files = refs = vanished = 0
+    # read_data: pack -> {(sha256, offset, stored, raw): (snapshot, path)} of every distinct
+    # reference (the first snapshot and path that use it, for the report)
+    blobs: dict[str, dict[tuple[str, int, int, int], tuple[str, str]]] = defaultdict(dict)
     for snap_id in ids:
+        # (pack, problem) -> [files, first path]: one line per pack and snapshot, not per file
+        broken: dict[tuple[str, str], list[Any]] = {}
         try:
             with tempfile.TemporaryFile(prefix="smstudio-check-") as fh:
                 download_to(store, store.snapshot_key(snap_id), fh)
                 fh.seek(0)
                 with mf.SnapshotReader(fh) as reader:
+                    codecs = reader.header.get("codecs")
+                    if isinstance(codecs, list) and "zstd" in codecs and not zstd_available():
+                        problems.add(
+                            snapshot=snap_id, path="",
+                            problem="stores Zstandard-compressed data and no decoder is installed "
+                            "here: pip install zstandard",
+                        )  # fmt: skip
+                    links: set[str] = set()  # scan order: a link comes before what is below it
                     for entry in reader.entries():
+                        link = _under_link(entry[0], links) if links else None
+                        if link is not None:
+                            problems.add(
+                                snapshot=snap_id, path=entry[0],
+                                problem=f"hostile manifest: lies under the symlink {link!r}",
+                            )  # fmt: skip
+                        if entry[1] == "l":
+                            links.add(entry[0])
                         if entry[1] != "f":
                             continue
                         files += 1
@@ -66,39 +94,48 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                             used.add(pack)
                             size = sizes.get(pack)
                             if size is None:
-                                problems.add(
-                                    snapshot=snap_id,
-                                    path=entry[0],
-                                    problem=f"pack {pack} is missing",
-                                )
+                                problem = f"pack {pack} is missing"
                             elif off + stored > size:
-                                problems.add(
-                                    snapshot=snap_id, path=entry[0],
-                                    problem=f"pack {pack} is {size} bytes, the blob ends at {off + stored}",
-                                )  # fmt: skip
-                            elif read_data and sha not in blobs[pack]:
-                                blobs[pack][sha] = (off, stored, raw, snap_id, entry[0])
+                                problem = (
+                                    f"pack {pack} is {size} bytes, a blob ends at {off + stored}"
+                                )
+                            else:
+                                if read_data:
+                                    blobs[pack].setdefault(
+                                        (sha, off, stored, raw), (snap_id, entry[0])
+                                    )
+                                continue
+                            seen = broken.setdefault((pack, problem), [0, entry[0], None])
+                            if seen[2] != entry[0]:  # count files, not references
+                                seen[0] += 1
+                                seen[2] = entry[0]
+        except NotFound:
+            vanished += 1  # removed since the listing (a prune meanwhile): nothing to restore
+            continue
         except BadInput as exc:
             problems.add(snapshot=snap_id, path="", problem=str(exc))
+        for (_pack, problem), (count, first, _last) in broken.items():
+            more = f" (and {count - 1} more file(s))" if count > 1 else ""
+            problems.add(snapshot=snap_id, path=first, problem=problem + more)
     bytes_read = 0
     if read_data and blobs:
 
         def verify(pack: str) -> tuple[int, list[tuple[str, str, str]]]:
             wanted = blobs[pack]
-            lo = min(v[0] for v in wanted.values())
-            hi = max(v[0] + v[1] for v in wanted.values())
+            lo = min(k[1] for k in wanted)
+            hi = max(k[1] + k[2] for k in wanted)
             bad: list[tuple[str, str, str]] = []  # (snapshot, path, problem)
             try:
                 data = memoryview(store.get(store.pack_key(pack), f"bytes={lo}-{hi - 1}"))
             except SmStudioError as exc:
-                first = next(iter(wanted.values()))
-                return 0, [(first[3], first[4], f"pack {pack} cannot be read: {exc}")]
-            for sha, (off, stored, raw, snap, path) in wanted.items():
+                snap, path = next(iter(wanted.values()))
+                return 0, [(snap, path, f"pack {pack} cannot be read: {exc}")]
+            for (sha, off, stored, raw), (snap, path) in wanted.items():
                 piece: bytes | memoryview = data[off - lo : off - lo + stored]
                 try:
                     if stored < raw:
                         piece = decompress(piece, raw)
-                except ValueError as exc:
+                except (ValueError, SmStudioError) as exc:
                     bad.append((snap, path, f"blob {sha[:12]} in pack {pack}: {exc}"))
                     continue
                 if len(piece) != raw or hashlib.sha256(piece).hexdigest() != sha:
@@ -112,7 +149,8 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                     problems.add(snapshot=snap, path=path, problem=message)
     return {
         "ok": problems.count == 0,
-        "snapshots": len(ids),
+        "snapshots": len(ids) - vanished,
+        "snapshots_vanished": vanished,
         "files": files,
         "blob_refs": refs,
         "packs": len(sizes),

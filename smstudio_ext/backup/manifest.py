@@ -47,7 +47,7 @@ def check_path(path: Any) -> str:
     """Refuse a manifest path that could land outside the restore target."""
     if not isinstance(path, str) or not path:
         raise BadInput(f"hostile or corrupt manifest: invalid path {path!r}")
-    if path.startswith("/") or "\x00" in path or "\\" in path and path.startswith("\\"):
+    if path.startswith("/") or "\x00" in path:  # a leading backslash is a name on POSIX
         raise BadInput(f"hostile manifest: absolute path {path!r} refused")
     for part in path.split("/"):
         if part in ("", ".", ".."):
@@ -84,6 +84,8 @@ def check_entry(entry: Any) -> list[Any]:
                 or not all(isinstance(x, int) and x >= 0 for x in ref[2:])
             ):
                 raise BadInput(f"corrupt manifest entry for {path!r}: bad blob reference")
+            if ref[4] == 0:  # an empty file has no blobs; an empty blob is never written
+                raise BadInput(f"corrupt manifest entry for {path!r}: empty blob")
             total += ref[4]
         if total != size:
             raise BadInput(f"corrupt manifest entry for {path!r}: blob sizes do not add up")

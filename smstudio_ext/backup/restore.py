@@ -227,8 +227,6 @@ def _restore(
             if entry[1] == "f":
                 n_files += 1
                 n_bytes += entry[4]
-                if any(ref[4] == 0 for ref in entry[7]):
-                    raise BadInput(f"corrupt manifest entry for {entry[0]!r}: empty blob")
             elif entry[1] == "d":
                 dirs.append((entry[0], entry[2], entry[3]))
             else:
