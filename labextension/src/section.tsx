@@ -312,29 +312,38 @@ function SectionBody<T>(props: {
         </div>
       );
     case 'error':
+    case 'ready': {
+      // The data sits at the same place in the tree whether fresh or stale, so a transient
+      // error (or its recovery) re-renders the section instead of remounting it: what the
+      // user is typing and a control's own message survive.
+      const error = state.status === 'error' ? state : null;
+      const data = state.status === 'ready' ? state.data : state.stale;
       return (
         <>
-          <div className="jp-smstudio-Section-error" role="alert">
-            <span>{state.message}</span>
-            <button
-              className="jp-smstudio-Button"
-              onClick={() => void model.refresh()}
-            >
-              Retry
-            </button>
-          </div>
-          {state.stale !== undefined && (
+          {error && (
+            <div className="jp-smstudio-Section-error" role="alert">
+              <span>{error.message}</span>
+              <button
+                className="jp-smstudio-Button"
+                onClick={() => void model.refresh()}
+              >
+                Retry
+              </button>
+            </div>
+          )}
+          {data !== undefined && (
             <div
-              className="jp-smstudio-Section-stale"
-              aria-label="Last known values"
+              className={
+                error ? 'jp-smstudio-Section-stale' : 'jp-smstudio-Section-data'
+              }
+              aria-label={error ? 'Last known values' : undefined}
             >
-              {def.render(state.stale, model.refresh)}
+              {def.render(data, model.refresh)}
             </div>
           )}
         </>
       );
-    case 'ready':
-      return def.render(state.data, model.refresh);
+    }
   }
 }
 
