@@ -164,12 +164,10 @@ def mutate_tiny_home(root: str, n: int, rnd: int) -> int:
     return changed
 
 
-def memory_bench(a: argparse.Namespace) -> int:
-    sizes = sorted(int(x) for x in a.files.split(","))
-    if len(sizes) < 2:
-        raise SystemExit("--files needs two sizes, e.g. 20000,100000")
-    fast = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
-    work = tempfile.mkdtemp(prefix="smstudio-mem-", dir=fast)
+def start_weed(a: argparse.Namespace, prefix: str, fallback: str) -> tuple[str, SeaweedServer]:
+    """A scratch dir (tmpfs when there is one) and a started SeaweedFS in it."""
+    fast = "/dev/shm" if os.path.isdir("/dev/shm") else fallback
+    work = tempfile.mkdtemp(prefix=prefix, dir=fast)
     weed = SeaweedServer(
         os.path.join(work, "weed"), a.port_base, weed=a.weed, access_key=KEY,
         secret_key=SECRET, region=REGION,
@@ -179,6 +177,14 @@ def memory_bench(a: argparse.Namespace) -> int:
     except WeedUnavailable as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise SystemExit(str(exc)) from None
+    return work, weed
+
+
+def memory_bench(a: argparse.Namespace) -> int:
+    sizes = sorted(int(x) for x in a.files.split(","))
+    if len(sizes) < 2:
+        raise SystemExit("--files needs two sizes, e.g. 20000,100000")
+    work, weed = start_weed(a, "smstudio-mem-", tempfile.gettempdir())
     bucket = "bench-smstudio-mem"
     weed.client().create_bucket(Bucket=bucket)
     env = dict(os.environ)
@@ -297,16 +303,7 @@ def main() -> int:
         subprocess.run(
             [sys.executable, a.gen, "generate", src, "--scale", str(a.scale)], check=True
         )
-    fast = "/dev/shm" if os.path.isdir("/dev/shm") else a.scratch
-    work = tempfile.mkdtemp(prefix="smstudio-bb-", dir=fast)
-    weed = SeaweedServer(
-        os.path.join(work, "weed"), a.port_base, weed=a.weed, access_key=KEY,
-        secret_key=SECRET, region=REGION,
-    )  # fmt: skip
-    try:
-        weed.start()
-    except WeedUnavailable as exc:
-        raise SystemExit(str(exc)) from None
+    work, weed = start_weed(a, "smstudio-bb-", a.scratch)
     bucket = "bench-smstudio"
     weed.client().create_bucket(Bucket=bucket)
     env = dict(os.environ)

@@ -41,15 +41,6 @@ class _Problems:
             self.items.append(item)
 
 
-def _under_link(path: str, links: set[str]) -> str | None:
-    parent = path
-    while "/" in parent:
-        parent = parent.rsplit("/", 1)[0]
-        if parent in links:
-            return parent
-    return None
-
-
 def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) -> dict[str, Any]:
     t0 = time.monotonic()
     ids = list_snapshot_ids(store)
@@ -77,7 +68,7 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                         )  # fmt: skip
                     links: set[str] = set()  # scan order: a link comes before what is below it
                     for entry in reader.entries():
-                        link = _under_link(entry[0], links) if links else None
+                        link = mf.link_above(entry[0], links) if links else None
                         if link is not None:
                             problems.add(
                                 snapshot=snap_id, path=entry[0],

@@ -55,6 +55,17 @@ def check_path(path: Any) -> str:
     return path
 
 
+def link_above(path: str, links: set[str]) -> str | None:
+    """The nearest parent of ``path`` that is one of ``links`` (a restore would write through
+    it: a hostile manifest), or None."""
+    parent = path
+    while "/" in parent:
+        parent = parent.rsplit("/", 1)[0]
+        if parent in links:
+            return parent
+    return None
+
+
 def check_entry(entry: Any) -> list[Any]:
     """Validate the shape of one entry (types, ranges); raises ``BadInput``."""
     if not isinstance(entry, list) or len(entry) != 8:

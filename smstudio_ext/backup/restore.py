@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
 from typing import Any
@@ -216,6 +217,15 @@ def _restore(
             return any(path == s or path.startswith(s + "/") for s in selections)
         return True
 
+    def wanted_entries(kind: str) -> Iterator[list[Any]]:
+        """One more pass over the manifest: the wanted entries of one kind, each line parsed
+        only when its path and type say it is wanted."""
+        with manifest.reader() as reader:
+            for line in reader.lines():
+                path, k = _path_kind(line)
+                if k == kind and wanted(path, k):
+                    yield _same_entry(line, path)
+
     # -- pass 1: validate every entry; keep directories (path, mode, mtime) and link paths
     dirs: list[tuple[str, int, int]] = []
     link_paths: set[str] = set()
@@ -255,11 +265,9 @@ def _restore(
         return place(rel)[0]
 
     def under_link(path: str) -> None:
-        parent = path.rsplit("/", 1)[0] if "/" in path else ""
-        while parent:
-            if parent in link_paths:
-                raise BadInput(f"hostile manifest: {path!r} lies under the symlink {parent!r}")
-            parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+        link = mf.link_above(path, link_paths)
+        if link is not None:
+            raise BadInput(f"hostile manifest: {path!r} lies under the symlink {link!r}")
 
     # -- pass 2: entries below a link of the manifest, and conflicts (nothing written yet);
     # what is already there is skipped later (resume)
@@ -342,26 +350,21 @@ def _restore(
     try:
         window: list[list[Any]] = []
         refs = 0
-        with manifest.reader() as reader:
-            for line in reader.lines():
-                path, kind = _path_kind(line)
-                if kind != "f" or not wanted(path, "f"):
-                    continue
-                entry = _same_entry(line, path)
-                dest, parent = place(entry[0])
-                if not fresh:
-                    state = _file_state(dest, entry)
-                    if state == "same" or (state == "differs" and not overwrite):
-                        continue  # restored by an earlier run / appeared meanwhile: kept
-                make_parent(parent)
-                if existing_dirs and parent in existing_dirs:
-                    touched.add(parent)
-                window.append(entry)
-                refs += len(entry[7])
-                if len(window) >= WINDOW_FILES or refs >= WINDOW_REFS:
-                    writer.write(window)
-                    written += len(window)
-                    window, refs = [], 0
+        for entry in wanted_entries("f"):
+            dest, parent = place(entry[0])
+            if not fresh:
+                state = _file_state(dest, entry)
+                if state == "same" or (state == "differs" and not overwrite):
+                    continue  # restored by an earlier run / appeared meanwhile: kept
+            make_parent(parent)
+            if existing_dirs and parent in existing_dirs:
+                touched.add(parent)
+            window.append(entry)
+            refs += len(entry[7])
+            if len(window) >= WINDOW_FILES or refs >= WINDOW_REFS:
+                writer.write(window)
+                written += len(window)
+                window, refs = [], 0
         if window:
             writer.write(window)
             written += len(window)
@@ -372,30 +375,25 @@ def _restore(
     # -- pass 4: links, then directory metadata (deepest first)
     n_links = 0
     if link_paths:
-        with manifest.reader() as reader:
-            for line in reader.lines():
-                path, kind = _path_kind(line)
-                if kind != "l" or not wanted(path, "l"):
-                    continue
-                entry = _same_entry(line, path)
-                n_links += 1
-                # Checked again now, not from the cache: links made earlier in this pass may
-                # have replaced a directory (--overwrite) that this path goes through.
-                dest = place(entry[0], fresh=True)[0]
-                if existing_dirs and os.path.dirname(dest) in existing_dirs:
-                    touched.add(os.path.dirname(dest))
-                try:
-                    if os.path.islink(dest) and os.readlink(dest) == entry[7]:
-                        pass
-                    else:
-                        if os.path.lexists(dest):
-                            if not overwrite:
-                                raise Conflict(f"{dest} exists; pass --overwrite")
-                            _remove_if_needed(dest)
-                        os.symlink(entry[7], dest)
-                    os.utime(dest, ns=(entry[3], entry[3]), follow_symlinks=False)
-                except NotImplementedError:
+        for entry in wanted_entries("l"):
+            n_links += 1
+            # Checked again now, not from the cache: links made earlier in this pass may
+            # have replaced a directory (--overwrite) that this path goes through.
+            dest = place(entry[0], fresh=True)[0]
+            if existing_dirs and os.path.dirname(dest) in existing_dirs:
+                touched.add(os.path.dirname(dest))
+            try:
+                if os.path.islink(dest) and os.readlink(dest) == entry[7]:
                     pass
+                else:
+                    if os.path.lexists(dest):
+                        if not overwrite:
+                            raise Conflict(f"{dest} exists; pass --overwrite")
+                        _remove_if_needed(dest)
+                    os.symlink(entry[7], dest)
+                os.utime(dest, ns=(entry[3], entry[3]), follow_symlinks=False)
+            except NotImplementedError:
+                pass
     dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
     for rel, mode, mtime in dirs:
         dest = place(rel, fresh=True)[0]

@@ -158,10 +158,11 @@ class Store:
     def upload_file(self, key: str, path: str) -> None:
         """A file of any size (multipart above s3transfer's threshold, checksummed per part)."""
         import botocore.exceptions as bexc
+        from boto3.s3.transfer import S3Transfer  # only here: the CLI's start stays light
 
         self.requests["put"] += 1
         try:
-            self.s3.upload_file(path, self.loc.bucket, key, ExtraArgs=self._put_args())
+            S3Transfer(self.s3).upload_file(path, self.loc.bucket, key, extra_args=self._put_args())
         except (bexc.ClientError, bexc.BotoCoreError) as exc:
             raise translate(exc, iam_action("s3", "PutObject"), self._resource(key)) from exc
         except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
