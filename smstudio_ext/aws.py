@@ -28,7 +28,15 @@ from traitlets import Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from ._version import __version__
-from .errors import AccessDenied, AwsError, AwsUnavailable, BadInput, NotFound, SmStudioError
+from .errors import (
+    AccessDenied,
+    AwsError,
+    AwsUnavailable,
+    BadInput,
+    NotConfigured,
+    NotFound,
+    SmStudioError,
+)
 
 USER_AGENT = f"smstudio-ext/{__version__}"
 _REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
@@ -122,16 +130,26 @@ def iam_action(service: str, operation: str) -> str:
     return f"{_IAM_PREFIX.get(service, service)}:{operation}"
 
 
+def no_such_profile(exc: Exception) -> NotConfigured:
+    return NotConfigured(
+        f"{exc}: name a profile that exists in ~/.aws/config (Aws.profile, AWS_PROFILE) or "
+        "leave it unset for the default credential chain"
+    )
+
+
 def validate_region(region: str) -> str:
     """Refuse a region that is malformed or unknown to botocore (a typo would otherwise hang on DNS)."""
     if not _REGION_RE.match(region or ""):
         raise BadInput(f"invalid AWS region {region!r} (expected e.g. 'us-east-1')")
     session = botocore.session.Session()
-    for partition in session.get_available_partitions():
-        if region in session.get_available_regions("sagemaker", partition_name=partition):
-            return region
-        if region in session.get_available_regions("s3", partition_name=partition):
-            return region
+    try:
+        for partition in session.get_available_partitions():
+            if region in session.get_available_regions("sagemaker", partition_name=partition):
+                return region
+            if region in session.get_available_regions("s3", partition_name=partition):
+                return region
+    except bexc.ProfileNotFound as exc:
+        raise no_such_profile(exc) from exc
     raise BadInput(
         f"unknown AWS region {region!r}: botocore knows no SageMaker or S3 endpoint there"
     )
@@ -200,7 +218,10 @@ class AwsClients:
                 kwargs: dict[str, Any] = {"region_name": region, "config": cfg}
                 if service in self.endpoint_urls:
                     kwargs["endpoint_url"] = self.endpoint_urls[service]
-                client = self._session.create_client(service, **kwargs)
+                try:
+                    client = self._session.create_client(service, **kwargs)
+                except bexc.ProfileNotFound as exc:  # Aws.profile or AWS_PROFILE
+                    raise no_such_profile(exc) from exc
                 for hook in self._request_hooks:
                     client.meta.events.register("before-send", _before_send(hook))
                 self._clients[key] = client

@@ -84,3 +84,27 @@ def test_request_hook_sees_every_http_request_including_retries(aws):
     assert seen == [("sagemaker", "ListDomains")] * 3
     call(base.client("sagemaker"), "ListDomains")
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("how", ["argument", "env"])
+def test_unknown_aws_profile_is_a_clear_error(monkeypatch, tmp_path, how):
+    from smstudio_ext.errors import NotConfigured
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))  # no profiles at all
+    if how == "env":
+        monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    with pytest.raises(NotConfigured, match="does-not-exist.*~/.aws/config"):
+        # (from the environment it already fails where the region is checked)
+        kwargs = {"profile": "does-not-exist"} if how == "argument" else {}
+        AwsClients("us-east-1", **kwargs).client("s3")
+
+
+def test_unknown_aws_profile_from_the_cli_exits_6_with_one_line(monkeypatch, tmp_path, capsys):
+    from smstudio_ext.cli import main
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["snapshots", "--bucket", "s3://some-bucket/x"]) == 6
+    err = capsys.readouterr().err
+    assert "does-not-exist" in err and "Traceback" not in err
