@@ -394,9 +394,12 @@ def _restore(
                 os.utime(dest, ns=(entry[3], entry[3]), follow_symlinks=False)
             except NotImplementedError:
                 pass
+    # Parents resolved afresh once, after every link exists (nothing below changes what a
+    # path resolves to), then remembered as in the passes before.
+    safe_dirs.clear()
     dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
     for rel, mode, mtime in dirs:
-        dest = place(rel, fresh=True)[0]
+        dest = place(rel)[0]
         if not stat.S_ISDIR(os.lstat(dest).st_mode):
             continue  # never chmod through a link (the manifest cannot have both; the target might)
         if dest in existing_dirs and not overwrite:
