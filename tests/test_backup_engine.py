@@ -393,20 +393,25 @@ def test_restore_resumes_and_if_empty(make_service, bucket, home, tmp_path):
     assert done["restored"] is True
 
 
-def test_disk_full_removes_partial_files(make_service, bucket, home, tmp_path, monkeypatch):
-    make_home(home, big=True)
-    svc = make_service()
-    svc.backup()
+def disk_fills_after(monkeypatch, writes):
+    """Restore's writes fail with ENOSPC once ``writes`` of them have succeeded."""
     real = restore_mod._write_all
     calls = {"n": 0}
 
     def fill_up(fd, data, offset):
         calls["n"] += 1
-        if calls["n"] > 3:
+        if calls["n"] > writes:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(fd, data, offset)
 
     monkeypatch.setattr(restore_mod, "_write_all", fill_up)
+
+
+def test_disk_full_removes_partial_files(make_service, bucket, home, tmp_path, monkeypatch):
+    make_home(home, big=True)
+    svc = make_service()
+    svc.backup()
+    disk_fills_after(monkeypatch, 3)
     out = tmp_path / "full"
     with pytest.raises(DiskFull, match="disk full"):
         svc.restore("latest", target=str(out))

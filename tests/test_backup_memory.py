@@ -4,7 +4,6 @@ grows slower than ~200 B per file). Windows are made tiny here so every boundary
 
 from __future__ import annotations
 
-import errno
 import gzip
 import json
 import os
@@ -13,6 +12,7 @@ import tracemalloc
 import pytest
 from test_backup_engine import (  # noqa: F401  (fixtures)
     bucket,
+    disk_fills_after,
     home,
     make_service,
     tree,
@@ -130,16 +130,7 @@ def test_disk_full_in_a_later_window_with_overwrite_loses_nothing(
     backed_up = {p: p.read_text() for p in home.rglob("f*.txt")}
     for p in backed_up:
         p.write_text(f"today's work in {p.name}")
-    real = restore_mod._write_all
-    calls = {"n": 0}
-
-    def fill_up(fd, data, offset):
-        calls["n"] += 1
-        if calls["n"] > 7:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(restore_mod, "_write_all", fill_up)
+    disk_fills_after(monkeypatch, 7)
     with pytest.raises(DiskFull, match="disk full"):
         svc.restore("latest", target=str(home), overwrite=True)
     today = [p for p in backed_up if p.read_text() == f"today's work in {p.name}"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 HOURS = 3600
@@ -21,3 +24,13 @@ BASE = {
 def with_config(**section):
     """Run a test with these IdleShutdown settings on top of the shared ones."""
     return pytest.mark.parametrize("extra_server_config", [section], indirect=True)
+
+
+async def wait_for(predicate, timeout=20.0, step=0.05):
+    """Poll ``predicate`` on the event loop until it is true (or fail after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    raise AssertionError("condition not reached in time")

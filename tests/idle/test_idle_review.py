@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from idle_support import BASE, HOURS, with_config
+from idle_support import BASE, HOURS, wait_for, with_config
 
 from smstudio_ext import clock
 from smstudio_ext.context import StudioContext
@@ -56,15 +56,6 @@ def only(result):
 
 def deletes(aws):
     return aws.count("sagemaker", "DeleteApp")
-
-
-async def wait_for(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 # --- 1. a warning always stands for the full lead time before a shutdown --------------------------

@@ -13,10 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from idle_support import HOURS
+from idle_support import HOURS, wait_for
 
 from smstudio_ext import clock
 
@@ -36,15 +35,6 @@ def kernels(jp_serverapp, jp_asyncio_loop):
     for kid in started:
         if kid in km:
             jp_asyncio_loop.run_until_complete(km.shutdown_kernel(kid, now=True))
-
-
-async def wait_for(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 async def execute(jp_serverapp, kid, code):
