@@ -274,12 +274,15 @@ class AwsClients:
         connect_timeout: float = 3.0,
         read_timeout: float = 20.0,
         validate: bool = True,
+        session: botocore.session.Session | None = None,
     ) -> None:
+        """``session``: a botocore session to build clients from instead of a new one (e.g.
+        one whose ``data_path`` loads other service models: how tests play an old botocore)."""
         self.endpoint_urls = dict(endpoint_urls or {})
         if region and validate and not self.endpoint_urls:
             validate_region(region)
         self.region = region or "us-east-1"
-        self._session = botocore.session.Session(profile=profile or None)
+        self._session = session or botocore.session.Session(profile=profile or None)
         self._config = Config(
             region_name=self.region,
             user_agent_extra=USER_AGENT,
