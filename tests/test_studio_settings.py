@@ -241,6 +241,18 @@ def test_an_old_botocore_loses_the_image_alias_only(aws, world, old_botocore_dat
     assert new.image_version_alias == "1.6.0" and old.image_version_alias is None
     assert "sagemaker-distribution-cpu@1.6.0" in new.image_ids()
     assert new.image_name == old.image_name == "sagemaker-distribution-cpu"
+    # an allow-list pinning the alias: approved when the alias is read, "can't tell" when an
+    # old botocore drops it (never "not approved")
+    config = Insights(approved_images=["Sagemaker-Distribution-CPU@1.6.0"])
+
+    def verdict(clients):
+        rows = evaluate_owner(clients, world.domain_id, "space", "alias-space", config=config)
+        return {r["id"]: r for r in rows}["image-approved"]
+
+    assert verdict(clients_for(aws))["status"] == "pass"
+    stale = verdict(old_clients(aws, old_botocore_data))
+    assert stale["status"] == "unknown", stale["reason"]
+    assert "too old to read ResourceSpec.SageMakerImageVersionAlias" in stale["reason"]
 
 
 # -- the seeded world: guardrails and audit agree on every owner ------------------------------------

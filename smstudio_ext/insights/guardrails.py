@@ -30,6 +30,7 @@ from ..studio_settings import (
     IDLE_ENABLED,
     IDLE_NOT_APPLICABLE,
     IDLE_NOT_SET,
+    model_can_read,
 )
 from .tags import tag_value
 
@@ -423,6 +424,12 @@ def check_image(facts: Facts) -> Result:
             unknown_images.append(f"{app.app_type}/{app.app_name}")
         elif not ids & approved:
             bad.append(f"{app.app_type}/{app.app_name} ({app.image or app.image_arn})")
+    # approving NAME@ALIAS needs the alias, which an old botocore drops while parsing
+    why = None
+    if bad and any("@" in a for a in approved):
+        why = model_can_read(facts.sm.meta.service_model, "ResourceSpec", "SageMakerImageVersionAlias")  # fmt: skip
+    if why:
+        return unknown(f"can't tell: {why}", **evidence)
     if bad:
         return failed("not approved: " + ", ".join(bad), **evidence)
     if unknown_images:
