@@ -179,6 +179,8 @@ class Facts:
         if self.subject.account_id:
             for arn in self._static_arns():
                 self._future(*self._tags_args(arn))
+        if self.subject.profile_hint:  # a private space's settings include its owner's
+            self._future(*self._profile_args(self.subject.profile_hint))
 
     def _static_arns(self) -> list[str]:
         """ARNs known without asking AWS, so their tags can be fetched in the first round."""
@@ -266,9 +268,7 @@ class Facts:
             profile = self.profile(name)
         return profile.get("SingleSignOnUserValue") or None
 
-    def profile(self, name: str) -> dict[str, Any]:
-        """``DescribeUserProfile`` of any profile of the domain (the same cache entry as when
-        that profile is the subject: an audit describes each profile once)."""
+    def _profile_args(self, name: str) -> tuple[Any, Callable[[], Any], float]:
         domain_id = self.subject.domain_id
 
         def load() -> dict[str, Any]:
@@ -280,8 +280,12 @@ class Facts:
                 UserProfileName=name,
             )
 
-        key = ("DescribeUserProfile", domain_id, name)
-        return self._get(key, load, self.config.guardrails_ttl_seconds)
+        return ("DescribeUserProfile", domain_id, name), load, self.config.guardrails_ttl_seconds
+
+    def profile(self, name: str) -> dict[str, Any]:
+        """``DescribeUserProfile`` of any profile of the domain (the same cache entry as when
+        that profile is the subject: an audit describes each profile once)."""
+        return self._get(*self._profile_args(name))
 
     def effective_settings(self) -> EffectiveSettings:
         """The settings that apply to the subject, resolved the service's way
