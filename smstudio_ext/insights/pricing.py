@@ -345,33 +345,23 @@ class PriceBook:
         fetch = functools.partial(call, client, "GetProducts", instance_type)
         region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": self.region}
         base = {"ServiceCode": SERVICE_CODE, "FormatVersion": "aws_v1", "MaxResults": 100}
-        try:
+        queries = [
             # usagetype carries the instance on every SageMaker product, instanceName not
-            items = list(
-                paginate(
-                    fetch,
-                    "PriceList",
-                    max_pages=20,
-                    Filters=[
-                        region_filter,
-                        {"Type": "CONTAINS", "Field": "usagetype", "Value": instance_type},
-                    ],
-                    **base,
-                )
-            )
-        except BadInput:  # an endpoint without CONTAINS filters: match the attribute instead
-            items = list(
-                paginate(
-                    fetch,
-                    "PriceList",
-                    max_pages=20,
-                    Filters=[
-                        {"Type": "TERM_MATCH", "Field": "instanceName", "Value": instance_type},
-                        region_filter,
-                    ],
-                    **base,
-                )
-            )
+            [region_filter, {"Type": "CONTAINS", "Field": "usagetype", "Value": instance_type}],
+            # an endpoint refusing CONTAINS filters: match the attribute instead
+            [
+                {"Type": "TERM_MATCH", "Field": "instanceName", "Value": instance_type},
+                region_filter,
+            ],
+        ]
+        items: list[Any] = []
+        for i, filters in enumerate(queries):
+            try:
+                items = list(paginate(fetch, "PriceList", max_pages=20, Filters=filters, **base))
+                break
+            except BadInput:
+                if i == len(queries) - 1:
+                    raise
         return parse_product_price(items, instance_type)
 
     def price(self, instance_type: str | None) -> Price:
