@@ -105,6 +105,7 @@ class Facts:
         self.used: dict[str, set[Any]] = {}
         self._part = threading.local()
         self._started = cache.now()
+        self._effective: EffectiveSettings | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -292,7 +293,10 @@ class Facts:
         (``studio_settings.resolve``): a private space includes its owner's profile (one more
         cached ``DescribeUserProfile``), a shared space the domain's ``DefaultSpaceSettings``.
         Carries the botocore model the answers were parsed with, so members an old botocore
-        drops are reported as unreadable rather than absent."""
+        drops are reported as unreadable rather than absent. Resolved once per ``Facts`` (one
+        response): several checks read it."""
+        if self._effective is not None:
+            return self._effective
         s = self.subject
         owner = self.owner()  # asked first: a denied Describe* names the owner's action
         domain = self.domain() or {}
@@ -305,7 +309,7 @@ class Facts:
             if not (owner.get("SpaceSettings") or {}).get("AppType") and not app_type:
                 types = [a.app_type for a in self.apps()]
                 app_type = types[0] if types else None
-        return resolve(
+        self._effective = resolve(
             domain,
             owner_kind=s.owner_kind,
             owner=owner,
@@ -313,6 +317,7 @@ class Facts:
             app_type=app_type,
             service_model=self.sm.meta.service_model,
         )
+        return self._effective
 
     def space_owner_profile(self) -> str | None:
         if self.subject.owner_kind != "space":
