@@ -7,15 +7,37 @@ Studio Classic: a profile owns a ``JupyterServer`` app (instance type ``system``
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from . import clock
 from .aws import AwsClients, call, paginate
 from .errors import NotFound
 
 LIVE_STATUSES = ("InService", "Pending")
+
+# ``...:image/NAME`` and ``...:image-version/NAME/VERSION`` (botocore's ImageArn and
+# ImageVersionArn patterns); the name ends at the next "/".
+_IMAGE_RE = re.compile(r"^arn:aws[a-z-]*:sagemaker:[^:]*:[^:]*:(?:image|image-version)/([^/]+)")
+
+
+def image_name(arn: str | None) -> str | None:
+    """The image's identity from an image or image-version ARN, **lowercased**; None if ``arn``
+    is not one.
+
+    Why lowercased: botocore's model lets an ImageName and an ImageArn hold capitals
+    (``[a-zA-Z0-9]([-.]?[a-zA-Z0-9]){0,62}``) but an ImageVersionArn only lowercase
+    (``image-version/[a-z0-9]([-.]?[a-z0-9])*/[0-9]+``): the service lowercases the name in
+    version ARNs, so one image is named ``Team-Image`` in its image ARN and ``team-image`` in
+    its version ARNs. Names are therefore compared case-insensitively, and this is the one
+    place that says how (sources in docs/studio-facts.md)."""
+    if not arn:
+        return None
+    m = _IMAGE_RE.match(arn)
+    return m.group(1).lower() if m else None
 
 
 @dataclass
@@ -30,6 +52,9 @@ class AppInfo:
     instance_type: str | None = None
     image_arn: str | None = None
     image_version_arn: str | None = None
+    # What real JupyterLab/CodeEditor apps report instead of a version ARN (e.g. "1.6.0"):
+    # ResourceSpec.SageMakerImageVersionAlias
+    image_version_alias: str | None = None
     lifecycle_config_arn: str | None = None
     created: datetime | None = None
     last_user_activity: datetime | None = None
@@ -41,11 +66,35 @@ class AppInfo:
     def key(self) -> tuple[str, str, str]:
         return (self.owner or "", self.app_type, self.app_name)
 
+    @property
+    def image_name(self) -> str | None:
+        """The image's lowercased name (see ``image_name``), from the image or version ARN."""
+        return image_name(self.image_arn) or image_name(self.image_version_arn)
+
+    @property
+    def image(self) -> str | None:
+        """One label for the image as the service reports it: ``NAME@ALIAS`` (spaces),
+        the version ARN (pinned versions, Classic), else the image ARN."""
+        if self.image_version_alias and self.image_name:
+            return f"{self.image_name}@{self.image_version_alias}"
+        return self.image_version_arn or self.image_arn
+
+    def image_ids(self) -> set[str]:
+        """Every identity an allow-list may name this image by, lowercased: the image ARN, the
+        version ARN, the name, and ``NAME@ALIAS`` / ``NAME:ALIAS`` when an alias is reported."""
+        ids = {self.image_arn, self.image_version_arn, self.image_name}
+        if self.image_name and self.image_version_alias:
+            ids |= {
+                f"{self.image_name}@{self.image_version_alias}",
+                f"{self.image_name}:{self.image_version_alias}",
+            }
+        return {i.lower() for i in ids if i}
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for name in ("created", "last_user_activity"):
             if data[name] is not None:
-                data[name] = data[name].isoformat()
+                data[name] = clock.isoformat_z(data[name])
         return data
 
 
@@ -62,6 +111,7 @@ def _app_from(item: dict[str, Any]) -> AppInfo:
         instance_type=spec.get("InstanceType"),
         image_arn=spec.get("SageMakerImageArn"),
         image_version_arn=spec.get("SageMakerImageVersionArn"),
+        image_version_alias=spec.get("SageMakerImageVersionAlias"),
         lifecycle_config_arn=spec.get("LifecycleConfigArn"),
         created=item.get("CreationTime"),
         last_user_activity=item.get("LastUserActivityTimestamp"),

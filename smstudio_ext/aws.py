@@ -19,6 +19,7 @@ import copy
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import botocore.exceptions as bexc
@@ -33,6 +34,7 @@ from .errors import (
     AwsError,
     AwsUnavailable,
     BadInput,
+    InvalidCredentials,
     NotConfigured,
     NotFound,
     SmStudioError,
@@ -48,11 +50,21 @@ DENIED_CODES = {
     "UnauthorizedAccess",
     "AuthorizationError",
     "NotAuthorized",
+}
+# The request's credentials themselves were refused (expired session, revoked or mistyped key,
+# wrong secret, clock skew): granting a permission would not help.
+CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
     "InvalidClientTokenId",
     "UnrecognizedClientException",
     "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AuthFailure",
 }
 NOT_FOUND_CODES = {
     "NoSuchEntity",
@@ -81,6 +93,7 @@ VALIDATION_CODES = {
     "ValidationException",
     "ValidationError",
     "InvalidParameterValue",
+    "InvalidParameterException",
     "InvalidRequest",
 }
 
@@ -98,6 +111,96 @@ _S3_ACTIONS = {
     "CopyObject": "s3:PutObject",
 }
 _IAM_PREFIX = {"ce": "ce", "costexplorer": "ce", "resourcegroupstaggingapi": "tag"}
+
+# KMS behind another service's call (S3 SSE-KMS, SageMaker volumes): the error names the key
+# action in its message ("... is not authorized to perform: kms:Decrypt ...") or carries a
+# KMS.* code ("KMS.DisabledException", S3's "KMS.NotFoundException").
+_KMS_ACTION_RE = re.compile(
+    r"\bkms:(Decrypt|GenerateDataKey\w*|Encrypt|ReEncrypt\w*|DescribeKey|CreateGrant)\b"
+)
+_KMS_HINT_RE = re.compile(r"\bKMS\b|customer master key|kms key", re.I)
+_KMS_WRITES = {
+    "PutObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "CopyObject",
+    "CompleteMultipartUpload",
+}
+_PRINCIPAL_RE = re.compile(
+    r"\b(arn:aws[a-z-]*:(?:sts|iam)::\d{12}:[\w+=,.@/:-]+?)\s+is not authorized"
+)
+# Cost Explorer answers AccessDeniedException "User not enabled for cost explorer access" until
+# the account (the payer account under consolidated billing) enables it in the Billing console.
+_CE_NOT_ENABLED_RE = re.compile(r"not enabled for cost explorer|enable cost explorer", re.I)
+
+
+# -- partitions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Where a partition's account-wide services live (botocore ``partitions.json``
+    ``implicitGlobalRegion``; the Pricing API's endpoints per AWS's Price List docs)."""
+
+    name: str
+    cost_explorer_region: str
+    pricing_regions: tuple[str, ...]  # endpoints of the Price List Query API
+    currency: str  # what its price list and bills are in
+
+
+PARTITIONS = {
+    "aws": Partition("aws", "us-east-1", ("us-east-1", "eu-central-1", "ap-south-1"), "USD"),
+    "aws-cn": Partition("aws-cn", "cn-northwest-1", ("cn-northwest-1",), "CNY"),
+    "aws-us-gov": Partition("aws-us-gov", "us-gov-west-1", ("us-gov-west-1",), "USD"),
+}
+# botocore partitions.json regionRegex, most specific first
+_PARTITION_RES = (
+    ("aws-us-gov", re.compile(r"^us-gov-\w+-\d+$")),
+    ("aws-iso-b", re.compile(r"^us-isob-\w+-\d+$")),
+    ("aws-iso-f", re.compile(r"^us-isof-\w+-\d+$")),
+    ("aws-iso", re.compile(r"^us-iso-\w+-\d+$")),
+    ("aws-iso-e", re.compile(r"^eu-isoe-\w+-\d+$")),
+    ("aws-eusc", re.compile(r"^eusc-de-\w+-\d+$")),
+    ("aws-cn", re.compile(r"^cn-\w+-\d+$")),
+)
+
+
+def partition_of(region: str | None) -> str:
+    """The partition of a region name (``aws`` unless botocore's regexes say otherwise)."""
+    for name, pattern in _PARTITION_RES:
+        if region and pattern.match(region):
+            return name
+    return "aws"
+
+
+def partition_of_arn(arn: str | None, region: str | None = None) -> str:
+    """The partition an ARN names (``arn:PARTITION:...``), else ``region``'s."""
+    parts = (arn or "").split(":")
+    if len(parts) > 2 and parts[0] == "arn" and parts[1].startswith("aws"):
+        return parts[1]
+    return partition_of(region)
+
+
+def partition_info(region: str | None) -> Partition | None:
+    """Cost Explorer / Pricing facts of ``region``'s partition; None for partitions without
+    them (the isolated ones): callers then say "not available" instead of calling aws."""
+    return PARTITIONS.get(partition_of(region))
+
+
+def pricing_region(region: str) -> str | None:
+    """The Price List Query API endpoint for ``region``: its partition's, the nearest of the
+    three in ``aws`` (any of them answers for every region). None: the partition has none."""
+    info = partition_info(region)
+    if info is None:
+        return None
+    if info.name != "aws":
+        return info.pricing_regions[0]
+    if region.startswith(("eu-", "il-", "af-")):
+        return "eu-central-1"
+    if region.startswith(("ap-", "me-")):
+        return "ap-south-1"
+    return "us-east-1"
 
 
 class Aws(Configurable):
@@ -171,12 +274,15 @@ class AwsClients:
         connect_timeout: float = 3.0,
         read_timeout: float = 20.0,
         validate: bool = True,
+        session: botocore.session.Session | None = None,
     ) -> None:
+        """``session``: a botocore session to build clients from instead of a new one (e.g.
+        one whose ``data_path`` loads other service models: how tests play an old botocore)."""
         self.endpoint_urls = dict(endpoint_urls or {})
         if region and validate and not self.endpoint_urls:
             validate_region(region)
         self.region = region or "us-east-1"
-        self._session = botocore.session.Session(profile=profile or None)
+        self._session = session or botocore.session.Session(profile=profile or None)
         self._config = Config(
             region_name=self.region,
             user_agent_extra=USER_AGENT,
@@ -239,7 +345,12 @@ def _before_send(hook: Callable[[str, str], None]) -> Callable[..., None]:
 
 
 def translate(exc: BaseException, action: str, resource: str | None = None) -> SmStudioError:
-    """Map a botocore failure during ``action`` (``service:Operation``) to a typed error."""
+    """Map a botocore failure during ``action`` (``service:Operation``) to a typed error.
+
+    Denials say what to grant to *the calling identity* (the app's execution role inside
+    Studio, the admin's own credentials on a laptop; the identity AWS named is quoted when the
+    message carries it); refused credentials, KMS-caused denials and Cost Explorer not being
+    enabled each get their own message, because granting the action would not fix them."""
     if isinstance(exc, SmStudioError):
         return exc
     where = f" on {resource}" if resource else ""
@@ -249,9 +360,30 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
             err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         )
         msg = err.get("Message") or code
+        if code in CREDENTIAL_CODES:
+            return InvalidCredentials(
+                f"AWS refused the credentials for {action}{where} ({code}: {msg}): they are "
+                "expired or invalid. Renew them (a new session, `aws sso login`, or check the "
+                "access key and the clock) and retry.",
+                action=action,
+                aws_code=code,
+            )
+        kms = _kms_failure(code, msg, action, where)
+        if kms is not None:
+            return kms
         if code in DENIED_CODES:
+            if action.startswith("ce:") and _CE_NOT_ENABLED_RE.search(msg):
+                return NotConfigured(
+                    f"Cost Explorer is not enabled for this account ({msg}): the account's "
+                    "administrator (the payer account under consolidated billing) enables it "
+                    "in the Billing console (Cost Explorer); data appears within about 24 h.",
+                    action=action,
+                    aws_code=code,
+                )
+            principal = _PRINCIPAL_RE.search(msg)
+            who = f" ({principal.group(1)})" if principal else ""
             return AccessDenied(
-                f"AWS denied {action}{where}: {msg}. Grant {action} to this app's execution role.",
+                f"AWS denied {action}{where}: {msg}. Grant {action} to the calling identity{who}.",
                 action=action,
                 resource=resource,
                 aws_code=code,
@@ -270,8 +402,15 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
             return BadInput(f"AWS rejected {action}{where}: {msg}", action=action, aws_code=code)
         return AwsError(f"{action}{where} failed: {code}: {msg}", action=action, aws_code=code)
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
-        return AccessDenied(
-            f"no AWS credentials found for {action}: set up an execution role or AWS_* variables",
+        return InvalidCredentials(
+            f"no AWS credentials found for {action}: inside Studio the app's execution role "
+            "provides them; elsewhere set up a profile (AWS_PROFILE) or AWS_* variables",
+            action=action,
+        )
+    if isinstance(exc, _TOKEN_ERRORS):
+        return InvalidCredentials(
+            f"AWS credentials for {action} could not be loaded or refreshed: {exc}. Renew them "
+            "(e.g. `aws sso login`) and retry.",
             action=action,
         )
     if isinstance(
@@ -292,6 +431,50 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
     raise exc
 
 
+_TOKEN_ERRORS: tuple[type[BaseException], ...] = tuple(
+    getattr(bexc, name)
+    for name in (
+        "TokenRetrievalError",
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+        "CredentialRetrievalError",
+        "RefreshWithMFAUnsupportedError",
+    )
+    if hasattr(bexc, name)
+)
+
+
+def _kms_failure(code: str, msg: str, action: str, where: str) -> SmStudioError | None:
+    """A denial or failure caused by a KMS key behind ``action``, or None."""
+    named = _KMS_ACTION_RE.search(msg)
+    if not (named or code.startswith("KMS") or (code in DENIED_CODES and _KMS_HINT_RE.search(msg))):
+        return None
+    operation = action.partition(":")[2]
+    kms_action = (
+        f"kms:{named.group(1)}"
+        if named
+        else "kms:GenerateDataKey"
+        if operation in _KMS_WRITES
+        else "kms:Decrypt"
+    )
+    if code in DENIED_CODES or "AccessDenied" in code or named:
+        principal = _PRINCIPAL_RE.search(msg)
+        who = f" ({principal.group(1)})" if principal else ""
+        return AccessDenied(
+            f"AWS denied {action}{where} because of its KMS key: {msg}. Grant {kms_action} on "
+            f"the key to the calling identity{who} (IAM policy and key policy).",
+            action=kms_action,
+            aws_code=code,
+            denied_action=action,
+        )
+    return AwsError(
+        f"{action}{where} failed because of its KMS key ({code}: {msg}): check that the key "
+        "exists, is enabled and is in this region.",
+        action=kms_action,
+        aws_code=code,
+    )
+
+
 def call(client: Any, operation: str, resource: str | None = None, **params: Any) -> Any:
     """Call ``operation`` (API name, e.g. ``DeleteApp``) on ``client`` with typed errors."""
     service = client.meta.service_model.service_name
@@ -302,14 +485,20 @@ def call(client: Any, operation: str, resource: str | None = None, **params: Any
         raise translate(exc, iam_action(service, operation), resource) from exc
 
 
-def paginate(fetch: Callable[..., Any], key: str, **params: Any) -> Iterator[Any]:
+def paginate(
+    fetch: Callable[..., Any], key: str, *, max_pages: int | None = None, **params: Any
+) -> Iterator[Any]:
     """Every item under ``key`` across pages: ``fetch(**params)`` returns one page, and
-    ``NextToken`` is followed until the last page (SageMaker's pagination)."""
+    ``NextToken`` is followed until the last page (the pagination of SageMaker, Pricing and
+    Cost Explorer's list calls). ``max_pages`` bounds a call whose size we don't control.
+    The one NextToken loop of the project: use it rather than writing another."""
+    pages = 0
     while True:
         page = fetch(**params)
-        yield from page.get(key, [])
+        pages += 1
+        yield from page.get(key) or []
         token = page.get("NextToken")
-        if not token:
+        if not token or (max_pages is not None and pages >= max_pages):
             return
         params = {**params, "NextToken": token}
 

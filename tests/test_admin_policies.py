@@ -363,3 +363,44 @@ def test_evaluator_semantics_for_absent_keys_and_variables():
     assert denied({"StringEquals": {"AWS:SourceVpce": "v"}}, **{"aws:sourcevpce": "v"})
     assert evaluate([stmt({})], Request("X:y")).denied_explicitly
     assert evaluate([], Request("x:Y")).decision == "ImplicitDeny"
+
+
+def _arns(value):
+    if isinstance(value, str):
+        return [value] if value.startswith("arn:") else []
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _arns(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in _arns(v)]
+    return []
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_every_arn_uses_the_domains_partition(partition):
+    image = f"arn:{partition}:sagemaker:*:{ACCOUNT}:image/team-image"
+    key = f"arn:{partition}:kms:*:{ACCOUNT}:key/1111-2222"
+    rendered, _ = render_policies(
+        PolicyInputs(approved_images=[image], kms_keys=[key], partition=partition)
+    )
+    arns = [a for p in rendered for a in _arns(p.document)]
+    assert arns and all(a.startswith(f"arn:{partition}:") for a in arns), arns
+    own = {p.name: p for p in rendered}["studio-own-profile-only"].document
+    profile = f"arn:{partition}:sagemaker:cn-north-1:{ACCOUNT}:user-profile/d-abc/alice"
+    ctx = {"aws:username": "alice", "aws:ResourceTag/studiouserid": "alice"}
+    assert evaluate([own], Request("sagemaker:CreatePresignedDomainUrl", profile, ctx)).allowed
+    notes = " ".join(n for p in rendered for n in p.notes)
+    assert f"arn:{partition}:sagemaker:*:*:image/sagemaker-distribution-*" in notes
+    # an ARN of another partition is refused, naming it
+    with pytest.raises(BadInput, match=f"not in the domain's partition {partition}"):
+        render_policies(PolicyInputs(approved_images=[IMG], partition=partition))
+
+
+def test_cli_partition_comes_from_the_region(tmp_path, capsys):
+    out = tmp_path / "pol"
+    code = main(["--region", "cn-north-1", "policies", "render", "--out", str(out), "--no-lint"])
+    assert code == 0
+    doc = json.loads((out / "studio-own-profile-only.json").read_text())
+    assert doc["Statement"][0]["Resource"] == "arn:aws-cn:sagemaker:*:*:user-profile/*/*"
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown partition
+        main(["policies", "render", "--out", str(out), "--partition", "mars", "--no-lint"])
+    assert exit_info.value.code == 2 and "invalid choice: 'mars'" in capsys.readouterr().err

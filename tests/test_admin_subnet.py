@@ -63,6 +63,26 @@ def test_growth_rounds_users_up_and_can_cross_a_prefix():
     assert grown.recommended_prefix == 27
 
 
+def test_efs_mount_targets_count_once_per_availability_zone():
+    # 4 subnets in 2 AZs, 3 endpoints: EFS 2 mount targets (one per AZ, not per subnet) + 3 x 4
+    # endpoint ENIs = 14 over the domain. The worst-case subnet still holds its AZ's mount
+    # target: 1 + 3 = 4 domain ENIs. 20 users x 2 instances = 40 -> 44 + 5 = 49 -> /26 (64).
+    plan = plan_subnets(
+        subnets=4, availability_zones=2, endpoints=3, users=20, instances_per_user=2
+    )
+    assert plan.domain_ips == 2 + 12 and plan.domain_ips_per_subnet == 4
+    assert plan.per_subnet_addresses == 49 and plan.recommended_prefix == 26
+    assert plan.total_ips == 14 + 40
+    efs = next(r for r in plan.rows if r.entity.startswith("EFS"))
+    assert (efs.count, efs.ips_total) == (2, 2)
+    # one subnet per AZ (the default) gives one mount target per subnet
+    assert plan_subnets(subnets=4, endpoints=3, users=20, instances_per_user=2).domain_ips == 16
+    with pytest.raises(BadInput, match="cannot exceed the subnets"):
+        plan_subnets(subnets=2, availability_zones=3, endpoints=0, users=1, instances_per_user=1)
+    with pytest.raises(BadInput, match="availability zones must be positive"):
+        plan_subnets(subnets=2, availability_zones=0, endpoints=0, users=1, instances_per_user=1)
+
+
 def test_prefix_boundaries():
     assert prefix_for(1) == 28
     assert prefix_for(16) == 28
@@ -148,6 +168,22 @@ def test_cli_table(capsys):
     assert code == 0
     assert "training/processing instances (EFA)" in out
     assert "recommended: /24 per subnet (256 addresses) in each of 3 subnets" in out
+    assert "3 EFS mount target(s), one per AZ" in out
+    code = main(
+        [
+            "plan-subnet",
+            "--subnets",
+            "3",
+            "--azs",
+            "1",
+            "--users",
+            "10",
+            "--instances-per-user",
+            "2",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "1 EFS mount target(s), one per AZ" in out
 
 
 def test_cli_bad_input_exit_code(capsys):

@@ -7,8 +7,16 @@ import time
 
 import pytest
 
-from smstudio_ext.aws import AwsClients, call, iam_action, validate_region
-from smstudio_ext.errors import AccessDenied, AwsUnavailable, BadInput, NotFound
+from smstudio_ext.aws import AwsClients, call, iam_action, paginate, validate_region
+from smstudio_ext.errors import (
+    AccessDenied,
+    AwsError,
+    AwsUnavailable,
+    BadInput,
+    InvalidCredentials,
+    NotConfigured,
+    NotFound,
+)
 
 
 def test_validate_region():
@@ -108,3 +116,118 @@ def test_unknown_aws_profile_from_the_cli_exits_6_with_one_line(monkeypatch, tmp
     assert main(["snapshots", "--bucket", "s3://some-bucket/x"]) == 6
     err = capsys.readouterr().err
     assert "does-not-exist" in err and "Traceback" not in err
+
+
+# -- error messages: each cause its own, checked through the emulator's fault injection ----------
+
+
+def _clients(aws, *services):
+    return AwsClients(
+        "us-east-1", endpoint_urls={s: aws.endpoint_url for s in services}, max_attempts=1
+    )
+
+
+def test_denied_names_the_calling_identity_not_an_execution_role(aws):
+    # the emulator's denial quotes the principal, as IAM does
+    aws.deny("ListApps")
+    with pytest.raises(AccessDenied) as info:
+        call(_clients(aws, "sagemaker").client("sagemaker"), "ListApps", DomainIdEquals="d-x")
+    message = info.value.message
+    assert "Grant sagemaker:ListApps to the calling identity" in message
+    assert "(arn:aws:sts::123456789012:assumed-role/SageMakerExecutionRole/SageMaker)" in message
+    assert "execution role." not in message  # an admin CLI on a laptop has none
+
+
+@pytest.mark.parametrize(
+    "code", ["ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException"]
+)
+def test_refused_credentials_are_their_own_error(aws, code):
+    aws.fail("ListApps", code=code, status=400, message="The security token included is expired")
+    with pytest.raises(InvalidCredentials) as info:
+        call(_clients(aws, "sagemaker").client("sagemaker"), "ListApps", DomainIdEquals="d-x")
+    err = info.value
+    assert err.code == "credentials_invalid" and err.status == 403 and err.exit_code == 3
+    assert "expired or invalid" in err.message and "Renew them" in err.message
+    assert "Grant" not in err.message  # a permission would not help
+    assert not isinstance(err, AccessDenied)
+
+
+def test_expired_s3_token_is_a_credentials_error(aws):
+    aws.fail("ListObjectsV2", code="ExpiredToken", status=400, service="s3")
+    with pytest.raises(InvalidCredentials, match="s3:ListBucket"):
+        call(_clients(aws, "s3").client("s3"), "ListObjectsV2", Bucket="b")
+
+
+def test_kms_denial_names_the_key_action(aws):
+    # Given S3 refusing a read because the caller may not use the object's KMS key
+    s3 = _clients(aws, "s3").client("s3")
+    aws.fail(
+        "GetObject",
+        code="AccessDenied",
+        status=403,
+        service="s3",
+        times=1,
+        message="User: arn:aws:sts::123456789012:assumed-role/Admin/me is not authorized to "
+        "perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:123456789012:key/k1 because "
+        "no identity-based policy allows the kms:Decrypt action",
+    )
+    with pytest.raises(AccessDenied) as info:
+        call(s3, "GetObject", resource="s3://b/k", Bucket="b", Key="k")
+    err = info.value
+    assert err.action == "kms:Decrypt" and err.extra["denied_action"] == "s3:GetObject"
+    assert "because of its KMS key" in err.message
+    assert "Grant kms:Decrypt on the key to the calling identity" in err.message
+    # a write refused by the key without naming the action: kms:GenerateDataKey
+    aws.fail(
+        "PutObject",
+        code="AccessDenied",
+        status=403,
+        service="s3",
+        times=1,
+        message="The ciphertext refers to a customer master key that does not exist, does not "
+        "exist in this region, or you are not allowed to access.",
+    )
+    with pytest.raises(AccessDenied) as info:
+        call(s3, "PutObject", Bucket="b", Key="k", Body=b"x")
+    assert info.value.action == "kms:GenerateDataKey"
+    # a disabled key is not a permission problem
+    aws.fail("PutObject", code="KMS.DisabledException", status=400, service="s3", message="off")
+    with pytest.raises(AwsError) as info:
+        call(s3, "PutObject", Bucket="b", Key="k", Body=b"x")
+    assert "check that the key exists, is enabled" in info.value.message
+    assert info.value.extra["action"] == "kms:GenerateDataKey"
+
+
+def test_cost_explorer_not_enabled_is_not_a_missing_permission(aws):
+    aws.fail(
+        "GetCostAndUsage",
+        code="AccessDeniedException",
+        status=400,
+        service="ce",
+        message="User not enabled for cost explorer access",
+    )
+    ce = _clients(aws, "ce").client("ce")
+    with pytest.raises(NotConfigured) as info:
+        call(
+            ce,
+            "GetCostAndUsage",
+            TimePeriod={"Start": "2025-01-01", "End": "2025-02-01"},
+            Granularity="MONTHLY",
+            Metrics=["UnblendedCost"],
+        )
+    assert "Cost Explorer is not enabled for this account" in info.value.message
+    assert "Billing console" in info.value.message
+
+
+def test_paginate_follows_next_token_and_can_be_bounded():
+    pages = {None: {"Items": [1, 2], "NextToken": "a"}, "a": {"Items": [3], "NextToken": "b"}}
+    pages["b"] = {"Items": None}
+    seen = []
+
+    def fetch(**params):
+        seen.append(params.get("NextToken"))
+        return pages[params.get("NextToken")]
+
+    assert list(paginate(fetch, "Items", Filter="x")) == [1, 2, 3]
+    assert seen == [None, "a", "b"]
+    assert list(paginate(fetch, "Items", max_pages=1)) == [1, 2]

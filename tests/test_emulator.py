@@ -672,40 +672,53 @@ def test_non_compliant_world(aws: Emulator) -> None:
 
 
 def test_pricing_get_products(aws: Emulator) -> None:
+    # the publicly described shape: the instance in usagetype, no instance attribute on Studio
     pricing = aws.client("pricing")
     response = pricing.get_products(
         ServiceCode="AmazonSageMaker",
         Filters=[
             {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"},
-            {"Type": "TERM_MATCH", "Field": "instanceName", "Value": "ml.g4dn.xlarge"},
-            {"Type": "TERM_MATCH", "Field": "component", "Value": "studio-notebook"},
+            {"Type": "TERM_MATCH", "Field": "usagetype", "Value": "USE1-Studio:JupyterLab-ml.g4dn.xlarge"},
         ],
-    )
+    )  # fmt: skip
     assert response["FormatVersion"] == "aws_v1"
     assert len(response["PriceList"]) == 1
     product = json.loads(response["PriceList"][0])
     attributes = product["product"]["attributes"]
-    assert attributes["usagetype"] == "USE1-Studio:ml.g4dn.xlarge"
+    assert "instanceName" not in attributes and "instanceType" not in attributes
+    assert attributes["platoinstancetype"] == "Studio-JupyterLab"
     assert attributes["location"] == "US East (N. Virginia)"
     (term,) = product["terms"]["OnDemand"].values()
     (dimension,) = term["priceDimensions"].values()
     assert dimension["unit"] == "Hrs"
     assert float(dimension["pricePerUnit"]["USD"]) == pytest.approx(0.7364)
     assert hourly_price("ml.g4dn.xlarge") == pytest.approx(0.7364)
+    # a filter on instanceName alone finds only the products that carry it (hosting)
+    named = pricing.get_products(
+        ServiceCode="AmazonSageMaker",
+        Filters=[
+            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"},
+            {"Type": "TERM_MATCH", "Field": "instanceName", "Value": "ml.g4dn.xlarge"},
+        ],
+    )
+    assert [json.loads(p)["product"]["attributes"]["usagetype"] for p in named["PriceList"]] == [
+        "USE1-Host:ml.g4dn.xlarge"
+    ]
 
     ireland = pricing.get_products(
         ServiceCode="AmazonSageMaker",
         Filters=[
             {"Type": "TERM_MATCH", "Field": "location", "Value": "EU (Ireland)"},
-            {"Type": "TERM_MATCH", "Field": "instanceName", "Value": "ml.t3.medium"},
+            {"Type": "CONTAINS", "Field": "usagetype", "Value": "ml.t3.medium"},
         ],
     )
     usage_types = {
         json.loads(p)["product"]["attributes"]["usagetype"] for p in ireland["PriceList"]
     }
     assert usage_types == {
-        "EU-Studio:ml.t3.medium",
-        "EU-Hosting:ml.t3.medium",
+        "EU-Studio:JupyterLab-ml.t3.medium",
+        "EU-Notebk:ml.t3.medium",
+        "EU-Host:ml.t3.medium",
         "EU-Train:ml.t3.medium",
     }
 
@@ -718,11 +731,11 @@ def test_pricing_get_products(aws: Emulator) -> None:
         )
     )
     total = sum(len(p["PriceList"]) for p in pages)
-    assert len(pages) > 1 and total == 18 * 3
+    assert len(pages) > 1 and total == 19 * 4 - 2  # ml.r6i.4xlarge: no hosting or training
     assert pricing.get_products(ServiceCode="AmazonEC2")["PriceList"] == []
     values = pricing.get_attribute_values(ServiceCode="AmazonSageMaker", AttributeName="regionCode")
     assert {"us-east-1", "eu-west-1"} <= {v["Value"] for v in values["AttributeValues"]}
-    assert aws.count("pricing", "GetProducts") == 2 + len(pages) + 1
+    assert aws.count("pricing", "GetProducts") == 3 + len(pages) + 1
 
 
 def test_cost_explorer_injection(aws: Emulator) -> None:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from traitlets import TraitError
 
-from smstudio_ext import clock
+from smstudio_ext import aws, clock, studio_settings
 from smstudio_ext.apps import AppInfo
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.errors import AccessDenied, AwsError, BadInput
@@ -151,10 +151,71 @@ def test_parse_products_prefers_studio_and_ignores_other_components():
     assert pricing.parse_products([], "ml.m5.large") is None
 
 
-def test_pricing_region_is_one_of_the_two_endpoints():
-    assert pricing.pricing_region("eu-west-1") == "us-east-1"
-    assert pricing.pricing_region("ap-southeast-2") == "ap-south-1"
-    assert set(pricing.PRICING_REGIONS) == {"us-east-1", "ap-south-1"}
+def test_pricing_and_cost_explorer_endpoints_follow_the_partition():
+    # aws: three Pricing endpoints (any answers for every region), the nearest is used
+    assert aws.pricing_region("us-west-2") == "us-east-1"
+    assert aws.pricing_region("eu-west-1") == "eu-central-1"
+    assert aws.pricing_region("ap-southeast-2") == "ap-south-1"
+    # aws-cn and aws-us-gov: their own single endpoint; China's list is in CNY
+    assert aws.pricing_region("cn-north-1") == "cn-northwest-1"
+    assert aws.pricing_region("us-gov-east-1") == "us-gov-west-1"
+    assert aws.partition_info("cn-north-1").currency == "CNY"
+    assert aws.partition_info("cn-north-1").cost_explorer_region == "cn-northwest-1"
+    assert aws.partition_info("us-gov-west-1").cost_explorer_region == "us-gov-west-1"
+    assert aws.partition_info("eu-west-1").cost_explorer_region == "us-east-1"
+    # isolated partitions have neither: callers say "not available" instead of guessing
+    assert aws.partition_of("us-iso-east-1") == "aws-iso"
+    assert (
+        aws.partition_info("us-iso-east-1") is None and aws.pricing_region("us-iso-east-1") is None
+    )
+    assert (
+        aws.partition_of_arn("arn:aws-cn:sagemaker:cn-north-1:123456789012:domain/d-x") == "aws-cn"
+    )
+    assert aws.partition_of_arn(None, "us-gov-west-1") == "aws-us-gov"
+
+
+def _usage_product(usage: str, price: str, currency: str = "USD", **attrs: str) -> str:
+    return json.dumps(
+        {
+            "product": {"attributes": {"usagetype": usage, **attrs}},
+            "terms": {
+                "OnDemand": {
+                    "X.Y": {
+                        "priceDimensions": {
+                            "X.Y.Z": {"unit": "Hrs", "pricePerUnit": {currency: price}}
+                        }
+                    }
+                }
+            },
+        }
+    )
+
+
+def test_parse_products_reads_the_instance_from_the_usage_type():
+    # Given products as public notes describe the real list: no instance attribute, the
+    # instance in usagetype; hosting and training of the same type; a longer type that contains
+    # the wanted one as a substring
+    items = [
+        _usage_product("USE1-Host:ml.r6i.4xlarge", "1.45", instanceName="ml.r6i.4xlarge"),
+        _usage_product("USE1-Train:ml.r6i.4xlarge", "1.39"),
+        _usage_product("USE1-Notebk:ml.r6i.4xlarge", "1.30"),
+        _usage_product("USE1-Studio:JupyterLab-ml.r6i.4xlarge", "1.21"),
+        _usage_product("USE1-Studio:JupyterLab-ml.r6i.24xlarge", "7.26"),
+    ]
+    # Then the Studio JupyterLab price is chosen, never another component's
+    assert pricing.parse_product_price(items, "ml.r6i.4xlarge") == (pytest.approx(1.21), "USD")
+    # the notebook-instance price when no Studio product is listed; never hosting or training
+    assert pricing.parse_products(items[:3], "ml.r6i.4xlarge") == pytest.approx(1.30)
+    assert pricing.parse_products(items[:2], "ml.r6i.4xlarge") is None
+    # a China product is priced in CNY
+    cny = [_usage_product("CNW1-Studio:JupyterLab-ml.t3.medium", "0.375", currency="CNY")]
+    assert pricing.parse_product_price(cny, "ml.t3.medium") == (pytest.approx(0.375), "CNY")
+    assert pricing.usage_type_parts("EU-Studio:JupyterLab-ml.t3.medium") == (
+        "Studio",
+        "JupyterLab",
+        "ml.t3.medium",
+    )
+    assert pricing.usage_type_parts("USE1-DataTransfer-Out-Bytes") is None
 
 
 def test_price_book_without_api_uses_fallback_and_system_is_free(tmp_path):
@@ -163,8 +224,17 @@ def test_price_book_without_api_uses_fallback_and_system_is_free(tmp_path):
     p = book.price("ml.t3.medium")
     assert p.per_hour == pricing.FALLBACK_PRICES["ml.t3.medium"]
     assert p.source == pricing.FALLBACK and pricing.FALLBACK_DATE in p.source
+    # never silent: the note says the list price is unknown, why, and what was used instead
+    assert "list price unknown for ml.t3.medium in eu-west-1" in p.note
+    assert "not used" in p.note and "approximate" in p.note
     unknown = book.price("ml.x99.huge")
     assert unknown.per_hour is None and unknown.source == pricing.UNKNOWN
+    assert unknown.note.startswith("list price unknown for ml.x99.huge")
+    # the us-east-1 USD table means nothing in China (CNY) or GovCloud: unknown there
+    for region in ("cn-north-1", "us-gov-west-1"):
+        other = pricing.PriceBook(None, region).price("ml.t3.medium")
+        assert other.per_hour is None and other.source == pricing.UNKNOWN, region
+    assert pricing.PriceBook(None, "cn-north-1").price("system").currency == "CNY"
 
 
 def test_admin_price_file_wins_per_region(tmp_path):
@@ -446,13 +516,16 @@ def test_estimate_never_adds_two_currencies():
 
 class _SpaceFacts:
     """A space whose own IdleSettings (SpaceIdleSettings has only IdleTimeoutInMinutes)
-    override the timeout; the domain turned idle shutdown ON."""
+    override the timeout; the domain turned idle shutdown ON for users (private spaces) or, with
+    ``shared_defaults``, in DefaultSpaceSettings (shared spaces)."""
 
     subject = Subject("d-abc", "us-east-1", "space", "s1", account_id="123456789012")
 
-    def __init__(self, space_timeout):
+    def __init__(self, space_timeout, sharing="Private", shared_defaults=False):
         self.config = Insights(max_idle_timeout_minutes=120)
         self.space_timeout = space_timeout
+        self.sharing = sharing
+        self.shared_defaults = shared_defaults
 
     def idle_summary(self):
         return None
@@ -460,13 +533,23 @@ class _SpaceFacts:
     def owner_app_types(self):
         return {"JupyterLab"}
 
-    def owner_settings(self):
-        idle = {"IdleTimeoutInMinutes": self.space_timeout}
-        return {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": idle}}}
-
-    def domain(self):
+    def effective_settings(self):
         idle = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90, "MaxIdleTimeoutInMinutes": 120}  # fmt: skip
-        return {"DefaultUserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": idle}}}}  # fmt: skip
+        lab = {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": idle}}}
+        domain = {"DefaultSpaceSettings": lab} if self.shared_defaults else {"DefaultUserSettings": lab}  # fmt: skip
+        space_idle = {"IdleTimeoutInMinutes": self.space_timeout}
+        space = {
+            "SpaceName": "s1",
+            "SpaceSettings": {
+                "AppType": "JupyterLab",
+                "JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": space_idle}},
+            },
+            "SpaceSharingSettings": {"SharingType": self.sharing},
+            "OwnershipSettings": {"OwnerUserProfileName": "alice"},
+        }
+        return studio_settings.resolve(
+            domain, owner_kind="space", owner=space, owner_profile={"UserSettings": {}}
+        )
 
 
 def test_space_level_idle_timeout_under_an_enabled_domain_passes():
@@ -476,6 +559,17 @@ def test_space_level_idle_timeout_under_an_enabled_domain_passes():
     assert result.evidence["IdleSettings"]["LifecycleManagement"] == "ENABLED"
     too_long = guardrails.check_idle.func(_SpaceFacts(200))
     assert too_long.status == "fail" and "200 min exceeds" in too_long.reason
+
+
+def test_shared_space_takes_idle_settings_from_default_space_settings_only():
+    # DefaultUserSettings.JupyterLabAppSettings is applied "only to private spaces" (botocore)
+    shared = guardrails.check_idle.func(_SpaceFacts(60, sharing="Shared"))
+    assert shared.status == "fail" and "no idle shutdown" in shared.reason, shared.reason
+    # DefaultSpaceSettings is what reaches a shared space
+    ok = guardrails.check_idle.func(_SpaceFacts(60, sharing="Shared", shared_defaults=True))
+    assert ok.status == "pass" and "after 60 min" in ok.reason
+    source = ok.evidence["platform"]["source"]
+    assert source == "domain DefaultSpaceSettings (shared space)"
 
 
 def test_instance_type_unknown_is_not_a_failure():

@@ -48,12 +48,13 @@ from typing import Any, Callable
 
 from .. import clock
 from ..apps import AppInfo, iter_apps
-from ..aws import AwsClients, call, paginate
+from ..aws import AwsClients, call, paginate, partition_of_arn
 from ..errors import BadInput, NotFound, SmStudioError
 from ..insights.config import Insights
 from ..insights.costs import estimate
 from ..insights.engine import InsightsEngine
 from ..insights.facts import Facts, Subject
+from ..studio_settings import IDLE_UNKNOWN, PlatformIdle
 from .domain import attached_lccs
 
 log = logging.getLogger("smstudio_ext")
@@ -248,23 +249,6 @@ def snapshot_config(config: Insights | None) -> Insights:
 # -- the audit ---------------------------------------------------------------------------------
 
 
-def _merge_settings(*layers: dict[str, Any] | None) -> dict[str, Any]:
-    """Deep merge, later layers win (space/profile over domain): a profile that only changes
-    ``IdleTimeoutInMinutes`` still inherits the domain's ``LifecycleManagement``."""
-
-    def deep(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for k, v in over.items():
-            both = isinstance(v, dict) and isinstance(out.get(k), dict)
-            out[k] = deep(out[k], v) if both else v
-        return out
-
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep(merged, layer or {})
-    return merged
-
-
 _lcc_arns = attached_lccs
 
 
@@ -357,15 +341,18 @@ def _decode(content: str) -> str:
         return content
 
 
-def _idle(settings: dict[str, Any], lcc: LccInfo | None) -> dict[str, Any]:
-    """Who stops idle apps of this owner: Studio's IdleSettings, or our extension (our LCC)."""
-    lab = settings.get("JupyterLabAppSettings") or {}
-    idle = (lab.get("AppLifecycleManagement") or {}).get("IdleSettings") or {}
-    if idle.get("LifecycleManagement") == "ENABLED":
+def _idle(platform: PlatformIdle, lcc: LccInfo | None) -> dict[str, Any]:
+    """Who stops idle apps of this owner: Studio's IdleSettings (read from the effective
+    settings, ``studio_settings``: the same answer the ``idle-shutdown`` check gets), or our
+    extension (our LCC). ``active`` is None when the platform's settings can't be read (an old
+    botocore drops them) and our LCC does not answer either."""
+    out: dict[str, Any] = {"platform": platform.state, "platform_reason": platform.reason}
+    if platform.enabled:
         return {
             "active": True,
             "by": "Studio IdleSettings",
-            "timeout_minutes": idle.get("IdleTimeoutInMinutes"),
+            "timeout_minutes": platform.timeout_minutes,
+            **out,
         }
     if lcc is not None and lcc.ours:
         ours = lcc.idle or {}
@@ -373,8 +360,10 @@ def _idle(settings: dict[str, Any], lcc: LccInfo | None) -> dict[str, Any]:
             "active": True,
             "by": "smstudio extension (our LCC)",
             "timeout_minutes": ours.get("timeout_minutes"),
+            **out,
         }
-    return {"active": False, "by": None, "timeout_minutes": None}
+    active = None if platform.state == IDLE_UNKNOWN else False
+    return {"active": active, "by": None, "timeout_minutes": None, **out}
 
 
 def _idle_provider(lcc: LccInfo | None) -> dict[str, Any] | None:
@@ -438,6 +427,7 @@ def _audit_owner(
         owner_kind=kind,
         owner_name=name,
         account_id=account_id,
+        partition=partition_of_arn(domain.get("DomainArn"), audit.region),
     )
     facts: Facts = audit.engine.facts(
         subject, providers={"idle": lambda: _idle_provider(chosen_box[0] if chosen_box else None)}
@@ -460,10 +450,6 @@ def _audit_owner(
         return report
     report.status = desc.get("Status")
     own = facts.owner_settings()
-    layers: list[dict[str, Any] | None] = [domain.get("DefaultUserSettings")]
-    if kind == "space":
-        layers.append(domain.get("DefaultSpaceSettings"))
-    settings = _merge_settings(*layers, own)
 
     own_ours = [a for a in _lcc_arns(own) if audit.lcc(a).ours]
     domain_ours = [a for a in _lcc_arns(domain.get("DefaultUserSettings")) if audit.lcc(a).ours]
@@ -480,7 +466,11 @@ def _audit_owner(
         }
     else:
         report.lcc = {"ours": False, "source": None, "name": None, "version": None, "arn": None}
-    report.idle = _idle(settings, chosen_box[0] if chosen_box else None)
+    try:
+        platform = facts.effective_settings().platform_idle()
+    except SmStudioError as exc:  # e.g. a private space's owner profile can't be described
+        platform = PlatformIdle(IDLE_UNKNOWN, f"can't tell: {exc.message}", None, None)
+    report.idle = _idle(platform, chosen_box[0] if chosen_box else None)
 
     # running apps and their cost: the insights PriceBook and estimate
     live = facts.apps()
@@ -499,6 +489,8 @@ def _audit_owner(
                 "status": app.status,
                 "instance_type": app.instance_type,
                 "image_arn": app.image_version_arn or app.image_arn,
+                "image": app.image,
+                "image_version_alias": app.image_version_alias,
                 "lifecycle_config_arn": lcc_arn,
                 "lcc_ours": audit.lcc(lcc_arn).ours if lcc_arn else False,
                 "extension": "unreachable",
@@ -600,7 +592,7 @@ def run_audit(clients: AwsClients, options: AuditOptions) -> AuditReport:
 
 def _run(audit: AuditContext) -> AuditReport:
     options = audit.options
-    started = clock.utcnow().isoformat()
+    started = clock.isoformat_z(clock.utcnow())
     t0 = time.monotonic()
     domain_id = options.domain_id
     # domain-level facts once per audit: one DescribeDomain, primed for every owner
@@ -609,7 +601,12 @@ def _run(audit: AuditContext) -> AuditReport:
     arn = str(domain.get("DomainArn") or "")
     account_id = arn.split(":")[4] if arn.count(":") >= 5 else None
     domain_facts = audit.engine.facts(
-        Subject(domain_id=domain_id, region=audit.region, account_id=account_id)
+        Subject(
+            domain_id=domain_id,
+            region=audit.region,
+            account_id=account_id,
+            partition=partition_of_arn(arn, audit.region),
+        )
     )
     domain_facts.prime(domain=domain, ttl=SNAPSHOT_TTL)
     domain_checks = [

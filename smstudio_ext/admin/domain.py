@@ -2,8 +2,16 @@
 
 Recovery (STUDIO.md "Domain recovery"): an EFS volume cannot be re-attached to a new domain, so
 the profiles and spaces are re-created there, each gets a new ``HomeEfsFileSystemUid``, and the
-homes are copied (EFS to EFS on a host mounting both, then ``chown`` to the new UID) or go
-through S3 with ``smstudio backup`` / ``smstudio restore``.
+homes are copied. Where a home lives decides how: user profiles and Studio Classic spaces keep
+it on the domain's EFS volume (copied EFS to EFS on a host mounting both, then ``chown`` to the
+new UID, or through S3); JupyterLab and Code Editor spaces keep it on the space's own **EBS**
+volume, which no EFS copy reaches: those always move through S3, as smstudio home-backup
+snapshots copied to the new domain's folder and restored on the new space's first start.
+
+Create calls carry only what the service accepts on create: members botocore's model of the
+``CreateUserProfile`` / ``CreateSpace`` input lacks are dropped, and so are members the service
+refuses there although ``Describe*`` returns them (listed in ``CREATE_REFUSED`` with sources);
+the plan names every dropped member.
 
 Import is validate-then-apply: every problem (format version, missing roles or lifecycle
 configs, name clashes with different settings, unknown space owners) is collected and reported
@@ -40,6 +48,18 @@ _NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
 _UID_RE = re.compile(r"[0-9]{1,10}\Z")
 _DOMAIN_RE = re.compile(r"d-[a-z0-9]{1,63}\Z")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
+# App types whose space home is the space's own EBS volume (STUDIO.md, "A JupyterLab space from
+# the inside"); every other home (profiles, Classic spaces) is on the domain's EFS volume.
+EBS_HOME_APP_TYPES = ("JupyterLab", "CodeEditor")
+# Members Describe* returns (or a manifest may carry) that the service refuses on create, with
+# the reason. Paths are from the create call's input.
+CREATE_REFUSED = {
+    ("CreateSpace", ("SpaceSettings", "JupyterServerAppSettings", "CodeRepositories")): (
+        "the service refuses CodeRepositories in a space's JupyterServerAppSettings "
+        '("ValidationException: Unknown parameter CodeRepositories in JupyterServerAppSettings '
+        'for SpaceSettings", hashicorp/terraform-provider-aws#36089)'
+    ),
+}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -127,7 +147,7 @@ def export_domain(clients: AwsClients, domain_id: str) -> dict[str, Any]:
         )
     return {
         "format_version": FORMAT_VERSION,
-        "exported_at": clock.utcnow().isoformat(),
+        "exported_at": clock.isoformat_z(clock.utcnow()),
         "source": {
             "domain_id": domain_id,
             "domain_arn": domain.get("DomainArn"),
@@ -168,6 +188,7 @@ class ImportPlan:
     skipped: list[str] = field(default_factory=list)  # identical, already there
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how each home moves, dropped members
 
 
 @dataclass
@@ -188,6 +209,7 @@ class ImportResult:
             "created": self.created,
             "skipped": self.plan.skipped,
             "warnings": self.plan.warnings,
+            "notes": self.plan.notes,
             "uid_map": self.uid_map,
         }
 
@@ -287,6 +309,48 @@ def _space_params(domain_id: str, item: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def home_storage(kind: str, item: dict[str, Any]) -> str:
+    """``ebs`` for a JupyterLab or Code Editor space (its own volume), else ``efs``."""
+    if kind in ("spaces", "space"):
+        app_type = (item.get("settings") or {}).get("AppType")
+        if app_type in EBS_HOME_APP_TYPES:
+            return "ebs"
+    return "efs"
+
+
+def creatable(
+    service_model: Any, operation: str, params: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """``params`` without what ``operation`` refuses on create, and a note per dropped member:
+    members its input shape (botocore's model) does not have, and ``CREATE_REFUSED``."""
+    dropped: list[str] = []
+
+    def clean(shape: Any, value: Any, path: tuple[str, ...]) -> Any:
+        kind = getattr(shape, "type_name", None)
+        if kind == "structure" and isinstance(value, dict):
+            out = {}
+            for key, member_value in value.items():
+                where = (*path, key)
+                refused = CREATE_REFUSED.get((operation, where))
+                if refused:
+                    dropped.append(f"{'.'.join(where)} dropped: {refused}")
+                    continue
+                if key not in shape.members:
+                    dropped.append(
+                        f"{'.'.join(where)} dropped: not accepted by {operation} (botocore's "
+                        "model of its input has no such member)"
+                    )
+                    continue
+                out[key] = clean(shape.members[key], member_value, where)
+            return out
+        if kind == "list" and isinstance(value, list):
+            return [clean(shape.member, v, (*path, "[]")) for v in value]
+        return copy.deepcopy(value)
+
+    shape = service_model.operation_model(operation).input_shape
+    return clean(shape, params, ()), dropped
+
+
 def _role_exists(clients: AwsClients, arn: str, cache: dict[str, bool]) -> bool:
     if arn not in cache:
         m = _ROLE_ARN_RE.match(arn)
@@ -355,9 +419,15 @@ def plan_import(clients: AwsClients, manifest: dict[str, Any], domain_id: str) -
     lccs: dict[str, bool] = {}
     defaults = domain.get("DefaultUserSettings") or {}
     existing_profiles = set()
+    model = sm.meta.service_model
     for item in manifest["profiles"]:
         name = item["name"]
-        params = _profile_params(domain_id, item, defaults.get("ExecutionRole"))
+        params, dropped = creatable(
+            model,
+            "CreateUserProfile",
+            _profile_params(domain_id, item, defaults.get("ExecutionRole")),
+        )
+        plan.notes.extend(f"profile {name}: {d}" for d in dropped)
         role = (params.get("UserSettings") or {}).get("ExecutionRole") or defaults.get(
             "ExecutionRole"
         )
@@ -405,7 +475,22 @@ def plan_import(clients: AwsClients, manifest: dict[str, Any], domain_id: str) -
         for lcc in item.get("lifecycle_configs") or []:
             if not _lcc_exists(clients, lcc, lccs):
                 plan.problems.append(f"space {name}: lifecycle config {lcc} does not exist")
-        params = _space_params(domain_id, item)
+        params, dropped = creatable(model, "CreateSpace", _space_params(domain_id, item))
+        plan.notes.extend(f"space {name}: {d}" for d in dropped)
+        sharing = (params.get("SpaceSharingSettings") or {}).get("SharingType")
+        if sharing == "Private" and not (params.get("SpaceSettings") or {}).get("AppType"):
+            plan.problems.append(
+                f"space {name}: a private space is created with SpaceSettings.AppType; the "
+                'service refuses one without ("SpaceSettings must be provided for creating '
+                'private space", hashicorp/terraform-provider-aws#38370)'
+            )
+        if home_storage("spaces", item) == "ebs":
+            app_type = (item.get("settings") or {}).get("AppType")
+            plan.notes.append(
+                f"space {name}: a {app_type} space keeps its home on its own EBS volume, not the "
+                "domain's EFS: it moves through S3 (the copy plan's 's3' step: its last smstudio "
+                "backup snapshot, restored on the new space's first start)"
+            )
         current = _describe_or_none(
             sm, "DescribeSpace", resource=name, DomainId=domain_id, SpaceName=name
         )
@@ -491,6 +576,7 @@ def _uid_map(
             out[kind][item["name"]] = {
                 "old_uid": str(old) if old is not None else None,
                 "new_uid": str(new_uid) if new_uid is not None else None,
+                "home": home_storage(kind, item),
             }
     return out
 
@@ -507,29 +593,67 @@ def _comment(value: str) -> str:
     return re.sub(r"[^\x20-\x7e]", "?", value)
 
 
-def efs_copy_script(uid_map: dict[str, Any], source: str = "", target: str = "") -> str:
-    """A bash script copying each home ``OLD/<old uid>`` to ``NEW/<new uid>``, then chown."""
+def copy_plan_script(
+    uid_map: dict[str, Any], source: str = "", target: str = "", *, via: str = "efs"
+) -> str:
+    """The copy plan: a bash script with two steps, ``efs`` and ``s3``.
+
+    ``efs OLD_MOUNT NEW_MOUNT`` (as root on a host mounting both volumes) copies the homes that
+    live on the domain's EFS volume, ``OLD/<old uid>`` to ``NEW/<new uid>``, then ``chown``.
+    ``s3 s3://BUCKET[/PREFIX]`` copies the smstudio home-backup folder of each other home,
+    ``<old domain>/<name>/`` to ``<new domain>/<name>/``: JupyterLab and Code Editor spaces
+    (their home is the space's own EBS volume, which no EFS copy reaches) always; every home
+    with ``via="s3"``. The new app then restores the snapshot on its first start."""
+    if via not in ("efs", "s3"):
+        raise BadInput(f"--via must be 'efs' or 's3', got {via!r}")
+    efs_rows: list[str] = []
+    s3_rows: list[str] = []
+    for kind in ("profiles", "spaces"):
+        for name, entry in sorted(uid_map.get(kind, {}).items()):
+            label = f"{kind[:-1]} {name}"
+            if not _NAME_RE.match(name):
+                raise BadInput(f"{label}: not a Studio name")
+            if via == "s3" or entry.get("home") == "ebs":
+                why = "its home is on EBS" if entry.get("home") == "ebs" else "--via s3"
+                s3_rows.append(f"copy_snapshots {_q(label)} {_q(name)}  # {why}")
+                efs_rows.append(f"# {label}: moves through S3 ({why}): see the s3 step")
+                continue
+            old, new = entry.get("old_uid"), entry.get("new_uid")
+            if not old or not new:
+                efs_rows.append(f"# {label}: no EFS home to copy (old {old}, new {new})")
+                continue
+            if not (_UID_RE.match(str(old)) and _UID_RE.match(str(new))):
+                raise BadInput(f"{label}: UIDs must be numbers ({old!r}, {new!r})")
+            efs_rows.append(f"copy_home {_q(label)} {_q(old)} {_q(new)}")
+    old_domain = source if _DOMAIN_RE.match(source or "") else ""
+    new_domain = target if _DOMAIN_RE.match(target or "") else ""
+    efs_count = sum(1 for r in efs_rows if r.startswith("copy_home"))
     lines = [
         "#!/usr/bin/env bash",
-        "# Copy plan written by `smstudio domain import`: copies every Studio home from the old",
-        "# domain's EFS volume to the new one and gives it to the profile's new POSIX UID.",
-        f"# From {_comment(source) or 'the old domain'} to {_comment(target) or 'the new domain'}.",
-        "# Run as root on a host that mounts both volumes:  copy-homes.sh OLD_MOUNT NEW_MOUNT",
-        "# Re-running is safe (rsync, or cp -a without it, overwrites with the same content).",
+        "# Copy plan written by `smstudio domain import`: moves every Studio home from the old",
+        f"# domain ({_comment(source) or 'unknown'}) to the new one "
+        f"({_comment(target) or 'unknown'}).",
+        "#",
+        "# Homes on the domain's EFS volume (user profiles, Studio Classic spaces), as root on a",
+        "# host that mounts both volumes:",
+        "#   copy-homes.sh efs OLD_EFS_MOUNT NEW_EFS_MOUNT",
+        "# Homes that move through S3 (JupyterLab and Code Editor spaces: their home is the",
+        "# space's own EBS volume, not the EFS one; every home with --via s3):",
+        "#   1. in each old app: smstudio backup          (a last snapshot)",
+        "#   2. copy-homes.sh s3 s3://BUCKET[/PREFIX]     (HomeBackup.bucket; needs the aws CLI)",
+        "#   3. the new app restores it on its first start (our lifecycle config runs",
+        '#      `smstudio restore latest --target "$HOME" --if-empty`), or run that in its',
+        "#      terminal.",
+        "# Re-running either step is safe (rsync / cp -a and aws s3 sync overwrite with the same).",
         "set -euo pipefail",
         "",
-        'if [ "$#" -ne 2 ]; then',
-        '  echo "usage: $0 OLD_EFS_MOUNT NEW_EFS_MOUNT" >&2',
+        f"old_domain={_q(old_domain)}",
+        f"new_domain={_q(new_domain)}",
+        "",
+        "usage() {",
+        '  echo "usage: $0 efs OLD_EFS_MOUNT NEW_EFS_MOUNT | $0 s3 s3://BUCKET[/PREFIX]" >&2',
         "  exit 2",
-        "fi",
-        'old_root="$1"',
-        'new_root="$2"',
-        'for root in "$old_root" "$new_root"; do',
-        '  if [ ! -d "$root" ]; then',
-        '    echo "not a directory: $root" >&2',
-        "    exit 2",
-        "  fi",
-        "done",
+        "}",
         "",
         "copy_home() {",
         '  local name="$1" old_uid="$2" new_uid="$3"',
@@ -549,49 +673,47 @@ def efs_copy_script(uid_map: dict[str, Any], source: str = "", target: str = "")
         '  chown "$new_uid" "$dst"',
         "}",
         "",
-    ]
-    count = 0
-    for kind in ("profiles", "spaces"):
-        for name, uids in sorted(uid_map.get(kind, {}).items()):
-            old, new = uids.get("old_uid"), uids.get("new_uid")
-            if not old or not new:
-                lines.append(f"# {kind[:-1]} {name}: no EFS home to copy (old {old}, new {new})")
-                continue
-            if not (_UID_RE.match(str(old)) and _UID_RE.match(str(new))):
-                raise BadInput(f"{kind[:-1]} {name}: UIDs must be numbers ({old!r}, {new!r})")
-            lines.append(f"copy_home {_q(kind[:-1] + ' ' + name)} {_q(old)} {_q(new)}")
-            count += 1
-    lines += ["", f'echo "done: {count} home(s)"', ""]
-    return "\n".join(lines)
-
-
-def s3_copy_script(uid_map: dict[str, Any], source: str = "", target: str = "") -> str:
-    """The S3 route: back each home up in the old domain, restore it in the new one."""
-    lines = [
-        "#!/usr/bin/env bash",
-        "# Copy plan written by `smstudio domain import --via s3`: homes go through S3 with",
-        "# smstudio's backup/restore. Run step 1 in each old app's terminal, step 2 in the new.",
-        f"# From {_comment(source) or 'the old domain'} to {_comment(target) or 'the new domain'}.",
-        "set -euo pipefail",
+        "copy_snapshots() {",
+        '  local name="$1" folder="$2"',
+        '  local src="$base/$old_domain/$folder/" dst="$base/$new_domain/$folder/"',
+        '  echo "copy $name snapshots: $src -> $dst"',
+        '  aws s3 sync --only-show-errors "$src" "$dst"',
+        "}",
         "",
-        'step="${1:-}"',
-        'who="${2:-}"',
-        'if [ -z "$step" ] || [ -z "$who" ]; then',
-        '  echo "usage: $0 backup|restore PROFILE_OR_SPACE" >&2',
-        "  exit 2",
-        "fi",
-        'case "$who" in',
-    ]
-    for kind in ("profiles", "spaces"):
-        for name in sorted(uid_map.get(kind, {})):
-            lines.append(f"  {_q(name)}) ;;")
-    lines += [
-        '  *) echo "not in this plan: $who" >&2; exit 2 ;;',
-        "esac",
-        'case "$step" in',
-        "  backup) smstudio backup ;;",
-        "  restore) smstudio restore ;;",
-        '  *) echo "step must be backup or restore" >&2; exit 2 ;;',
+        'case "${1:-}" in',
+        "  efs)",
+        '    if [ "$#" -ne 3 ]; then usage; fi',
+        '    old_root="$2"',
+        '    new_root="$3"',
+        '    for root in "$old_root" "$new_root"; do',
+        '      if [ ! -d "$root" ]; then',
+        '        echo "not a directory: $root" >&2',
+        "        exit 2",
+        "      fi",
+        "    done",
+        *(f"    {row}" for row in efs_rows),
+        f'    echo "done: {efs_count} EFS home(s)"',
+        "    ;;",
+        "  s3)",
+        '    if [ "$#" -ne 2 ]; then usage; fi',
+        '    case "$2" in',
+        "      s3://?*) ;;",
+        '      *) echo "not an s3:// URL: $2" >&2; exit 2 ;;',
+        "    esac",
+        '    base="${2%/}"',
+        '    if [ -z "$old_domain" ] || [ -z "$new_domain" ]; then',
+        '      echo "the manifest names no source or target domain id: cannot find the '
+        'snapshot folders" >&2',
+        "      exit 2",
+        "    fi",
+        "    if ! command -v aws >/dev/null 2>&1; then",
+        '      echo "the aws CLI is needed for the s3 step" >&2',
+        "      exit 2",
+        "    fi",
+        *(f"    {row}" for row in s3_rows),
+        f'    echo "done: {len(s3_rows)} home(s) through S3"',
+        "    ;;",
+        "  *) usage ;;",
         "esac",
         "",
     ]

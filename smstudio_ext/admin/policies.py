@@ -89,6 +89,23 @@ class PolicyInputs:
     kms_keys: list[str] = field(default_factory=list)
     tag_key: str = DEFAULT_TAG_KEY
     user_id_source: str = "username"
+    partition: str = "aws"  # the domain's partition: every ARN the policies write uses it
+
+
+PARTITION_NAMES = (
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+)  # botocore data/partitions.json
+
+
+def _arn_partition(arn: str) -> str:
+    return arn.split(":", 2)[1] if arn.count(":") >= 2 else ""
 
 
 def _split(values: Sequence[str] | str | None) -> list[str]:
@@ -114,7 +131,7 @@ def validate_inputs(inputs: PolicyInputs) -> PolicyInputs:
         if not _IMAGE_ARN_RE.match(arn):
             problems.append(
                 f"image {arn!r} is not a SageMaker image ARN "
-                "(arn:aws:sagemaker:REGION:ACCOUNT:image/NAME)"
+                f"(arn:{inputs.partition}:sagemaker:REGION:ACCOUNT:image/NAME)"
             )
     vpces = _split(inputs.vpce_ids)
     for v in vpces:
@@ -138,6 +155,15 @@ def validate_inputs(inputs: PolicyInputs) -> PolicyInputs:
         problems.append(
             f"user id source {inputs.user_id_source!r} is not one of {sorted(USER_ID_SOURCES)}"
         )
+    partition = inputs.partition
+    if partition not in PARTITION_NAMES:
+        problems.append(f"partition {partition!r} is not one of {', '.join(PARTITION_NAMES)}")
+    else:
+        for arn in [*images, *keys]:
+            if _arn_partition(arn) != partition:
+                problems.append(
+                    f"{arn!r} is not in the domain's partition {partition} (arn:{partition}:...)"
+                )
     if problems:
         raise BadInput("; ".join(problems))
     if types and SYSTEM_INSTANCE_TYPE not in types:
@@ -150,6 +176,7 @@ def validate_inputs(inputs: PolicyInputs) -> PolicyInputs:
         kms_keys=keys,
         tag_key=tag,
         user_id_source=inputs.user_id_source,
+        partition=partition,
     )
 
 
@@ -190,7 +217,7 @@ def instance_types_policy(types: list[str]) -> Policy:
     )
 
 
-def approved_images_policy(images: list[str]) -> Policy:
+def approved_images_policy(images: list[str], partition: str = "aws") -> Policy:
     versions = [re.sub(r":image/", ":image-version/", arn) + "/*" for arn in images]
     return Policy(
         name="studio-approved-images",
@@ -214,7 +241,7 @@ def approved_images_policy(images: list[str]) -> Policy:
         notes=[
             "List the SageMaker-provided images your users start (e.g. the SageMaker "
             "Distribution image ARN of your region) as well as your custom images; a wildcard "
-            "such as arn:aws:sagemaker:*:*:image/sagemaker-distribution-* is accepted."
+            f"such as arn:{partition}:sagemaker:*:*:image/sagemaker-distribution-* is accepted."
         ],
     )
 
@@ -286,10 +313,10 @@ def presigned_network_policy(vpces: list[str], cidrs: list[str]) -> Policy:
     )
 
 
-def own_profile_policy(tag_key: str, source: str) -> Policy:
+def own_profile_policy(tag_key: str, source: str, partition: str = "aws") -> Policy:
     variable = USER_ID_SOURCES[source].format(tag=tag_key)
     tag_cond = f"aws:ResourceTag/{tag_key}"
-    profile_arn = "arn:aws:sagemaker:*:*:user-profile/*/*"
+    profile_arn = f"arn:{partition}:sagemaker:*:*:user-profile/*/*"
     return Policy(
         name="studio-own-profile-only",
         description=(
@@ -438,7 +465,7 @@ def render_policies(inputs: PolicyInputs) -> tuple[list[Policy], list[str]]:
     else:
         skipped.append("studio-allowed-instance-types: no --allowed-instance-types given")
     if inputs.approved_images:
-        policies.append(approved_images_policy(inputs.approved_images))
+        policies.append(approved_images_policy(inputs.approved_images, inputs.partition))
     else:
         skipped.append("studio-approved-images: no --approved-images given")
     policies.append(vpc_only_policy())
@@ -446,7 +473,7 @@ def render_policies(inputs: PolicyInputs) -> tuple[list[Policy], list[str]]:
         policies.append(presigned_network_policy(inputs.vpce_ids, inputs.source_ips))
     else:
         skipped.append("studio-presigned-url-network: no --vpce or --source-ip given")
-    policies.append(own_profile_policy(inputs.tag_key, inputs.user_id_source))
+    policies.append(own_profile_policy(inputs.tag_key, inputs.user_id_source, inputs.partition))
     policies.append(kms_policy(inputs.kms_keys))
     policies.append(user_tag_policy(inputs.tag_key))
     return policies, skipped

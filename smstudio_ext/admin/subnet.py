@@ -2,7 +2,11 @@
 
 Counting rules (STUDIO.md, "VPC address planning"):
 
-* the domain's EFS volume: one mount-target ENI in every subnet (AZ) of the domain;
+* the domain's EFS volume: one mount-target ENI per **availability zone** of the domain's
+  subnets ("You can create one mount target in each Availability Zone in your VPC ... If you
+  have multiple subnets in an Availability Zone, you create a mount target in one of the
+  subnets": EFS CreateMountTarget API reference). Two subnets in one AZ share one mount target,
+  which lands in one of them;
 * interface VPC endpoints: one ENI per endpoint in every subnet;
 * each user profile or space: one ENI per distinct instance it runs (the ``system`` instance of the
   Classic Jupyter server counts as one; apps sharing an instance share its ENI);
@@ -44,6 +48,7 @@ class PlanRow:
 @dataclass
 class SubnetPlan:
     subnets: int
+    availability_zones: int
     endpoints: int
     users: int
     instances_per_user: int
@@ -99,12 +104,20 @@ def plan_subnets(
     training_instances_per_user: int = 0,
     efa: bool = False,
     growth_pct: int = 0,
+    availability_zones: int | None = None,
 ) -> SubnetPlan:
-    """Size the subnets of one domain; raises ``BadInput`` on impossible input or plan."""
+    """Size the subnets of one domain; raises ``BadInput`` on impossible input or plan.
+    ``availability_zones``: how many AZs the subnets span (default: one subnet per AZ)."""
     subnets = _count("subnets", subnets, 1)
     if subnets > MAX_SUBNETS:
         raise BadInput(
             f"subnets must be at most {MAX_SUBNETS} (CreateDomain's limit), got {subnets}"
+        )
+    azs = subnets if availability_zones is None else _count("availability zones", availability_zones, 1)  # fmt: skip
+    if azs > subnets:
+        raise BadInput(
+            f"availability zones ({azs}) cannot exceed the subnets ({subnets}): each subnet "
+            "lies in one availability zone"
         )
     endpoints = _count("endpoints", endpoints, 0)
     users = _count("users", users, 1)
@@ -115,8 +128,9 @@ def plan_subnets(
         raise BadInput(f"growth must be between 0 and {MAX_GROWTH_PCT} percent, got {growth_pct}")
 
     per_training = IPS_PER_TRAINING_INSTANCE_EFA if efa else IPS_PER_TRAINING_INSTANCE
+    # worst case in one subnet: it holds its AZ's mount target and an ENI of every endpoint
     domain_per_subnet = 1 + endpoints
-    domain_ips = domain_per_subnet * subnets
+    domain_ips = azs + endpoints * subnets
     ips_per_user = instances_per_user + training * per_training
     users_ips = users * ips_per_user
     # integer ceil(users * (100 + growth) / 100): no float rounding surprises
@@ -127,7 +141,7 @@ def plan_subnets(
     prefix = prefix_for(addresses)
 
     rows = [
-        PlanRow("EFS mount target", "domain", 1, 1, 1, subnets),
+        PlanRow("EFS mount targets (1 per AZ)", "domain", azs, 1, 1, azs),
         PlanRow("interface VPC endpoints", "domain", endpoints, 1, endpoints, endpoints * subnets),
         PlanRow(
             "Studio instances (system included)",
@@ -156,6 +170,7 @@ def plan_subnets(
     ]
     return SubnetPlan(
         subnets=subnets,
+        availability_zones=azs,
         endpoints=endpoints,
         users=users,
         instances_per_user=instances_per_user,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from ..admin.domain import (
-    efs_copy_script,
-    export_domain,
-    import_domain,
-    load_manifest,
-    s3_copy_script,
-)
+from ..admin.domain import copy_plan_script, export_domain, import_domain, load_manifest
 from ..errors import BadInput
+from ..fsutil import atomic_write
 from .common import Env, add_json_flag, print_json, print_table
 
 
@@ -25,11 +19,7 @@ def _write(path: str, text: str, *, executable: bool = False) -> None:
         raise BadInput(f"{p} is a directory")
     if not p.parent.is_dir():
         raise BadInput(f"directory {p.parent} does not exist")
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text)
-    if executable:
-        os.chmod(tmp, 0o755)
-    os.replace(tmp, p)
+    atomic_write(p, text, mode=0o755 if executable else None)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -66,10 +56,9 @@ def run_import(args: argparse.Namespace) -> int:
         if args.uid_map_out:
             _write(args.uid_map_out, json.dumps(result.uid_map, indent=2) + "\n")
         if args.copy_plan_out:
-            render = s3_copy_script if args.via == "s3" else efs_copy_script
             _write(
                 args.copy_plan_out,
-                render(result.uid_map, source=source, target=args.domain),
+                copy_plan_script(result.uid_map, source=source, target=args.domain, via=args.via),
                 executable=True,
             )
     if args.json:
@@ -86,6 +75,8 @@ def run_import(args: argparse.Namespace) -> int:
     )
     for w in result.plan.warnings:
         print(f"warning: {w}")
+    for n in result.plan.notes:
+        print(f"note: {n}")
     if args.dry_run:
         print("dry run: nothing was created; no UID map or copy plan written")
     return 0
@@ -110,8 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--via",
         choices=("efs", "s3"),
         default="efs",
-        help="copy plan route: EFS to EFS on a host mounting both (default) or S3 via "
-        "smstudio backup/restore",
+        help="copy plan route for homes on the domain's EFS volume (profiles, Classic spaces): "
+        "EFS to EFS on a host mounting both (default) or S3 via smstudio backup snapshots; "
+        "JupyterLab and Code Editor space homes (EBS) always go through S3",
     )
     add_json_flag(i)
     i.set_defaults(func=run_import)

@@ -111,6 +111,8 @@ def print_insights(data: dict[str, Any]) -> None:
                 )
         if est.get("reason"):
             print(f"  {est['reason']}")
+        for note in est.get("notes") or []:  # e.g. why a list price is unknown
+            print(f"  note: {note}")
         if est.get("apps"):
             print_table(
                 [

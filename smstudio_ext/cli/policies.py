@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..admin.policies import (
     DEFAULT_TAG_KEY,
+    PARTITION_NAMES,
     USER_ID_SOURCES,
     PolicyInputs,
     lint_policy,
     render_policies,
     write_policies,
 )
+from ..aws import partition_of
 from .common import add_json_flag, print_json, print_table
+
+
+def _env_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -24,6 +31,7 @@ def run_render(args: argparse.Namespace) -> int:
         kms_keys=args.kms_key or [],
         tag_key=args.tag_key,
         user_id_source=args.user_id_source,
+        partition=args.partition or partition_of(args.region or _env_region()),
     )
     policies, skipped = render_policies(inputs)
     written = write_policies(policies, skipped, args.out)
@@ -87,6 +95,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="username",
         help="what the user-id tag is compared with: aws:username (IAM users, default) or the "
         "caller's principal tag of the same key (federated sessions)",
+    )
+    r.add_argument(
+        "--partition",
+        choices=PARTITION_NAMES,
+        help="the domain's partition, used in every ARN the policies write (default: from "
+        "--region / AWS_REGION, else aws)",
     )
     r.add_argument("--no-lint", action="store_true", help="skip the parliament lint")
     add_json_flag(r)

@@ -17,6 +17,7 @@ def run_plan(args: argparse.Namespace) -> int:
         training_instances_per_user=args.training_instances_per_user,
         efa=args.efa,
         growth_pct=args.growth,
+        availability_zones=args.azs,
     )
     if args.json:
         print_json(plan.to_dict())
@@ -31,7 +32,10 @@ def run_plan(args: argparse.Namespace) -> int:
     print()
     print(f"one user:                      {plan.ips_per_user} IPs")
     print(f"all {plan.users} users:                {plan.users_ips} IPs")
-    print(f"domain level (all subnets):    {plan.domain_ips} IPs")
+    print(
+        f"domain level (all subnets):    {plan.domain_ips} IPs "
+        f"({plan.availability_zones} EFS mount target(s), one per AZ)"
+    )
     print(f"worst case in one subnet:      {plan.per_subnet_ips} IPs (+5 reserved by AWS)")
     print(
         f"with {plan.growth_pct}% growth ({plan.grown_users} users): "
@@ -48,12 +52,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plan-subnet",
         help="size the domain's subnets (ENIs of EFS, endpoints, users' instances, jobs)",
-        description="Counting rules: EFS 1 ENI per subnet; each interface endpoint 1 ENI per "
+        description="Counting rules: EFS 1 mount-target ENI per availability zone; each "
+        "interface endpoint 1 ENI per "
         "subnet; each user 1 IP per distinct instance (system included); training/processing "
         "2 IPs per instance (5 with EFA); AWS reserves 5 per subnet. Worst case: all users in "
         "one subnet.",
     )
-    p.add_argument("--subnets", type=int, required=True, help="subnets (AZs) of the domain, 1-16")
+    p.add_argument("--subnets", type=int, required=True, help="subnets of the domain, 1-16")
+    p.add_argument(
+        "--azs",
+        type=int,
+        default=None,
+        help="availability zones the subnets span (default: one subnet per AZ); EFS has one "
+        "mount target per AZ",
+    )
     p.add_argument("--endpoints", type=int, default=0, help="interface VPC endpoints (default 0)")
     p.add_argument("--users", type=int, required=True, help="user profiles and spaces")
     p.add_argument(

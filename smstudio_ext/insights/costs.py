@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from .. import clock
 from ..apps import AppInfo
-from ..aws import AwsClients, call
-from ..errors import AccessDenied, SmStudioError
-from .pricing import FREE, PRICE_FILE, Price
+from ..aws import AwsClients, call, partition_info
+from ..errors import AccessDenied, InvalidCredentials, NotConfigured, SmStudioError
+from .pricing import FALLBACK, FALLBACK_DATE, FREE, PRICE_FILE, Price
 
 CE_ACTION = "ce:GetCostAndUsage"
 METRIC = "UnblendedCost"
@@ -28,7 +29,7 @@ def _round(value: float | None) -> float | None:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat()
+    return clock.isoformat_z(when)
 
 
 def estimate(apps: Iterable[AppInfo], prices: dict[str, Price], now: datetime) -> dict[str, Any]:
@@ -92,7 +93,14 @@ def estimate(apps: Iterable[AppInfo], prices: dict[str, Price], now: datetime) -
     main = totals.get(currency, {"per_hour": 0.0, "since_start": 0.0, "today": 0.0})
     reasons: list[str] = []
     if missing:
-        reasons.append("no price for " + ", ".join(sorted(set(missing))))
+        reasons.append("list price unknown for " + ", ".join(sorted(set(missing))))
+    approximate = sorted({str(r["instance_type"]) for r in rows if r["price_source"] == FALLBACK})
+    if approximate:
+        reasons.append(
+            "list price unknown for "
+            + ", ".join(approximate)
+            + f": approximate us-east-1 prices from the bundled {FALLBACK_DATE} table"
+        )
     others = sorted(c for c in totals if c != currency)
     if others:
         left_out = sorted(
@@ -138,11 +146,18 @@ def billed_periods(now: datetime) -> tuple[date, date, date]:
 
 
 def fetch_billed(
-    clients: AwsClients, tag_key: str, tag_value: str, now: datetime
+    clients: AwsClients, tag_key: str, tag_value: str, now: datetime, region: str | None = None
 ) -> dict[str, Any]:
-    """One ``GetCostAndUsage`` request (raises typed errors)."""
+    """One ``GetCostAndUsage`` request (raises typed errors), sent to the Cost Explorer
+    endpoint of ``region``'s partition (us-east-1, cn-northwest-1 or us-gov-west-1)."""
     last_month, _, end = billed_periods(now)
-    ce = clients.client("ce", region="us-east-1")
+    info = partition_info(region or clients.region)
+    if info is None:
+        raise NotConfigured(
+            f"Cost Explorer has no endpoint in the partition of {region or clients.region}",
+            action=CE_ACTION,
+        )
+    ce = clients.client("ce", region=info.cost_explorer_region)
     return call(
         ce,
         "GetCostAndUsage",
@@ -217,11 +232,16 @@ def billed_status(status: str, reason: str | None, now: datetime, **extra: Any) 
 
 
 def billed_error(exc: SmStudioError, now: datetime) -> dict[str, Any]:
-    """Denied → not available naming the action; anything else → error with the reason."""
+    """Denied → not available naming the action; Cost Explorer not enabled or credentials
+    refused → not available saying so; anything else → error with the reason."""
+    if isinstance(exc, NotConfigured):  # e.g. Cost Explorer not enabled for the account
+        return billed_status("not_available", f"not available: {exc.message}", now)
+    if isinstance(exc, InvalidCredentials):
+        return billed_status("not_available", f"not available: {exc.message}", now)
     if isinstance(exc, AccessDenied):
         return billed_status(
             "not_available",
-            f"not available: this role lacks {CE_ACTION} (ask the admin to grant it)",
+            f"not available: the calling identity lacks {CE_ACTION} (ask the admin to grant it)",
             now,
             action=CE_ACTION,
         )

@@ -12,6 +12,7 @@ any domain from a plain script (an ``AwsClients`` and identifiers; no server nee
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .. import clock
-from ..aws import AwsClients, call
+from ..aws import AwsClients, call, paginate
 from ..context import StudioContext
 from ..errors import SmStudioError
 from .cache import TtlCache
@@ -37,7 +38,7 @@ PARTS = ("tags", "costs", "guardrails")
 
 
 def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
+    return clock.isoformat_z(when) if when else None
 
 
 def _error(exc: BaseException, where: str | None = None) -> dict[str, Any]:
@@ -284,7 +285,7 @@ class InsightsEngine:
                 counts[r["status"]] += 1
             status["guardrails"]["summary"] = counts
         out["parts"] = status
-        out["generated_at"] = clock.utcnow().isoformat()
+        out["generated_at"] = clock.isoformat_z(clock.utcnow())
         return out
 
     def _context_status(self) -> dict[str, Any]:
@@ -322,7 +323,7 @@ class InsightsEngine:
                 out[name] = []
             parts[name] = {"status": "not_available", "errors": [], "reason": reason, "as_of": None}
         out["parts"] = parts
-        out["generated_at"] = now.isoformat()
+        out["generated_at"] = clock.isoformat_z(now)
         return out
 
 
@@ -369,13 +370,9 @@ def list_owners(clients: AwsClients, domain_id: str) -> list[tuple[str, str]]:
         ("ListUserProfiles", "UserProfiles", "user-profile", "UserProfileName"),
         ("ListSpaces", "Spaces", "space", "SpaceName"),
     ):
-        params: dict[str, Any] = {"DomainIdEquals": domain_id, "MaxResults": 100}
-        while True:
-            page = call(sm, op, resource=domain_id, **params)
-            owners.extend((kind, item[field]) for item in page.get(key) or [])
-            if not page.get("NextToken"):
-                break
-            params["NextToken"] = page["NextToken"]
+        fetch = functools.partial(call, sm, op, domain_id)
+        items = paginate(fetch, key, DomainIdEquals=domain_id, MaxResults=100)
+        owners.extend((kind, item[field]) for item in items)
     return owners
 
 

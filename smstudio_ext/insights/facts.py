@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import clock
 from ..apps import AppInfo, iter_apps
-from ..aws import AwsClients, call
+from ..aws import AwsClients, call, paginate
 from ..context import StudioContext
 from ..errors import SmStudioError
+from ..studio_settings import EffectiveSettings, resolve, space_sharing
 from .cache import TtlCache
 from .config import Insights
 from .tags import domain_arn, owner_arn
@@ -104,6 +105,7 @@ class Facts:
         self.used: dict[str, set[Any]] = {}
         self._part = threading.local()
         self._started = cache.now()
+        self._effective: EffectiveSettings | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -178,6 +180,8 @@ class Facts:
         if self.subject.account_id:
             for arn in self._static_arns():
                 self._future(*self._tags_args(arn))
+        if self.subject.profile_hint:  # a private space's settings include its owner's
+            self._future(*self._profile_args(self.subject.profile_hint))
 
     def _static_arns(self) -> list[str]:
         """ARNs known without asking AWS, so their tags can be fetched in the first round."""
@@ -262,21 +266,58 @@ class Facts:
             name = self.space_owner_profile()
             if not name:
                 return None
-            s = self.subject
-
-            def load() -> dict[str, Any]:
-                return call(
-                    self.sm,
-                    "DescribeUserProfile",
-                    resource=name,
-                    DomainId=s.domain_id,
-                    UserProfileName=name,
-                )
-
-            profile = self._get(
-                ("DescribeUserProfile", s.domain_id, name), load, self.config.guardrails_ttl_seconds
-            )
+            profile = self.profile(name)
         return profile.get("SingleSignOnUserValue") or None
+
+    def _profile_args(self, name: str) -> tuple[Any, Callable[[], Any], float]:
+        domain_id = self.subject.domain_id
+
+        def load() -> dict[str, Any]:
+            return call(
+                self.sm,
+                "DescribeUserProfile",
+                resource=name,
+                DomainId=domain_id,
+                UserProfileName=name,
+            )
+
+        return ("DescribeUserProfile", domain_id, name), load, self.config.guardrails_ttl_seconds
+
+    def profile(self, name: str) -> dict[str, Any]:
+        """``DescribeUserProfile`` of any profile of the domain (the same cache entry as when
+        that profile is the subject: an audit describes each profile once)."""
+        return self._get(*self._profile_args(name))
+
+    def effective_settings(self) -> EffectiveSettings:
+        """The settings that apply to the subject, resolved the service's way
+        (``studio_settings.resolve``): a private space includes its owner's profile (one more
+        cached ``DescribeUserProfile``), a shared space the domain's ``DefaultSpaceSettings``.
+        Carries the botocore model the answers were parsed with, so members an old botocore
+        drops are reported as unreadable rather than absent. Resolved once per ``Facts`` (one
+        response): several checks read it."""
+        if self._effective is not None:
+            return self._effective
+        s = self.subject
+        owner = self.owner()  # asked first: a denied Describe* names the owner's action
+        domain = self.domain() or {}
+        owner_profile = None
+        app_type = s.app_type
+        if s.owner_kind == "space" and owner is not None:
+            profile = (owner.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+            if space_sharing(owner) == "Private" and profile:
+                owner_profile = self.profile(profile)
+            if not (owner.get("SpaceSettings") or {}).get("AppType") and not app_type:
+                types = [a.app_type for a in self.apps()]
+                app_type = types[0] if types else None
+        self._effective = resolve(
+            domain,
+            owner_kind=s.owner_kind,
+            owner=owner,
+            owner_profile=owner_profile,
+            app_type=app_type,
+            service_model=self.sm.meta.service_model,
+        )
+        return self._effective
 
     def space_owner_profile(self) -> str | None:
         if self.subject.owner_kind != "space":
@@ -321,14 +362,8 @@ class Facts:
 
     def _tags_args(self, arn: str) -> tuple[Any, Callable[[], Any], float]:
         def load() -> list[dict[str, str]]:
-            tags: list[dict[str, str]] = []
-            params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
-            while True:
-                page = call(self.sm, "ListTags", resource=arn, **params)
-                tags.extend(page.get("Tags") or [])
-                if not page.get("NextToken"):
-                    return tags
-                params["NextToken"] = page["NextToken"]
+            fetch = functools.partial(call, self.sm, "ListTags", arn)
+            return list(paginate(fetch, "Tags", ResourceArn=arn, MaxResults=100))
 
         return ("ListTags", arn), load, self.config.tags_ttl_seconds
 
@@ -384,7 +419,9 @@ class Facts:
         from .costs import fetch_billed
 
         def load() -> dict[str, Any]:
-            return fetch_billed(self.clients, tag_key, tag_value, clock.utcnow())
+            return fetch_billed(
+                self.clients, tag_key, tag_value, clock.utcnow(), region=self.subject.region
+            )
 
         # Each request is billed: a refresh never bypasses this cache.
         return self._future(

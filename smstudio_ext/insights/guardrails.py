@@ -23,7 +23,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import clock
+from ..apps import image_name  # noqa: F401  (re-exported: the one image identity)
 from ..errors import AccessDenied, SmStudioError
+from ..studio_settings import (
+    IDLE_DISABLED,
+    IDLE_ENABLED,
+    IDLE_NOT_APPLICABLE,
+    IDLE_NOT_SET,
+    model_can_read,
+)
 from .tags import tag_value
 
 if TYPE_CHECKING:
@@ -238,17 +246,6 @@ class Registry:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def image_name(arn: str | None) -> str | None:
-    """``arn:...:image/NAME`` or ``arn:...:image-version/NAME/3`` → NAME."""
-    if not arn or ":" not in arn:
-        return None
-    resource = arn.split(":", 5)[-1]
-    kind, _, rest = resource.partition("/")
-    if kind in ("image", "image-version") and rest:
-        return rest.split("/")[0]
-    return None
-
-
 def _first(*values: Any) -> Any:
     for value in values:
         if value not in (None, "", [], {}):
@@ -260,37 +257,11 @@ def _empty(value: Any) -> bool:
     return value in (None, "", [], {})
 
 
-def _deep_merge(general: Any, specific: Any) -> Any:
-    """``specific`` over ``general``, key by key for objects; empty values never override."""
-    if isinstance(general, dict) and isinstance(specific, dict):
-        out = dict(general)
-        for key, value in specific.items():
-            if not _empty(value):
-                out[key] = _deep_merge(general.get(key), value)
-        return out
-    return general if _empty(specific) else specific
-
-
 def _setting(facts: Facts, *path: str) -> Any:
-    """An effective user setting: the domain's defaults overridden, key by key, by the owner's.
-
-    Layers are merged deeply rather than "first non-empty wins": a space's own settings carry only
-    part of an object (e.g. ``SpaceIdleSettings`` has only ``IdleTimeoutInMinutes``), and the
-    rest (``LifecycleManagement``, ``MaxIdleTimeoutInMinutes``) comes from the domain's defaults.
-    """
-    own = facts.owner_settings()  # asked first: a denied Describe* names the owner's action
-    domain = facts.domain() or {}
-    layers = [domain.get("DefaultUserSettings") or {}]  # most general first
-    if facts.subject.owner_kind == "space":
-        layers.append(domain.get("DefaultSpaceSettings") or {})
-    layers.append(own)
-    merged: Any = None
-    for layer in layers:
-        value: Any = layer
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        merged = _deep_merge(merged, value)
-    return None if _empty(merged) else merged
+    """An effective setting of the subject (``Facts.effective_settings``, resolved the
+    service's way: see ``studio_settings``), None when unset or empty."""
+    value = facts.effective_settings().get(*path)
+    return None if _empty(value) else value
 
 
 # -- the built-in checks ------------------------------------------------------------------------
@@ -422,18 +393,19 @@ def check_instance_type(facts: Facts) -> Result:
     "(sagemaker:ImageArns).",
 )
 def check_image(facts: Facts) -> Result:
-    approved = set(facts.config.approved_images)
+    # one image identity (apps.image_name): names compare lowercased, because the service
+    # lowercases them in image-version ARNs; an alias (what JupyterLab apps report instead of a
+    # version ARN) may be approved as NAME@ALIAS
+    approved = {a.lower() for a in facts.config.approved_images}
     all_apps = facts.apps()
     # Studio Classic's own Jupyter server (instance type "system") always runs the platform's
     # image (jupyter-server-3): users can't choose another, so it is exempt, like its instance.
     exempt = [a for a in all_apps if _platform_server(a)]
     apps = [a for a in all_apps if not _platform_server(a)]
     evidence: dict[str, Any] = {
-        "approved": sorted(approved),
-        "apps": {f"{a.app_type}/{a.app_name}": a.image_version_arn or a.image_arn for a in apps},
-        "exempt": {
-            f"{a.app_type}/{a.app_name}": a.image_version_arn or a.image_arn for a in exempt
-        },
+        "approved": sorted(facts.config.approved_images),
+        "apps": {f"{a.app_type}/{a.app_name}": _image_evidence(a) for a in apps},
+        "exempt": {f"{a.app_type}/{a.app_name}": _image_evidence(a) for a in exempt},
     }
     note = (
         " (the Studio Classic JupyterServer on 'system' runs the platform's image: exempt)"
@@ -447,20 +419,31 @@ def check_image(facts: Facts) -> Result:
     bad: list[str] = []
     unknown_images: list[str] = []
     for app in apps:
-        ids = {app.image_arn, app.image_version_arn, image_name(app.image_arn)}
-        ids |= {image_name(app.image_version_arn)}
-        ids.discard(None)
+        ids = app.image_ids()
         if not ids:
             unknown_images.append(f"{app.app_type}/{app.app_name}")
         elif not ids & approved:
-            bad.append(
-                f"{app.app_type}/{app.app_name} ({image_name(app.image_arn) or app.image_arn})"
-            )
+            bad.append(f"{app.app_type}/{app.app_name} ({app.image or app.image_arn})")
+    # approving NAME@ALIAS needs the alias, which an old botocore drops while parsing
+    why = None
+    if bad and any("@" in a for a in approved):
+        why = model_can_read(facts.sm.meta.service_model, "ResourceSpec", "SageMakerImageVersionAlias")  # fmt: skip
+    if why:
+        return unknown(f"can't tell: {why}", **evidence)
     if bad:
         return failed("not approved: " + ", ".join(bad), **evidence)
     if unknown_images:
         return unknown("no image reported for " + ", ".join(unknown_images), **evidence)
     return passed(f"{len(apps)} app(s) on approved images" + note, **evidence)
+
+
+def _image_evidence(app: Any) -> dict[str, Any]:
+    return {
+        "image": app.image_name,
+        "image_arn": app.image_arn,
+        "image_version_arn": app.image_version_arn,
+        "image_version_alias": app.image_version_alias,
+    }
 
 
 def _platform_server(app: Any) -> bool:
@@ -572,10 +555,10 @@ _IMAGE_CONFIG_KEYS = (
 )
 def check_custom_image_uid(facts: Facts) -> Result:
     configs: dict[str, str] = {}
-    for settings in (
-        facts.owner_settings(),
-        (facts.domain() or {}).get("DefaultUserSettings") or {},
-    ):
+    # every level that applies to the subject (domain, owner profile of a private space, the
+    # owner itself): an image attached at any of them can be started
+    for layer in facts.effective_settings().layers:
+        settings = layer.settings
         for key in _APP_SETTINGS:
             for image in (settings.get(key) or {}).get("CustomImages") or []:
                 if image.get("AppImageConfigName"):
@@ -635,20 +618,30 @@ def check_idle(facts: Facts) -> Result:
             source=None,
             classic_apps=sorted(classic),
         )
-    idle = _setting(facts, "JupyterLabAppSettings", "AppLifecycleManagement", "IdleSettings")
-    if not idle:
+    platform = facts.effective_settings().platform_idle()
+    evidence = {"source": "platform", "max_allowed": maximum, "platform": platform.to_dict()}
+    evidence["IdleSettings"] = dict(platform.idle_settings)
+    if platform.state == IDLE_NOT_SET:
         return failed(
-            "no idle shutdown: neither smstudio's nor the platform's IdleSettings",
-            source="platform",
-            max_allowed=maximum,
+            "no idle shutdown: neither smstudio's nor the platform's IdleSettings "
+            f"({platform.settings_key})",
+            **evidence,
         )
-    evidence = {"source": "platform", "max_allowed": maximum, "IdleSettings": idle}
-    if idle.get("LifecycleManagement") != "ENABLED":
-        return failed("the platform's idle shutdown is disabled", **evidence)
-    timeout = idle.get("IdleTimeoutInMinutes")
+    if platform.state == IDLE_NOT_APPLICABLE:
+        return unknown(
+            f"{platform.reason} and smstudio idle shutdown is not running here: can't tell",
+            **evidence,
+        )
+    if platform.state == IDLE_DISABLED:
+        return failed(f"the platform's idle shutdown is disabled ({platform.reason})", **evidence)
+    if platform.state != IDLE_ENABLED:
+        return unknown(f"can't tell: {platform.reason}", **evidence)
+    timeout = platform.timeout_minutes
     if timeout is None or timeout > maximum:
         return failed(f"timeout {timeout} min exceeds the maximum {maximum} min", **evidence)
-    return passed(f"the platform stops idle apps after {timeout} min", **evidence)
+    return passed(
+        f"the platform stops idle {platform.app_type} apps after {timeout} min", **evidence
+    )
 
 
 @_builtin(

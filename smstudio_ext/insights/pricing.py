@@ -1,33 +1,42 @@
 """Hourly prices of Studio instance types: admin file > disk cache > Pricing API > bundled table.
 
 * The admin price file (``Insights.price_file``) wins: negotiated rates, or a closed network.
-* The AWS Price List Query API (``pricing:GetProducts``, service ``AmazonSageMaker``) has
-  endpoints only in us-east-1 and ap-south-1; answers are cached on disk for days
-  (``Insights.price_cache_path``), because list prices change rarely.
-* When the API cannot answer (denied, unreachable, unknown type), a bundled table of common
-  ``ml.*`` types is used and marked with its date.
+* The AWS Price List Query API (``pricing:GetProducts``, service ``AmazonSageMaker``) lives in
+  each partition's own regions (aws: us-east-1, eu-central-1, ap-south-1; aws-cn:
+  cn-northwest-1, prices in CNY; aws-us-gov: us-gov-west-1; ``aws.pricing_region``); answers
+  are cached on disk for days (``Insights.price_cache_path``): list prices change rarely.
+* Which product is the Studio price: public notes on the SageMaker price list put the instance
+  in ``usagetype`` (``USE1-Studio:JupyterLab-ml.r6i.4xlarge``) and leave the instance-type
+  attribute empty on most rows, so a product matches by its ``instanceName``/``instanceType``
+  attribute **or** by parsing ``usagetype``; the query asks for ``usagetype`` CONTAINS the type
+  (one request), falling back to ``instanceName`` where CONTAINS is refused.
+* When the API answered and lists no Studio price for a type: "list price unknown for X" (no
+  guess). When it could not be asked (denied, unreachable, ``--no-prices``), in the ``aws``
+  partition the bundled table of common ``ml.*`` us-east-1 list prices is used, and the note
+  says so ("list price unknown for X (why): approximate ...").
 * ``system`` (the Studio Classic Jupyter server's own instance) costs nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-import tempfile
+import re
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock
-from ..aws import AwsClients, call
+from ..aws import AwsClients, call, paginate, partition_info, pricing_region
 from ..errors import BadInput, SmStudioError
+from ..fsutil import atomic_write_json
 
 log = logging.getLogger("smstudio_ext")
 
 SERVICE_CODE = "AmazonSageMaker"
-PRICING_REGIONS = ("us-east-1", "ap-south-1")
 
 FALLBACK_DATE = "2025-01"
 # Approximate public on-demand list prices (USD/hour) of Studio notebook instances in us-east-1,
@@ -84,11 +93,6 @@ class Price:
         return asdict(self)
 
 
-def pricing_region(region: str) -> str:
-    """The Pricing API endpoint region nearest to ``region`` (only two exist)."""
-    return "ap-south-1" if region.startswith(("ap-", "me-", "af-")) else "us-east-1"
-
-
 def load_price_file(path: str) -> tuple[str, dict[str, float], dict[str, dict[str, float]]]:
     """(currency, prices for any region, prices per region) from an admin price file."""
     try:
@@ -133,48 +137,87 @@ def load_price_file(path: str) -> tuple[str, dict[str, float], dict[str, dict[st
     )
 
 
-def parse_products(price_list: list[Any], instance_type: str) -> float | None:
-    """The Studio on-demand USD/hour for ``instance_type`` from ``GetProducts`` PriceList items.
+# "<region prefix>-<kind>[:<app>-]<instance>", e.g. USE1-Studio:JupyterLab-ml.r6i.4xlarge,
+# EU-Notebk:ml.t3.medium, USE1-Studio:ml.t3.medium; the region prefix may be absent
+_USAGE_RE = re.compile(
+    r"^(?:[A-Z]+[0-9]*-)?(?P<kind>[A-Za-z]+):(?:(?P<app>[A-Za-z]+)-)?"
+    r"(?P<instance>ml\.[a-z0-9-]+\.[a-z0-9]+)$"
+)
+_CURRENCIES = ("USD", "CNY")
 
-    Several products share an instance type (Studio notebooks, hosting, training, ...): prefer a
-    ``component`` or ``usagetype`` naming Studio, then notebooks; never another component's price.
+
+def usage_type_parts(usage_type: str) -> tuple[str, str | None, str] | None:
+    """(kind, app, instance) of a SageMaker usage type, e.g. ``USE1-Studio:JupyterLab-ml.r6i.4xlarge``
+    → ("Studio", "JupyterLab", "ml.r6i.4xlarge"); None when it names no instance."""
+    m = _USAGE_RE.match(usage_type or "")
+    return (m["kind"], m["app"], m["instance"]) if m else None
+
+
+def parse_products(
+    price_list: list[Any], instance_type: str, app_type: str | None = None
+) -> float | None:
+    """The Studio on-demand hourly price for ``instance_type`` (see ``parse_product_price``)."""
+    found = parse_product_price(price_list, instance_type, app_type)
+    return found[0] if found else None
+
+
+def parse_product_price(
+    price_list: list[Any], instance_type: str, app_type: str | None = None
+) -> tuple[float, str] | None:
+    """(price per hour, currency) of the Studio product for ``instance_type`` in
+    ``GetProducts`` PriceList items, or None.
+
+    A product is for the type when its ``instanceName``/``instanceType`` says so, or its
+    ``usagetype`` ends with it. Several products share a type (Studio, notebook instances,
+    hosting, training...): prefer ``Studio:<app_type>`` (JupyterLab by default), then any
+    Studio usage or component, then notebooks; never another component's price.
     """
-    ranked: list[tuple[int, float]] = []
+    ranked: list[tuple[int, float, str]] = []
+    wanted_app = (app_type or "JupyterLab").lower()
     for raw in price_list:
         try:
             item = json.loads(raw) if isinstance(raw, str) else raw
             attrs = item["product"]["attributes"]
         except (ValueError, KeyError, TypeError):
             continue
-        if attrs.get("instanceName", attrs.get("instanceType")) not in (instance_type, None):
+        usage = str(attrs.get("usagetype") or attrs.get("usageType") or "")
+        parts = usage_type_parts(usage)
+        instance = (
+            attrs.get("instanceName") or attrs.get("instanceType") or (parts[2] if parts else None)
+        )
+        if instance != instance_type:
             continue
         component = str(attrs.get("component", "")).lower()
-        usage = str(attrs.get("usagetype", "")).lower()
-        if "studio" in component or "-studio:" in usage:
+        kind, app = (parts[0].lower(), (parts[1] or "").lower()) if parts else ("", "")
+        if kind == "studio" and app == wanted_app:
             rank = 0
-        elif "notebook" in component or "notebk" in usage or "notebook" in usage:
+        elif kind == "studio" or "studio" in component:
             rank = 1
+        elif kind == "notebk" or "notebook" in component:
+            rank = 2
         else:
             continue
-        price = _on_demand_usd(item)
+        price = _on_demand(item)
         if price is not None:
-            ranked.append((rank, price))
+            ranked.append((rank, *price))
     if not ranked:
         return None
-    return min(ranked)[1]
+    _, value, currency = min(ranked)
+    return value, currency
 
 
-def _on_demand_usd(item: dict[str, Any]) -> float | None:
+def _on_demand(item: dict[str, Any]) -> tuple[float, str] | None:
     terms = (item.get("terms") or {}).get("OnDemand") or {}
     for term in terms.values():
         for dim in (term.get("priceDimensions") or {}).values():
             if str(dim.get("unit", "Hrs")).lower() not in ("hrs", "hours", "hour"):
                 continue
-            usd: Any = (dim.get("pricePerUnit") or {}).get("USD")
-            try:
-                return float(usd)
-            except (TypeError, ValueError):
-                continue
+            per_unit = dim.get("pricePerUnit") or {}
+            for currency in _CURRENCIES:
+                try:
+                    return float(per_unit[currency]), currency
+                except (KeyError, TypeError, ValueError):
+                    continue
     return None
 
 
@@ -248,7 +291,8 @@ class PriceBook:
         except (OSError, ValueError):
             return {}  # missing or corrupt: refetch, and rewrite it whole
 
-    def _disk_price(self, instance_type: str) -> tuple[float | None, bool] | None:
+    def _disk_price(self, instance_type: str) -> tuple[float | None, str] | None:
+        """(price or None = "the API lists none", currency) when cached and fresh."""
         entry = self._read_disk().get(f"{self.region}/{instance_type}")
         if not isinstance(entry, dict):
             return None
@@ -259,78 +303,116 @@ class PriceBook:
         if clock.utcnow() - fetched > timedelta(days=self.cache_days):
             return None
         price = entry.get("price")
-        return (float(price) if isinstance(price, (int, float)) else None, True)
+        currency = entry.get("currency") or self.currency
+        value = float(price) if isinstance(price, (int, float)) else None
+        return value, str(currency)
 
-    def _write_disk(self, instance_type: str, price: float | None) -> None:
+    def _write_disk(self, instance_type: str, found: tuple[float, str] | None) -> None:
         if not self.cache_path:
             return
         with self._lock:
             entries = self._read_disk()
             entries[f"{self.region}/{instance_type}"] = {
-                "price": price,
+                "price": found[0] if found else None,
+                "currency": found[1] if found else self.currency,
                 "fetched": clock.utcnow().isoformat(),
                 "source": PRICING_API,
             }
-            directory = os.path.dirname(self.cache_path) or "."
             try:
-                os.makedirs(directory, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".prices-", suffix=".json")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"version": 1, "entries": entries}, fh, indent=1, sort_keys=True)
-                os.replace(tmp, self.cache_path)
+                os.makedirs(os.path.dirname(self.cache_path) or ".", exist_ok=True)
+                atomic_write_json(
+                    self.cache_path, {"version": 1, "entries": entries}, indent=1, sort_keys=True
+                )
             except OSError as exc:
                 log.warning("smstudio: cannot write the price cache %s: %s", self.cache_path, exc)
 
     # -- Pricing API --------------------------------------------------------------------------
 
-    def fetch(self, instance_type: str) -> float | None:
-        """Ask the Pricing API (raises typed errors); None when it lists no Studio price."""
+    @property
+    def currency(self) -> str:
+        """The currency of this region's list prices (CNY in aws-cn, else USD)."""
+        info = partition_info(self.region)
+        return info.currency if info else "USD"
+
+    def fetch(self, instance_type: str) -> tuple[float, str] | None:
+        """Ask the Pricing API of this region's partition (raises typed errors): (price,
+        currency), or None when it lists no Studio price for the type in this region."""
         assert self.clients is not None
-        client = self.clients.client("pricing", region=pricing_region(self.region))
-        params: dict[str, Any] = {
-            "ServiceCode": SERVICE_CODE,
-            "Filters": [
+        endpoint = pricing_region(self.region)
+        if endpoint is None:
+            raise NotAvailable(f"the partition of {self.region} has no Price List Query API")
+        client = self.clients.client("pricing", region=endpoint)
+        fetch = functools.partial(call, client, "GetProducts", instance_type)
+        region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": self.region}
+        base = {"ServiceCode": SERVICE_CODE, "FormatVersion": "aws_v1", "MaxResults": 100}
+        queries = [
+            # usagetype carries the instance on every SageMaker product, instanceName not
+            [region_filter, {"Type": "CONTAINS", "Field": "usagetype", "Value": instance_type}],
+            # an endpoint refusing CONTAINS filters: match the attribute instead
+            [
                 {"Type": "TERM_MATCH", "Field": "instanceName", "Value": instance_type},
-                {"Type": "TERM_MATCH", "Field": "regionCode", "Value": self.region},
+                region_filter,
             ],
-            "FormatVersion": "aws_v1",
-            "MaxResults": 100,
-        }
+        ]
         items: list[Any] = []
-        for _ in range(20):  # a handful of pages at most for one type and region
-            page = call(client, "GetProducts", resource=instance_type, **params)
-            items.extend(page.get("PriceList") or [])
-            token = page.get("NextToken")
-            if not token:
+        for i, filters in enumerate(queries):
+            try:
+                items = list(paginate(fetch, "PriceList", max_pages=20, Filters=filters, **base))
                 break
-            params["NextToken"] = token
-        return parse_products(items, instance_type)
+            except BadInput:
+                if i == len(queries) - 1:
+                    raise
+        return parse_product_price(items, instance_type)
 
     def price(self, instance_type: str | None) -> Price:
         if not instance_type:
-            return Price("", None, "USD", UNKNOWN, "no instance type")
+            return Price("", None, self.currency, UNKNOWN, "no instance type")
         if instance_type == "system":
-            return Price(instance_type, 0.0, "USD", FREE)
+            return Price(instance_type, 0.0, self.currency, FREE)
         from_file = self._file_price(instance_type)
         if from_file is not None:
             return Price(instance_type, from_file[0], from_file[1], PRICE_FILE)
-        note = None
+        unlisted = (
+            f"list price unknown for {instance_type} in {self.region}: the Pricing API lists "
+            "no Studio price for it"
+        )
         cached = self._disk_price(instance_type)
-        if cached is not None and cached[0] is not None:
-            return Price(instance_type, cached[0], "USD", DISK_CACHE)
-        if cached is None and self.use_api:
+        if cached is not None:
+            value, currency = cached
+            if value is None:
+                return Price(instance_type, None, currency, UNKNOWN, unlisted)
+            return Price(instance_type, value, currency, DISK_CACHE)
+        if not self.use_api:
+            why = "the Pricing API is not used (--no-prices or no AWS clients)"
+        else:
             try:
-                value = self.fetch(instance_type)
+                found = self.fetch(instance_type)
             except SmStudioError as exc:
-                note = exc.message
+                why = f"the Pricing API failed: {exc.message}"
                 log.info("smstudio: Pricing API failed for %s: %s", instance_type, exc.message)
             else:
-                self._write_disk(instance_type, value)
-                if value is not None:
-                    return Price(instance_type, value, "USD", PRICING_API)
-                note = f"the Pricing API lists no Studio price for {instance_type} in {self.region}"
-        elif cached is not None:
-            note = f"the Pricing API lists no Studio price for {instance_type} in {self.region}"
-        if instance_type in FALLBACK_PRICES:
-            return Price(instance_type, FALLBACK_PRICES[instance_type], "USD", FALLBACK, note)
-        return Price(instance_type, None, "USD", UNKNOWN, note or "no price known")
+                self._write_disk(instance_type, found)
+                if found is None:
+                    return Price(instance_type, None, self.currency, UNKNOWN, unlisted)
+                return Price(instance_type, found[0], found[1], PRICING_API)
+        return self._fallback(instance_type, why)
+
+    def _fallback(self, instance_type: str, why: str) -> Price:
+        """The bundled table, only where it means something (commercial partition, USD); the
+        note always says the list price is unknown and why."""
+        unknown_note = f"list price unknown for {instance_type} in {self.region} ({why})"
+        info = partition_info(self.region)
+        if info is None or info.name != "aws" or instance_type not in FALLBACK_PRICES:
+            return Price(instance_type, None, self.currency, UNKNOWN, unknown_note)
+        return Price(
+            instance_type,
+            FALLBACK_PRICES[instance_type],
+            "USD",
+            FALLBACK,
+            f"{unknown_note}: approximate us-east-1 list price from the bundled "
+            f"{FALLBACK_DATE} table",
+        )
+
+
+class NotAvailable(SmStudioError):
+    """The partition has no Pricing API endpoint."""

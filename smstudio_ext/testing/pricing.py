@@ -1,15 +1,23 @@
 """A small AWS Price List Query API (``pricing``) for AmazonSageMaker, which moto lacks.
 
 The product JSON has the shape of the public price list (``product.attributes``,
-``terms.OnDemand.<sku>.<offer>.priceDimensions.<rate>.pricePerUnit.USD``), returned as JSON
-strings in ``PriceList`` as the real API does.
+``terms.OnDemand.<sku>.<offer>.priceDimensions.<rate>.pricePerUnit.<currency>``), returned as
+JSON strings in ``PriceList`` as the real API does.
 
-Attribute choices (from the public SageMaker price list as we understand it; parse defensively):
-each instance type has one product per component, ``component`` = ``studio-notebook`` (Studio /
-Studio Classic apps), ``Hosting`` (endpoints) or ``Training``; ``usagetype`` =
-``<REGIONPREFIX>-<Kind>:<instance>`` e.g. ``USE1-Studio:ml.t3.medium``,
-``EU-Hosting:ml.m5.large``; ``productFamily`` = ``ML Instance``; ``instanceName``,
-``regionCode``, ``location``, ``vCpu``, ``memory``, ``gpu`` as strings.
+What the products look like, mirroring public notes on the real SageMaker price list (see
+docs/studio-facts.md); where those notes are silent the stricter shape is chosen:
+
+* the instance is in ``usagetype``: ``<REGIONPREFIX>-<Kind>:<instance>``, and for Studio apps
+  ``<REGIONPREFIX>-Studio:JupyterLab-<instance>`` (e.g. ``USE1-Studio:JupyterLab-ml.r6i.4xlarge``);
+* Studio, notebook-instance and training products carry **no** instance-type attribute ("most
+  rows have an empty Instance Type column"); only hosting products carry ``instanceName`` (so
+  a filter on ``instanceName`` alone finds no Studio price, as on the real list);
+* ``platoinstancetype`` = ``Studio-JupyterLab`` on Studio products; ``regionCode``,
+  ``location``, ``vCpu``, ``memory``, ``gpu`` as strings;
+* prices in USD, except the China regions (aws-cn), whose list is in CNY;
+* the API answers only at its endpoints: aws us-east-1, eu-central-1, ap-south-1; aws-cn
+  cn-northwest-1; aws-us-gov us-gov-west-1. A request signed for any other region is refused
+  (the real service has no endpoint there at all).
 
 **The prices are illustrative**, close to public us-east-1 list prices at the time of writing
 and scaled by a regional factor; they are for tests and demos, never for real estimates.
@@ -25,13 +33,18 @@ from typing import Any
 SERVICE_CODE = "AmazonSageMaker"
 FORMAT_VERSION = "aws_v1"
 PUBLICATION_DATE = "2025-01-01T00:00:00Z"
+ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1", "cn-northwest-1", "us-gov-west-1")
 
 REGIONS = {
-    # regionCode: (location, usage-type prefix, price factor vs us-east-1)
-    "us-east-1": ("US East (N. Virginia)", "USE1", 1.0),
-    "us-west-2": ("US West (Oregon)", "USW2", 1.0),
-    "eu-west-1": ("EU (Ireland)", "EU", 1.11),
-    "eu-central-1": ("EU (Frankfurt)", "EUC1", 1.2),
+    # regionCode: (location, usage-type prefix, price factor vs us-east-1, currency)
+    "us-east-1": ("US East (N. Virginia)", "USE1", 1.0, "USD"),
+    "us-west-2": ("US West (Oregon)", "USW2", 1.0, "USD"),
+    "eu-west-1": ("EU (Ireland)", "EU", 1.11, "USD"),
+    "eu-central-1": ("EU (Frankfurt)", "EUC1", 1.2, "USD"),
+    "ap-south-1": ("Asia Pacific (Mumbai)", "APS3", 1.05, "USD"),
+    "us-gov-west-1": ("AWS GovCloud (US-West)", "UGW1", 1.25, "USD"),
+    "cn-north-1": ("China (Beijing)", "CNN1", 7.9, "CNY"),
+    "cn-northwest-1": ("China (Ningxia)", "CNW1", 7.5, "CNY"),
 }
 
 # instance: (vCPU, memory GiB, GPUs, Studio price USD/h in us-east-1) - illustrative values
@@ -49,6 +62,7 @@ INSTANCES = {
     "ml.c5.2xlarge": (8, 16, 0, 0.408),
     "ml.r5.large": (2, 16, 0, 0.151),
     "ml.r5.xlarge": (4, 32, 0, 0.302),
+    "ml.r6i.4xlarge": (16, 128, 0, 1.21),
     "ml.g4dn.xlarge": (4, 16, 1, 0.7364),
     "ml.g4dn.2xlarge": (8, 32, 1, 1.0528),
     "ml.g5.xlarge": (4, 16, 1, 1.408),
@@ -56,12 +70,16 @@ INSTANCES = {
     "ml.p3.2xlarge": (8, 61, 1, 3.825),
 }
 
-# component: (usage-type kind, price factor vs Studio)
+# component: (usage-type kind, price factor vs Studio, carries instanceName)
 COMPONENTS = {
-    "studio-notebook": ("Studio", 1.0),
-    "Hosting": ("Hosting", 1.2),
-    "Training": ("Train", 1.15),
+    "studio": ("Studio:JupyterLab", 1.0, False),
+    "notebook": ("Notebk", 1.0, False),
+    "hosting": ("Host", 1.2, True),
+    "training": ("Train", 1.15, False),
 }
+# instance types the list offers for a component only in some regions (like the real one:
+# ml.r6i has no training product)
+NOT_OFFERED = {("ml.r6i.4xlarge", "training"), ("ml.r6i.4xlarge", "hosting")}
 
 
 def _sku(*parts: str) -> str:
@@ -70,37 +88,40 @@ def _sku(*parts: str) -> str:
 
 
 def _product(region: str, instance: str, component: str) -> dict[str, Any]:
-    location, prefix, region_factor = REGIONS[region]
+    location, prefix, region_factor, currency = REGIONS[region]
     vcpu, memory, gpu, base = INSTANCES[instance]
-    kind, component_factor = COMPONENTS[component]
+    kind, component_factor, named = COMPONENTS[component]
     price = base * region_factor * component_factor
     sku = _sku(region, instance, component)
     offer = "JRTCKXETXF"  # the public OnDemand offer term code
     rate = "6YS6EN2CT7"
+    usage = f"{prefix}-{kind}-{instance}" if ":" in kind else f"{prefix}-{kind}:{instance}"
     attributes = {
         "servicecode": SERVICE_CODE,
         "servicename": "Amazon SageMaker",
         "location": location,
         "locationType": "AWS Region",
         "regionCode": region,
-        "instanceName": instance,
-        "instanceType": instance,
         "vCpu": str(vcpu),
         "memory": f"{memory} GiB",
         "gpu": str(gpu),
         "gpuMemory": "N/A" if not gpu else "16 GB",
-        "component": component,
-        "usagetype": f"{prefix}-{kind}:{instance}",
+        "usagetype": usage,
         "operation": "RunInstance",
         "computeType": "GPU" if gpu else "CPU",
     }
+    if component == "studio":
+        attributes["platoinstancetype"] = "Studio-JupyterLab"
+    if named:
+        attributes["instanceName"] = instance
+    symbol = "$" if currency == "USD" else "CNY "
     price_dimension = {
         "rateCode": f"{sku}.{offer}.{rate}",
-        "description": f"${price:.4f} per {kind} {instance} hour in {location}",
+        "description": f"{symbol}{price:.4f} per {kind} {instance} hour in {location}",
         "beginRange": "0",
         "endRange": "Inf",
         "unit": "Hrs",
-        "pricePerUnit": {"USD": f"{price:.10f}"},
+        "pricePerUnit": {currency: f"{price:.10f}"},
         "appliesTo": [],
     }
     return {
@@ -128,16 +149,19 @@ def all_products() -> list[dict[str, Any]]:
         for region in REGIONS
         for instance in INSTANCES
         for component in COMPONENTS
+        if (instance, component) not in NOT_OFFERED
     ]
 
 
-def hourly_price(instance: str, region: str = "us-east-1", component: str = "studio-notebook"):
-    """The price this emulator serves (USD/hour), or None; handy for test assertions."""
-    if instance not in INSTANCES or region not in REGIONS:
+def hourly_price(instance: str, region: str = "us-east-1", component: str = "studio"):
+    """The price this emulator serves (per hour, in the region's currency), or None; handy for
+    test assertions."""
+    if instance not in INSTANCES or region not in REGIONS or (instance, component) in NOT_OFFERED:
         return None
     product = _product(region, instance, component)
     term = next(iter(product["terms"]["OnDemand"].values()))
-    return float(next(iter(term["priceDimensions"].values()))["pricePerUnit"]["USD"])
+    per_unit = next(iter(term["priceDimensions"].values()))["pricePerUnit"]
+    return float(next(iter(per_unit.values())))
 
 
 def _field(product: dict[str, Any], field: str) -> str | None:
@@ -191,6 +215,12 @@ def _page(items: list[Any], params: dict[str, Any], default: int) -> tuple[list[
 
 def handle(operation: str, body: bytes, region: str) -> tuple[int, str]:
     """Serve one ``AWSPriceListService.<operation>`` request: (HTTP status, JSON body)."""
+    if region and region not in ENDPOINT_REGIONS:
+        return _error(
+            "UnknownEndpoint",
+            f"the Price List Query API has no endpoint in {region} "
+            f"(endpoints: {', '.join(ENDPOINT_REGIONS)})",
+        )
     try:
         params = json.loads(body or b"{}")
     except ValueError:
