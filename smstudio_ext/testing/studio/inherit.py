@@ -75,7 +75,7 @@ def persist_default(store: StoreState, domain: Record, p: Record) -> Record:
     app_type = settings.get("AppType")
     if app_type not in BUILT_IN_APP_TYPES:
         return settings
-    draft = {
+    draft: Record = {
         "OwnershipSettings": p.get("OwnershipSettings"),
         "SpaceSharingSettings": p.get("SpaceSharingSettings"),
         "SpaceSettings": {},
