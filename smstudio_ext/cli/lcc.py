@@ -226,7 +226,12 @@ def _target_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lcc", help="render and register lifecycle configs (admins)")
+    p = sub.add_parser(
+        "lcc",
+        help="render and register lifecycle configs (admins)",
+        description="Lifecycle configs for JupyterLab spaces, and for Studio Classic's "
+        "JupyterServer/KernelGateway apps (legacy: closed to new onboarding).",
+    )
     lsub = p.add_subparsers(dest="lcc_command", metavar="ACTION")
 
     r = lsub.add_parser("render", help="print a lifecycle script (size and headroom on stderr)")
@@ -260,7 +265,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=register_cmd)
 
     d = lsub.add_parser("detach", help="detach a config (by base name, name or ARN)")
-    d.add_argument("--app-type", choices=lcc.APP_TYPES, required=True)
+    d.add_argument(
+        "--app-type",
+        choices=lcc.APP_TYPES,
+        required=True,
+        help="JupyterLab, or JupyterServer/KernelGateway (Studio Classic, legacy)",
+    )
     _target_flags(d)
     d.add_argument("--name", required=True, help="base name, full name or ARN")
     d.add_argument("--delete", action="store_true", help="also delete the detached configs")
