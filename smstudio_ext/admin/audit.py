@@ -54,13 +54,14 @@ from ..insights.engine import InsightsEngine
 from ..insights.facts import Facts, Subject
 from ..rollout import read_rollout
 from .domain import attached_lccs
-from .lcc.ours import MARKER, Ownership
+from .lcc.ours import MARKER, VERSION_IN_MARKER, Ownership
 
 log = logging.getLogger("smstudio_ext")
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 DEFAULT_LCC_PREFIX = "smstudio-"
 DEFAULT_LCC_MARKER = MARKER
+_VERSION_IN_MARKER = VERSION_IN_MARKER  # the marker's version (lcc/ours.py reads it)
 BUILT_IN_SETTINGS = ("JupyterLabAppSettings", "CodeEditorAppSettings")
 CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 # An audit is a snapshot: what it fetched stays valid until it ends (one DescribeDomain, one

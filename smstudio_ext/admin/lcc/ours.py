@@ -33,7 +33,7 @@ log = logging.getLogger("smstudio_ext")
 GENERATED_TAG = "smstudio:generated-by"
 MARKER = "# smstudio-ext"
 DEFAULT_PREFIX = "smstudio-"
-_VERSION_IN_MARKER = re.compile(r"version[ =:]+([0-9][\w.+-]*)", re.I)
+VERSION_IN_MARKER = re.compile(r"version[ =:]+([0-9][\w.+-]*)", re.I)
 
 
 @dataclass
@@ -68,7 +68,7 @@ def marker_version(script: str, marker: str = MARKER) -> tuple[bool, str | None]
     """(whether the script carries our marker line, the version it names)."""
     for line in script.splitlines()[:20]:
         if line.startswith(marker):
-            m = _VERSION_IN_MARKER.search(line)
+            m = VERSION_IN_MARKER.search(line)
             return True, (m.group(1) if m else None)
     return False, None
 
