@@ -141,9 +141,12 @@ async def record_at_start(app: Any) -> None:
     if getattr(app, "aws_error", None):  # e.g. an unknown region: no call can succeed
         return
     services = app.services
-    record = await asyncio.get_running_loop().run_in_executor(
-        None, record_version, services.aws, services.context, services.version
-    )
+    try:
+        record = await asyncio.get_running_loop().run_in_executor(
+            None, record_version, services.aws, services.context, services.version
+        )
+    except Exception as exc:  # anything unexpected: still one line, still not fatal
+        record = RolloutRecord("failed", message=f"{type(exc).__name__}: {exc}")
     services.rollout = record
     log_record(record)
 
