@@ -4,8 +4,10 @@ The guardrails and the prices are the insights engine's (``smstudio_ext/insights
 registry (``Insights`` config: user-id tag key, allowed instance types, approved images,
 disabled and extra checks) and the same ``PriceBook`` as the panel and ``smstudio insights``,
 so the audit and the user's panel give the same answers. What only the audit does lives here:
-lifecycle-config attachment and version, the idle-settings summary, the extension checker,
-summary counts and exit codes.
+lifecycle-config attachment and version (which configs are ours: ``lcc/ours.py``), the rollout
+view (built-in, default or listed, and the version last recorded running: ``rollout.py``), Studio
+Classic use as migration items, the idle-settings summary, the extension checker, summary counts
+and exit codes.
 
 Built for domains of thousands of profiles:
 
