@@ -31,6 +31,7 @@ from .idle.config import IdleShutdown
 from .idle.server import setup_idle
 from .insights.config import Insights
 from .insights.server import setup_insights
+from .rollout import setup_rollout
 
 log = logging.getLogger("smstudio_ext")
 
@@ -136,6 +137,7 @@ class StudioExtensionApp(ExtensionApp):
         setup_backup(self)
         setup_idle(self)
         setup_insights(self)
+        setup_rollout(self)  # proof of rollout: our version as a tag on the space, once a start
         # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",

@@ -124,7 +124,9 @@ def test_compliant_domain_with_our_lcc(aws, world, clients, insights):
     assert sum(report.calls.values()) == aws.count("sagemaker") + aws.count("pricing")
 
 
-def test_own_lcc_by_prefix_and_version_in_name(aws, world, clients, insights):
+def test_a_name_alone_is_not_ours_unless_nothing_else_can_be_read(aws, world, clients, insights):
+    # A config named like ours, whose content has no marker and which has no tag, is someone
+    # else's (lcc/ours.py): the name counts only when neither the tags nor the content can be read
     arn = make_lcc(aws, "smstudio-jl-v3", content=b"#!/bin/bash\necho no marker\n")
     aws.client("sagemaker").update_user_profile(
         DomainId=world.domain_id,
@@ -133,16 +135,21 @@ def test_own_lcc_by_prefix_and_version_in_name(aws, world, clients, insights):
     )
     report = run_audit(clients, opts(world, insights(), include_prices=False))
     bob = next(o for o in report.owners if o.name == "bob")
+    assert bob.lcc["ours"] is False
+    assert {c.id: c.status for c in bob.checks}["smstudio-lcc"] == "fail"
+    aws.deny("DescribeStudioLifecycleConfig")
+    aws.deny("ListTags")
+    report = run_audit(clients, opts(world, insights(), include_prices=False))
+    bob = next(o for o in report.owners if o.name == "bob")
     assert bob.lcc == {
         "ours": True,
         "source": "own",
         "name": "smstudio-jl-v3",
-        "version": "3",
+        "version": None,  # a -vN suffix is an attempt number, not our version
         "arn": arn,
     }
     carol = next(o for o in report.owners if o.name == "carol")
     assert carol.lcc["ours"] is False
-    assert {c.id: c.status for c in carol.checks}["smstudio-lcc"] == "fail"
 
 
 def test_non_compliant_domain_each_check_fails_for_its_reason(aws, clients, insights):

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from smstudio_ext import clock
 from smstudio_ext.testing import Emulator, World, seed_world
 from smstudio_ext.testing.pricing import hourly_price
+from smstudio_ext.testing.studio import SMD_DEFAULT_ALIAS
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole"
 
@@ -108,7 +109,7 @@ def test_update_domain_merges_like_aws(world: World, aws: Emulator) -> None:
     sm.update_domain(
         DomainId=world.domain_id,
         DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [lcc]}},
-        DomainSettingsForUpdate={"ExecutionRoleIdentityConfig": "DISABLED"},
+        DomainSettingsForUpdate={"SecurityGroupIds": ["sg-0a1b2c3d4e5f60099"]},
     )
     after = sm.describe_domain(DomainId=world.domain_id)
     # the given sub-structure replaced the old one as a whole ...
@@ -116,8 +117,8 @@ def test_update_domain_merges_like_aws(world: World, aws: Emulator) -> None:
     # ... the absent ones stayed
     for key in ("ExecutionRole", "SecurityGroups", "SharingSettings", "KernelGatewayAppSettings"):
         assert after["DefaultUserSettings"][key] == before["DefaultUserSettings"][key]
-    assert after["DomainSettings"]["ExecutionRoleIdentityConfig"] == "DISABLED"
-    assert after["DomainSettings"]["SecurityGroupIds"] == world.security_group_ids
+    assert after["DomainSettings"]["SecurityGroupIds"] == ["sg-0a1b2c3d4e5f60099"]
+    assert after["DomainSettings"]["ExecutionRoleIdentityConfig"] == "USER_PROFILE_NAME"
     assert after["AppNetworkAccessType"] == "VpcOnly"
     assert after["LastModifiedTime"] >= before["LastModifiedTime"]
 
@@ -283,13 +284,17 @@ def test_apps_describe_list_and_filters(world: World, aws: Emulator) -> None:
     )
     assert app["Status"] == "InService"
     assert app["ResourceSpec"]["InstanceType"] == "ml.g4dn.xlarge"
-    assert app["ResourceSpec"]["SageMakerImageArn"].endswith(":image/sagemaker-distribution-gpu")
-    assert app["ResourceSpec"]["SageMakerImageVersionArn"].endswith(
-        ":image-version/sagemaker-distribution-gpu/1"
+    # an SMD image from SMD's own account, named by an alias: no version ARN is invented
+    assert app["ResourceSpec"]["SageMakerImageArn"] == (
+        "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-distribution-gpu"
     )
+    assert app["ResourceSpec"]["SageMakerImageVersionAlias"] == SMD_DEFAULT_ALIAS
+    assert "SageMakerImageVersionArn" not in app["ResourceSpec"]
     age = datetime.now(timezone.utc) - app["CreationTime"]
     assert timedelta(hours=1, minutes=55) < age < timedelta(hours=2, minutes=5)
-    assert app["LastUserActivityTimestamp"] > app["CreationTime"]
+    # the "user activity" is the last health check (botocore model): equal, and recent
+    assert app["LastUserActivityTimestamp"] == app["LastHealthCheckTimestamp"]
+    assert datetime.now(timezone.utc) - app["LastHealthCheckTimestamp"] < timedelta(minutes=2)
 
     all_apps = sm.list_apps(DomainIdEquals=world.domain_id, MaxResults=50)["Apps"]
     assert len(all_apps) == 5

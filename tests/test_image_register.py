@@ -57,7 +57,11 @@ def test_fresh_registration_runs_every_step_and_waits_for_created(aws, world, cl
     version = sm.describe_image_version(ImageName="smstudio-jl")
     assert version["ImageVersionStatus"] == "CREATED" and version["BaseImage"] == URI
     cfg = sm.describe_app_image_config(AppImageConfigName="smstudio-jl")
-    assert cfg["JupyterLabAppImageConfig"]["FileSystemConfig"]["DefaultUid"] == 1000
+    # the service does not support FileSystemConfig for JupyterLab (botocore model)
+    assert "FileSystemConfig" not in cfg["JupyterLabAppImageConfig"]
+    assert cfg["JupyterLabAppImageConfig"]["ContainerConfig"]["ContainerEntrypoint"] == [
+        "entrypoint-jupyter-server"
+    ]
     assert {"ImageName": "smstudio-jl", "AppImageConfigName": "smstudio-jl"} in custom_images(
         aws, world
     )

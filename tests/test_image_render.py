@@ -110,9 +110,9 @@ def test_app_image_configs():
     }
     jl = render_app_image_config(ImageSpec(kind="jupyterlab", app_image_config_name="corp-jl"))
     assert jl["AppImageConfigName"] == "corp-jl"
-    assert jl["JupyterLabAppImageConfig"]["ContainerConfig"] == {
-        "ContainerEntrypoint": ["entrypoint-jupyter-server"]
-    }
+    assert jl["JupyterLabAppImageConfig"] == {
+        "ContainerConfig": {"ContainerEntrypoint": ["entrypoint-jupyter-server"]}
+    }  # no FileSystemConfig: not supported for JupyterLab (botocore model)
     root = render_app_image_config(ImageSpec(kind="kernelgateway", uid=0, gid=0))
     assert root["KernelGatewayImageConfig"]["FileSystemConfig"]["DefaultUid"] == 0
 
@@ -154,6 +154,29 @@ def test_mismatched_dockerfile_and_app_image_config_are_refused():
     moved["KernelGatewayImageConfig"]["FileSystemConfig"]["MountPath"] = "/root"
     with pytest.raises(BadInput, match="MountPath"):
         check_pair("kernelgateway", text, moved)
+
+
+def test_a_jupyterlab_app_image_config_with_a_file_system_config_is_refused():
+    text = render_dockerfile(ImageSpec(kind="jupyterlab"))
+    cfg = render_app_image_config(ImageSpec(kind="jupyterlab"))
+    assert check_pair("jupyterlab", text, cfg) == []
+    old = json.loads(json.dumps(cfg))
+    old["JupyterLabAppImageConfig"]["FileSystemConfig"] = {
+        "MountPath": "/home/sagemaker-user",
+        "DefaultUid": 1000,
+        "DefaultGid": 100,
+    }
+    with pytest.raises(BadInput, match="FileSystemConfig, which the service does not support"):
+        check_pair("jupyterlab", text, old)
+    # without one, the Dockerfile alone carries the 1000/100 rule
+    with pytest.raises(BadInput, match="Dockerfile UID/GID 0/0 is not accepted"):
+        check_pair(
+            "jupyterlab",
+            text.replace("ARG NB_UID=1000", "ARG NB_UID=0").replace(
+                "ARG NB_GID=100", "ARG NB_GID=0"
+            ),
+            cfg,
+        )
 
 
 @pytest.mark.parametrize(
@@ -206,7 +229,7 @@ def test_cli_writes_a_consistent_build_context(tmp_path, capsys):
     df.write_text(df.read_text().replace("ARG NB_UID=1000", "ARG NB_UID=1001"))
     assert main(["image", "check", "--kind", "jupyterlab", "--dockerfile", str(df),
                  "--app-image-config", str(out / "app-image-config.json")]) == 2  # fmt: skip
-    assert "1001/100 != AppImageConfig" in capsys.readouterr().err
+    assert "Dockerfile UID/GID 1001/100 is not accepted" in capsys.readouterr().err
 
 
 def test_cli_app_image_config_and_errors(capsys, tmp_path):

@@ -10,7 +10,7 @@ from smstudio_ext.admin import lcc
 from smstudio_ext.admin.lcc import LccSettings, render
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.cli import main
-from smstudio_ext.errors import AccessDenied, BadInput, NotFound
+from smstudio_ext.errors import AccessDenied, BadInput, Conflict, NotFound
 
 MUTATING = {
     "CreateStudioLifecycleConfig",
@@ -77,12 +77,173 @@ def test_registering_the_same_content_again_changes_nothing(aws, world, clients)
     assert any("already attached" in n for n in again.notes)
 
 
-def test_new_content_gets_a_new_name_and_both_stay_attached(aws, world, clients):
+def test_new_content_replaces_the_older_version_of_ours_and_keeps_the_rest(aws, world, clients):
+    corp = other_config(aws)
     a = lcc.register(clients, script(timeout=60), domain=world.domain_id, name="smstudio")
+    aws.client("sagemaker").update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [corp, a.arn]}},
+    )
     b = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio")
     assert a.name != b.name and b.name.startswith("smstudio-")
     arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
-    assert arns == [a.arn, b.arn]
+    assert arns == [corp, b.arn]
+    assert any(a.name in n and "replaced older versions of ours" in n for n in b.notes)
+
+
+def test_register_35_times_keeps_exactly_one_version_of_ours(aws, world, clients):
+    # Given the platform team's config and another base name of ours are attached
+    corp = other_config(aws)
+    gpu = lcc.register(clients, script(), domain=world.domain_id, name="smstudio-gpu")
+    sm = aws.client("sagemaker")
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    sm.update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={
+            "JupyterLabAppSettings": {**settings, "LifecycleConfigArns": [corp, gpu.arn]}
+        },
+    )
+    # When ours is registered 35 times in a row, each time with other content
+    plans = [
+        lcc.register(clients, script(timeout=10 + i), domain=world.domain_id, name="smstudio")
+        for i in range(35)
+    ]
+    # Then exactly the newest version of ours is attached, next to everyone else's
+    arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    assert arns == [corp, gpu.arn, plans[-1].arn]
+    assert len({p.arn for p in plans}) == 35  # 35 configs were created (immutable)
+
+
+def test_the_31st_entry_is_refused_before_anything_is_created(aws, world, clients):
+    sm = aws.client("sagemaker")
+    others = [other_config(aws, name=f"team-{i:02d}") for i in range(lcc.MAX_LCC_ARNS)]
+    sm.update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": others}},
+    )
+    aws.reset_counts()
+    with pytest.raises(Conflict, match="already lists 30 lifecycle configs.*more than the 30"):
+        lcc.register(clients, script(), domain=world.domain_id, name="smstudio")
+    assert aws.count("sagemaker", "CreateStudioLifecycleConfig") == 0
+    # with one detached, there is room again
+    lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name=others[0])
+    plan = lcc.register(clients, script(), domain=world.domain_id, name="smstudio")
+    arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    assert len(arns) == 30 and arns[-1] == plan.arn
+
+
+def test_an_older_default_of_ours_is_replaced_in_the_default_too(aws, world, clients):
+    a = lcc.register(clients, script(timeout=60), domain=world.domain_id, name="smstudio",
+                     default=True)  # fmt: skip
+    b = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio")
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert settings["DefaultResourceSpec"]["LifecycleConfigArn"] == b.arn
+    assert settings["LifecycleConfigArns"] == [b.arn]
+    assert a.arn not in str(settings)
+    # the instance type and image of the default resource spec are kept
+    assert settings["DefaultResourceSpec"]["InstanceType"] == "ml.t3.medium"
+
+
+def test_what_is_not_proven_ours_is_never_replaced(aws, world, clients):
+    # Given a config that merely looks like a version of ours (no tag, no marker) ...
+    lookalike = other_config(aws, name="smstudio-0badc0de")
+    a = lcc.register(clients, script(timeout=60), domain=world.domain_id, name="smstudio")
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    aws.client("sagemaker").update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={
+            "JupyterLabAppSettings": {**settings, "LifecycleConfigArns": [lookalike, a.arn]}
+        },
+    )
+    # ... and, while the next version registers, neither can be read (denied twice each: the
+    # look-alike's and ours' ownership checks; creating the new one still works)
+    aws.deny("ListTags", times=2)
+    aws.deny("DescribeStudioLifecycleConfig", times=2)
+    b = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio")
+    arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    assert arns == [lookalike, a.arn, b.arn]  # nothing replaced on a guess
+    assert any(n.startswith(f"kept {a.name}: can't tell whether it is ours") for n in b.notes)
+    aws.clear_faults()
+    c = lcc.register(clients, script(timeout=20), domain=world.domain_id, name="smstudio")
+    arns = domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"]
+    assert arns == [lookalike, c.arn]
+
+
+# -- built-in ---------------------------------------------------------------------------------
+
+
+def test_built_in_on_the_domain_replaces_older_ours_and_is_not_listed(aws, world, clients):
+    sm = aws.client("sagemaker")
+    corp = other_config(aws)
+    old = lcc.register(clients, script(timeout=60), domain=world.domain_id, name="smstudio",
+                       default=True)  # fmt: skip
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    sm.update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={
+            "JupyterLabAppSettings": {
+                **settings,
+                "LifecycleConfigArns": [corp, *settings["LifecycleConfigArns"]],
+            }
+        },
+    )
+    plan = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio",
+                        built_in=True)  # fmt: skip
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert settings["BuiltInLifecycleConfigArn"] == plan.arn
+    assert settings["LifecycleConfigArns"] == [corp]  # ours is not listed: it would run twice
+    assert "LifecycleConfigArn" not in settings["DefaultResourceSpec"]  # nor the default
+    assert old.arn not in str(settings)
+    # an app started afterwards resolves it at launch
+    key = dict(DomainId=world.domain_id, SpaceName="alice-space", AppType="JupyterLab",
+               AppName="default")  # fmt: skip
+    aws.set_app_delete_delay(0)
+    sm.delete_app(**key)
+    sm.create_app(**key)
+    assert sm.describe_app(**key)["BuiltInLifecycleConfigArn"] == plan.arn
+    # registering again the same content changes nothing
+    again = lcc.register(clients, script(timeout=30), domain=world.domain_id, name="smstudio",
+                         built_in=True)  # fmt: skip
+    assert again.calls == []
+
+
+def test_built_in_on_a_profile_and_for_shared_spaces(aws, world, clients):
+    sm = aws.client("sagemaker")
+    on_bob = lcc.register(clients, script(), domain=world.domain_id, name="smstudio",
+                          profile="bob", built_in=True)  # fmt: skip
+    bob = sm.describe_user_profile(DomainId=world.domain_id, UserProfileName="bob")
+    assert bob["UserSettings"]["JupyterLabAppSettings"]["BuiltInLifecycleConfigArn"] == on_bob.arn
+    shared = lcc.register(clients, script(), domain=world.domain_id, name="smstudio",
+                          shared_spaces=True, built_in=True)  # fmt: skip
+    d = sm.describe_domain(DomainId=world.domain_id)
+    jl = d["DefaultSpaceSettings"]["JupyterLabAppSettings"]
+    assert jl["BuiltInLifecycleConfigArn"] == shared.arn
+    assert d["DefaultSpaceSettings"]["ExecutionRole"] == world.execution_role_arn  # kept
+    assert "BuiltInLifecycleConfigArn" not in (d["DefaultUserSettings"]["JupyterLabAppSettings"])
+    # detach clears it (sent as "None", which the service reads as "no config")
+    plan = lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="smstudio",
+                      shared_spaces=True)  # fmt: skip
+    sent = plan.calls[0].params["DefaultSpaceSettings"]["JupyterLabAppSettings"]
+    assert sent["BuiltInLifecycleConfigArn"] == "None"
+    d = sm.describe_domain(DomainId=world.domain_id)
+    assert "BuiltInLifecycleConfigArn" not in d["DefaultSpaceSettings"]["JupyterLabAppSettings"]
+
+
+def test_built_in_is_refused_where_the_service_has_none(aws, world, clients):
+    space = world.primary_space or world.spaces[0]
+    cases = [
+        (dict(space=space), script(), "a space's own settings have no BuiltInLifecycleConfigArn"),
+        ({}, script("JupyterServer"), "not JupyterServer"),
+        ({}, script("KernelGateway"), "not KernelGateway"),
+    ]
+    for target, rendered, message in cases:
+        with pytest.raises(BadInput, match=message):
+            lcc.register(clients, rendered, domain=world.domain_id, name="smstudio",
+                         built_in=True, **target)  # fmt: skip
+    with pytest.raises(BadInput, match="--built-in or --default, not both"):
+        lcc.register(clients, script(), domain=world.domain_id, name="smstudio", built_in=True,
+                     default=True)  # fmt: skip
+    assert not aws.client("sagemaker").list_studio_lifecycle_configs()["StudioLifecycleConfigs"]
 
 
 def test_a_name_taken_by_other_content_gets_the_next_version(aws, world, clients):
@@ -234,3 +395,16 @@ def test_cli_render_register_detach(aws, world, capsys, tmp_path):
     assert "detached: arn:" in capsys.readouterr().out
     assert main([*base, "register", *flags, "--name", "smstudio", "--kms-key", "x`id`"]) == 2
     assert "invalid KMS key 'x`id`'" in capsys.readouterr().err
+
+    assert main([*base, "register", *flags, "--name", "smstudio", "--built-in"]) == 0
+    out = capsys.readouterr().out
+    assert "called UpdateDomain" in out and '"BuiltInLifecycleConfigArn"' in out
+    settings = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert settings["BuiltInLifecycleConfigArn"].split("/")[-1].startswith("smstudio-")
+    # --built-in and --default exclude each other (argparse: exit 2)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "register", *flags, "--name", "smstudio", "--built-in", "--default"])
+    assert exit_info.value.code == 2
+    assert main([*base, "register", "--domain", world.domain_id, "--app-type", "JupyterServer",
+                 "--name", "smstudio", "--built-in"]) == 2  # fmt: skip
+    assert "--built-in is for JupyterLab and CodeEditor" in capsys.readouterr().err

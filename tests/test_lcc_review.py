@@ -155,13 +155,21 @@ def test_detach_by_exact_name_still_detaches_an_untagged_config(aws, world, clie
 
 
 def test_detach_by_base_name_when_tags_cannot_be_read_changes_nothing(aws, world, clients):
-    lcc.register(clients, script(), domain=world.domain_id, name="jupyter")
+    plan = lcc.register(clients, script(), domain=world.domain_id, name="jupyter")
     before = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    # the tags can't be read and neither can the content: nothing proves it ours
     aws.deny("ListTags")
+    aws.deny("DescribeStudioLifecycleConfig")
     with pytest.raises(AccessDenied) as err:
         lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter")
-    assert "sagemaker:ListTags" in str(err.value)
+    assert "sagemaker:DescribeStudioLifecycleConfig" in str(err.value)
     assert domain_app_settings(aws, world, "JupyterLabAppSettings") == before
+    # the content alone (our marker line) proves it ours when only the tags are denied
+    aws.clear_faults()
+    aws.deny("ListTags")
+    lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter")
+    after = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert plan.arn not in after["LifecycleConfigArns"]
 
 
 # --- A4: restore guarded at run time, and before the git clones ---------------------------

@@ -4,8 +4,10 @@ The guardrails and the prices are the insights engine's (``smstudio_ext/insights
 registry (``Insights`` config: user-id tag key, allowed instance types, approved images,
 disabled and extra checks) and the same ``PriceBook`` as the panel and ``smstudio insights``,
 so the audit and the user's panel give the same answers. What only the audit does lives here:
-lifecycle-config attachment and version, the idle-settings summary, the extension checker,
-summary counts and exit codes.
+lifecycle-config attachment and version (which configs are ours: ``lcc/ours.py``), the rollout
+view (built-in, default or listed, and the version last recorded running: ``rollout.py``), Studio
+Classic use as migration items, the idle-settings summary, the extension checker, summary counts
+and exit codes.
 
 Built for domains of thousands of profiles:
 
@@ -31,8 +33,6 @@ lifecycle config (``LifecycleConfigArn``), which installs and configures the ext
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import logging
@@ -42,28 +42,31 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import clock
 from ..apps import AppInfo, iter_apps
 from ..aws import AwsClients, call, paginate, partition_of_arn
-from ..errors import BadInput, NotFound, SmStudioError
+from ..errors import BadInput, SmStudioError
 from ..insights.config import Insights
 from ..insights.costs import estimate
 from ..insights.engine import InsightsEngine
 from ..insights.facts import Facts, Subject
+from ..rollout import read_rollout
 from ..studio_settings import IDLE_UNKNOWN, PlatformIdle
 from .domain import attached_lccs
+from .lcc.ours import MARKER, VERSION_IN_MARKER, Ownership
 
 log = logging.getLogger("smstudio_ext")
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 DEFAULT_LCC_PREFIX = "smstudio-"
-DEFAULT_LCC_MARKER = "# smstudio-ext"
-_VERSION_IN_NAME = re.compile(r"-v(\d+(?:[.-]\d+)*)$")
-_VERSION_IN_MARKER = re.compile(r"version[ =:]+([0-9][\w.+-]*)", re.I)
+DEFAULT_LCC_MARKER = MARKER
+_VERSION_IN_MARKER = VERSION_IN_MARKER  # the marker's version (lcc/ours.py reads it)
+BUILT_IN_SETTINGS = ("JupyterLabAppSettings", "CodeEditorAppSettings")
+CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 # An audit is a snapshot: what it fetched stays valid until it ends (one DescribeDomain, one
 # answer per owner, one denied call is not asked again).
 SNAPSHOT_TTL = 24 * 3600.0
@@ -192,6 +195,7 @@ class LccInfo:
     version: str | None = None
     app_type: str | None = None
     idle: dict[str, Any] | None = None  # the IdleShutdown section our LCC writes, if any
+    by: str = "none"  # how we know it is ours: tag, marker, name (tag and content unreadable)
 
 
 @dataclass
@@ -205,6 +209,8 @@ class OwnerReport:
     checks: list[CheckResult] = field(default_factory=list)
     cost_per_hour: float | None = None
     cost: dict[str, Any] | None = None  # the insights estimate (per app, sources, notes)
+    rollout: dict[str, Any] = field(default_factory=dict)  # built-in/default/listed, last seen
+    migration: list[str] = field(default_factory=list)  # Studio Classic use to move off
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +255,14 @@ def snapshot_config(config: Insights | None) -> Insights:
 # -- the audit ---------------------------------------------------------------------------------
 
 
-_lcc_arns = attached_lccs
+def _lcc_arns(settings: dict[str, Any] | None) -> list[str]:
+    """Every lifecycle config a settings block names: listed, default and built-in."""
+    found = attached_lccs(settings)
+    for key in BUILT_IN_SETTINGS:
+        built_in = ((settings or {}).get(key) or {}).get("BuiltInLifecycleConfigArn")
+        if built_in and built_in != "None":
+            found.append(built_in)
+    return list(dict.fromkeys(found))
 
 
 def _ext_config(content: str) -> dict[str, Any] | None:
@@ -279,66 +292,29 @@ class AuditContext:
         self.engine = InsightsEngine(
             self.clients, self.config, use_pricing_api=options.include_prices
         )
-        self._lccs: dict[str, Future[LccInfo]] = {}
-        self._lock = threading.Lock()
+        self.ownership = Ownership(
+            self.clients, prefix=options.lcc_prefix, marker=options.lcc_marker
+        )
 
     def close(self) -> None:
         self.engine.close(wait=True)
 
     def lcc(self, arn: str) -> LccInfo:
-        """Our view of a lifecycle config, described once per audit (single-flight: concurrent
-        workers asking for the same ARN wait for the first one's answer)."""
-        with self._lock:
-            existing = self._lccs.get(arn)
-            if existing is None:
-                future: Future[LccInfo] = Future()
-                self._lccs[arn] = future
-        if existing is not None:
-            return existing.result()
-        try:
-            info = self._describe_lcc(arn)
-        except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        future.set_result(info)
-        return info
-
-    def _describe_lcc(self, arn: str) -> LccInfo:
-        name = arn.rsplit("/", 1)[-1]
-        info = LccInfo(arn=arn, name=name, ours=name.startswith(self.options.lcc_prefix))
-        try:
-            desc = self.caller(
-                "sagemaker",
-                "DescribeStudioLifecycleConfig",
-                resource=arn,
-                StudioLifecycleConfigName=name,
-            )
-            info.app_type = desc.get("StudioLifecycleConfigAppType")
-            content = _decode(desc.get("StudioLifecycleConfigContent") or "")
-            marker = next(
-                (ln for ln in content.splitlines() if ln.startswith(self.options.lcc_marker)), None
-            )
-            if marker:
-                info.ours = True
-                m = _VERSION_IN_MARKER.search(marker)
-                info.version = m.group(1) if m else None
-            idle = (_ext_config(content) or {}).get("IdleShutdown")
+        """Our view of a lifecycle config, judged once per audit (:mod:`.lcc.ours`: our tag or
+        marker line; the name prefix only when neither could be read)."""
+        verdict = self.ownership.judge(arn)
+        info = LccInfo(
+            arn=arn,
+            name=verdict.name,
+            ours=verdict.ours,
+            version=verdict.version,
+            app_type=verdict.app_type,
+            by=verdict.by,
+        )
+        if verdict.ours and verdict.script:
+            idle = (_ext_config(verdict.script) or {}).get("IdleShutdown")
             info.idle = idle if isinstance(idle, dict) else None
-        except NotFound:
-            pass
-        except SmStudioError as exc:  # e.g. denied: judge by the name alone
-            log.info("smstudio audit: lifecycle config %s: %s", name, exc)
-        if info.ours and not info.version:
-            m = _VERSION_IN_NAME.search(name)
-            info.version = m.group(1) if m else None
         return info
-
-
-def _decode(content: str) -> str:
-    try:
-        return base64.b64decode(content, validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return content
 
 
 def _idle(platform: PlatformIdle, lcc: LccInfo | None) -> dict[str, Any]:
@@ -408,6 +384,157 @@ def _audit_checks(report: OwnerReport) -> list[CheckResult]:
             )
         )
     return out
+
+
+# -- rollout: where our config sits and which version last ran --------------------------------
+
+
+def _last(layers: list[dict[str, Any]], key: str, get: Callable[[dict[str, Any]], Any]) -> Any:
+    """The value of the last layer that sets it ("None" clears)."""
+    found = None
+    for layer in layers:
+        value = get(layer.get(key) or {})
+        if value:
+            found = value
+    return None if found == "None" else found
+
+
+def _default_of(app: dict[str, Any]) -> Any:
+    return (app.get("DefaultResourceSpec") or {}).get("LifecycleConfigArn")
+
+
+def _built_in_of(app: dict[str, Any]) -> Any:
+    return app.get("BuiltInLifecycleConfigArn")
+
+
+def _layers(facts: Facts) -> list[dict[str, Any]]:
+    """The settings an owner's apps inherit, lowest first: the layers of the one effective-settings
+    resolution (``studio_settings``: a private space takes its defaults from its owner's profile,
+    a shared space from DefaultSpaceSettings)."""
+    return [layer.settings for layer in facts.effective_settings().layers]
+
+
+def _rollout_app_type(kind: str, desc: dict[str, Any], live: list[AppInfo]) -> str:
+    if kind == "space":
+        return str((desc.get("SpaceSettings") or {}).get("AppType") or "JupyterLab")
+    classic_settings = (desc.get("UserSettings") or {}).get("JupyterServerAppSettings") or {}
+    if any(a.app_type in CLASSIC_APP_TYPES for a in live) or _lcc_arns(
+        {"JupyterServerAppSettings": classic_settings}
+    ):
+        return "JupyterServer"
+    return "JupyterLab"
+
+
+def _config_view(audit: AuditContext, arn: str | None) -> dict[str, Any] | None:
+    if not arn:
+        return None
+    info = audit.lcc(arn)
+    return {"name": info.name, "arn": arn, "ours": info.ours, "version": info.version}
+
+
+def _placement(audit: AuditContext, layers: list[dict[str, Any]], app_type: str) -> dict[str, Any]:
+    """Where our config sits for ``app_type``: ``built-in`` (always runs, resolved from the
+    domain or profile at launch), ``default`` (pre-selected; a space keeps the one it was
+    created with), ``listed`` (runs only when picked) or ``none``."""
+    key = app_type + "AppSettings"
+    built_in = _last(layers, key, _built_in_of) if key in BUILT_IN_SETTINGS else None
+    default = _last(layers, key, _default_of)
+    listed = list(
+        dict.fromkeys(
+            a for layer in layers for a in (layer.get(key) or {}).get("LifecycleConfigArns") or []
+        )
+    )
+    built_in_v = _config_view(audit, built_in)
+    default_v = _config_view(audit, default)
+    listed_v = [v for v in (_config_view(audit, a) for a in listed) if v]
+    notes: list[str] = []
+    runs: dict[str, Any] | None = None
+    if built_in_v and built_in_v["ours"]:
+        mode, runs = "built-in", built_in_v
+        if default_v and default_v["ours"] and default_v["arn"] != built_in:
+            notes.append(
+                f"also pre-selects {default_v['name']} (version {default_v['version'] or '?'}) "
+                "as its default: it runs after the built-in and may undo it"
+            )
+    elif default_v and default_v["ours"]:
+        mode, runs = "default", default_v
+        inherited = _last(layers[:-1], key, _default_of)
+        if inherited and inherited != default and audit.lcc(inherited).ours:
+            notes.append(
+                f"keeps {default_v['name']} as its default; the current default is "
+                f"{_name_of(inherited)}: a new default does not reach an existing space "
+                "(use smstudio lcc register --built-in)"
+            )
+    elif any(v["ours"] for v in listed_v):
+        mode = "listed"
+        notes.append("listed only: it runs only when the user picks it")
+    else:
+        mode = "none"
+    return {
+        "app_type": app_type,
+        "mode": mode,
+        "runs": runs,
+        "built_in": built_in_v,
+        "default": default_v,
+        "listed": listed_v,
+        "notes": notes,
+    }
+
+
+def _name_of(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _rollout(
+    audit: AuditContext, facts: Facts, kind: str, desc: dict[str, Any], live: list[AppInfo]
+) -> dict[str, Any]:
+    """Our config's placement and the version last seen running (the tags the extension writes
+    on its space, or its profile in Classic: :mod:`smstudio_ext.rollout`)."""
+    app_type = _rollout_app_type(kind, desc, live)
+    out = _placement(audit, _layers(facts), app_type)
+    configured = (out["runs"] or {}).get("version")
+    out["configured_version"] = configured
+    out.update(seen_version=None, seen_at=None, seen_error=None)
+    try:
+        seen = read_rollout(facts.tags(facts.owner_arn()))
+        out["seen_version"], out["seen_at"] = seen["version"], seen["seen"]
+    except SmStudioError as exc:
+        out["seen_error"] = exc.message
+    if out["seen_error"]:
+        out["state"] = "unknown"
+    elif not out["seen_version"]:
+        out["state"] = "not seen"
+    elif configured and out["seen_version"] == configured:
+        out["state"] = "current"
+    else:
+        out["state"] = "differs"
+    return out
+
+
+def _migration(kind: str, desc: dict[str, Any], live: list[AppInfo]) -> list[str]:
+    """Studio Classic use of one owner: legacy, closed to new onboarding (AWS docs)."""
+    items = []
+    classic = Counter(a.app_type for a in live if a.app_type in CLASSIC_APP_TYPES)
+    if classic:
+        what = ", ".join(f"{t} x{n}" for t, n in sorted(classic.items()))
+        items.append(
+            f"{sum(classic.values())} Studio Classic app(s) running ({what}): Studio Classic "
+            "is legacy (closed to new onboarding); move this work to JupyterLab spaces"
+        )
+    if kind == "user-profile":
+        items.extend(_classic_landing((desc.get("UserSettings") or {}), "this profile"))
+    elif (desc.get("SpaceSettings") or {}).get("AppType") in CLASSIC_APP_TYPES:
+        items.append("a Studio Classic space: recreate it as a JupyterLab space")
+    return items
+
+
+def _classic_landing(settings: dict[str, Any], whose: str) -> list[str]:
+    if settings.get("DefaultLandingUri") == "app:JupyterServer:":
+        return [
+            f"Studio Classic is {whose}'s default experience (DefaultLandingUri "
+            "app:JupyterServer:): set studio:: to land in Studio"
+        ]
+    return []
 
 
 def _audit_owner(
@@ -500,6 +627,9 @@ def _audit_owner(
             }
         )
 
+    report.rollout = _rollout(audit, facts, kind, desc, live)
+    report.migration = _migration(kind, desc, live)
+
     # every owner- and app-level guardrail of the insights registry, then the audit's own
     results = audit.engine.guardrails_part(facts, ("owner", "app"))[0]
     report.checks.extend(CheckResult.from_insights(r) for r in results)
@@ -516,6 +646,7 @@ class AuditReport:
     owners: list[OwnerReport]
     calls: dict[str, int]
     max_rps: float
+    domain_migration: list[str] = field(default_factory=list)
 
     @property
     def requests_per_second(self) -> float:
@@ -546,6 +677,13 @@ class AuditReport:
                 Counter(o.lcc.get("version") or "?" for o in self.owners if o.lcc.get("ours"))
             ),
             "idle_shutdown_active": sum(1 for o in self.owners if o.idle.get("active")),
+            "rollout_modes": dict(Counter(o.rollout.get("mode") for o in self.owners if o.rollout)),
+            "rollout_states": dict(
+                Counter(o.rollout.get("state") for o in self.owners if o.rollout)
+            ),
+            "classic_apps": sum(1 for a in running if a.get("app_type") in CLASSIC_APP_TYPES),
+            "migration_items": len(self.domain_migration)
+            + sum(len(o.migration) for o in self.owners),
             "running_apps": len(running),
             "extension_reachable": 0,
             "extension_unreachable": len(running),
@@ -576,6 +714,7 @@ class AuditReport:
             "started": self.started,
             "summary": self.summary(),
             "domain_checks": [c.to_dict() for c in self.domain_checks],
+            "domain_migration": list(self.domain_migration),
             "failing": self.failing(fail_on),
             "owners": [o.to_dict() for o in self.owners],
             "calls": dict(self.calls),
@@ -644,6 +783,7 @@ def _run(audit: AuditContext) -> AuditReport:
         owners=owners,
         calls=dict(audit.meter.counts),
         max_rps=options.max_rps,
+        domain_migration=_classic_landing(domain.get("DefaultUserSettings") or {}, "the domain"),
     )
 
 

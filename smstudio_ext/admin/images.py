@@ -5,6 +5,11 @@ only validated values; the AppImageConfig is the template JSON with fields set i
 accepts UID/GID 1000/100 (and 0/0 for Classic KernelGateway); :func:`check_pair` refuses a
 Dockerfile and an AppImageConfig that disagree, because such an app fails to launch.
 
+A JupyterLab AppImageConfig carries no ``FileSystemConfig``: botocore's model says of
+``JupyterLabAppImageConfig`` (and ``CodeEditorAppImageConfig``) "The FileSystemConfig object is
+not supported", so there the 1000/100 rule is checked on the Dockerfile alone. KernelGateway
+images (Studio Classic, legacy) keep theirs.
+
 Registration is create-or-reuse at every step, so re-running is safe:
 CreateImage → CreateImageVersion (reused when the same BaseImage already has a version) → wait
 for CREATED → Create/UpdateAppImageConfig → the domain's CustomImages (other images kept).
@@ -144,10 +149,11 @@ def render_app_image_config(spec: ImageSpec) -> dict[str, Any]:
     if spec.app_image_config_name:
         cfg["AppImageConfigName"] = spec.app_image_config_name
     inner = cfg[CONFIG_KEY[spec.kind]]
-    inner["FileSystemConfig"].update(MountPath=HOME, DefaultUid=spec.uid, DefaultGid=spec.gid)
     if spec.kind == "kernelgateway":
+        inner["FileSystemConfig"].update(MountPath=HOME, DefaultUid=spec.uid, DefaultGid=spec.gid)
         inner["KernelSpecs"] = [{"Name": spec.kernel_name, "DisplayName": spec.display_name}]
     else:
+        inner.pop("FileSystemConfig", None)  # not supported for JupyterLab (see above)
         inner["ContainerConfig"]["ContainerEntrypoint"] = list(spec.entrypoint)
     return cfg
 
@@ -186,23 +192,29 @@ def check_pair(kind: str, dockerfile: str, app_image_config: dict[str, Any]) -> 
     inner = app_image_config.get(CONFIG_KEY[kind])
     if not isinstance(inner, dict):
         raise BadInput(f"the AppImageConfig has no {CONFIG_KEY[kind]} (wrong --kind?)")
-    fs = inner.get("FileSystemConfig") or {}
-    cfg_uid, cfg_gid = fs.get("DefaultUid", 1000), fs.get("DefaultGid", 100)
     problems = []
+    if kind == "jupyterlab" and "FileSystemConfig" in inner:
+        problems.append(
+            "JupyterLabAppImageConfig has a FileSystemConfig, which the service does not "
+            "support for JupyterLab (botocore model): remove it"
+        )
+    # JupyterLab: no FileSystemConfig, so the Dockerfile alone must say 1000/100
+    fs = (inner.get("FileSystemConfig") or {}) if kind == "kernelgateway" else {}
+    cfg_uid, cfg_gid = fs.get("DefaultUid", 1000), fs.get("DefaultGid", 100)
+    pairs = [(facts["uid"], facts["gid"], "Dockerfile")]
     if facts["uid"] is None or facts["gid"] is None:
         problems.append("the Dockerfile sets no numeric ARG NB_UID / NB_GID")
     else:
-        if (facts["uid"], facts["gid"]) != (cfg_uid, cfg_gid):
+        if fs and (facts["uid"], facts["gid"]) != (cfg_uid, cfg_gid):
             problems.append(
                 f"Dockerfile UID/GID {facts['uid']}/{facts['gid']} != AppImageConfig "
                 f"DefaultUid/DefaultGid {cfg_uid}/{cfg_gid}"
             )
         if facts["user"] is not None and facts["user"] != facts["uid"]:
             problems.append(f"the final USER {facts['user']} is not NB_UID {facts['uid']}")
-    for uid, gid, where in (
-        (facts["uid"], facts["gid"], "Dockerfile"),
-        (cfg_uid, cfg_gid, "AppImageConfig"),
-    ):
+    if fs:
+        pairs.append((cfg_uid, cfg_gid, "AppImageConfig"))
+    for uid, gid, where in pairs:
         if uid is not None and gid is not None and (uid, gid) not in ALLOWED_IDS[kind]:
             problems.append(f"{where} UID/GID {uid}/{gid} is not accepted by Studio for {kind}")
     if fs.get("MountPath", HOME) != HOME:

@@ -6,7 +6,7 @@ import argparse
 
 from traitlets import TraitError
 
-from ..admin.audit import AuditOptions, exit_code, run_audit
+from ..admin.audit import AuditOptions, AuditReport, exit_code, run_audit
 from ..errors import BadInput
 from ..insights.config import Insights
 from .common import Env, add_json_flag, print_json, print_table
@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         f"{s['requests']} AWS requests in {s['elapsed_seconds']} s "
         f"({s['requests_per_second']}/s, limit {s['max_rps']}/s)"
     )
+    _print_rollout(report)
+    _print_migration(report)
     failing = report.failing(args.fail_on)
     if failing:
         print()
@@ -81,11 +83,62 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(report, args.fail_on)
 
 
+def _print_rollout(report: AuditReport) -> None:
+    """Per space/profile: where our config sits (built-in, default, listed) and which version
+    the extension last recorded running there."""
+    rows = []
+    notes = []
+    for o in report.owners:
+        r = o.rollout
+        if not r:
+            continue
+        where = f"{o.kind}:{o.name}"
+        runs = r.get("runs") or {}
+        rows.append(
+            (
+                where,
+                r["app_type"],
+                r["mode"],
+                runs.get("name"),
+                r.get("configured_version"),
+                r.get("seen_version"),
+                r.get("seen_at"),
+                r["state"],
+            )
+        )
+        notes += [f"note: {where}: {n}" for n in r.get("notes") or []]
+        if r.get("seen_error"):
+            notes.append(f"note: {where}: last seen version unknown: {r['seen_error']}")
+    if not rows:
+        return
+    print()
+    print("rollout: our lifecycle config (built-in runs always; default: new spaces keep it;")
+    print("listed: runs if picked) and the version the extension last recorded running")
+    print_table(rows, ["where", "app", "mode", "config", "configured", "seen", "seen at", "state"])
+    for note in notes:
+        print(note)
+
+
+def _print_migration(report: AuditReport) -> None:
+    items = [f"domain: {i}" for i in report.domain_migration]
+    items += [f"{o.kind}:{o.name}: {i}" for o in report.owners for i in o.migration]
+    if items:
+        print()
+        print(
+            f"migration: Studio Classic is legacy (closed to new onboarding), {len(items)} item(s)"
+        )
+        for item in items:
+            print(f"  {item}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "audit",
         help="audit every profile and space of a domain (exit 1 when checks fail)",
-        description="Exit codes: 0 nothing failing, 1 a check of the --fail-on severity failed, "
+        description="Per profile and space: our lifecycle config (built-in, default or listed) "
+        "and the version the extension last recorded running, guardrails, idle shutdown, "
+        "running apps and their cost; Studio Classic use (legacy) as migration items. "
+        "Exit codes: 0 nothing failing, 1 a check of the --fail-on severity failed, "
         ">1 the audit itself could not run.",
     )
     p.add_argument("--domain", required=True, help="domain id (d-...)")

@@ -15,7 +15,12 @@ from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
 
 
 def _spec_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", choices=images.KINDS, required=True, help="the app the image serves")
+    p.add_argument(
+        "--kind",
+        choices=images.KINDS,
+        required=True,
+        help="the app the image serves (kernelgateway: Studio Classic, legacy)",
+    )
     p.add_argument("--uid", type=int, default=1000, help="image user UID (Studio: 1000)")
     p.add_argument("--gid", type=int, default=100, help="image user GID (Studio: 100)")
     p.add_argument(
@@ -152,7 +157,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=app_image_config_cmd)
 
     c = isub.add_parser("check", help="check a Dockerfile against an AppImageConfig")
-    c.add_argument("--kind", choices=images.KINDS, required=True)
+    c.add_argument(
+        "--kind",
+        choices=images.KINDS,
+        required=True,
+        help="jupyterlab, or kernelgateway (Studio Classic, legacy)",
+    )
     c.add_argument("--dockerfile", required=True, metavar="FILE")
     c.add_argument("--app-image-config", required=True, metavar="FILE")
     c.set_defaults(func=check_cmd)

@@ -185,7 +185,9 @@ def register_cmd(args: argparse.Namespace) -> int:
         name=args.name,
         profile=args.profile,
         space=args.space,
+        shared_spaces=args.shared_spaces,
         default=args.default,
+        built_in=args.built_in,
         dry_run=args.dry_run,
     )
     _print_plan(plan, args.json)
@@ -200,6 +202,7 @@ def detach_cmd(args: argparse.Namespace) -> int:
         name=args.name,
         profile=args.profile,
         space=args.space,
+        shared_spaces=args.shared_spaces,
         delete=args.delete,
         dry_run=args.dry_run,
     )
@@ -210,14 +213,25 @@ def detach_cmd(args: argparse.Namespace) -> int:
 def _target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", required=True, help="domain id (d-…)")
     who = p.add_mutually_exclusive_group()
-    who.add_argument("--profile", help="attach to this user profile instead of the domain")
-    who.add_argument("--space", help="attach to this space instead of the domain")
+    who.add_argument("--profile", help="this user profile instead of the domain's defaults")
+    who.add_argument("--space", help="this space instead of the domain's defaults")
+    who.add_argument(
+        "--shared-spaces",
+        action="store_true",
+        help="the domain's DefaultSpaceSettings (shared spaces) instead of DefaultUserSettings "
+        "(profiles and their private spaces)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lcc", help="render and register lifecycle configs (admins)")
+    p = sub.add_parser(
+        "lcc",
+        help="render and register lifecycle configs (admins)",
+        description="Lifecycle configs for JupyterLab spaces, and for Studio Classic's "
+        "JupyterServer/KernelGateway apps (legacy: closed to new onboarding).",
+    )
     lsub = p.add_subparsers(dest="lcc_command", metavar="ACTION")
 
     r = lsub.add_parser("render", help="print a lifecycle script (size and headroom on stderr)")
@@ -225,15 +239,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", metavar="FILE", help="write the script here instead of stdout")
     r.set_defaults(func=render_cmd)
 
-    g = lsub.add_parser("register", help="create the config (versioned name) and attach it")
+    g = lsub.add_parser(
+        "register",
+        help="create the config (versioned name) and attach it in place of our older versions",
+        description="Creates NAME-<hash> and attaches it, replacing older versions of ours "
+        "(same NAME, carrying our tag or marker) and keeping every other config. How it runs: "
+        "--built-in (JupyterLab/CodeEditor; always runs, resolved from the domain or profile at "
+        "each launch: upgrades reach existing spaces), --default (pre-selected for new spaces, "
+        "which keep it: an upgrade does not reach existing spaces), or neither (listed: runs "
+        "only when a user picks it). JupyterServer and KernelGateway are Studio Classic "
+        "(legacy, closed to new onboarding).",
+    )
     add_render_flags(g)
     _target_flags(g)
     g.add_argument("--name", required=True, help="base name; a content hash is appended")
-    g.add_argument("--default", action="store_true", help="also make it the default config")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument(
+        "--default", action="store_true", help="also make it the default config (new spaces)"
+    )
+    how.add_argument(
+        "--built-in",
+        action="store_true",
+        help="make it the built-in config (JupyterLab/CodeEditor): runs at every start",
+    )
     g.set_defaults(func=register_cmd)
 
     d = lsub.add_parser("detach", help="detach a config (by base name, name or ARN)")
-    d.add_argument("--app-type", choices=lcc.APP_TYPES, required=True)
+    d.add_argument(
+        "--app-type",
+        choices=lcc.APP_TYPES,
+        required=True,
+        help="JupyterLab, or JupyterServer/KernelGateway (Studio Classic, legacy)",
+    )
     _target_flags(d)
     d.add_argument("--name", required=True, help="base name, full name or ARN")
     d.add_argument("--delete", action="store_true", help="also delete the detached configs")

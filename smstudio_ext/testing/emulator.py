@@ -160,8 +160,15 @@ class Emulator:
             self.store().app_by_arn(app_arn)["CreationTime"] = when
 
     def set_app_last_activity(self, app_arn: str, when: datetime) -> None:
+        """Set the app's last health check, which AWS also reports as its
+        ``LastUserActivityTimestamp`` (a running app is checked again after
+        ``health_check_interval`` seconds: it is not user activity)."""
         with self.store().lock:
-            self.store().app_by_arn(app_arn)["LastUserActivityTimestamp"] = when
+            self.store().app_by_arn(app_arn)["LastHealthCheckTimestamp"] = when
+
+    def set_health_check_interval(self, seconds: float) -> None:
+        """Seconds between two health checks of a running app (default 60, unverified)."""
+        studio.SETTINGS.health_check_interval = float(seconds)
 
     def set_app_status(self, app_arn: str, status: str, failure_reason: str | None = None) -> None:
         """Force a status (e.g. ``Failed``) that the API alone cannot produce."""

@@ -11,7 +11,7 @@ from typing import Any
 from smstudio_ext.clock import utcnow
 
 from .emulator import Emulator
-from .studio import image_account
+from .studio import classic_image_arn, smd_image_arn
 
 USER_ID_TAG_KEY = "studiouserid"
 PROFILES = ("alice", "bob", "carol")
@@ -105,7 +105,10 @@ class World:
 
 
 def _image(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{image_account(region)}:image/{name}"
+    """A platform image: SMD's from SMD's account, Classic's from the Classic images' account."""
+    if name.startswith("sagemaker-distribution-"):
+        return smd_image_arn(region, gpu=name.endswith("-gpu"))
+    return classic_image_arn(region, name)
 
 
 def seed_world(emu: Emulator, kind: str = "both", compliant: bool = True) -> World:

@@ -1,9 +1,14 @@
-"""Server-side parameter validation from the botocore service model.
+r"""Server-side parameter validation from the botocore service model.
 
-boto3 validates required members and types on the client, but not enums, patterns or maximum
-lengths; AWS does, and answers ``ValidationException`` with a message such as
+boto3 validates required members, unknown members and types on the client, but not enums,
+patterns or maximum lengths; AWS does, and answers ``ValidationException`` with a message such as
 ``1 validation error detected: Value 'x' at 'appName' failed to satisfy constraint: ...``.
 The emulator checks the same constraints so that code under test sees the same failures.
+
+The model's patterns are Java regular expressions. Python's ``re`` compiles most of them; those
+with Unicode property classes (``\p{L}``, ``\p{Z}``, ``\p{N}``: tag keys and values, among
+others) are compiled with the ``regex`` package, which knows them. Only a pattern neither can
+compile (Java's surrogate ranges) is skipped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 from typing import Any
 
 import botocore.session
+import regex
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 
@@ -22,10 +28,15 @@ def service_model(service: str) -> Any:
 
 
 @functools.cache
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> Any:
+    r"""The pattern compiled by ``re``, else by ``regex`` (``\p{...}``), else None (skipped)."""
     try:
         return re.compile(pattern)
-    except re.error:  # Java-only syntax (e.g. \p{...}): skip rather than reject valid input
+    except re.error:
+        pass
+    try:
+        return regex.compile(pattern)
+    except regex.error:  # Java-only syntax (surrogate ranges): skip rather than reject
         return None
 
 
@@ -56,6 +67,15 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
         for key, member in shape.members.items():
             if key in value:
                 _check(member, value[key], (path + "." if path else "") + _camel(key), errors)
+        for key in value:
+            # A member the model does not have (e.g. BuiltInLifecycleConfigArn in a space's
+            # SpaceJupyterLabAppSettings): boto3 refuses it before sending; a client without
+            # parameter validation reaches the service, whose answer is unverified. Refused
+            # here (stricter than ignoring it).
+            if key not in shape.members:
+                errors.append(
+                    f"Unknown member '{key}' at '{path or shape.name}': not in {shape.name}"
+                )
         return
     if isinstance(shape, ListShape):
         if not isinstance(value, list):

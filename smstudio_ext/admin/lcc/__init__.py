@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .ours import GENERATED_TAG, Ownership, Verdict
 from .registration import (
-    GENERATED_TAG,
+    BUILT_IN_APP_TYPES,
+    MAX_LCC_ARNS,
     SETTINGS_KEY,
     ApiCall,
     Plan,
@@ -13,6 +15,7 @@ from .registration import (
     detach_settings,
     generated_by_us,
     name_matcher,
+    our_versions,
     register,
     versioned_name,
 )
@@ -45,6 +48,8 @@ from .render import (
 
 __all__ = [
     "APP_TYPES",
+    "BUILT_IN_APP_TYPES",
+    "MAX_LCC_ARNS",
     "ApiCall",
     "Checked",
     "EXTENSION_CONFIG_FILE",
@@ -56,6 +61,7 @@ __all__ = [
     "MAX_BASE64_CHARS",
     "MAX_PIP_TIMEOUT",
     "OVERHEAD",
+    "Ownership",
     "PYTHONS",
     "Plan",
     "RenderedLcc",
@@ -63,6 +69,7 @@ __all__ = [
     "SERVER_FEATURES",
     "SETTINGS_KEY",
     "TAGS_TIMEOUT",
+    "Verdict",
     "attach_settings",
     "check_script",
     "check_settings",
@@ -73,6 +80,7 @@ __all__ = [
     "generated_by_us",
     "load_settings_file",
     "name_matcher",
+    "our_versions",
     "pip_conf",
     "register",
     "render",

@@ -8,6 +8,7 @@ from smstudio_ext.clock import utcnow
 
 from .errors import already_exists
 from .listing import BY_TIME, list_page, time_filters
+from .rules import check_app_image_config
 from .state import Record, StoreState, lookup
 
 #: The per-app-type configuration members (copied as given, replaced whole on update).
@@ -33,6 +34,7 @@ class AppImageConfigsMixin(StoreState):
         arn = self.arn("app-image-config/" + name)
         if name in self.app_image_configs:
             raise already_exists("AppImageConfig", arn)
+        check_app_image_config(p)
         now = utcnow()
         record: Record = {
             "AppImageConfigArn": arn,
@@ -50,6 +52,7 @@ class AppImageConfigsMixin(StoreState):
 
     def update_app_image_config(self, p: Record) -> Record:
         record = self._aic(p["AppImageConfigName"])
+        check_app_image_config(p)
         _copy_configs(record, p)
         record["LastModifiedTime"] = utcnow()
         return {"AppImageConfigArn": record["AppImageConfigArn"]}

@@ -2,6 +2,13 @@
 
 Apps go ``Pending → InService`` after ``SETTINGS.app_start_delay`` and ``Deleting → Deleted``
 after ``SETTINGS.app_delete_delay``, applied lazily by ``tick()`` on the next request.
+
+``LastUserActivityTimestamp`` is reported equal to ``LastHealthCheckTimestamp`` (botocore model,
+DescribeAppResponse: "LastUserActivityTimestamp is also updated when SageMaker AI performs health
+checks without user activity. As a result, this value is set to the same value as
+LastHealthCheckTimestamp"), and a running app is health-checked every
+``SETTINGS.health_check_interval`` seconds (the real interval is unverified): it is never a sign
+of user activity. Images: see :mod:`.platform_images`.
 """
 
 from __future__ import annotations
@@ -11,25 +18,12 @@ from datetime import datetime, timedelta
 from smstudio_ext.clock import utcnow
 
 from .errors import already_exists, in_use, invalid, limit_exceeded, not_found
+from .inherit import built_in, profile_layers, resolved_spec, space_layers
 from .listing import list_page, pick, public
+from .platform_images import default_image_arn, reported_spec
+from .rules import check_app_lcc
 from .settings import SETTINGS
 from .state import LIVE_APP_STATES, Record, StoreState
-
-#: AWS-owned accounts that publish the SageMaker images, per region (public ARNs).
-IMAGE_ACCOUNTS = {
-    "us-east-1": "081325390199",
-    "us-east-2": "429704687514",
-    "us-west-2": "236514542706",
-    "eu-west-1": "470317259841",
-    "eu-central-1": "936697816551",
-}
-
-DEFAULT_IMAGES = {
-    "JupyterServer": "jupyter-server-3",
-    "KernelGateway": "datascience-1.0",
-    "JupyterLab": "sagemaker-distribution-cpu",
-    "CodeEditor": "sagemaker-distribution-cpu",
-}
 
 DEFAULT_INSTANCE = {"JupyterServer": "system"}
 
@@ -46,8 +40,9 @@ _OWNER_ARNS = {
 }
 
 
-def image_account(region: str) -> str:
-    return IMAGE_ACCOUNTS.get(region, IMAGE_ACCOUNTS["us-east-1"])
+def _with_activity(app: Record) -> Record:
+    app["LastUserActivityTimestamp"] = app["LastHealthCheckTimestamp"]
+    return app
 
 
 class AppsMixin(StoreState):
@@ -56,6 +51,11 @@ class AppsMixin(StoreState):
         for app in self.apps:
             if app["Status"] == "Pending" and now >= app["_ready_at"]:
                 app["Status"] = "InService"
+                app["LastHealthCheckTimestamp"] = now
+            elif app["Status"] == "InService":
+                last = app["LastHealthCheckTimestamp"]
+                if (now - last).total_seconds() >= SETTINGS.health_check_interval:
+                    app["LastHealthCheckTimestamp"] = now
             elif app["Status"] == "Deleting" and now >= app["_deleted_at"]:
                 app["Status"] = "Deleted"
 
@@ -82,35 +82,25 @@ class AppsMixin(StoreState):
                 found = app  # the latest one wins
         return found
 
-    def _default_resource_spec(self, app_type: str, owner_key: str, owner: Record) -> Record:
-        """The DefaultResourceSpec layered domain → (default space settings) → owner."""
-        settings_key = app_type + "AppSettings"
+    def _layers(self, owner_key: str, owner: Record) -> list[Record]:
+        """The settings an app of ``owner`` inherits (see :mod:`.inherit`)."""
         domain = self.domains[owner["DomainId"]]
-        layers = [domain["DefaultUserSettings"]]
         if owner_key == "SpaceName":
-            layers.append(domain.get("DefaultSpaceSettings") or {})
-            layers.append(owner["SpaceSettings"])
-        else:
-            layers.append(owner["UserSettings"])
-        spec: Record = {}
-        for layer in layers:
-            spec.update((layer.get(settings_key) or {}).get("DefaultResourceSpec") or {})
-        return spec
+            return space_layers(self, domain, owner)
+        return profile_layers(domain, owner)
 
-    def _resource_spec(self, p: Record, owner_key: str, owner: Record) -> Record:
+    def _resource_spec(self, p: Record, layers: list[Record]) -> Record:
         app_type = p["AppType"]
-        spec = self._default_resource_spec(app_type, owner_key, owner)
+        spec = resolved_spec(layers, app_type)
         spec.update(p.get("ResourceSpec") or {})
         spec.setdefault("InstanceType", DEFAULT_INSTANCE.get(app_type, "ml.t3.medium"))
-        if "SageMakerImageArn" not in spec and app_type in DEFAULT_IMAGES:
-            account = image_account(self.region)
-            spec["SageMakerImageArn"] = (
-                f"arn:aws:sagemaker:{self.region}:{account}:image/{DEFAULT_IMAGES[app_type]}"
-            )
-        if spec.get("SageMakerImageArn") and "SageMakerImageVersionArn" not in spec:
-            version_arn = spec["SageMakerImageArn"].replace(":image/", ":image-version/", 1)
-            spec["SageMakerImageVersionArn"] = version_arn + "/1"
-        return spec
+        if "SageMakerImageArn" not in spec:
+            image = default_image_arn(self.region, app_type)
+            if image:
+                spec["SageMakerImageArn"] = image
+        if spec.get("LifecycleConfigArn") == "None":
+            del spec["LifecycleConfigArn"]
+        return reported_spec(app_type, self.region, spec)
 
     def _check_quota(self, p: Record, owner_key: str, owner_name: str, spec: Record) -> None:
         app_type = p["AppType"]
@@ -141,7 +131,9 @@ class AppsMixin(StoreState):
             for app in self._live_apps(p["DomainId"], "SpaceName", owner_name):
                 if app["AppType"] in _ONE_PER_SPACE:
                     raise in_use(f"Space {owner_name} already has a running app")
-        spec = self._resource_spec(p, owner_key, owner)
+        check_app_lcc(self, app_type, p.get("ResourceSpec") or {})
+        layers = self._layers(owner_key, owner)
+        spec = self._resource_spec(p, layers)
         self._check_quota(p, owner_key, owner_name, spec)
         arn = self.arn(
             "app/{}/{}/{}/{}".format(p["DomainId"], owner_name, app_type.lower(), p["AppName"])
@@ -156,13 +148,15 @@ class AppsMixin(StoreState):
             owner_key: owner_name,
             "Status": "Pending" if start > 0 else "InService",
             "CreationTime": now,
-            "LastUserActivityTimestamp": now,
             "LastHealthCheckTimestamp": now,
             "ResourceSpec": spec,
             "_ready_at": now + timedelta(seconds=start),
         }
         if p.get("RecoveryMode") is not None:
             app["RecoveryMode"] = p["RecoveryMode"]
+        built_in_arn = built_in(layers, app_type)
+        if built_in_arn:
+            app["BuiltInLifecycleConfigArn"] = built_in_arn
         self.apps.append(app)
         arn_field, owner_tag = _OWNER_ARNS[owner_key]
         auto = {"sagemaker:domain-arn": domain["DomainArn"], owner_tag: owner[arn_field]}
@@ -173,7 +167,7 @@ class AppsMixin(StoreState):
         app = self._find_app(p)
         if app is None:
             raise not_found("App with name {} does not exist".format(p["AppName"]))
-        return public(app)
+        return _with_activity(public(app))
 
     def list_apps(self, p: Record) -> Record:
         return list_page(

@@ -9,6 +9,7 @@ from smstudio_ext.clock import utcnow
 from .errors import already_exists, in_use, invalid
 from .lifecycle_configs import check_lcc_settings
 from .listing import BY_TIME, list_page, pick, public
+from .rules import check_domain_update
 from .state import HEX, Record, StoreState, rand_id
 
 _UPDATABLE_DOMAIN_KEYS = (
@@ -20,11 +21,34 @@ _UPDATABLE_DOMAIN_KEYS = (
 )
 
 
+#: Members whose model pattern ends in ``|None``: the value "None" clears them (botocore model,
+#: ResourceSpec.SageMakerImageVersionArn: "To clear the value set ..., pass None as the value").
+CLEARABLE = ("LifecycleConfigArn", "BuiltInLifecycleConfigArn", "SageMakerImageVersionArn")
+
+
+def drop_cleared(value: object) -> None:
+    """Remove, in place and at any depth, the clearable members set to "None"."""
+    if isinstance(value, dict):
+        for key in [k for k in CLEARABLE if value.get(k) == "None"]:
+            del value[key]
+        for item in value.values():
+            drop_cleared(item)
+    elif isinstance(value, list):
+        for item in value:
+            drop_cleared(item)
+
+
 def merge_first_level(old: Record | None, new: Record | None) -> Record:
-    """UpdateDomain/UpdateUserProfile/UpdateSpace: given sub-structures replace, absent stay."""
+    """UpdateDomain/UpdateUserProfile/UpdateSpace: given sub-structures replace, absent stay.
+
+    Whether the service replaces a given sub-structure whole or merges it member by member is
+    unverified; our code always sends whole app settings objects and clears a member with an
+    explicit value ("None", an empty list), which works under both.
+    """
     merged = copy.deepcopy(old or {})
     for key, value in (new or {}).items():
         merged[key] = copy.deepcopy(value)
+    drop_cleared(merged)
     return merged
 
 
@@ -42,6 +66,9 @@ class DomainsMixin(StoreState):
                 raise in_use("Domain with name {} already exists".format(p["DomainName"]))
         _check_network(p.get("AppNetworkAccessType"), p.get("SubnetIds"))
         check_lcc_settings(self, p.get("DefaultUserSettings"), "DefaultUserSettings")
+        check_lcc_settings(
+            self, p.get("DefaultSpaceSettings"), "DefaultSpaceSettings", "space-defaults"
+        )
         domain_id = "d-" + rand_id(12)
         arn = self.arn("domain/" + domain_id)
         now = utcnow()
@@ -56,7 +83,7 @@ class DomainsMixin(StoreState):
             "LastModifiedTime": now,
             "SecurityGroupIdForDomainBoundary": "sg-" + rand_id(17, HEX),
             "AuthMode": p["AuthMode"],
-            "DefaultUserSettings": copy.deepcopy(p["DefaultUserSettings"]),
+            "DefaultUserSettings": merge_first_level(None, p["DefaultUserSettings"]),
             "DomainSettings": copy.deepcopy(p.get("DomainSettings") or {}),
             "AppNetworkAccessType": p.get("AppNetworkAccessType") or "PublicInternetOnly",
             "HomeEfsFileSystemKmsKeyId": kms,
@@ -66,7 +93,7 @@ class DomainsMixin(StoreState):
             "Url": f"https://{domain_id}.studio.{self.region}.sagemaker.aws",
             "AppSecurityGroupManagement": p.get("AppSecurityGroupManagement"),
             "TagPropagation": p.get("TagPropagation") or "DISABLED",
-            "DefaultSpaceSettings": copy.deepcopy(p.get("DefaultSpaceSettings") or {}),
+            "DefaultSpaceSettings": merge_first_level(None, p.get("DefaultSpaceSettings")),
             "_next_uid": 200001,
         }
         if p["AuthMode"] == "SSO":
@@ -96,10 +123,15 @@ class DomainsMixin(StoreState):
 
     def update_domain(self, p: Record) -> Record:
         domain = self.domain(p["DomainId"])
+        check_domain_update(self, domain, p)
         user_settings = merge_first_level(
             domain["DefaultUserSettings"], p.get("DefaultUserSettings")
         )
         check_lcc_settings(self, user_settings, "DefaultUserSettings")
+        space_settings = domain["DefaultSpaceSettings"]
+        if "DefaultSpaceSettings" in p:
+            space_settings = merge_first_level(space_settings, p["DefaultSpaceSettings"])
+            check_lcc_settings(self, space_settings, "DefaultSpaceSettings", "space-defaults")
         domain["DefaultUserSettings"] = user_settings
         if "DomainSettingsForUpdate" in p:
             update = dict(p["DomainSettingsForUpdate"])
@@ -107,10 +139,7 @@ class DomainsMixin(StoreState):
             if rstudio is not None:
                 update["RStudioServerProDomainSettings"] = rstudio
             domain["DomainSettings"] = merge_first_level(domain["DomainSettings"], update)
-        if "DefaultSpaceSettings" in p:
-            domain["DefaultSpaceSettings"] = merge_first_level(
-                domain["DefaultSpaceSettings"], p["DefaultSpaceSettings"]
-            )
+        domain["DefaultSpaceSettings"] = space_settings
         for key in _UPDATABLE_DOMAIN_KEYS:
             if key in p:
                 domain[key] = copy.deepcopy(p[key])
@@ -151,7 +180,7 @@ class DomainsMixin(StoreState):
             "CreationTime": now,
             "SingleSignOnUserIdentifier": p.get("SingleSignOnUserIdentifier"),
             "SingleSignOnUserValue": p.get("SingleSignOnUserValue"),
-            "UserSettings": copy.deepcopy(p.get("UserSettings") or {}),
+            "UserSettings": merge_first_level(None, p.get("UserSettings")),
         }
         auto = {"sagemaker:domain-arn": domain["DomainArn"], "sagemaker:user-profile-arn": arn}
         self._set_tags(arn, auto, p.get("Tags"))

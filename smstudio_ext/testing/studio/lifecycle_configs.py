@@ -8,25 +8,17 @@ from typing import Any
 
 from smstudio_ext.clock import utcnow
 
-from .errors import already_exists, in_use, invalid, not_found
+from .errors import already_exists, in_use, invalid
 from .listing import BY_TIME, list_page, time_filters
+from .rules import check_settings
 from .state import LIVE_APP_STATES, Record, StoreState, lookup
 
 
-def check_lcc_settings(store: StoreState, settings: Record | None, where: str) -> None:
-    """Every attached LCC exists; classic JupyterServer apps with LCCs need a DefaultResourceSpec."""
-    jupyter = (settings or {}).get("JupyterServerAppSettings") or {}
-    if jupyter.get("LifecycleConfigArns") and not jupyter.get("DefaultResourceSpec"):
-        raise invalid(
-            f"{where}.JupyterServerAppSettings.DefaultResourceSpec must be provided when "
-            "LifecycleConfigArns are specified"
-        )
-    for app_settings in (settings or {}).values():
-        if not isinstance(app_settings, dict):
-            continue
-        for lcc_arn in app_settings.get("LifecycleConfigArns") or []:
-            if not any(lcc["StudioLifecycleConfigArn"] == lcc_arn for lcc in store.lccs.values()):
-                raise not_found(f"Studio Lifecycle Config {lcc_arn} does not exist")
+def check_lcc_settings(
+    store: StoreState, settings: Record | None, where: str, kind: str = "user"
+) -> None:
+    """Every attached LCC exists and fits its app settings (see :mod:`.rules`)."""
+    check_settings(store, settings, where, kind)
 
 
 def _refers_to(value: Any, arn: str) -> bool:

@@ -13,6 +13,7 @@ class Settings:
     app_start_delay: float = 0.0
     image_version_delay: float = 0.2
     default_max_results: int = 10
+    health_check_interval: float = 60.0
 
 
 SETTINGS = Settings()

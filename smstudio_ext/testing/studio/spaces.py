@@ -8,8 +8,10 @@ from smstudio_ext.clock import utcnow
 
 from .domains import merge_first_level
 from .errors import already_exists, in_use, invalid
+from .inherit import persist_default
 from .lifecycle_configs import check_lcc_settings
 from .listing import BY_TIME, list_page, public
+from .rules import check_space_update
 from .state import Record, StoreState, rand_id
 
 
@@ -42,7 +44,7 @@ class SpacesMixin(StoreState):
         sharing = (p.get("SpaceSharingSettings") or {}).get("SharingType")
         if bool(owner) != bool(sharing):
             raise invalid("OwnershipSettings and SpaceSharingSettings must be provided together")
-        check_lcc_settings(self, p.get("SpaceSettings"), "SpaceSettings")
+        check_lcc_settings(self, p.get("SpaceSettings"), "SpaceSettings", "space")
         now = utcnow()
         self.spaces[key] = {
             "DomainId": domain["DomainId"],
@@ -52,7 +54,7 @@ class SpacesMixin(StoreState):
             "Status": "InService",
             "LastModifiedTime": now,
             "CreationTime": now,
-            "SpaceSettings": copy.deepcopy(p.get("SpaceSettings") or {}),
+            "SpaceSettings": merge_first_level(None, persist_default(self, domain, p)),
             "OwnershipSettings": copy.deepcopy(p.get("OwnershipSettings")),
             "SpaceSharingSettings": copy.deepcopy(p.get("SpaceSharingSettings")),
             "SpaceDisplayName": p.get("SpaceDisplayName") or p["SpaceName"],
@@ -78,8 +80,9 @@ class SpacesMixin(StoreState):
 
     def update_space(self, p: Record) -> Record:
         space = self.space(p["DomainId"], p["SpaceName"])
+        check_space_update(p)
         settings = merge_first_level(space["SpaceSettings"], p.get("SpaceSettings"))
-        check_lcc_settings(self, settings, "SpaceSettings")
+        check_lcc_settings(self, settings, "SpaceSettings", "space")
         space["SpaceSettings"] = settings
         if p.get("SpaceDisplayName"):
             space["SpaceDisplayName"] = p["SpaceDisplayName"]

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from smstudio_ext.clock import utcnow
 
-from .errors import limit_exceeded, not_found
+from .errors import invalid, limit_exceeded, not_found
 from .listing import Record
 
 #: App statuses that count as running (for quotas, deletes and "in use" checks).
@@ -87,6 +87,11 @@ class StoreState:
         self._add_tags(arn, given or [])
 
     def _add_tags(self, arn: str, given: list[dict[str, str]]) -> None:
+        for tag in given:
+            # Source: AWS "Tagging AWS resources" (the aws: prefix is reserved for AWS use);
+            # SageMaker's own answer is unverified: refused with ValidationException.
+            if str(tag.get("Key", "")).lower().startswith("aws:"):
+                raise invalid(f"Tag keys starting with 'aws:' are reserved: {tag['Key']!r}")
         tags = self.tags.setdefault(arn, [])
         for tag in given:
             for existing in tags:
