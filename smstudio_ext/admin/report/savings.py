@@ -144,7 +144,9 @@ def compute(
         boundaries = sorted(owner_deleted.get((domain_id, kind or "", name or ""), []))
         current = domain.owners.get((kind or "", name or ""))
         if current is not None and current.created is not None:
-            bisect.insort(boundaries, current.created)
+            # whole seconds, like CloudTrail's event times: an app created in the same second as
+            # its space is not "before" the space
+            bisect.insort(boundaries, current.created.replace(microsecond=0))
         listed = [
             a
             for a in domain.apps
