@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
+from report_support import clients_for, report_options
 
 from smstudio_ext import clock
 from smstudio_ext.admin.report import build_report
@@ -14,8 +15,6 @@ from smstudio_ext.admin.report.savings import Shutdown, agent_label, summarize
 from smstudio_ext.apps import AppInfo, delete_app
 from smstudio_ext.aws import USER_AGENT
 from smstudio_ext.testing import cloudtrail, seed_world
-
-from tests.report_support import clients_for, report_options
 
 OURS = f"Botocore/1.34.0 ua/2.0 os/linux lang/python#3.11 {USER_AGENT}"
 CONSOLE = "AWS Internal"
@@ -32,7 +31,9 @@ def month(aws, tmp_path):
     and re-created, and a synthetic month of app starts and stops (see the test for the list)."""
     world = seed_world(aws, kind="spaces")
     sm = aws.client("sagemaker")
-    alice_arn = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:user-profile/{world.domain_id}/alice"
+    alice_arn = (
+        f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:user-profile/{world.domain_id}/alice"
+    )
     sm.add_tags(ResourceArn=alice_arn, Tags=[{"Key": "team", "Value": "ml-research"}])
     sm.create_space(
         DomainId=world.domain_id,
@@ -153,7 +154,10 @@ def test_a_month_of_shutdowns_matches_the_hand_computation(month, tmp_path):
     assert users["bob"]["amount"] == pytest.approx(3.375, abs=1e-3)
     assert users["carol"]["unknown"] == 1 and users["carol"]["amount"] == 0
     teams = {r["value"]: r["amount"] for r in s["by_tag"]["team"]}
-    assert teams == {"ml-research": pytest.approx(0.55), "data-science": pytest.approx(3.375, abs=1e-3)}
+    assert teams == {
+        "ml-research": pytest.approx(0.55),
+        "data-science": pytest.approx(3.375, abs=1e-3),
+    }
     # each unknown says why, and none is a number
     rows = {(r["owner"], r["app_name"]): r for r in s["shutdowns"] if r["ours"]}
     f = rows[("alice-space", "editor")]
@@ -267,4 +271,3 @@ def test_agent_labels():
     assert agent_label("sagemaker.amazonaws.com") == "AWS service (sagemaker.amazonaws.com)"
     assert agent_label("aws-cli/2.15.0 Python/3.11") == "aws-cli"
     assert agent_label("") == "unknown"
-

@@ -137,7 +137,7 @@ class TrailReader:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.clients = clients
-        self.limiter = RateLimiter(rate, burst=1, sleep=sleep)
+        self.limiter = RateLimiter(rate, burst=1)  # real time: the service counts it
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
