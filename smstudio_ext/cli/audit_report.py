@@ -97,6 +97,8 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
 
     if args.report and not args.report.endswith((".html", ".htm")):
         raise BadInput(f"--report must name an .html file, got {args.report!r}")
+    if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+        raise BadInput(f"--report: directory {os.path.dirname(args.report)} does not exist")
     options = ReportOptions(
         audit=AuditOptions(
             domain_id=args.domain or "d-x",
