@@ -66,7 +66,7 @@ def columns(
     height: int = 280,
 ) -> str:
     """Vertical bars, one per item (e.g. savings per week)."""
-    left, right, top, bottom = 64, 16, 16, 58
+    left, right, top, bottom = 64, 16, 24, 58
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for _, v in items), default=0.0)
     ticks = nice_ticks(peak)
@@ -101,7 +101,7 @@ def columns(
         f'y2="{top + plot_h}"/>'
     )
     if unit:
-        body.append(f'<text class="unit" x="4" y="{top + 4}">{escape(unit)}</text>')
+        body.append(f'<text class="unit" x="4" y="12">{escape(unit)}</text>')
     return _svg(chart_id, title, width, height, body)
 
 
@@ -125,7 +125,8 @@ def bars(
     width: int = 760,
 ) -> str:
     """Horizontal bars, largest first (e.g. cost per user, top N + rest)."""
-    row_h, left, right, top = 26, 220, 110, 8
+    row_h, top = 26, 8
+    left, right = (220, 110) if width >= 600 else (130, 70)
     height = top * 2 + row_h * max(len(items), 1)
     peak = max((v for _, v in items), default=0.0) or 1.0
     plot_w = width - left - right
@@ -134,7 +135,8 @@ def bars(
         y = top + i * row_h
         w = max(0.0, value / peak * plot_w)
         fill = REST if label.startswith("rest (") else BAR
-        text = label if len(label) <= 34 else label[:33] + "…"
+        room = 34 if width >= 600 else 19
+        text = label if len(label) <= room else label[: room - 1] + "…"
         body.append(
             f'<text class="label" x="{left - 8}" y="{y + 17}" text-anchor="end">'
             f"<title>{escape(label)}</title>{escape(text)}</text>"
@@ -155,7 +157,8 @@ def stacked(
     height: int = 260,
 ) -> str:
     """One 100 % bar per run split into pass / fail / unknown (compliance trend)."""
-    left, right, top, bottom = 48, 120, 12, 58
+    left, top, bottom = 48, 12, 58
+    right = 120 if width >= 600 else 90
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(runs), 1)
     slot = plot_w / n

@@ -37,6 +37,10 @@ th { background: var(--card); font-weight: 600; } td.num, th.num { text-align: r
 .status-unknown { color: var(--bad); } .status-partial, .status-not_requested { color: var(--warn); }
 .note { background: #fff8e1; border-left: 4px solid var(--warn); padding: 8px 12px; margin: 8px 0; }
 svg.chart { max-width: 760px; display: block; margin: 8px 0 4px; }
+.overview { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 24px; }
+.overview figure { margin: 0; } .overview figure.wide { grid-column: 1 / -1; }
+.overview figcaption { font-weight: 600; margin-top: 8px; }
+@media (max-width: 800px) { .overview { grid-template-columns: 1fr; } }
 svg .grid { stroke: #e4e7eb; } svg .axis { stroke: #9aa5b1; }
 svg text { font: 11px system-ui, sans-serif; fill: #3e4c59; } svg .unit { font-size: 11px; }
 ol.method li { margin: 2px 0; }
@@ -117,9 +121,7 @@ def _savings(doc: dict[str, Any]) -> str:
         f'<p class="muted">{_e(w["start"][:10])} to {_e(w["end"][:10])} '
         f"({_e(w['days'])} days), amounts in {_e(cur)}.</p>"
     )
-    weeks = [(r["week"], r["amount"]) for r in s["by_week"]]
     out.append("<h3>Saved per week (our shutdowns)</h3>")
-    out.append(charts.columns("chart-savings-week", "Saved per week", weeks, unit=cur))
     out.append(
         table(
             ["week", "shutdowns", "priced", "unknown", "hours avoided", f"saved ({cur})"],
@@ -207,12 +209,14 @@ def _costs(doc: dict[str, Any]) -> str:
         f"{_num(live['per_hour'])} {_e(cur)} per hour in total.</p>"
     )
     out.append(_note(live["status"], live.get("reason")))
+    user_key = doc["options"]["user_id_tag_key"]
     for key, rows in live["by_tag"].items():
         items = charts.top_n([(r["value"], r["per_hour"]) for r in rows], top)
         out.append(f"<h3>Per {_e(key)}: {_e(cur)} per hour now (top {top} + rest)</h3>")
-        out.append(
-            charts.bars(f"chart-live-{key}", f"Cost per hour per {key}", items, unit=f"{cur}/h")
-        )
+        if key != user_key:  # the user chart is in the overview
+            out.append(
+                charts.bars(f"chart-live-{key}", f"Cost per hour per {key}", items, unit=f"{cur}/h")
+            )
         out.append(
             table(
                 [key, "running apps", "without price", f"{cur} per hour"],
@@ -255,8 +259,6 @@ def _compliance(doc: dict[str, Any]) -> str:
     out = ['<section id="compliance"><h2>Compliance over time</h2>']
     out.append(_note(c["status"], c.get("reason")))
     runs = [{**r, "label": r["run_at"][:16].replace("T", " ")} for r in c["totals"]]
-    out.append("<h3>All guardrails, owners passing / failing / unknown per run</h3>")
-    out.append(charts.stacked("chart-compliance", "Compliance per run", runs))
     labels = [r["label"] for r in runs]
     out.append("<h3>Per guardrail (pass / fail / unknown)</h3>")
     out.append(
@@ -341,6 +343,37 @@ def _scopes(doc: dict[str, Any]) -> str:
     )
 
 
+def _overview(doc: dict[str, Any]) -> str:
+    """The three charts at a glance; the sections below hold the tables behind them."""
+    cur, top = doc["currency"], doc["options"]["top"]
+    figures = []
+    s = doc["savings"]
+    if s.get("by_week") is not None:
+        weeks = [(r["week"], r["amount"]) for r in s["by_week"]]
+        chart = charts.columns("chart-savings-week", "Saved per week", weeks, unit=cur)
+        figures.append(("wide", "Saved per week by our idle shutdown", chart))
+    user_key = doc["options"]["user_id_tag_key"]
+    rows = doc["costs"]["live"]["by_tag"].get(user_key) or []
+    items = charts.top_n([(r["value"], r["per_hour"]) for r in rows], top)
+    chart = charts.bars(
+        f"chart-live-{user_key}", f"Cost per hour per {user_key}", items, unit=f"{cur}/h", width=480
+    )
+    figures.append(("half", f"Cost per {user_key} now, {cur}/h (top {top} + rest)", chart))
+    runs = [
+        {**r, "label": r["run_at"][5:16].replace("T", " ")} for r in doc["compliance"]["totals"]
+    ]
+    chart = charts.stacked("chart-compliance", "Compliance per run", runs, width=480)
+    figures.append(("half", "Compliance per run: owners × guardrails", chart))
+    return (
+        '<section id="overview" class="overview">'
+        + "".join(
+            f'<figure class="{size}"><figcaption>{_e(caption)}</figcaption>{svg}</figure>'
+            for size, caption, svg in figures
+        )
+        + "</section>"
+    )
+
+
 def render(
     doc: dict[str, Any], title: str = "SageMaker Studio: savings, costs and compliance"
 ) -> str:
@@ -375,6 +408,7 @@ def render(
         f'<header><h1>{_e(title)}</h1><p class="muted">Generated {_e(doc["generated_at"][:19])} UTC '
         f"by {_e(doc['generator'])} · {h['domains']} domain(s) · amounts in {_e(cur)}</p></header>"
         f'<div class="cards">{cards}</div>{warning}'
+        + _overview(doc)
         + _savings(doc)
         + _costs(doc)
         + _compliance(doc)
