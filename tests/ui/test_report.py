@@ -5,11 +5,10 @@ screenshot, ``docs/img/audit-report.png``, is a copy of it)."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from report_support import clients_for, report_options
 
 from smstudio_ext import clock
 from smstudio_ext.admin.report import build_report, render
@@ -19,9 +18,6 @@ from smstudio_ext.aws import USER_AGENT
 from smstudio_ext.testing import cloudtrail, seed_world
 
 from .conftest import ARTIFACTS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_support import clients_for, report_options  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
