@@ -15,10 +15,6 @@ from .common import Env, print_json, print_table
 REPORT_FLAGS = ("report", "accounts", "org", "history", "billed")
 
 
-def _list(values: list[str] | None) -> list[str]:
-    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
-
-
 def report_requested(args: argparse.Namespace) -> bool:
     """A report is built when asked for (--report) or implied (accounts, history, billed)."""
     return any(getattr(args, name, None) for name in REPORT_FLAGS)
@@ -93,7 +89,7 @@ def _write(path: str, text: str) -> None:
 
 def run_report(env: Env, args: argparse.Namespace) -> int:
     from ..admin.report import ReportOptions, build_report, exit_code, render
-    from .audit import insights_config
+    from .audit import _list, insights_config  # (audit imports this module)
 
     if args.report and not args.report.endswith((".html", ".htm")):
         raise BadInput(f"--report must name an .html file, got {args.report!r}")

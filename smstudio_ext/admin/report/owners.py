@@ -48,7 +48,9 @@ class DomainOwners:
     apps: list[AppInfo] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def tag_values(self, kind: str | None, name: str | None, keys: list[str], user_key: str):
+    def tag_values(
+        self, kind: str | None, name: str | None, keys: list[str], user_key: str
+    ) -> dict[str, str]:
         """{key: value} for an owner, following the rules in the module docstring."""
         owner = self.owners.get((kind or "", name or ""))
         if owner is None:
