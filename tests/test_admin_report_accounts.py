@@ -9,7 +9,7 @@ import pytest
 from report_support import clients_for, report_options
 
 from smstudio_ext import clock
-from smstudio_ext.admin.report import build_report, exit_code
+from smstudio_ext.admin.report import build_report, exit_code, render
 from smstudio_ext.aws import USER_AGENT
 from smstudio_ext.errors import BadInput
 from smstudio_ext.testing import cloudtrail, seed_world
@@ -78,6 +78,11 @@ def test_three_accounts_merge_and_a_denied_one_is_a_line(aws, tmp_path, three_ac
     _check(doc, reports, ids, worlds)
     # every account's requests went through its own assumed role: 3 AssumeRole calls
     assert aws.count("sts", "AssumeRole") == 3
+    # the HTML says so at the top, and in the accounts table
+    page = render(doc)
+    top = page.split('<section id="overview"')[0]
+    assert f"account {ids['c']}" in top and "denied" in top
+    assert page.count('class="status-denied"') >= 2
 
 
 def test_org_lists_the_accounts(aws, tmp_path, three_accounts):
@@ -105,3 +110,18 @@ def test_bad_input(tmp_path, kwargs, message):
     opts = report_options(None, tmp_path, **kwargs)
     with pytest.raises(BadInput, match=message):
         opts.validate()
+
+
+def test_a_domain_the_role_may_not_read_is_a_line_too(aws, tmp_path):
+    world = seed_world(aws, kind="spaces")
+    aws.deny("ListUserProfiles")
+    doc, reports = build_report(clients_for(aws), report_options(world, tmp_path))
+    scope = doc["scopes"][0]
+    assert scope["status"] == "ok" and scope["domains"][0]["status"] == "denied"
+    assert "sagemaker:ListUserProfiles" in scope["domains"][0]["reason"]
+    assert doc["domains"] == [] and reports == []
+    # nothing counted for it is presented as complete
+    assert world.domain_id in doc["savings"]["reason"]
+    live = doc["costs"]["live"]
+    assert live["status"] == "partial" and "could not be read" in live["reason"]
+    assert exit_code(doc, reports, "fail") == 0 and exit_code(doc, reports, "unknown") == 1

@@ -335,6 +335,12 @@ class ReportBuilder:
                 reports.append(d.report)
                 if d.owners is not None:
                     pairs.append((d.owners, data))
+        missing = [  # domains whose running apps could not be counted
+            f"{s.account_id}/{s.region}/{d.domain_id}: {d.reason}"
+            for s in scopes
+            for d in s.domains
+            if d.report is None or d.owners is None
+        ]
         currency = self._currency(scopes, audits)
         doc: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -364,7 +370,9 @@ class ReportBuilder:
             ],
             "savings": self._savings(scopes, currency),
             "costs": {
-                "live": costs.live_by_tag(pairs, self.tag_keys, self.user_key, currency),
+                "live": costs.live_by_tag(
+                    pairs, self.tag_keys, self.user_key, currency, missing=missing
+                ),
                 "billed": self._billed(scopes),
             },
             "compliance": self._compliance(audits),
@@ -391,6 +399,12 @@ class ReportBuilder:
             if s.trail is not None and s.trail.status != "ok"
         ]
         unknown += [f"{s.account_id}/{s.region}: {s.reason}" for s in scopes if s.status != "ok"]
+        unknown += [  # a domain not read: its shutdowns are not counted
+            f"{s.account_id}/{s.region}/{d.domain_id}: {d.reason}"
+            for s in scopes
+            for d in s.domains
+            if d.owners is None
+        ]
         domains = {(s.account_id, s.region, d.domain_id) for s in scopes for d in s.domains}
         start = min((s.trail.start for s in scopes if s.trail), default=self.now)
         summary = savings.summarize(

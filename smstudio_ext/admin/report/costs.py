@@ -37,8 +37,13 @@ def live_by_tag(
     tag_keys: list[str],
     user_key: str,
     currency: str,
+    *,
+    missing: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Per tag key and value: running apps, priced apps, cost per hour (in ``currency``)."""
+    """Per tag key and value: running apps, priced apps, cost per hour (in ``currency``).
+
+    ``missing`` names the domains that could not be read: their apps are not in the figures,
+    which makes the part ``partial``."""
     tables: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in tag_keys}
     total = 0.0
     running = unpriced = 0
@@ -69,14 +74,17 @@ def live_by_tag(
     by_tag = {
         k: sorted(t.values(), key=lambda r: (-r["per_hour"], r["value"])) for k, t in tables.items()
     }
-    return {
-        "status": "partial" if unpriced else "ok",
-        "reason": (
+    reasons = []
+    if unpriced:
+        reasons.append(
             f"{unpriced} running app(s) without a price in {currency} are counted but not added: "
             + ", ".join(sorted(unpriced_apps)[:10])
-            if unpriced
-            else None
-        ),
+        )
+    if missing:
+        reasons.append("not counted, could not be read: " + "; ".join(missing))
+    return {
+        "status": "partial" if reasons else "ok",
+        "reason": "; ".join(reasons) or None,
         "currency": currency,
         "running_apps": running,
         "unpriced_apps": unpriced,
