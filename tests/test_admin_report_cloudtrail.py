@@ -160,3 +160,19 @@ def test_the_reader_keeps_under_the_rate_and_skips_failed_calls(aws):
     assert result.status == "ok" and result.throttled == 0
     assert len([e for e in result.events if e.name == "DeleteApp"]) == 60
     assert result.requests == 5  # DeleteApp x2, CreateApp, DeleteSpace, DeleteUserProfile
+
+
+def test_every_client_we_derive_keeps_our_user_agent(aws):
+    base = clients_for(aws)
+    variants = [
+        base,
+        base.derive(region="eu-west-1"),
+        base.derive(credentials={"AccessKeyId": "AKIAX", "SecretAccessKey": "s"}),
+        base.with_request_hook(lambda service, operation: None),
+    ]
+    for clients in variants:
+        for service in ("sagemaker", "cloudtrail", "sts"):
+            client = clients.client(service, retries={"max_attempts": 0, "mode": "standard"})
+            assert USER_AGENT in client.meta.config.user_agent_extra
+    assert variants[1].client("sagemaker").meta.region_name == "eu-west-1"
+    # (that derived credentials reach the right account: test_admin_report_accounts.py)
