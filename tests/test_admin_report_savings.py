@@ -271,3 +271,34 @@ def test_agent_labels():
     assert agent_label("sagemaker.amazonaws.com") == "AWS service (sagemaker.amazonaws.com)"
     assert agent_label("aws-cli/2.15.0 Python/3.11") == "aws-cli"
     assert agent_label("") == "unknown"
+
+
+def test_the_week_before_the_window_tells_what_an_early_stop_ran_on(aws, tmp_path):
+    # Given an app started 30.5 days ago and stopped by us 29 days ago (30-day window), and a
+    # stop 31 days ago (before the window: not counted)
+    world = seed_world(aws, kind="spaces")
+    now, d, h = clock.utcnow(), timedelta(days=1), timedelta(hours=1)
+    events = [
+        ("CreateApp", now - 34 * d, None),
+        ("DeleteApp", now - 31 * d, OURS),
+        ("CreateApp", now - 30 * d - 12 * h, None),
+        ("DeleteApp", now - 29 * d, OURS),
+        ("CreateApp", now - 29 * d + h, None),
+    ]
+    cloudtrail.put_events(
+        aws.account_id,
+        aws.region,
+        [
+            cloudtrail.app_event(
+                name, when, account_id=aws.account_id, region=aws.region,
+                domain_id=world.domain_id, app_type="JupyterLab", app_name="default",
+                space_name="alice-space", instance_type="ml.t3.medium",
+                user_agent=agent or "AWS Internal",
+            )
+            for name, when, agent in events
+        ],
+    )  # fmt: skip
+    doc, _ = build_report(clients_for(aws), report_options(world, tmp_path))
+    t = doc["savings"]["totals"]
+    # Then one shutdown, 1 h at 0.05, its type read from the CreateApp before the window
+    assert (t["shutdowns"], t["known"], t["hours"], t["amount"]) == (1, 1, 1.0, 0.05)

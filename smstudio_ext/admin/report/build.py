@@ -258,6 +258,7 @@ class ReportBuilder:
                 cap_hours=self.options.working_day_hours,
                 tag_keys=self.tag_keys,
                 user_key=self.user_key,
+                since=scope.trail.start,
             )
         return scope
 

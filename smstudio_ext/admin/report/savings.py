@@ -125,8 +125,10 @@ def compute(
     cap_hours: float,
     tag_keys: list[str],
     user_key: str,
+    since: datetime | None = None,
 ) -> list[Shutdown]:
-    """Every shutdown of the audited domains (``owners`` by domain id) in one account and region."""
+    """Every shutdown since ``since`` of the audited domains (``owners`` by domain id) in one
+    account and region; earlier events only tell when and on what the apps started."""
     by_app: dict[tuple[Any, ...], list[TrailEvent]] = defaultdict(list)
     owner_deleted: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
     for e in events:
@@ -155,7 +157,7 @@ def compute(
             and a.app_name == app_name
         ]
         for i, e in enumerate(history):
-            if e.name != "DeleteApp":
+            if e.name != "DeleteApp" or (since is not None and e.time < since):
                 continue
             row = Shutdown(
                 account_id=account_id,

@@ -32,6 +32,9 @@ PAGE_SIZE = 50  # LookupEvents' maximum
 LOOKED_UP = ("DeleteApp", "CreateApp", "DeleteSpace", "DeleteUserProfile")
 OUR_AGENT = USER_AGENT.split("/", 1)[0] + "/"  # "smstudio-ext/": any version of ours
 MAX_PAGES = 2000  # per event name: 100,000 events, a guard against a token that never ends
+#: Days read before the counted window: the start (and instance type) of an app stopped early in
+#: the window is usually within the week before it.
+LOOKBACK_DAYS = 7.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,9 @@ class TrailEvent:
 class TrailResult:
     status: str  # "ok" | "unknown"
     reason: str | None
-    start: datetime
+    start: datetime  # shutdowns are counted from here
     end: datetime
+    lookup_start: datetime | None = None  # events are read from here (start - LOOKBACK_DAYS)
     events: list[TrailEvent] = field(default_factory=list)
     requests: int = 0
     throttled: int = 0
@@ -160,13 +164,15 @@ class TrailReader:
         raise AssertionError("unreachable")
 
     def read(self, now: datetime, days: float) -> TrailResult:
+        """Events of the last ``days`` days plus ``LOOKBACK_DAYS`` (inside the 90 days)."""
         start, end = window(now, days)
-        result = TrailResult("ok", None, start, end)
+        lookup_start = window(now, days + LOOKBACK_DAYS)[0]
+        result = TrailResult("ok", None, start, end, lookup_start)
         try:
             for name in LOOKED_UP:
                 params: dict[str, Any] = {
                     "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
-                    "StartTime": start,
+                    "StartTime": lookup_start,
                     "EndTime": end,
                     "MaxResults": PAGE_SIZE,
                 }
@@ -176,7 +182,7 @@ class TrailReader:
                         parsed = parse(item)
                         if parsed is None:
                             result.skipped_failed_calls += 1
-                        elif start <= parsed.time <= end:
+                        elif lookup_start <= parsed.time <= end:
                             result.events.append(parsed)
                     token = page.get("NextToken")
                     if not token:
