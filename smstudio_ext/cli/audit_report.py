@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 from ..admin.audit import AuditOptions
 from ..errors import BadInput
+from ..fsutil import atomic_write
 from .common import Env, print_json, print_table
 
 REPORT_FLAGS = ("report", "accounts", "org", "history", "billed")
@@ -76,17 +76,6 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _write(path: str, text: str) -> None:
-    """Write atomically: a failed run never leaves half a report where the last one was."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise BadInput(f"--report: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".html")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def run_report(env: Env, args: argparse.Namespace) -> int:
     from ..admin.report import ReportOptions, build_report, exit_code, render
     from .audit import _list, insights_config  # (audit imports this module)
@@ -122,7 +111,7 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
     options.validate()
     doc, reports = build_report(env.aws, options)
     if args.report:
-        _write(args.report, render(doc))
+        atomic_write(args.report, render(doc))  # a failed run never leaves half a report
     code = exit_code(doc, reports, args.fail_on)
     if args.json:
         print_json(doc)

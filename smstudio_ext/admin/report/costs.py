@@ -16,8 +16,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from ...aws import AwsClients, call
-from ...errors import AccessDenied, SmStudioError
+from ...aws import AwsClients, call, paginate, partition_info
+from ...errors import AccessDenied, NotConfigured, SmStudioError
 from .owners import DomainOwners
 
 CE_SERVICE = "Amazon SageMaker"  # Cost Explorer's SERVICE dimension value for SageMaker
@@ -114,6 +114,8 @@ def _period(now: datetime) -> tuple[date, date]:
 def _ce_unknown(exc: SmStudioError) -> str:
     code = str(exc.extra.get("aws_code", ""))
     text = exc.message
+    if isinstance(exc, NotConfigured):  # aws.translate already says how to enable it
+        return text
     if "not enabled" in text.lower():
         return (
             "Cost Explorer is not enabled for this account (enable it in the Billing console; "
@@ -133,45 +135,57 @@ def fetch_billed(
     become ``status: unknown`` with the reason)."""
     start, end = _period(now)
     wanted = months(now)
-    ce = clients.client("ce", region="us-east-1")
-    params: dict[str, Any] = {
-        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-        "Granularity": "MONTHLY",
-        "Metrics": [METRIC],
-        "GroupBy": [{"Type": "TAG", "Key": tag_key}],
-        "Filter": {
+    info = partition_info(clients.region)
+    if info is None:
+        return {
+            "status": "unknown",
+            "reason": f"Cost Explorer has no endpoint in the partition of {clients.region}",
+            "account_id": account_id,
+        }
+    ce = clients.client("ce", region=info.cost_explorer_region)
+
+    def page(**params: Any) -> Any:  # Cost Explorer's token is NextPageToken
+        token = params.pop("NextToken", None)
+        if token:
+            params["NextPageToken"] = token
+        answer = call(ce, "GetCostAndUsage", resource=tag_key, **params)
+        return {**answer, "NextToken": answer.get("NextPageToken")}
+
+    results = paginate(
+        page,
+        "ResultsByTime",
+        max_pages=50,
+        TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
+        Granularity="MONTHLY",
+        Metrics=[METRIC],
+        GroupBy=[{"Type": "TAG", "Key": tag_key}],
+        Filter={
             "And": [
                 {"Dimensions": {"Key": "SERVICE", "Values": [CE_SERVICE]}},
                 {"Dimensions": {"Key": "LINKED_ACCOUNT", "Values": [account_id]}},
             ]
         },
-    }
+    )
     values: dict[str, dict[str, float]] = defaultdict(dict)
     units: set[str] = set()
     estimated = False
     try:
-        for _ in range(50):
-            page = call(ce, "GetCostAndUsage", resource=tag_key, **params)
-            for result in page.get("ResultsByTime") or []:
-                month = str((result.get("TimePeriod") or {}).get("Start", ""))[:7]
-                if month not in wanted:
+        for result in results:
+            month = str((result.get("TimePeriod") or {}).get("Start", ""))[:7]
+            if month not in wanted:
+                continue
+            estimated = estimated or bool(result.get("Estimated"))
+            for group in result.get("Groups") or []:
+                key = (group.get("Keys") or [""])[0]
+                value = key.split("$", 1)[1] if "$" in key else key
+                metric = (group.get("Metrics") or {}).get(METRIC) or {}
+                try:
+                    amount = float(metric["Amount"])
+                except (KeyError, TypeError, ValueError):
                     continue
-                estimated = estimated or bool(result.get("Estimated"))
-                for group in result.get("Groups") or []:
-                    key = (group.get("Keys") or [""])[0]
-                    value = key.split("$", 1)[1] if "$" in key else key
-                    metric = (group.get("Metrics") or {}).get(METRIC) or {}
-                    try:
-                        amount = float(metric["Amount"])
-                    except (KeyError, TypeError, ValueError):
-                        continue
-                    units.add(metric.get("Unit") or "USD")
-                    label = value or "(untagged)"
-                    values[label][month] = _round(values[label].get(month, 0.0) + amount)
-            token = page.get("NextPageToken")
-            if not token:
-                break
-            params["NextPageToken"] = token
+                units.add(metric.get("Unit") or "USD")
+                label = value or "(untagged)"
+                values[label][month] = _round(values[label].get(month, 0.0) + amount)
     except SmStudioError as exc:
         return {"status": "unknown", "reason": _ce_unknown(exc), "account_id": account_id}
     if not values:

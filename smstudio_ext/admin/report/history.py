@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from ...aws import AwsClients, call, paginate
 from ...errors import BadInput, SmStudioError
+from ...fsutil import atomic_write
 
 log = logging.getLogger("smstudio_ext")
 
@@ -111,11 +111,8 @@ class Store:
         data = json.dumps(record, indent=1, sort_keys=True).encode()
         if self.bucket is None:
             os.makedirs(self.location, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.location, prefix=".audit-run-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
             path = os.path.join(self.location, name)
-            os.replace(tmp, path)
+            atomic_write(path, data)
             return path
         assert self.clients is not None
         key = self.prefix + name
