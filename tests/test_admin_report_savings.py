@@ -138,7 +138,7 @@ def test_a_month_of_shutdowns_matches_the_hand_computation(month, tmp_path):
     assert doc["headline"]["saved_at_least"]
     # the others': D, 1 h of the GPU space
     assert s["others"]["shutdowns"] == 1 and s["others"]["amount"] == pytest.approx(0.75)
-    assert s["others_by_agent"][0]["agent"].startswith("AWS service")
+    assert s["others_by_agent"][0]["agent"] == "AWS console/internal"
     # per week (Monday, UTC): the same sums, every week of the window present
     weeks = defaultdict(float)
     for when, hrs, price in known.values():
@@ -270,6 +270,7 @@ def test_agent_labels():
     assert agent_label(OURS) == "smstudio-ext"
     assert agent_label("sagemaker.amazonaws.com") == "AWS service (sagemaker.amazonaws.com)"
     assert agent_label("aws-cli/2.15.0 Python/3.11") == "aws-cli"
+    assert agent_label("AWS Internal") == "AWS console/internal"
     assert agent_label("") == "unknown"
 
 

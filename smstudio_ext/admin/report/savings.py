@@ -102,7 +102,9 @@ def agent_label(user_agent: str) -> str:
     ua = user_agent or ""
     if "smstudio-ext/" in ua:
         return "smstudio-ext"
-    if ua.endswith("amazonaws.com") or ua == "AWS Internal":
+    if ua == "AWS Internal":  # CloudTrail's user agent for console and internal AWS calls
+        return "AWS console/internal"
+    if ua.endswith("amazonaws.com"):  # a service acting, e.g. Studio's own idle shutdown
         return "AWS service (" + ua + ")"
     if "console" in ua.lower():
         return "AWS console"
