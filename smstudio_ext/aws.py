@@ -303,6 +303,27 @@ class AwsClients:
         other._request_hooks = [*self._request_hooks, hook]
         return other
 
+    def derive(
+        self, *, region: str | None = None, credentials: dict[str, str] | None = None
+    ) -> AwsClients:
+        """A copy in another ``region`` and/or with other ``credentials`` (``AccessKeyId``,
+        ``SecretAccessKey``, ``SessionToken``: e.g. an assumed role's); same endpoints, retries,
+        timeouts, user agent and request hooks."""
+        other = copy.copy(self)
+        other._clients = {}
+        other._lock = threading.Lock()
+        if region:
+            other.region = region
+            other._config = self._config.merge(Config(region_name=region))
+        if credentials is not None:
+            other._session = botocore.session.Session(profile=self._session.profile)
+            other._session.set_credentials(
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials.get("SessionToken"),
+            )
+        return other
+
     @classmethod
     def from_config(cls, aws: Aws, region: str | None) -> AwsClients:
         return cls(

@@ -9,6 +9,7 @@ from traitlets import TraitError
 from ..admin.audit import AuditOptions, AuditReport, exit_code, run_audit
 from ..errors import BadInput
 from ..insights.config import Insights
+from .audit_report import add_report_flags, report_requested, run_report
 from .common import Env, add_json_flag, print_json, print_table
 
 
@@ -35,6 +36,10 @@ def insights_config(env: Env, args: argparse.Namespace) -> Insights:
 
 def run(args: argparse.Namespace) -> int:
     env = Env(args)
+    if report_requested(args):
+        return run_report(env, args)
+    if not args.domain:
+        raise BadInput("--domain is required (or --accounts/--org to audit every domain)")
     options = AuditOptions(
         domain_id=args.domain,
         concurrency=args.concurrency,
@@ -141,7 +146,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Exit codes: 0 nothing failing, 1 a check of the --fail-on severity failed, "
         ">1 the audit itself could not run.",
     )
-    p.add_argument("--domain", required=True, help="domain id (d-...)")
+    p.add_argument(
+        "--domain", help="domain id (d-...); optional with --accounts/--org (every domain)"
+    )
     p.add_argument(
         "--fail-on",
         choices=("fail", "unknown"),
@@ -174,5 +181,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the Pricing API (admin price file, disk cache and bundled table only)",
     )
+    add_report_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)

@@ -62,7 +62,7 @@ class Env:
         aws = self.section(Aws)
         endpoint = getattr(self.args, "endpoint_url", None)
         if endpoint:
-            services = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
+            services = "s3 sagemaker ce pricing sts iam logs cloudtrail organizations".split()
             aws.endpoint_urls = {**aws.endpoint_urls, **{s: endpoint for s in services}}
         return AwsClients.from_config(aws, self.context.region)
 

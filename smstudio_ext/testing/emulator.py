@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import pricing, studio
+from . import cloudtrail, pricing, sts, studio
 from .faults import Call, FaultInjector
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class Emulator:
         from werkzeug.serving import make_server
 
         studio.install()
+        cloudtrail.install()  # LookupEvents (moto has none)
+        sts.install()  # AssumeRole checks the role and its trust policy
 
         class QuietHandler(MotoRequestHandler):  # type: ignore[misc,valid-type]
             def log_request(self, code: Any = "-", size: Any = "-") -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any, Callable
 
+from .. import cloudtrail
 from ..validation import validation_errors, validation_message
 from .errors import AwsError, invalid
 from .state import HEX, Record, rand_id
@@ -85,7 +86,9 @@ def _handle(response: Any, action: str) -> Response | None:
             result = handler(store, params)
     except AwsError as error:
         log.debug("sagemaker %s -> %s: %s", action, error.code, error.message)
+        cloudtrail.record(response, action, params, None, error)
         return _error_response(error)
+    cloudtrail.record(response, action, params, result)
     status, headers, body = response.serialized(ActionResult(result))
     return status, headers, body
 
