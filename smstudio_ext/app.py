@@ -31,6 +31,7 @@ from .idle.config import IdleShutdown
 from .idle.server import setup_idle
 from .insights.config import Insights
 from .insights.server import setup_insights
+from .runtime_marker import remove_marker, write_marker
 
 log = logging.getLogger("smstudio_ext")
 
@@ -147,6 +148,7 @@ class StudioExtensionApp(ExtensionApp):
             context.app_name,
             clients.region,
         )
+        self._marker = write_marker(self.serverapp)  # tells the lifecycle script we loaded
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(all_routes())
@@ -160,6 +162,7 @@ class StudioExtensionApp(ExtensionApp):
             self._tasks.append(asyncio.ensure_future(factory()))
 
     async def stop_extension(self) -> None:
+        remove_marker(getattr(self, "_marker", None))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
