@@ -154,6 +154,8 @@ def panel_settings(world: Any, **extra: Any) -> lcc.LccSettings:
         "user_id_tag_key": world.user_id_tag_key,
         "wheelhouse": f"s3://{BUCKET}/{PREFIX}",
     }
+    if "wheel" in extra:
+        del values["wheelhouse"]
     values.update(extra)
     return lcc.LccSettings(**values)
 

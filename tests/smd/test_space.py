@@ -21,6 +21,8 @@ from tests.ui.conftest import ARTIFACTS, PANEL, ensure_panel_open, wait_settled,
 
 from .conftest import SETS, panel_settings, push_wheelhouse, registered_script
 
+pytestmark = pytest.mark.timeout(900)  # the first test of a run builds the wheelhouse
+
 SECTIONS = ["This app", "Auto-shutdown", "Cost", "Tags", "Guardrails", "Backup", "Conda"]
 SECTION_IDS = ["context", "idle", "cost", "tags", "guardrails", "backup", "conda"]
 
@@ -103,12 +105,17 @@ def test_rollout_while_the_server_runs(version, spaces, clients, world, smd_whee
     assert "FAILED" not in out and "ERROR" not in out, out
     assert "fetched" in out and "installed: smstudio_ext" in out
     assert "pip check: No broken requirements found." in out
+    # the space has no way to a package index (closed port, no proxy): the wheelhouse did it
+    probe = space.user_run([str(space.python), "-m", "pip", "download", "--no-deps", "six"])
+    assert probe.returncode != 0 and "127.0.0.1:9" in probe.stdout + probe.stderr
     assert f"pid {before.pid}" in out and "runs no smstudio_ext: restarting it" in out
     assert re.search(rf"restarted in \d+ s: .* runs smstudio_ext {__version__}", out), out
     # and the restarted server has the extension, the panel shows, the image is unchanged
     check_loaded(space, world)
     assert image_packages(space) == packages
-    assert "No broken requirements" in space.user_run([str(space.python), "-m", "pip", "check"]).stdout
+    assert (
+        "No broken requirements" in space.user_run([str(space.python), "-m", "pip", "check"]).stdout
+    )
     check_labextension(space)
     check_panel(browser, space, f"smd-{version}-panel.png")
     # And a second run (the same container) changes nothing and restarts nothing

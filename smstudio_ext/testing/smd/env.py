@@ -97,6 +97,12 @@ def _py_version(python: str) -> str:
     return out.stdout.strip()
 
 
+def _run(cmd: list[str], timeout: int) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+
+
 def base_env(version: str, python: str | None = None, log: Any = None) -> BaseEnv:
     """The cached environment of SMD ``version``, built (once, under a lock) when missing."""
     spec = pin_sets()[version]
