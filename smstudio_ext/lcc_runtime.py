@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -108,32 +109,48 @@ def _writable_site() -> bool:
     return os.access(sysconfig.get_paths()["purelib"], os.W_OK)
 
 
-def _pip(args: list[str], timeout: int, out: Path) -> int:
-    """pip in this Python, bounded; its lines echoed (prefixed), all of it kept in ``out``."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # not the wheel itself
-    cmd = [sys.executable, "-m", "pip", *args]
-    with open(out, "w") as fh:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        deadline = time.monotonic() + timeout
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # not the wheel itself
+
+
+def _pip(args: list[str], timeout: float, out: Path) -> int:
+    """pip in this Python, killed after ``timeout`` s (even when silent); its lines echoed
+    (prefixed), all of them kept in ``out``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pip", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+
+    def pump() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            fh.write(line)
-            if not line.startswith("Requirement already satisfied"):
-                print(f"smstudio-lcc pip: {line.rstrip()}", flush=True)
-            if time.monotonic() > deadline:
-                break
-        try:
-            return proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            say(f"pip stopped after {timeout} s")
-            return 124
+        with open(out, "w") as fh:
+            for line in proc.stdout:
+                fh.write(line)
+                if not line.startswith("Requirement already satisfied"):
+                    print(f"smstudio-lcc pip: {line.rstrip()}", flush=True)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        rc = proc.wait(timeout=max(1.0, timeout))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        say(f"pip stopped after {timeout:.0f} s")
+        rc = 124
+    reader.join(timeout=5)
+    return rc
 
 
-def undo(before_names: set[str], before_entries: set[str], timeout: int = 120) -> list[str]:
+UNDO_SECONDS = 15  # what undoing a failed install may add to the pip timeout
+
+
+def undo(
+    before_names: set[str], before_entries: set[str], timeout: float = UNDO_SECONDS
+) -> list[str]:
     """Remove what a failed pip run added: its distributions, then any file it left."""
     importlib.invalidate_caches()
     added = sorted(set(installed()) - before_names)
@@ -143,7 +160,7 @@ def undo(before_names: set[str], before_entries: set[str], timeout: int = 120) -
             capture_output=True,
             timeout=timeout,
             check=False,
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            env=_env(),
         )
     for path in sorted(entries() - before_entries):
         p = Path(path)
@@ -164,6 +181,9 @@ def _last_error(text: str) -> str:
 
 
 def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: bool) -> int:
+    """Everything (pip, the --no-deps retry, pip check) within ``timeout`` s; undoing a failed
+    install may take UNDO_SECONDS more."""
+    deadline = time.monotonic() + timeout
     state.mkdir(parents=True, exist_ok=True)
     have = installed()
     before_entries = entries()
@@ -177,14 +197,14 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
     args += ["-c", str(pins), "--find-links", str(find_links)]
     if not index:
         args.append("--no-index")
-    rc = _pip([*args, str(wheel)], timeout, out)
+    rc = _pip([*args, str(wheel)], deadline - time.monotonic(), out)
     text = out.read_text(errors="replace")
     if rc not in (0, 124) and not index and "found for zstandard" in text:
         # offline, only zstandard may be missing (backups then use zlib)
         missing = [m for m in ("jupyter_server", "boto3", "psutil", "traitlets") if not _has(m)]
         if not missing:
             say("no zstandard here: the wheel alone (--no-deps); backups use zlib")
-            rc = _pip([*args, "--no-deps", str(wheel)], timeout, out)
+            rc = _pip([*args, "--no-deps", str(wheel)], deadline - time.monotonic(), out)
             text = out.read_text(errors="replace")
     if rc != 0:
         removed = undo(set(have), before_entries)
@@ -197,16 +217,24 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
         return rc
     if "Successfully installed" in text:
         (state / "changed").touch()
-    check = subprocess.run(
-        [sys.executable, "-m", "pip", "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
-    first = (check.stdout.strip() or check.stderr.strip()).splitlines()
-    say(f"pip check: {first[0] if first else 'no output'}" + (" ..." if len(first) > 1 else ""))
+    left = deadline - time.monotonic()
+    if left < 2:
+        say("pip check skipped: the pip timeout is spent")
+        return 0
+    try:
+        check = subprocess.run(
+            [sys.executable, "-m", "pip", "check"],
+            capture_output=True,
+            text=True,
+            timeout=min(30.0, left),
+            check=False,
+            env=_env(),
+        )
+        first = (check.stdout.strip() or check.stderr.strip()).splitlines()
+        more = " ..." if len(first) > 1 else ""
+        say(f"pip check: {first[0] if first else 'no output'}{more}")
+    except subprocess.TimeoutExpired:
+        say("pip check did not finish in time: skipped")
     return 0
 
 
@@ -238,7 +266,10 @@ def _restart() -> bool:
     if not exe:
         say("restart-jupyter-server not found: restart the app to load smstudio_ext")
         return False
-    subprocess.run([exe], capture_output=True, timeout=60, check=False)
+    try:
+        subprocess.run([exe], capture_output=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        say("restart-jupyter-server did not return within 20 s")
     return True
 
 

@@ -36,8 +36,8 @@ step_install() {
   fi
   w=$(find "$d" -maxdepth 1 -name 'smstudio_ext-*.whl' | sort | tail -n 1)
   if [ -z "$w" ]; then log "no smstudio_ext wheel came with $WHEELHOUSE_URI$WHEEL_URI$PIP_SPEC"; return 1; fi
-  PYTHONPATH=$w "$PY" -m smstudio_ext.lcc_runtime install --wheel "$w" --find-links "$d" \
-    --state "$STATE_DIR" --timeout "$PIP_TIMEOUT" ${index[@]+"${index[@]}"}
+  bounded $((PIP_TIMEOUT + 25)) env PYTHONPATH="$w" "$PY" -m smstudio_ext.lcc_runtime install \
+    --wheel "$w" --find-links "$d" --state "$STATE_DIR" --timeout "$PIP_TIMEOUT" ${index[@]+"${index[@]}"}
   touch "$STATE_DIR/installed"
   "$PY" -c 'import sys, smstudio_ext as m; print("smstudio-lcc installed: smstudio_ext", m.__version__, "in", sys.prefix)'
 }
