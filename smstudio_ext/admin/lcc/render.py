@@ -265,10 +265,6 @@ def check_settings(s: LccSettings) -> Checked:
             notes.append(f"wheelhouse {s.wheelhouse} read as {c.wheelhouse_uri}")
     elif s.pip_spec:
         v.pip_spec(s.pip_spec)
-    else:
-        # never a public index by name: no release of ours need be there, and anyone could
-        # publish one under this name
-        raise BadInput(NO_SOURCE, setting="wheelhouse")
     if s.python is not None:
         v.abs_path(s.python, "python")
     for key in ("git_user_name",):
@@ -377,6 +373,10 @@ def render(settings: LccSettings) -> RenderedLcc:
     """Render and check the script; BadInput for bad values, SmStudioError if a limit is broken."""
     c = check_settings(settings)
     s = c.settings
+    if not (c.wheel_uri or c.wheelhouse_uri or s.pip_spec):
+        # never a public index by name: no release of ours need be there, and anyone could
+        # publish one under this name
+        raise BadInput(NO_SOURCE, setting="wheelhouse")
     kg = s.app_type == "KernelGateway"
     pythons = [s.python] if s.python else PYTHONS[s.app_type]
     assigns: list[tuple[str, Any]] = [
