@@ -160,8 +160,11 @@ def panel_settings(world: Any, **extra: Any) -> lcc.LccSettings:
     return lcc.LccSettings(**values)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium through Playwright, for one module: Playwright's sync API keeps an event loop
+    running on this thread while it is open, which the Jupyter servers of tests collected after
+    these (tests/test_*.py, in the same worker) must not find running."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
