@@ -299,6 +299,22 @@ class SmdSpace:
                 self.supervisord.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        self._end_leftovers()
+
+    def _end_leftovers(self) -> None:
+        """Processes of this space still running, by pid (their command line names this
+        space's root): supervisord puts each program in its own process group, and a
+        ``jupyter lab`` that was still starting can outlive the ``start-jupyter-server`` that
+        supervisord stopped (it then counts the program as stopped)."""
+        import psutil
+
+        mine = str(self.root)
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                if any(mine in part for part in proc.info["cmdline"] or []):
+                    proc.kill()
+            except (psutil.Error, OSError):
+                pass
 
     def remove(self) -> None:
         self.stop()
