@@ -25,6 +25,11 @@ if [ -f labextension/package.json ] && grep -q '"test"' labextension/package.jso
   (cd labextension && npm test --silent)
 fi
 
+if [ -d labextension/node_modules ] && command -v npm >/dev/null 2>&1; then
+  echo "[test] the panel compiles against JupyterLab 4.1.8 (SMD 2.0.0)"
+  scripts/check-oldest-jupyterlab.sh
+fi
+
 echo "[test] pytest"
 set +e
 python -m pytest -n "${SMSTUDIO_TEST_WORKERS:-2}" -p no:cacheprovider "$@"

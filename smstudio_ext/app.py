@@ -32,6 +32,7 @@ from .idle.server import setup_idle
 from .insights.config import Insights
 from .insights.server import setup_insights
 from .rollout import setup_rollout
+from .runtime_marker import remove_marker, write_marker
 
 log = logging.getLogger("smstudio_ext")
 
@@ -149,6 +150,7 @@ class StudioExtensionApp(ExtensionApp):
             context.app_name,
             clients.region,
         )
+        self._marker = write_marker(self.serverapp)  # tells the lifecycle script we loaded
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(all_routes())
@@ -162,6 +164,7 @@ class StudioExtensionApp(ExtensionApp):
             self._tasks.append(asyncio.ensure_future(factory()))
 
     async def stop_extension(self) -> None:
+        remove_marker(getattr(self, "_marker", None))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -70,7 +70,14 @@ def checks_of(report):
 def test_compliant_domain_with_our_lcc(aws, world, clients, insights):
     # Given a compliant world, an admin config allowing exactly what it runs, and our generated
     # LCC (idle feature: 60 min) as the domain default
-    script = render(LccSettings(app_type="JupyterLab", idle_timeout=60, idle_max_timeout=120))
+    script = render(
+        LccSettings(
+            app_type="JupyterLab",
+            idle_timeout=60,
+            idle_max_timeout=120,
+            wheelhouse="s3://corp-wheels/smstudio",  # a render needs a source
+        )
+    )
     arn = make_lcc(aws, "platform-start", content=script.script.encode())
     attach_domain_default(aws, world, arn)
     config = insights(

@@ -26,8 +26,11 @@ def clients(aws):
     return AwsClients(aws.region, endpoint_urls={"sagemaker": aws.endpoint_url}, max_attempts=1)
 
 
+WHEELHOUSE = "s3://corp-wheels/smstudio"  # a render needs a source (never a public index)
+
+
 def script(app_type="JupyterLab", timeout=60):
-    return render(LccSettings(app_type=app_type, idle_timeout=timeout))
+    return render(LccSettings(app_type=app_type, idle_timeout=timeout, wheelhouse=WHEELHOUSE))
 
 
 def domain_app_settings(aws, world, key):
@@ -372,7 +375,7 @@ def test_cli_render_register_detach(aws, world, capsys, tmp_path):
     base = ["--endpoint-url", aws.endpoint_url, "--region", aws.region, "lcc"]
     out_file = tmp_path / "lcc.sh"
     assert main([*base[4:], "render", "--app-type", "JupyterLab", "--idle-timeout", "30",
-                 "--out", str(out_file)]) == 0  # fmt: skip
+                 "--wheelhouse", WHEELHOUSE, "--out", str(out_file)]) == 0  # fmt: skip
     err = capsys.readouterr().err
     assert (
         "base64" in err
@@ -380,7 +383,8 @@ def test_cli_render_register_detach(aws, world, capsys, tmp_path):
         and out_file.read_text().startswith("#!/usr/bin/env bash\n")
     )
 
-    flags = ["--domain", world.domain_id, "--app-type", "JupyterLab", "--idle-timeout", "30"]
+    flags = ["--domain", world.domain_id, "--app-type", "JupyterLab", "--idle-timeout", "30",
+             "--wheelhouse", WHEELHOUSE]  # fmt: skip
     assert main([*base, "register", *flags, "--name", "smstudio", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "dry run: would call CreateStudioLifecycleConfig" in out and "<base64, " in out

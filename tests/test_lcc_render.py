@@ -72,6 +72,8 @@ def test_every_variant_meets_the_hard_limits(app_type, features):
         expected.add("pip_conf")
     if app_type == "JupyterServer":
         expected.add("restart")
+    if app_type == "JupyterLab":  # SMD's server runs already: load what was installed
+        expected.add("server")
     assert set(runs) == expected
     assert r.script.rstrip().endswith("finish")
 
@@ -115,16 +117,36 @@ def test_values_with_shell_meaningful_but_legal_characters_are_single_quoted():
     assert lcc.shellcheck(r.script) == []
 
 
-def test_default_install_is_this_version_from_the_index_with_a_note():
-    r = render(LccSettings(app_type="JupyterLab"))
-    assert "PIP_SPEC=smstudio-ext==" in r.script
-    assert any("package index" in n for n in r.notes)
-    assert r.features == ["conda"]
+def test_without_a_wheel_or_wheelhouse_the_render_refuses_and_says_how_to_make_one():
+    # never `pip install smstudio-ext==X` from a public index by name (a stranger could
+    # publish that name there)
+    with pytest.raises(BadInput) as err:
+        render(LccSettings(app_type="JupyterLab"))
+    msg = str(err.value)
+    assert "smstudio wheelhouse build --python 3.11 --out DIR" in msg
+    assert "smstudio wheelhouse push DIR s3://" in msg and "--wheel s3://" in msg
+    assert "--pip-spec" in msg  # the explicit opt-in for a private index
+
+
+def test_a_wheelhouse_prefix_is_normalised_and_fetched_in_the_script():
+    r = render(LccSettings(app_type="JupyterLab", wheelhouse="corp-wheels/smstudio/0.1.0/"))
+    assert "WHEELHOUSE_URI=s3://corp-wheels/smstudio/0.1.0" in r.script
+    assert any("read as s3://corp-wheels/smstudio/0.1.0" in n for n in r.notes)
+    assert "fetch-wheelhouse" in r.script and lcc.shellcheck(r.script) == []
+    with pytest.raises(BadInput, match="give one of"):
+        render(LccSettings(app_type="JupyterLab", wheelhouse="s3://corp-wheels/x", wheel=WHEEL))
+    with pytest.raises(BadInput, match="invalid wheelhouse"):
+        render(LccSettings(app_type="JupyterLab", wheelhouse="s3://Corp_Wheels/x"))
 
 
 def test_features_are_implied_by_the_values_given():
     r = render(
-        LccSettings(app_type="JupyterLab", idle_timeout=30, backup_bucket="s3://corp-backups")
+        LccSettings(
+            app_type="JupyterLab",
+            idle_timeout=30,
+            backup_bucket="s3://corp-backups",
+            wheelhouse="s3://corp-wheels/smstudio",
+        )
     )
     assert r.features == ["idle", "backup", "conda"]
 
@@ -181,7 +203,7 @@ def test_injection_attempts_are_refused_naming_the_value_and_rule(field, payload
         ({"app_type": "RStudio"}, "invalid app type"),
         ({"idle_timeout": 0}, "from 1 to 525600"),
         ({"idle_timeout": 90, "idle_max_timeout": 60}, "above the max timeout"),
-        ({"pip_spec": "smstudio-ext"}, "either --wheel"),
+        ({"pip_spec": "smstudio-ext"}, "give one of --wheel"),
         ({"kms_key": "alias/aws/s3"}, "not an AWS-managed"),
         ({"user_id_tag_key": "aws:userid"}, "reserved"),
         ({"extensions": ["jupyterlab-git>=0.50"]}, "pinned requirement"),

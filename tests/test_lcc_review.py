@@ -57,15 +57,27 @@ def test_foreground_network_work_is_bounded_within_five_minutes():
     assert any("background" in n for n in r.notes)
     # and every foreground network call is bounded by `timeout`
     fetch = _function(r.script, "fetch")
-    assert fetch.count("bounded 60 ") == 2 and "connect_timeout=" in fetch
+    assert fetch.count('bounded "${3:-60}" ') == 2 and "connect_timeout=" in fetch
     assert "--cli-connect-timeout" in fetch and "--cli-read-timeout" in fetch
     tags = _function(r.script, "profile_tags")
-    assert "bounded 30" in tags and "connect_timeout=" in tags and "max_attempts" in tags
+    assert "bounded 30" in tags and "lcc_runtime profile-tags" in tags
+    # the lookup itself (smstudio_ext.lcc_runtime.profile_tags) uses short boto3 timeouts
+    import inspect
+
+    from smstudio_ext import lcc_runtime
+
+    code = inspect.getsource(lcc_runtime.profile_tags)
+    assert "connect_timeout=" in code and "max_attempts" in code
 
 
 def test_extensions_stay_in_the_foreground_when_the_budget_allows():
     r = render(
-        LccSettings(app_type="JupyterLab", pip_timeout=60, extensions=["jupyterlab-git==0.50.0"])
+        LccSettings(
+            app_type="JupyterLab",
+            pip_timeout=60,
+            extensions=["jupyterlab-git==0.50.0"],
+            wheel=WHEEL,
+        )
     )
     assert re.search(r"^run extensions$", r.script, re.M)
     assert lcc.foreground_budget(r) <= lcc.FOREGROUND_BUDGET
@@ -73,7 +85,7 @@ def test_extensions_stay_in_the_foreground_when_the_budget_allows():
 
 def test_a_pip_timeout_over_the_budget_is_refused():
     with pytest.raises(BadInput, match="pip timeout"):
-        render(LccSettings(app_type="JupyterLab", pip_timeout=280))
+        render(LccSettings(app_type="JupyterLab", pip_timeout=280, wheel=WHEEL))
 
 
 @pytest.mark.parametrize("app_type", lcc.APP_TYPES)
@@ -238,18 +250,18 @@ def test_git_clone_waits_for_the_restore_in_the_script():
 def test_settings_for_a_feature_not_selected_are_refused(setting, value, feature):
     with pytest.raises(BadInput, match=f"needs feature {feature}") as err:
         render(LccSettings(app_type="JupyterLab", features=["conda"] if feature != "conda" else [],
-                           **{setting: value}))  # fmt: skip
+                           wheel=WHEEL, **{setting: value}))  # fmt: skip
     assert "--features" in str(err.value)
 
 
 def test_cli_refuses_a_setting_of_an_unselected_feature(capsys):
-    args = ["lcc", "render", "--app-type", "JupyterLab", "--features", "conda"]
+    args = ["lcc", "render", "--app-type", "JupyterLab", "--features", "conda", "--wheel", WHEEL]
     assert main([*args, "--pip-index-url", "https://mirror.corp/simple"]) == 2
     assert "--pip-index-url needs feature proxy (add it to --features)" in capsys.readouterr().err
 
 
 def test_a_setting_that_only_implies_a_feature_still_turns_it_on():
-    r = render(LccSettings(app_type="JupyterLab", no_proxy="localhost"))
+    r = render(LccSettings(app_type="JupyterLab", no_proxy="localhost", wheel=WHEEL))
     assert "proxy" in r.features
 
 

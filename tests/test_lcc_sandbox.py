@@ -526,3 +526,90 @@ def test_as_a_plain_user_it_installs_with_user_and_falls_back_to_the_user_config
     again = subprocess.run(run, env=box.env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "FAILED" not in again.stdout, again.stdout
     assert tree_digest(box.home / ".local", box.home / ".jupyter") == before
+
+
+# --- the script's Python (smstudio_ext.lcc_runtime, smstudio_ext.runtime_marker) -----------
+
+
+def _wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel (one module) with the given requirements."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    files = {
+        f"{name}.py": f"VERSION = {version!r}\n",
+        f"{info}/METADATA": meta,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    out = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+    return out
+
+
+def test_install_never_changes_a_package_the_image_has(tmp_path):
+    # Given an image with imgpkg 1.0, and a wheel that wants imgpkg>=2 (2.0 is right there)
+    box = Sandbox(tmp_path)
+    links = tmp_path / "links"
+    links.mkdir()
+    old = _wheel(links, "imgpkg", "1.0")
+    subprocess.run([str(box.python), "-m", "pip", "install", "-q", "--no-index", str(old)],
+                   check=True, env={**box.env, "PIP_NO_INDEX": "1"}, capture_output=True)  # fmt: skip
+    old.unlink()
+    _wheel(links, "imgpkg", "2.0")
+    wanted = _wheel(links, "dependent", "1.0", requires=("imgpkg>=2",))
+    # When the lifecycle runtime installs it
+    out = subprocess.run(
+        [str(box.python), "-m", "smstudio_ext.lcc_runtime", "install", "--wheel", str(wanted),
+         "--find-links", str(links), "--state", str(box.state)],
+        env={**box.env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    # Then pip refuses (the image's imgpkg is pinned), one line says so, nothing changed
+    assert out.returncode != 0, out.stdout
+    errors = [ln for ln in out.stdout.splitlines() if "ERROR: pip install of dependent" in ln]
+    assert len(errors) == 1 and "the image's packages are unchanged" in errors[0], out.stdout
+    assert "imgpkg==1.0" in (box.state / "constraints.txt").read_text()
+    assert box.py("import imgpkg; print(imgpkg.VERSION)").strip() == "1.0"
+    assert box.py("import importlib.util as u; print(u.find_spec('dependent'))").strip() == "None"
+
+
+def test_the_runtime_marker_names_only_live_servers_that_wrote_their_file(tmp_path):
+    import psutil
+
+    from smstudio_ext import runtime_marker as rm
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    assert rm.status(runtime, "0.1.0")[0] == rm.NONE
+    # a server (this process) that did not load us
+    me = os.getpid()
+    info = runtime / f"jpserver-{me}.json"
+    info.write_text(json.dumps({"pid": me, "base_url": "/jupyterlab/default/", "port": 8888}))
+    code, line = rm.status(runtime, "0.1.0")
+    assert code == rm.WITHOUT and f"pid {me} (base URL /jupyterlab/default/, port 8888)" in line
+    # it loaded another version, then this one
+    marker = runtime / f"smstudio-ext-{me}.json"
+    marker.write_text(json.dumps({"pid": me, "version": "0.0.9"}))
+    assert "runs smstudio_ext 0.0.9" in rm.status(runtime, "0.1.0")[1]
+    marker.write_text(json.dumps({"pid": me, "version": "0.1.0"}))
+    assert rm.status(runtime, "0.1.0")[0] == rm.LOADED
+    # files left by an earlier container: the pid now belongs to a younger process (reused)
+    started = psutil.Process(me).create_time()
+    for f in (info, marker):
+        os.utime(f, (started - 3600, started - 3600))
+    assert rm.status(runtime, "0.1.0")[0] == rm.NONE
+    # a pid that is gone
+    info.write_text(json.dumps({"pid": 2**22 + 7, "base_url": "/"}))
+    assert rm.status(runtime, "0.1.0")[0] == rm.NONE

@@ -1,11 +1,14 @@
 # --- server config (lifecycle/steps/config.sh) ---
-step_config() { # enable the extension, and the admin's choices where it reads them
-  local dir=${SMSTUDIO_LCC_CONFIG_DIR:-}
-  if [ -z "$dir" ]; then
-    dir=$("$PY" -c 'import os, sys; print(os.path.join(sys.prefix, "etc", "jupyter"))')
+config_dir() { # CONFIG_DIR: the target Python's Jupyter config dir (or SMSTUDIO_LCC_CONFIG_DIR)
+  CONFIG_DIR=${SMSTUDIO_LCC_CONFIG_DIR:-}
+  if [ -z "$CONFIG_DIR" ]; then
+    CONFIG_DIR=$("$PY" -c 'import os, sys; print(os.path.join(sys.prefix, "etc", "jupyter"))')
   fi
-  need_abs SMSTUDIO_LCC_CONFIG_DIR "$dir"
-  if ! write_config "$dir"; then
+  need_abs SMSTUDIO_LCC_CONFIG_DIR "$CONFIG_DIR"
+}
+step_config() { # enable the extension, and the admin's choices where it reads them
+  config_dir
+  if ! write_config "$CONFIG_DIR"; then
     log "falling back to the user's config dir"
     write_config "$HOME_DIR/.jupyter"
     own "$HOME_DIR/.jupyter"

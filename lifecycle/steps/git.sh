@@ -1,25 +1,8 @@
 # --- git identity and suggested repositories (lifecycle/steps/git.sh) ---
 profile_tags() { # profile_tags KEY...: the owner profile's tag values, one per line; <= 30 s
-  bounded 30 "$PY" - "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@" <<'PYEOF'
-import json, sys
-try:
-    import boto3
-    from botocore.config import Config
-    meta = json.load(open(sys.argv[1]))
-    arn = meta.get("ResourceArn") or ""
-    sm = boto3.client("sagemaker", region_name=arn.split(":")[3] if arn.count(":") >= 5 else None,
-                      config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}))
-    dom, prof = meta.get("DomainId"), meta.get("UserProfileName")
-    if not prof and meta.get("SpaceName"):
-        space = sm.describe_space(DomainId=dom, SpaceName=meta["SpaceName"])
-        prof = space.get("OwnershipSettings", {}).get("OwnerUserProfileName")
-    arn = sm.describe_user_profile(DomainId=dom, UserProfileName=prof)["UserProfileArn"]
-    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn).get("Tags", [])}
-except Exception as exc:
-    sys.exit("profile tags unavailable: %s" % exc)
-for key in sys.argv[2:]:
-    print(" ".join(tags.get(key, "").split()) if key else "")
-PYEOF
+  # resource metadata -> DescribeSpace -> DescribeUserProfile -> ListTags (short boto3 timeouts)
+  bounded 30 "$PY" -m smstudio_ext.lcc_runtime profile-tags \
+    "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@"
 }
 git_set() { # git_set KEY VALUE: only when the user has not set it already
   local cfg="$HOME_DIR/.gitconfig"

@@ -17,7 +17,18 @@ from .._version import __version__
 from ..errors import SmStudioError
 
 # One module per concern; each exports register(subparsers).
-MODULES = ("config_cmd", "demo", "admin", "conda", "idle", "insights", "lcc", "image", "backup")
+MODULES = (
+    "config_cmd",
+    "demo",
+    "admin",
+    "conda",
+    "idle",
+    "insights",
+    "lcc",
+    "image",
+    "backup",
+    "wheelhouse",
+)
 
 # Which module registers each top-level command, so that running one command imports only its
 # module (boto3, jupyter_client, ... cost a quarter of a second at start-up). ``admin`` is a
@@ -35,6 +46,7 @@ COMMANDS = {
     "idle": "idle",
     "insights": "insights",
     "lcc": "lcc",
+    "wheelhouse": "wheelhouse",
     "image": "image",
     "backup": "backup",
     "snapshots": "backup",

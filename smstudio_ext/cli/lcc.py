@@ -29,12 +29,18 @@ SERVER_FLAGS = (
 )
 SCRIPT_FLAGS = (
     ("--features", "features", str, "comma list of: " + ",".join(lcc.FEATURES)),
+    (
+        "--wheelhouse",
+        "wheelhouse",
+        str,
+        "install from this S3 prefix made by `smstudio wheelhouse push` (offline)",
+    ),
     ("--wheel", "wheel", str, "install from this wheel in S3 (s3://…/smstudio_ext-….whl; offline)"),
     (
         "--pip-spec",
         "pip_spec",
         str,
-        "install this requirement from the index (default: this version)",
+        "opt-in: install this requirement from your own package index (see --pip-index-url)",
     ),
     ("--python", "python", str, "the Python to install into (default: per app type)"),
     ("--git-user-name", "git_user_name", str, "git user.name (when the user has none)"),

@@ -89,8 +89,15 @@ _FLAGS = {"git_repos": "--git-repo", "extensions": "--extension"}
 
 # The foreground part must end well inside Studio's 5 minutes. Worst cases, in seconds, of the
 # foreground steps (each network call is bounded by `timeout` in the script):
+NO_SOURCE = (
+    "say where the package comes from: --wheelhouse s3://BUCKET/PREFIX (made with "
+    "`smstudio wheelhouse build --python 3.11 --out DIR` and `smstudio wheelhouse push DIR "
+    "s3://BUCKET/PREFIX`), or --wheel s3://BUCKET/smstudio_ext-VERSION-py3-none-any.whl "
+    "(`python -m build --wheel`), or --pip-spec for your own package index"
+)
+
 FOREGROUND_BUDGET = 270
-FETCH_TIMEOUT = 60  # the wheel download from S3 (boto3: connect 10 s, read 30 s, 2 attempts)
+FETCH_TIMEOUT = 60  # getting our wheel: from S3 (a wheel, a wheelhouse) or `pip download`
 TAGS_TIMEOUT = 30  # git identity from the profile's tags (DescribeUserProfile + ListTags)
 OVERHEAD = 30  # Python start-ups, config files, pip.conf
 MAX_PIP_TIMEOUT = FOREGROUND_BUDGET - FETCH_TIMEOUT - TAGS_TIMEOUT - OVERHEAD  # 150
@@ -111,6 +118,7 @@ class LccSettings:
     conda_envs_dir: str | None = None
     user_id_tag_key: str | None = None
     wheel: str | None = None
+    wheelhouse: str | None = None
     pip_spec: str | None = None
     python: str | None = None
     git_user_name: str | None = None
@@ -181,6 +189,7 @@ class Checked:
     backup_bucket: str | None = None  # normalised s3://BUCKET[/PREFIX]
     wheel_uri: str | None = None  # normalised s3://BUCKET/KEY
     wheel_file: str | None = None
+    wheelhouse_uri: str | None = None  # normalised s3://BUCKET[/PREFIX]
     repos: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -240,18 +249,22 @@ def check_settings(s: LccSettings) -> Checked:
         v.tag_key(s.user_id_tag_key, "user id tag key")
     if "insights" in features and not s.user_id_tag_key:
         raise BadInput("feature insights needs --user-id-tag-key (e.g. studiouserid)")
-    if s.wheel and s.pip_spec:
-        raise BadInput("give either --wheel s3://… or --pip-spec, not both")
+    sources = [x for x in (s.wheel, s.wheelhouse, s.pip_spec) if x]
+    if len(sources) > 1:
+        raise BadInput("give one of --wheel s3://…, --wheelhouse s3://… or --pip-spec")
     if s.wheel:
         bucket, key, c.wheel_file = v.wheel_s3_uri(s.wheel, "wheel")
         c.wheel_uri = f"s3://{bucket}/{key}"
         if c.wheel_uri != s.wheel:
             notes.append(f"wheel {s.wheel} read as {c.wheel_uri}")
+    elif s.wheelhouse:
+        bucket, prefix = v.s3_uri(s.wheelhouse, "wheelhouse")
+        prefix = prefix.strip("/")
+        c.wheelhouse_uri = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        if c.wheelhouse_uri != s.wheelhouse:
+            notes.append(f"wheelhouse {s.wheelhouse} read as {c.wheelhouse_uri}")
     elif s.pip_spec:
         v.pip_spec(s.pip_spec)
-    else:
-        s.pip_spec = f"smstudio-ext=={__version__}"
-        notes.append(f"installing {s.pip_spec} from the package index (use --wheel for offline)")
     if s.python is not None:
         v.abs_path(s.python, "python")
     for key in ("git_user_name",):
@@ -360,6 +373,10 @@ def render(settings: LccSettings) -> RenderedLcc:
     """Render and check the script; BadInput for bad values, SmStudioError if a limit is broken."""
     c = check_settings(settings)
     s = c.settings
+    if not (c.wheel_uri or c.wheelhouse_uri or s.pip_spec):
+        # never a public index by name: no release of ours need be there, and anyone could
+        # publish one under this name
+        raise BadInput(NO_SOURCE, setting="wheelhouse")
     kg = s.app_type == "KernelGateway"
     pythons = [s.python] if s.python else PYTHONS[s.app_type]
     assigns: list[tuple[str, Any]] = [
@@ -370,6 +387,7 @@ def render(settings: LccSettings) -> RenderedLcc:
         ("PIP_TIMEOUT", s.pip_timeout),
         ("WHEEL_URI", c.wheel_uri or ""),
         ("WHEEL_FILE", c.wheel_file or ""),
+        ("WHEELHOUSE_URI", c.wheelhouse_uri or ""),
         ("PIP_SPEC", s.pip_spec or ""),
     ]
     steps: list[str] = []
@@ -390,7 +408,7 @@ def render(settings: LccSettings) -> RenderedLcc:
     if "extensions" in c.features:
         assigns.append(("EXTENSIONS", list(s.extensions)))
         fragments.append("extensions")
-        fg = _budget(s.pip_timeout, 2, bool(c.wheel_uri), _tags_in_foreground(c))
+        fg = _budget(s.pip_timeout, 2, _tags_in_foreground(c))
         if fg <= FOREGROUND_BUDGET:
             steps.append("extensions")
         else:
@@ -422,6 +440,10 @@ def render(settings: LccSettings) -> RenderedLcc:
     if s.app_type == "JupyterServer":
         fragments.append("restart")
         steps.append("restart")
+    if s.app_type == "JupyterLab":  # the server runs already (SMD): load what we installed
+        assigns.append(("BUDGET", FOREGROUND_BUDGET))
+        fragments.append("server")
+        steps.append("server")
 
     shebang, _, header = read_template("lifecycle/header.sh").partition("\n")
     parts = [
@@ -455,8 +477,10 @@ def _tags_in_foreground(c: Checked) -> bool:
     return "git" in c.features and bool(s.git_name_tag or s.git_email_tag)
 
 
-def _budget(pip_timeout: int, pip_runs: int, wheel: bool, tags: bool) -> int:
-    return OVERHEAD + pip_timeout * pip_runs + FETCH_TIMEOUT * wheel + TAGS_TIMEOUT * tags
+def _budget(pip_timeout: int, pip_runs: int, tags: bool) -> int:
+    """Worst case of the foreground steps whose time is fixed in advance. (The JupyterLab
+    restart wait is not counted: it takes what is left of FOREGROUND_BUDGET at run time.)"""
+    return OVERHEAD + pip_timeout * pip_runs + FETCH_TIMEOUT + TAGS_TIMEOUT * tags
 
 
 def _setting(script: str, name: str) -> str:
@@ -472,7 +496,7 @@ def foreground_budget(r: RenderedLcc) -> int:
         _setting(r.script, "GIT_NAME_TAG") + _setting(r.script, "GIT_EMAIL_TAG")
     )
     timeout = int(_setting(r.script, "PIP_TIMEOUT") or 0)
-    return _budget(timeout, pip_runs, bool(_setting(r.script, "WHEEL_URI")), tags)
+    return _budget(timeout, pip_runs, tags)
 
 
 def check_script(r: RenderedLcc) -> None:
