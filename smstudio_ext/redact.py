@@ -8,7 +8,8 @@ Pure functions, no I/O, shared by every place that shows a command line or free 
 
 * ``redact_argv(argv)``: the program and its arguments with secret values replaced;
 * ``redact_text(text)``: the same rules on free text (a shell command string, a log line);
-* ``format_command(argv, limit)``: the redacted command line for humans, cut to ``limit``.
+* ``format_command(argv, limit)``: the redacted command line for humans (control characters
+  escaped), cut to ``limit``.
 
 What counts as secret (case-insensitive), in every form we could recognise:
 
@@ -73,6 +74,16 @@ _HEADER = re.compile(
 _QUOTED_KEY = re.compile(
     r"""(?P<head>(?P<q>["'])(?P<name>[^"'\n]{1,80})(?P=q)\s*:\s*b?)(?P<value>"[^"]*"|'[^']*')"""
 )
+
+
+# newlines, escapes and other control characters: shown escaped, never interpreted by a
+# terminal that prints the reason (`smstudio idle status`)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    char = m.group(0)
+    return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{ord(char):02x}")
 
 
 def says_secret(name: str) -> bool:
@@ -163,7 +174,7 @@ def format_command(argv: Sequence[str], limit: int = 120) -> str:
         return ""
     words = redact_argv(argv)
     words[0] = os.path.basename(words[0]) or words[0]
-    text = " ".join(words)
+    text = _CONTROL.sub(_escape, " ".join(words))
     if limit and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text

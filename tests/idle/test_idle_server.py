@@ -77,7 +77,7 @@ async def test_status_json_shape_in_local_mode(jp_fetch, idle):
     assert data["bounds"] == {"min": 15, "max": 240}
     assert data["state"] in ("active", "idle")
     names = [s["name"] for s in data["signals"]]
-    assert names == ["kernels", "cpu", "terminals", "gpu", "keepalive"]
+    assert names == ["kernels", "cpu", "terminals", "gpu", "keepalive", "editing"]
     for s in data["signals"]:
         assert set(s) == {"name", "available", "active", "reason", "last_activity", "error"}
         assert s["error"] is None
