@@ -9,7 +9,8 @@ Pure functions, no I/O, shared by every place that shows a command line or free 
 * ``redact_argv(argv)``: the program and its arguments with secret values replaced;
 * ``redact_text(text)``: the same rules on free text (a shell command string, a log line);
 * ``format_command(argv, limit)``: the redacted command line for humans (control characters
-  escaped), cut to ``limit``.
+  escaped), cut to ``limit``;
+* ``printable(text)``: control characters escaped.
 
 What counts as secret (case-insensitive), in every form we could recognise:
 
@@ -84,6 +85,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def _escape(m: re.Match[str]) -> str:
     char = m.group(0)
     return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{ord(char):02x}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): safe to print on a
+    terminal or in a one-line log (a file name can hold an escape sequence)."""
+    return _CONTROL.sub(_escape, text)
 
 
 def says_secret(name: str) -> bool:
@@ -174,7 +181,7 @@ def format_command(argv: Sequence[str], limit: int = 120) -> str:
         return ""
     words = redact_argv(argv)
     words[0] = os.path.basename(words[0]) or words[0]
-    text = _CONTROL.sub(_escape, " ".join(words))
+    text = printable(" ".join(words))
     if limit and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text

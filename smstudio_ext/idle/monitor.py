@@ -56,9 +56,8 @@ from .timeline import Timeline
 
 log = logging.getLogger("smstudio_ext")
 
-API_IDLE_FORMAT = (
-    "%Y-%m-%dT%H:%M:%S.%fz"  # GET /api/idle: microseconds, lowercase z (SMD's handler)
-)
+# GET /api/idle answers like SMD's handler: microseconds, lowercase z
+API_IDLE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fz"
 SETTINGS_MAX_BYTES = 64 * 1024  # a settings file is a few dozen bytes: never read more
 
 

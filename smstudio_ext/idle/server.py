@@ -196,6 +196,14 @@ def build_monitor(app: Any) -> IdleMonitor:
     if problem:
         log.error("smstudio idle: %s; using min_timeout_minutes as the only bound", problem)
         config.max_timeout_minutes = None
+    if config.timeout_minutes > config.effective_max_timeout():
+        log.warning(
+            "smstudio idle: timeout_minutes %d is above the maximum %d (max_timeout_minutes, "
+            "default 7 days): using %d",
+            config.timeout_minutes,
+            config.effective_max_timeout(),
+            config.effective_max_timeout(),
+        )
     services = app.services
     settings_path = config.settings_file or os.path.join(
         services.context.home, ".smstudio", "idle-settings.json"

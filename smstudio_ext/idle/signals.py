@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..redact import printable
 from .processes import (
     ProcessSample,
     ProcInfo,
@@ -398,14 +399,17 @@ class EditingSignal(Signal):
     def evaluate(self, snap: Snapshot) -> SignalReport:
         obs = [
             Observation(
-                f"{a.action} {a.path or '/'}", False, f"{a.action} at {snap.shown(a.at)}", a.at
+                f"{a.action} {printable(a.path) or '/'}",
+                False,
+                f"{a.action} at {snap.shown(a.at)}",
+                a.at,
             )
             for a in snap.user_actions
         ]
         if not obs:
             return SignalReport(self.name, True, False, "no save, rename or upload yet")
         last = max(snap.user_actions, key=lambda a: a.at)
-        idle = f"last {last.action} ({last.path or '/'}) at {snap.shown(last.at)}"
+        idle = f"last {last.action} ({printable(last.path) or '/'}) at {snap.shown(last.at)}"
         return _report(self.name, obs, snap.now, idle, "all")
 
 

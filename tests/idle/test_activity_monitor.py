@@ -214,8 +214,10 @@ async def stays_current(server, what, lead=2.0):
 
 
 async def reason_has(server, name, text):
+    """Whether our monitor's ``name`` signal gives ``text`` as its reason (no check has
+    finished yet: no signals)."""
     view = await server.our_view()
-    return text in next(s for s in view["signals"] if s["name"] == name)["reason"]
+    return any(s["name"] == name and text in s["reason"] for s in view["signals"])
 
 
 async def connect(server, path):

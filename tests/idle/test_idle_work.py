@@ -421,3 +421,13 @@ async def test_a_wall_clock_step_does_not_shut_down(space, idle, jp_fetch, world
     # and the idle timeout still ends the app, on the monotonic clock
     clock.travel(26 * 60)
     assert only(await idle.check()).decision == "warning"
+
+
+async def test_a_file_name_with_escape_sequences_is_shown_escaped(space, idle, jp_fetch):
+    name = "evil\x1b[2J.txt"
+    model = {"type": "file", "format": "text", "content": "x"}
+    await jp_fetch("api", "contents", name, method="PUT", body=json.dumps(model))
+    await idle.check(act=False)
+    data = json.loads((await jp_fetch("smstudio", "idle")).body)
+    editing = next(s for s in data["signals"] if s["name"] == "editing")
+    assert "\x1b" not in editing["reason"] and "evil\\x1b[2J.txt" in editing["reason"]

@@ -76,3 +76,10 @@ def test_format_command_shows_program_name_and_cuts_after_redaction():
     long = format_command(["/usr/bin/python", "a" * 100], limit=20)
     assert len(long) == 20 and long.endswith("…")
     assert format_command([]) == ""
+
+
+def test_printable_escapes_control_characters():
+    from smstudio_ext.redact import printable
+
+    assert printable("a\nb\x1b[2J\tc\x7f") == "a\\nb\\x1b[2J\\tc\\x7f"
+    assert printable("plain é") == "plain é"
