@@ -307,9 +307,11 @@ class IdleMonitor:
             # First check one interval after start: the server start is the idle baseline
             # anyway, and a server that only lives for seconds costs no AWS call.
             await asyncio.sleep(self.config.check_interval_seconds)
-            if self.enabled:
+            # Turned off, smstudio deletes nothing, but still tells Studio's own idle shutdown
+            # (the "platform" mode) about the work only our signals see: observe-only checks.
+            if self.enabled or self.platform_file.feeding:
                 try:
-                    await self.check()
+                    await self.check(act=self.enabled)
                     failures = 0
                 except asyncio.CancelledError:
                     raise

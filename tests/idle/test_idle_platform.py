@@ -343,3 +343,22 @@ def test_platform_file_format_matches_the_monitors_reader(tmp_path):
     assert pf.read() is None  # ours
     assert not pf.feed(when + timedelta(seconds=1))  # within the interval
     assert [p.name for p in tmp_path.iterdir()] == ["f"]  # no temp file left behind
+
+
+@with_config(enabled=False, check_interval_seconds=0.05, platform_feed_seconds=0.05)
+async def test_turned_off_it_still_feeds_the_platform(
+    space, jp_fetch, idle, busy_kernel, platform_file, world, aws
+):
+    # Given smstudio's own idle shutdown off (the platform's is on: the "platform" mode)
+    await busy_kernel()
+    task = asyncio.ensure_future(idle.run())
+    try:
+        # Then the loop still observes and tells the platform about the silent cell
+        await wait_for(platform_file.exists, timeout=30)
+        assert UPPER_Z.match(platform_file.read_text())
+        data = json.loads((await jp_fetch("smstudio", "idle")).body)
+        assert data["state"] == "disabled" and data["mode"]["mode"] == "platform"
+        assert data["mode"]["reasons"][0] == "smstudio idle shutdown is off"
+        assert data["history"] == [] and aws.count("sagemaker", "DeleteApp") == 0
+    finally:
+        task.cancel()
