@@ -456,16 +456,19 @@ class IdleMonitor:
             and clock.monotonic() - last < self.config.platform_settings_minutes * 60
         ):
             return
-        self._platform_read_at = clock.monotonic()
+        settings, error = None, None
         try:
-            self._platform_settings = reader()
-            self._platform_error = None
+            settings = reader()
         except SmStudioError as exc:
-            self._platform_error = exc.message
+            error = exc.message
             log.info("smstudio idle: cannot read the platform's IdleSettings: %s", exc.message)
         except Exception as exc:  # the mode is information: never break a check for it
-            self._platform_error = str(exc) or type(exc).__name__
+            error = str(exc) or type(exc).__name__
             log.warning("smstudio idle: reading the platform's IdleSettings failed: %s", exc)
+        # published together, once read (the mode never shows half an answer)
+        with self._state_lock:
+            self._platform_settings, self._platform_error = settings, error
+            self._platform_read_at = clock.monotonic()
 
     def mode(self) -> IdleMode:
         """Who shuts this app down when idle: smstudio, the platform, both, or nobody."""
@@ -475,17 +478,14 @@ class IdleMonitor:
             no_platform = "Studio Classic has no platform idle shutdown"
         elif kind != "spaces":
             no_platform = "not in Studio: no platform idle shutdown here"
-        error = self._platform_error
+        with self._state_lock:
+            settings, error = self._platform_settings, self._platform_error
+            read = self._platform_read_at is not None
         if kind == "spaces" and self._platform_reader is None:
             error = "no AWS access to read them"
-        elif kind == "spaces" and error is None and self._platform_read_at is None:
+        elif kind == "spaces" and not read:
             error = "not read yet"
-        return idle_mode(
-            self.summary(),
-            self._platform_settings,
-            platform_error=error,
-            no_platform=no_platform,
-        )
+        return idle_mode(self.summary(), settings, platform_error=error, no_platform=no_platform)
 
     def _act(
         self, due: list[Decision], loop: asyncio.AbstractEventLoop

@@ -357,7 +357,9 @@ async def test_turned_off_it_still_feeds_the_platform(
         await wait_for(platform_file.exists, timeout=30)
         assert UPPER_Z.match(platform_file.read_text())
         data = json.loads((await jp_fetch("smstudio", "idle")).body)
-        assert data["state"] == "disabled" and data["mode"]["mode"] == "platform"
+        assert data["state"] == "disabled" and data["mode"]["mode"] == "platform", json.dumps(
+            data["mode"]
+        )
         assert data["mode"]["reasons"][0] == "smstudio idle shutdown is off"
         assert data["history"] == [] and aws.count("sagemaker", "DeleteApp") == 0
     finally:
