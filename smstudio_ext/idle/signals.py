@@ -364,6 +364,12 @@ class TerminalSignal(Signal):
             members: list[ProcInfo] = []
             if snap.procs is not None and t.pid:
                 total, members = snap.procs.tree_cpu(t.pid)
+                if job is not None and job[1] and t.foreground_pgid:
+                    # a monitor's own CPU (top refreshing, watch's commands) is not work; a
+                    # background job's in the same terminal still is
+                    shown = {p.pid for p in snap.procs.tree_cpu(t.foreground_pgid)[1]}
+                    members = [p for p in members if p.pid not in shown]
+                    total = sum(p.cpu_percent for p in members)
             if job is not None and not job[1]:
                 obs.append(Observation(t.label, True, f"runs {job[0]}", snap.now, t))
             elif members and total > self.threshold:

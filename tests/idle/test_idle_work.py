@@ -77,7 +77,18 @@ class Terminal:
         await wait_for(self.foreground_is_a_job, timeout=20)
 
     async def close(self):
+        import psutil
+
+        try:  # background jobs too (a shell does not always hang them up)
+            jobs = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            jobs = []
         await self.tm.terminate(self.name, force=True)
+        for job in jobs:
+            try:
+                job.kill()
+            except psutil.Error:
+                pass
 
 
 @pytest.fixture
@@ -135,6 +146,27 @@ async def test_admins_choose_the_interactive_monitors(space, idle, terminal):
     t2.type("tail -f /dev/null")  # not in this list: work
     await t2.wait_for_job()
     assert report(await idle.check(act=False), "terminals").active
+
+
+@with_config(terminal_monitor_commands=["python -c"])
+async def test_a_busy_monitor_is_still_not_work(space, idle, terminal):
+    # a monitor refreshing hard (here: declared by the admin, and burning CPU) is not work...
+    t = terminal()
+    monitor = f"{sys.executable} -c 'while True: pass'"
+    t.type(monitor)
+    await t.wait_for_job()
+    result = await past_timeout(idle, gap=1.0)
+    assert not report(result, "terminals").active, report(result, "terminals").reason
+    # ... but a busy background job in the same terminal, behind the same monitor, is
+    t.proc.write("\x03")  # Ctrl-C: back to the prompt
+    await wait_for(lambda: not t.foreground_is_a_job(), timeout=20)
+    t.type("sh -c 'while :; do :; done' &")
+    t.type(monitor)
+    await t.wait_for_job()
+    await idle.check(act=False)
+    await asyncio.sleep(1.0)
+    rep = report(await idle.check(act=False), "terminals")
+    assert rep.active and "a job uses" in rep.reason and "sh -c" in rep.reason, rep.reason
 
 
 async def test_terminal_input_counts_and_output_does_not(
