@@ -426,8 +426,8 @@ class IdleMonitor:
         targets, targets_error = self._targets()
         with self._state_lock:
             decisions = self._decide(snap, reports, targets)
-        self._feed_platform(snap, reports, decisions)
         self._read_platform_settings()
+        self._feed_platform(snap, reports, decisions)
         self.check_cost_seconds = time.perf_counter() - started
         return CheckResult(snap.now, reports, decisions, {}, targets_error)
 

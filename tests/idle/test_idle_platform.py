@@ -356,6 +356,7 @@ async def test_turned_off_it_still_feeds_the_platform(
         # Then the loop still observes and tells the platform about the silent cell
         await wait_for(platform_file.exists, timeout=30)
         assert UPPER_Z.match(platform_file.read_text())
+        await wait_for(lambda: idle.mode().mode != "unknown", timeout=30)
         data = json.loads((await jp_fetch("smstudio", "idle")).body)
         assert data["state"] == "disabled" and data["mode"]["mode"] == "platform", json.dumps(
             data["mode"]
