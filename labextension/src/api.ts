@@ -129,7 +129,21 @@ export interface IIdleMode {
   effective_timeout_minutes?: number | null;
   reasons: string[];
   warning: string | null;
-  platform_settings?: Record<string, unknown> | null;
+  /** The platform's idle shutdown (smstudio_ext.studio_settings); null while unknown. */
+  platform?: IPlatformIdle | null;
+}
+
+export interface IPlatformIdle {
+  state: 'enabled' | 'disabled' | 'not-set' | 'unknown' | 'not-applicable';
+  reason: string;
+  app_type?: string | null;
+  settings_key?: string | null;
+  timeout_minutes?: number | null;
+  min_timeout_minutes?: number | null;
+  max_timeout_minutes?: number | null;
+  /** The settings level that set LifecycleManagement. */
+  source?: string | null;
+  IdleSettings?: Record<string, unknown>;
 }
 
 export interface IIdlePlatformFile {

@@ -12,8 +12,10 @@ so whichever shuts the app down never kills running work. The modes:
 * ``none``: neither: nothing stops this app when it is idle;
 * ``unknown``: the platform's settings could not be read and smstudio does not delete.
 
-``idle_mode`` is pure (the admin audit calls it with the settings it read); ``effective_idle_settings``
-merges the layers of settings (pure); ``read_platform_idle_settings`` asks AWS for them.
+``idle_mode`` is pure: the admin audit can call it with our lifecycle config's idle summary and
+the ``PlatformIdle`` it resolved. The platform's side always comes from ``studio_settings`` (the
+one resolution of effective settings that guardrails and the audit use too);
+``read_platform_idle`` asks AWS for it.
 """
 
 from __future__ import annotations
@@ -22,93 +24,30 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..aws import AwsClients, call
+from ..aws import AwsClients
 from ..context import StudioContext
+from ..studio_settings import (
+    IDLE_ENABLED,
+    IDLE_NOT_APPLICABLE,
+    IDLE_UNKNOWN,
+    PlatformIdle,
+    load,
+)
 
 MODES = ("own", "platform", "both", "none", "unknown")
 
-# the app-settings key of each app type that has a platform idle shutdown (botocore's model:
-# JupyterLabAppSettings / CodeEditorAppSettings carry AppLifecycleManagement; Space* carry only
-# IdleSettings.IdleTimeoutInMinutes)
-APP_SETTINGS_KEY = {"JupyterLab": "JupyterLabAppSettings", "CodeEditor": "CodeEditorAppSettings"}
 
-
-def _idle_part(settings: dict[str, Any] | None, app_key: str) -> dict[str, Any]:
-    app = (settings or {}).get(app_key) or {}
-    idle = ((app.get("AppLifecycleManagement") or {}).get("IdleSettings")) or {}
-    return idle if isinstance(idle, dict) else {}
-
-
-def effective_idle_settings(
-    domain: dict[str, Any],
-    *,
-    app_type: str = "JupyterLab",
-    space: dict[str, Any] | None = None,
-    owner_profile: dict[str, Any] | None = None,
-) -> dict[str, Any] | None:
-    """The ``IdleSettings`` in force for a space's app, most general layer first:
-
-    the domain's ``DefaultUserSettings``; then, for a *shared* space, the domain's
-    ``DefaultSpaceSettings`` ("SageMaker applies these settings only to shared spaces", botocore
-    model), for a *private* space its owner's user profile ``UserSettings`` (issue 14, STUDIO.md);
-    then the space's own ``SpaceSettings`` (only ``IdleTimeoutInMinutes``). A key set in a more
-    specific layer wins; an empty value never overrides. None when the app type has no platform
-    idle shutdown (Classic apps) or no layer says anything.
-
-    The switch point for the shared "effective settings" function of ``insights/`` once it exists
-    (issue 14 §2): keep the merge here, one function.
-    """
-    key = APP_SETTINGS_KEY.get(app_type or "")
-    if key is None:
-        return None
-    layers = [domain.get("DefaultUserSettings")]
-    if space is not None:
-        sharing = (space.get("SpaceSharingSettings") or {}).get("SharingType")
-        if sharing == "Private" and owner_profile is not None:
-            layers.append(owner_profile.get("UserSettings"))
-        elif sharing != "Private":
-            layers.append(domain.get("DefaultSpaceSettings"))
-        layers.append(space.get("SpaceSettings"))
-    elif owner_profile is not None:
-        layers.append(owner_profile.get("UserSettings"))
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        for name, value in _idle_part(layer, key).items():
-            if value not in (None, ""):
-                merged[name] = value
-    return merged or None
-
-
-def read_platform_idle_settings(
-    clients: AwsClients, context: StudioContext
-) -> dict[str, Any] | None:
-    """The effective ``IdleSettings`` of this space's app, from DescribeDomain, DescribeSpace and
-    (private spaces) the owner's DescribeUserProfile. Raises ``SmStudioError`` (denied, down).
-    None outside Studio spaces."""
+def read_platform_idle(clients: AwsClients, context: StudioContext) -> PlatformIdle | None:
+    """The platform's idle shutdown for this space's app, as ``studio_settings`` resolves it
+    for everyone (guardrails, audit, idle): DescribeDomain, DescribeSpace and, for a private
+    space, its owner's DescribeUserProfile; an old botocore that cannot read the settings gives
+    ``unknown``. Raises ``SmStudioError`` (denied, down). None outside Studio spaces."""
     if context.kind != "spaces" or not context.domain_id or not context.space_name:
         return None
-    sm = clients.client("sagemaker")
-    domain = call(sm, "DescribeDomain", resource=context.domain_id, DomainId=context.domain_id)
-    space = call(
-        sm,
-        "DescribeSpace",
-        resource=context.space_name,
-        DomainId=context.domain_id,
-        SpaceName=context.space_name,
+    settings = load(
+        clients, context.domain_id, "space", context.space_name, app_type=context.app_type
     )
-    owner = None
-    sharing = (space.get("SpaceSharingSettings") or {}).get("SharingType")
-    owner_name = (space.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
-    if sharing == "Private" and owner_name:
-        owner = call(
-            sm,
-            "DescribeUserProfile",
-            resource=owner_name,
-            DomainId=context.domain_id,
-            UserProfileName=owner_name,
-        )
-    app_type = context.app_type or (space.get("SpaceSettings") or {}).get("AppType") or "JupyterLab"
-    return effective_idle_settings(domain, app_type=app_type, space=space, owner_profile=owner)
+    return settings.platform_idle()
 
 
 @dataclass
@@ -121,7 +60,7 @@ class IdleMode:
     effective_timeout_minutes: int | None  # the shorter timeout of whoever deletes
     reasons: list[str] = field(default_factory=list)
     warning: str | None = None
-    platform_settings: dict[str, Any] | None = None
+    platform: dict[str, Any] | None = None  # PlatformIdle.to_dict(): state, reason, IdleSettings
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,19 +68,17 @@ class IdleMode:
 
 def idle_mode(
     own: dict[str, Any] | None,
-    platform: dict[str, Any] | None,
+    platform: PlatformIdle | None,
     *,
     platform_error: str | None = None,
-    no_platform: str | None = None,
 ) -> IdleMode:
     """Which mode is in force, and why (pure).
 
     ``own``: smstudio's idle summary (``{"enabled", "dry_run", "timeout_minutes"}``, what
     ``IdleMonitor.summary()`` returns and what the audit reads from our lifecycle config), or
-    None when our extension does not run there. ``platform``: the effective ``IdleSettings``
-    (``effective_idle_settings``), None when none are set. ``platform_error``: why the platform's
-    settings are unknown (then ``platform`` is ignored). ``no_platform``: why this app has no
-    platform idle shutdown at all (e.g. "Studio Classic has no platform idle shutdown").
+    None when our extension does not run there. ``platform``: the platform's idle shutdown as
+    ``studio_settings`` resolves it (``EffectiveSettings.platform_idle()``), None when it could
+    not be read (``platform_error`` says why).
     """
     reasons: list[str] = []
     own_timeout = None
@@ -161,25 +98,27 @@ def idle_mode(
 
     platform_deletes: bool | None
     platform_timeout = None
-    if no_platform:
-        platform_deletes = False
-        platform = None
-        reasons.append(no_platform)
-    elif platform_error:
+    if platform is None:
         platform_deletes = None
-        platform = None
-        reasons.append(f"the platform's IdleSettings are unknown ({platform_error})")
-    elif platform and platform.get("LifecycleManagement") == "ENABLED":
+        reasons.append(f"the platform's IdleSettings are unknown ({platform_error or 'not read'})")
+    elif platform.state == IDLE_ENABLED:
         platform_deletes = True
-        platform_timeout = _minutes(platform.get("IdleTimeoutInMinutes"))
+        platform_timeout = _minutes(platform.timeout_minutes)
         after = (
-            f"after {platform_timeout} idle minutes" if platform_timeout else "(timeout not set)"
+            f"after {platform_timeout} idle minutes"
+            if platform_timeout
+            else "(IdleTimeoutInMinutes not set: the console's default is 10080)"
         )
-        reasons.append(f"the platform's IdleSettings delete this app {after}")
+        reasons.append(f"the platform's IdleSettings delete this app {after} ({platform.reason})")
+    elif platform.state == IDLE_UNKNOWN:
+        platform_deletes = None
+        reasons.append(f"the platform's IdleSettings are unknown: {platform.reason}")
+    elif platform.state == IDLE_NOT_APPLICABLE:
+        platform_deletes = False
+        reasons.append(platform.reason)
     else:
         platform_deletes = False
-        state = (platform or {}).get("LifecycleManagement") or "not set"
-        reasons.append(f"the platform's IdleSettings are off (LifecycleManagement {state})")
+        reasons.append(f"the platform's idle shutdown is off: {platform.reason}")
 
     warning = None
     if own_deletes and platform_deletes:
@@ -215,7 +154,7 @@ def idle_mode(
         effective_timeout_minutes=effective,
         reasons=reasons,
         warning=warning,
-        platform_settings=platform,
+        platform=platform.to_dict() if platform is not None else None,
     )
 
 

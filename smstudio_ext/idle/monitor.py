@@ -28,11 +28,13 @@ from ..apps import AppInfo, describe_app, iter_apps
 from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, SmStudioError
+from ..fsutil import atomic_write
+from ..studio_settings import IDLE_NOT_APPLICABLE, PlatformIdle
 from .actions import ActionResult, AppDeleter
 from .classic import kernel_app, terminal_app
 from .config import IdleShutdown
 from .mode import IdleMode, idle_mode
-from .platform import PlatformFile, read_small, write_atomic
+from .platform import PlatformFile, read_small
 from .policy import Decision, Policy, Target
 from .processes import ProcessSampler
 from .signals import (
@@ -94,7 +96,7 @@ class IdleMonitor:
         settings_path: str | None = None,
         out: Any = None,
         deleter: AppDeleter | None = None,
-        platform_settings: Callable[[], dict[str, Any] | None] | None = None,
+        platform_settings: Callable[[], PlatformIdle | None] | None = None,
     ) -> None:
         self.config = config
         self.context = context
@@ -138,7 +140,7 @@ class IdleMonitor:
         )
         # the platform's effective IdleSettings: read in the worker thread, now and then
         self._platform_reader = platform_settings
-        self._platform_settings: dict[str, Any] | None = None
+        self._platform_settings: PlatformIdle | None = None
         self._platform_error: str | None = None
         self._platform_read_at: float | None = None
         self.sampler = ProcessSampler()
@@ -237,7 +239,7 @@ class IdleMonitor:
         if self.config.allow_user_disable:
             data.update(enabled=self.enabled, dry_run=self.dry_run)
         os.makedirs(os.path.dirname(self.settings_path) or ".", exist_ok=True)
-        write_atomic(self.settings_path, json.dumps(data), mode=0o600)
+        atomic_write(self.settings_path, json.dumps(data), mode=0o600)
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         """PUT smstudio/idle/settings: validate everything first, then apply (all or nothing)."""
@@ -473,19 +475,22 @@ class IdleMonitor:
     def mode(self) -> IdleMode:
         """Who shuts this app down when idle: smstudio, the platform, both, or nobody."""
         kind = self.context.kind
-        no_platform = None
-        if kind == "classic":
-            no_platform = "Studio Classic has no platform idle shutdown"
-        elif kind != "spaces":
-            no_platform = "not in Studio: no platform idle shutdown here"
         with self._state_lock:
-            settings, error = self._platform_settings, self._platform_error
+            platform, error = self._platform_settings, self._platform_error
             read = self._platform_read_at is not None
-        if kind == "spaces" and self._platform_reader is None:
-            error = "no AWS access to read them"
-        elif kind == "spaces" and not read:
-            error = "not read yet"
-        return idle_mode(self.summary(), settings, platform_error=error, no_platform=no_platform)
+        if kind == "classic":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "Studio Classic has no platform idle shutdown", None, None
+            )
+        elif kind != "spaces":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "not in Studio: no platform idle shutdown here", None, None
+            )
+        elif self._platform_reader is None:
+            platform, error = None, "no AWS access to read them"
+        elif not read:
+            platform, error = None, "not read yet"
+        return idle_mode(self.summary(), platform, platform_error=error)
 
     def _act(
         self, due: list[Decision], loop: asyncio.AbstractEventLoop

@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
 import threading
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import clock
+from ..fsutil import atomic_write
 from .signals import parse_timestamp
 
 log = logging.getLogger("smstudio_ext")
@@ -36,25 +36,6 @@ MAX_READ = 200  # a timestamp is 27 characters: never read a big file (or /dev/z
 
 def format_platform_time(wall: datetime) -> str:
     return wall.astimezone(timezone.utc).strftime(PLATFORM_FILE_FORMAT)
-
-
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` through a private temporary file in the same directory and a
-    rename: a reader sees the old or the new content, never half; a link at ``path`` is replaced,
-    never followed. Raises ``OSError``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".smstudio-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            os.fchmod(fh.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def read_small(path: str, limit: int = MAX_READ) -> str | None:
@@ -137,7 +118,10 @@ class PlatformFile:
             return False  # newer activity from someone else: never move it backwards
         text = format_platform_time(wall_now)
         try:
-            write_atomic(self.path, text)
+            # a private temporary in the same directory, then a rename: the platform never
+            # reads half a timestamp, and a link at the path is replaced, never followed.
+            # No fsync: the file lives in /tmp and means nothing after a reboot.
+            atomic_write(self.path, text, mode=0o644, fsync=False)
         except OSError as exc:
             message = f"cannot write {self.path}: {exc}"
             if message != self.error:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import clock
 from .config import IdleShutdown
-from .mode import read_platform_idle_settings
+from .mode import read_platform_idle
 from .monitor import IdleMonitor, maybe_await
 from .processes import foreground_pgid
 from .signals import KernelInfo, TerminalInfo, as_utc, parse_timestamp
@@ -164,14 +164,13 @@ def _before_shutdown(app: Any) -> Any:
 
 
 def platform_settings_reader(services: Any) -> Any:
-    """The platform's effective IdleSettings of this space (None outside spaces or without AWS
-    clients). One small function: switch it to the insights engine's shared "effective
-    settings" once that exists (issue 14 §2)."""
+    """Reads the platform's idle shutdown of this space (``studio_settings``, the resolution
+    guardrails and the audit use); None outside spaces or without AWS clients."""
     if services.aws is None or services.context.kind != "spaces":
         return None
 
     def read() -> Any:
-        return read_platform_idle_settings(services.aws, services.context)
+        return read_platform_idle(services.aws, services.context)
 
     return read
 

@@ -20,11 +20,11 @@ from jupyter_activity_monitor_extension.idle_status_detector import (
 from smstudio_ext import clock
 from smstudio_ext.cli import main as cli_main
 from smstudio_ext.context import StudioContext
-from smstudio_ext.idle.mode import effective_idle_settings, idle_mode, read_platform_idle_settings
+from smstudio_ext.idle.mode import idle_mode, read_platform_idle
+from smstudio_ext.studio_settings import PlatformIdle
 
 UPPER_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 OWN = {"enabled": True, "dry_run": False, "timeout_minutes": 60}
-ON = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 120}
 
 
 @pytest.fixture(autouse=True)
@@ -77,77 +77,53 @@ def busy_kernel(jp_serverapp, jp_asyncio_loop):
 
 
 # --- the mode (pure) --------------------------------------------------------------------------------
+def platform(state, timeout=None):
+    reasons = {
+        "enabled": "JupyterLabAppSettings.AppLifecycleManagement.IdleSettings is ENABLED",
+        "disabled": "JupyterLabAppSettings.AppLifecycleManagement.IdleSettings is DISABLED",
+        "not-set": "no JupyterLabAppSettings.AppLifecycleManagement.IdleSettings"
+        ".LifecycleManagement at any level",
+        "unknown": "botocore 1.34.131 is too old to read AppLifecycleManagement",
+        "not-applicable": "Studio Classic apps have no platform idle shutdown",
+    }
+    idle = {"IdleTimeoutInMinutes": timeout} if timeout else {}
+    return PlatformIdle(
+        state, reasons[state], "JupyterLab", "JupyterLabAppSettings", timeout, idle_settings=idle
+    )
+
+
+ON = platform("enabled", 120)
+
+
 def test_mode_matrix():
-    assert idle_mode(OWN, None).mode == "own"
-    assert idle_mode(OWN, {"LifecycleManagement": "DISABLED"}).mode == "own"
+    assert idle_mode(OWN, platform("not-set")).mode == "own"
+    assert idle_mode(OWN, platform("disabled")).mode == "own"
     assert idle_mode({**OWN, "enabled": False}, ON).mode == "platform"
     assert idle_mode({**OWN, "dry_run": True}, ON).mode == "platform"
     assert idle_mode(None, ON).mode == "platform"
-    assert idle_mode(None, None).mode == "none"
-    assert idle_mode(None, None).warning == "nothing shuts this app down when it is idle"
-    unknown = idle_mode(None, ON, platform_error="AccessDenied")
+    assert idle_mode(None, platform("disabled")).mode == "none"
+    assert idle_mode(None, platform("disabled")).warning == (
+        "nothing shuts this app down when it is idle"
+    )
+    unknown = idle_mode(None, None, platform_error="AccessDenied")
     assert unknown.mode == "unknown" and unknown.platform_deletes is None
-    assert idle_mode(OWN, ON, platform_error="denied").mode == "own"
-    classic = idle_mode(OWN, ON, no_platform="Studio Classic has no platform idle shutdown")
+    assert "AccessDenied" in unknown.reasons[1]
+    old_botocore = idle_mode(None, platform("unknown"))
+    assert old_botocore.mode == "unknown" and "too old" in old_botocore.reasons[1]
+    assert idle_mode(OWN, None, platform_error="denied").mode == "own"
+    classic = idle_mode(OWN, platform("not-applicable"))
     assert classic.mode == "own" and classic.platform_deletes is False
     both = idle_mode(OWN, ON)
     assert both.mode == "both" and both.effective_timeout_minutes == 60
     assert "the shorter timeout wins (smstudio's, 60 min)" in both.warning
     shorter = idle_mode({**OWN, "timeout_minutes": 240}, ON)
     assert "(the platform's, 120 min)" in shorter.warning
-    assert shorter.to_dict()["platform_settings"] == ON
+    assert shorter.to_dict()["platform"]["IdleSettings"] == {"IdleTimeoutInMinutes": 120}
+    no_timeout = idle_mode(None, platform("enabled"))
+    assert no_timeout.mode == "platform" and "10080" in no_timeout.reasons[1]
 
 
-def test_effective_settings_follow_the_layers():
-    domain = {
-        "DefaultUserSettings": {
-            "JupyterLabAppSettings": {
-                "AppLifecycleManagement": {
-                    "IdleSettings": {
-                        "LifecycleManagement": "ENABLED",
-                        "IdleTimeoutInMinutes": 60,
-                        "MaxIdleTimeoutInMinutes": 240,
-                    }
-                }
-            }
-        },
-        "DefaultSpaceSettings": {
-            "JupyterLabAppSettings": {
-                "AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": 90}}
-            }
-        },
-    }
-
-    def idle(minutes):
-        return {
-            "JupyterLabAppSettings": {
-                "AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": minutes}}
-            }
-        }
-
-    profile = {"UserSettings": idle(180)}
-    private = {"SpaceSharingSettings": {"SharingType": "Private"}, "SpaceSettings": {}}
-    shared = {"SpaceSharingSettings": {"SharingType": "Shared"}, "SpaceSettings": {}}
-    # a private space takes its defaults from its owner's profile, a shared one from the domain's
-    # DefaultSpaceSettings; the domain's LifecycleManagement and maximum carry through
-    got = effective_idle_settings(domain, space=private, owner_profile=profile)
-    assert got == {
-        "LifecycleManagement": "ENABLED",
-        "IdleTimeoutInMinutes": 180,
-        "MaxIdleTimeoutInMinutes": 240,
-    }
-    assert effective_idle_settings(domain, space=shared)["IdleTimeoutInMinutes"] == 90
-    # the space's own timeout wins; an empty value never overrides
-    own = {**shared, "SpaceSettings": idle(120)}
-    assert effective_idle_settings(domain, space=own)["IdleTimeoutInMinutes"] == 120
-    empty = {**shared, "SpaceSettings": idle(None)}
-    assert effective_idle_settings(domain, space=empty)["IdleTimeoutInMinutes"] == 90
-    # Code Editor apps read their own key; Classic app types have no platform idle shutdown
-    assert effective_idle_settings(domain, app_type="CodeEditor", space=shared) is None
-    assert effective_idle_settings(domain, app_type="KernelGateway") is None
-
-
-def test_reading_the_settings_through_aws(aws, world):
+def test_reading_the_platform_idle_through_aws(aws, world):
     from smstudio_ext.aws import AwsClients
 
     clients = AwsClients(aws.region, endpoint_urls={"sagemaker": aws.endpoint_url}, max_attempts=1)
@@ -167,11 +143,14 @@ def test_reading_the_settings_through_aws(aws, world):
             kind="spaces", app_type="JupyterLab", domain_id=world.domain_id, space_name=space
         )
 
-    # alice-space is private (owner alice): her profile's 180 min; team-space is shared: 60
-    assert read_platform_idle_settings(clients, ctx("alice-space"))["IdleTimeoutInMinutes"] == 180
-    shared = read_platform_idle_settings(clients, ctx("team-space"))
-    assert shared["IdleTimeoutInMinutes"] == 60 and shared["LifecycleManagement"] == "ENABLED"
-    assert read_platform_idle_settings(clients, StudioContext(kind="classic")) is None
+    # alice-space is private: the domain's defaults under its owner's profile (180 min, ENABLED
+    # from the domain); team-space is shared: the domain's DefaultSpaceSettings only, which the
+    # seeded domain leaves without idle settings (studio_settings, docs/studio-facts.md)
+    private = read_platform_idle(clients, ctx("alice-space"))
+    assert private.state == "enabled" and private.timeout_minutes == 180
+    shared = read_platform_idle(clients, ctx("team-space"))
+    assert shared.state == "not-set" and not shared.enabled
+    assert read_platform_idle(clients, StudioContext(kind="classic")) is None
 
 
 # --- the mode on a server -----------------------------------------------------------------------------
@@ -182,7 +161,8 @@ async def test_status_says_both_are_on_and_who_wins(space, idle, jp_fetch, world
     mode = data["mode"]
     assert mode["mode"] == "both" and mode["platform_timeout_minutes"] == 60
     assert "the shorter timeout wins (the platform's, 60 min)" in mode["warning"]
-    assert mode["platform_settings"]["LifecycleManagement"] == "ENABLED"
+    assert mode["platform"]["state"] == "enabled"
+    assert mode["platform"]["IdleSettings"]["LifecycleManagement"] == "ENABLED"
     assert data["platform_file"]["feeding"] is True
 
 
