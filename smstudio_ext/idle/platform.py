@@ -150,6 +150,6 @@ class PlatformFile:
         return {
             "path": self.path or None,
             "feeding": self.feeding,
-            "written_at": self.written_at.isoformat() if self.written_at else None,
+            "written_at": clock.isoformat_z(self.written_at) if self.written_at else None,
             "error": self.error,
         }

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .. import clock
 from ..redact import printable
 from .processes import (
     ProcessSample,
@@ -140,7 +141,8 @@ def _unknown(name: str, error: str) -> SignalReport:
 
 
 def iso(when: datetime | None) -> str | None:
-    return when.astimezone(timezone.utc).isoformat() if when else None
+    """The one REST timestamp format (``clock.isoformat_z``: UTC, microseconds, uppercase Z)."""
+    return clock.isoformat_z(when) if when else None
 
 
 def _report(

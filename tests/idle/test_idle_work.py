@@ -449,7 +449,7 @@ async def test_a_wall_clock_step_does_not_shut_down(space, idle, jp_fetch, world
     data = json.loads((await jp_fetch("smstudio", "idle")).body)
     assert 24 * 60 <= data["idle_seconds"] <= 26 * 60
     shutdown_at = data["apps"][0]["shutdown_at"]
-    assert shutdown_at > clock.utcnow().isoformat()  # in the (stepped) future, not the past
+    assert shutdown_at > clock.isoformat_z(clock.utcnow())  # in the (stepped) future, not the past
     # and the idle timeout still ends the app, on the monotonic clock
     clock.travel(26 * 60)
     assert only(await idle.check()).decision == "warning"
