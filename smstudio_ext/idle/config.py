@@ -161,10 +161,10 @@ class IdleShutdown(Configurable):
     ).tag(config=True)
 
     last_active_file = Unicode(
-        PLATFORM_TIMESTAMP_FILE,
         help="The platform's last-activity file (read by SageMaker Distribution's activity "
-        "monitor, GET /api/idle). Someone else's newer timestamp there counts as activity; "
-        "while our signals say the app is active we write it (feed_platform). Empty = neither.",
+        "monitor, GET /api/idle; its path is fixed there). Someone else's newer timestamp there "
+        "counts as activity; while our signals say the app is active we write it "
+        "(feed_platform). Empty = neither. Env: SMSTUDIO_IDLE_LAST_ACTIVE_FILE (sandboxes).",
     ).tag(config=True)
 
     feed_platform = Bool(
@@ -271,6 +271,10 @@ class IdleShutdown(Configurable):
     @default("serve_api_idle")
     def _default_api(self) -> bool:
         return bool(env_value("SMSTUDIO_IDLE_API", parse_bool, False))
+
+    @default("last_active_file")
+    def _default_last_active_file(self) -> str:
+        return str(env_value("SMSTUDIO_IDLE_LAST_ACTIVE_FILE", str, PLATFORM_TIMESTAMP_FILE))
 
     @default("user_process_uids")
     def _default_uids(self) -> list[int]:

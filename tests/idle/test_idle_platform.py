@@ -345,3 +345,11 @@ async def test_turned_off_it_still_feeds_the_platform(
         assert data["history"] == [] and aws.count("sagemaker", "DeleteApp") == 0
     finally:
         task.cancel()
+
+
+def test_a_sandbox_can_move_the_platform_file(monkeypatch, tmp_path):
+    from smstudio_ext.idle.config import PLATFORM_TIMESTAMP_FILE, IdleShutdown
+
+    assert IdleShutdown().last_active_file == PLATFORM_TIMESTAMP_FILE
+    monkeypatch.setenv("SMSTUDIO_IDLE_LAST_ACTIVE_FILE", str(tmp_path / "f"))
+    assert IdleShutdown().last_active_file == str(tmp_path / "f")
