@@ -154,7 +154,7 @@ class StudioExtensionApp(ExtensionApp):
         self._marker = write_marker(self.serverapp)  # tells the lifecycle script we loaded
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(all_routes())
+        self.handlers.extend(all_routes(self.services))
 
     def add_loop(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Register a background coroutine started with the server and cancelled at stop."""

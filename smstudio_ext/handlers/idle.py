@@ -70,6 +70,12 @@ ROUTES = [
     (r"idle/keepalive", IdleKeepAliveHandler),
 ]
 
-# Registered by ``setup_idle`` only when ``IdleShutdown.serve_api_idle`` is on: Studio's own
-# activity-monitor extension serves the same path in SageMaker Distribution images.
+# Served only when the idle engine says so (``IdleShutdown.serve_api_idle`` on and Studio's own
+# activity-monitor extension, which serves the same path in SageMaker Distribution images, off).
 API_IDLE_ROUTE = (r"/api/idle", ApiIdleHandler)
+
+
+def routes(services: Any) -> list[tuple[str, Any]]:
+    """The idle routes this server serves, as the engine declared them."""
+    idle = getattr(services, "idle", None)
+    return ROUTES + ([API_IDLE_ROUTE] if idle is not None and idle.serves_api_idle else [])

@@ -175,6 +175,8 @@ class IdleMonitor:
         # default pool that request handlers use, and vice versa.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smstudio-idle")
         self._state_lock = threading.Lock()
+        # whether this server answers GET /api/idle (decided by ``setup_idle``)
+        self.serves_api_idle = False
 
     # --- configuration -----------------------------------------------------------------------
     def _build_policy(self) -> Policy:

@@ -219,7 +219,10 @@ def build_monitor(app: Any) -> IdleMonitor:
 
 
 def setup_idle(app: Any) -> None:
-    """Build the monitor from config, expose it as ``app.services.idle``, start its loop."""
+    """Build the monitor from config, expose it as ``app.services.idle``, start its loop.
+
+    The engine decides whether GET /api/idle is served (``monitor.serves_api_idle``); the REST
+    door registers the route from that answer (``handlers/idle.py::routes``)."""
     monitor = build_monitor(app)
     app.services.idle = monitor
     app.add_loop(monitor.run)
@@ -234,9 +237,7 @@ def setup_idle(app: Any) -> None:
                 monitor.config.last_active_file or "(no file: set last_active_file)",
             )
         else:
-            from ..handlers.idle import API_IDLE_ROUTE
-
-            app.handlers.append(API_IDLE_ROUTE)
+            monitor.serves_api_idle = True
     log.info(
         "smstudio idle: %s, timeout %d min%s, checking every %gs",
         "enabled" if monitor.enabled else "disabled",
