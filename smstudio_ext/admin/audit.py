@@ -55,6 +55,7 @@ from ..insights.config import Insights
 from ..insights.costs import estimate
 from ..insights.engine import InsightsEngine
 from ..insights.facts import Facts, Subject
+from ..insights.results import FAIL, PASS, STATUSES, UNKNOWN, CheckResult
 from ..rollout import read_rollout
 from ..studio_settings import IDLE_UNKNOWN, PlatformIdle
 from .domain import attached_lccs
@@ -62,7 +63,6 @@ from .lcc.ours import MARKER, VERSION_IN_MARKER, Ownership
 
 log = logging.getLogger("smstudio_ext")
 
-PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 DEFAULT_LCC_PREFIX = "smstudio-"
 DEFAULT_LCC_MARKER = MARKER
 _VERSION_IN_MARKER = VERSION_IN_MARKER  # the marker's version (lcc/ours.py reads it)
@@ -149,43 +149,6 @@ class Caller:
 
 
 # -- results -----------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckResult:
-    """One check's answer. Insights checks carry their title, evidence, why, fix and the IAM
-    action whose absence made them ``unknown``; the audit's own checks a reason."""
-
-    id: str
-    status: str
-    severity: str
-    reason: str
-    level: str
-    title: str | None = None
-    why: str | None = None
-    fix: str | None = None
-    action: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-    source: str = "audit"  # "insights" (the guardrail registry) or "audit" (audit-only)
-
-    @classmethod
-    def from_insights(cls, r: dict[str, Any]) -> CheckResult:
-        return cls(
-            id=r["id"],
-            status=r["status"],
-            severity=r["severity"],
-            reason=r["reason"],
-            level=r["level"],
-            title=r.get("title"),
-            why=r.get("why"),
-            fix=r.get("fix"),
-            action=r.get("action"),
-            evidence=dict(r.get("evidence") or {}),
-            source="insights",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -631,7 +594,7 @@ def _audit_owner(
 
     # every owner- and app-level guardrail of the insights registry, then the audit's own
     results = audit.engine.guardrails_part(facts, ("owner", "app"))[0]
-    report.checks.extend(CheckResult.from_insights(r) for r in results)
+    report.checks.extend(CheckResult.from_row(r) for r in results)
     report.checks.extend(_audit_checks(report))
     return report
 
@@ -692,7 +655,7 @@ class AuditReport:
             "estimated_cost_per_hour_by_currency": by_currency,
             "cost_complete": len(known) == len(running) and None not in costs,
             "price_sources": dict(Counter(a.get("price_source") or "unknown" for a in running)),
-            "checks": {s: counts.get(s, 0) for s in (PASS, FAIL, UNKNOWN)},
+            "checks": {s: counts.get(s, 0) for s in STATUSES},
             "requests": sum(self.calls.values()),
             "requests_per_second": round(self.requests_per_second, 2),
             "max_rps": self.max_rps,
@@ -748,8 +711,7 @@ def _run(audit: AuditContext) -> AuditReport:
     )
     domain_facts.prime(domain=domain, ttl=SNAPSHOT_TTL)
     domain_checks = [
-        CheckResult.from_insights(r)
-        for r in audit.engine.guardrails_part(domain_facts, ("domain",))[0]
+        CheckResult.from_row(r) for r in audit.engine.guardrails_part(domain_facts, ("domain",))[0]
     ]
 
     profiles = [

@@ -28,8 +28,9 @@ from .cache import TtlCache
 from .config import Insights
 from .costs import billed_error, billed_from, billed_status, estimate
 from .facts import Facts, Provider, Subject
-from .guardrails import FAIL, LEVELS, PASS, UNKNOWN, Registry
 from .pricing import PriceBook
+from .registry import Registry
+from .results import LEVELS, STATUSES, UNKNOWN
 from .tags import AUTO_TAG_KEYS, merge_tags
 
 log = logging.getLogger("smstudio_ext")
@@ -280,7 +281,7 @@ class InsightsEngine:
                 "as_of": _iso(facts.oldest(name)),
             }
         if "guardrails" in out:
-            counts = {PASS: 0, FAIL: 0, UNKNOWN: 0}
+            counts = dict.fromkeys(STATUSES, 0)
             for r in out["guardrails"]:
                 counts[r["status"]] += 1
             status["guardrails"]["summary"] = counts
