@@ -76,3 +76,28 @@ def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config, s
     config = Config(cfg)
     config.merge(Config(extra_server_config))
     return config
+
+
+@pytest.fixture
+def jp_fetch(jp_fetch):
+    """pytest-jupyter's ``jp_fetch``, with every answer of a route documented in rest-api.yaml
+    validated against its schema (``rest_spec_support``): each REST shape the tests see is the
+    documented one."""
+    from rest_spec_support import check_response
+    from tornado.httpclient import HTTPClientError
+
+    async def fetch(*parts, **kwargs):
+        path = "/".join(p.strip("/") for p in parts)
+        verb = kwargs.get("method", "GET")
+        try:
+            response = await jp_fetch(*parts, **kwargs)
+        except HTTPClientError as exc:
+            if exc.response is not None:
+                problem = check_response(path, verb, exc.code, exc.response.body)
+                assert problem is None, problem
+            raise
+        problem = check_response(path, verb, response.code, response.body)
+        assert problem is None, problem
+        return response
+
+    return fetch
