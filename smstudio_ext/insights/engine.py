@@ -24,7 +24,7 @@ from ..context import StudioContext
 from ..errors import SmStudioError
 from .cache import TtlCache
 from .config import Insights
-from .costs import billed_error, billed_from, billed_status, estimate
+from .costs import billed_error, billed_from, billed_status, estimate, estimate_status
 from .facts import Facts, Provider, Subject
 from .pricing import PriceBook
 from .registry import Registry
@@ -183,20 +183,7 @@ class InsightsEngine:
             est["notes"] = notes
         except SmStudioError as exc:
             errors.append(_error(exc, "estimate"))
-            est = {
-                "status": "error",
-                "reason": exc.message,
-                "action": getattr(exc, "action", None),
-                "source": "estimate",
-                "as_of": None,
-                "per_hour": None,
-                "since_start": None,
-                "today": None,
-                "currency": None,
-                "totals": {},
-                "apps": [],
-                "price_source": None,
-            }
+            est = estimate_status("error", exc.message, action=getattr(exc, "action", None))
         if not self.config.billed_costs:
             billed = billed_status(
                 "disabled",
@@ -303,19 +290,7 @@ class InsightsEngine:
         for name in wanted:
             if name == "costs":
                 out[name] = {
-                    "estimate": {
-                        "status": "not_available",
-                        "reason": reason,
-                        "source": "estimate",
-                        "as_of": None,
-                        "per_hour": None,
-                        "since_start": None,
-                        "today": None,
-                        "currency": None,
-                        "totals": {},
-                        "apps": [],
-                        "price_source": None,
-                    },
+                    "estimate": estimate_status("not_available", reason),
                     "billed": billed_status("not_available", reason, now),
                 }
             else:
