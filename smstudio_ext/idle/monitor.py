@@ -26,11 +26,10 @@ from typing import Any, Callable, Protocol
 from .. import clock
 from ..aws import AwsClients
 from ..context import StudioContext
-from ..errors import SmStudioError
-from ..studio_settings import IDLE_NOT_APPLICABLE, PlatformIdle
+from ..studio_settings import PlatformIdle
 from .actions import ActionResult, AppDeleter
 from .config import IdleShutdown
-from .mode import IdleMode, idle_mode
+from .mode import IdleMode, PlatformSettings, idle_mode
 from .platform import PlatformFile
 from .policy import WARNED, Decision, Policy, Target
 from .processes import ProcessSampler
@@ -130,10 +129,9 @@ class IdleMonitor:
             config.last_active_file, feed=feed, min_interval_seconds=config.platform_feed_seconds
         )
         # the platform's effective IdleSettings: read in the worker thread, now and then
-        self._platform_reader = platform_settings
-        self._platform_settings: PlatformIdle | None = None
-        self._platform_error: str | None = None
-        self._platform_read_at: float | None = None
+        self.platform_settings = PlatformSettings(
+            platform_settings, context.kind, config.platform_settings_minutes
+        )
         self.sampler = ProcessSampler()
         self.deleter = deleter
         if self.deleter is None and clients is not None:
@@ -333,7 +331,7 @@ class IdleMonitor:
         targets, targets_error = self.targets.find()
         with self._state_lock:
             decisions = self._decide(snap, reports, targets)
-        self._read_platform_settings()
+        self.platform_settings.refresh()
         self._feed_platform(snap, reports, decisions)
         return CheckResult(snap.now, reports, decisions, {}, targets_error)
 
@@ -351,49 +349,9 @@ class IdleMonitor:
             self._platform_last_active = max(self._platform_last_active, snap.now)
         self.platform_file.feed(snap.now + snap.wall_offset)
 
-    def _read_platform_settings(self) -> None:
-        """The platform's effective IdleSettings, read now and then (for the mode)."""
-        reader = self._platform_reader
-        if reader is None:
-            return
-        last = self._platform_read_at
-        if (
-            last is not None
-            and clock.monotonic() - last < self.config.platform_settings_minutes * 60
-        ):
-            return
-        settings, error = None, None
-        try:
-            settings = reader()
-        except SmStudioError as exc:
-            error = exc.message
-            log.info("smstudio idle: cannot read the platform's IdleSettings: %s", exc.message)
-        except Exception as exc:  # the mode is information: never break a check for it
-            error = str(exc) or type(exc).__name__
-            log.warning("smstudio idle: reading the platform's IdleSettings failed: %s", exc)
-        # published together, once read (the mode never shows half an answer)
-        with self._state_lock:
-            self._platform_settings, self._platform_error = settings, error
-            self._platform_read_at = clock.monotonic()
-
     def mode(self) -> IdleMode:
         """Who shuts this app down when idle: smstudio, the platform, both, or nobody."""
-        kind = self.context.kind
-        with self._state_lock:
-            platform, error = self._platform_settings, self._platform_error
-            read = self._platform_read_at is not None
-        if kind == "classic":
-            platform = PlatformIdle(
-                IDLE_NOT_APPLICABLE, "Studio Classic has no platform idle shutdown", None, None
-            )
-        elif kind != "spaces":
-            platform = PlatformIdle(
-                IDLE_NOT_APPLICABLE, "not in Studio: no platform idle shutdown here", None, None
-            )
-        elif self._platform_reader is None:
-            platform, error = None, "no AWS access to read them"
-        elif not read:
-            platform, error = None, "not read yet"
+        platform, error = self.platform_settings.current()
         return idle_mode(self.summary(), platform, platform_error=error)
 
     def _act(
