@@ -34,7 +34,7 @@ class BackupHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        self.write_json(await self.run_blocking(self.services.backup.status))
+        self.write_json(await self.run_blocking(self.services.require("backup").status))
 
     @web.authenticated
     @handle_errors
@@ -43,7 +43,7 @@ class BackupHandler(BaseHandler):
         unknown = set(body) - {"dry_run"}
         if unknown:
             raise BadInput(f"unknown field(s): {sorted(unknown)}")
-        svc = self.services.backup
+        svc = self.services.require("backup")
         if _opt_bool(body, "dry_run"):
             result = await self.run_blocking(svc.backup, dry_run=True)
             self.write_json(result)
@@ -55,7 +55,7 @@ class SnapshotsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        snaps = await self.run_blocking(self.services.backup.snapshots)
+        snaps = await self.run_blocking(self.services.require("backup").snapshots)
         self.write_json({"snapshots": snaps})
 
 
@@ -75,7 +75,7 @@ class RestoreHandler(BaseHandler):
         # a thread of its own: a long restore must not hold the shared executor other
         # handlers need
         result = await self.run_in_thread(
-            self.services.backup.restore,
+            self.services.require("backup").restore,
             snapshot,
             target=target,
             paths=paths,

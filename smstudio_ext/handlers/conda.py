@@ -6,7 +6,7 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import BadInput, NotConfigured
+from ..errors import BadInput
 from .base import BaseHandler, handle_errors
 
 
@@ -42,10 +42,7 @@ class CondaEnvsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        manager = getattr(self.services, "conda", None)
-        if manager is None:
-            why = getattr(self.services, "conda_error", None) or "not set up in this server"
-            raise NotConfigured(f"the conda engine is disabled: {why}")
+        manager = self.services.require("conda")
         flag = self.get_query_argument("sizes", "true").lower()
         if flag not in ("true", "false", "1", "0"):
             raise BadInput("sizes must be true or false")

@@ -10,15 +10,14 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import BadInput, NotConfigured
+from ..errors import BadInput
+from ..idle.monitor import IdleMonitor
+from ..services import Services
 from .base import BaseHandler, handle_errors
 
 
-def _idle(handler: BaseHandler) -> Any:
-    idle = getattr(handler.services, "idle", None)
-    if idle is None:
-        raise NotConfigured("the idle engine is not set up on this server")
-    return idle
+def _idle(handler: BaseHandler) -> IdleMonitor:
+    return handler.services.require("idle")
 
 
 class IdleStatusHandler(BaseHandler):
@@ -75,7 +74,7 @@ ROUTES = [
 API_IDLE_ROUTE = (r"/api/idle", ApiIdleHandler)
 
 
-def routes(services: Any) -> list[tuple[str, Any]]:
+def routes(services: Services | None) -> list[tuple[str, Any]]:
     """The idle routes this server serves, as the engine declared them."""
-    idle = getattr(services, "idle", None)
+    idle = services.idle if services is not None else None
     return ROUTES + ([API_IDLE_ROUTE] if idle is not None and idle.serves_api_idle else [])

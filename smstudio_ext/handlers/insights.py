@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..errors import BadInput, NotConfigured
+from ..errors import BadInput
 from ..insights.engine import PARTS
 from .base import BaseHandler, handle_errors
 
@@ -16,9 +16,7 @@ class InsightsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        engine = getattr(self.services, "insights", None)
-        if engine is None:
-            raise NotConfigured("the insights engine is not set up in this server")
+        engine = self.services.require("insights")
         refresh = self.get_argument("refresh", "0").strip().lower()
         if refresh not in _TRUE + _FALSE:
             raise BadInput(f"refresh must be 0 or 1, got {refresh!r}")

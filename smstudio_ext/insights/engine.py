@@ -78,7 +78,6 @@ class InsightsEngine:
         self._parts_pool = ThreadPoolExecutor(4, thread_name_prefix="smstudio-insights")
         self._books: dict[str, PriceBook] = {}
         self._books_lock = threading.Lock()
-        self.config_error: str | None = None  # set by the server when its config was refused
         self.use_pricing_api = use_pricing_api  # False: price file, disk cache and table only
 
     def close(self, wait: bool = False) -> None:
@@ -278,8 +277,6 @@ class InsightsEngine:
         errors = []
         if self.context and self.context.warning:
             errors.append({"error": "warning", "detail": self.context.warning})
-        if self.config_error:
-            errors.append({"error": "bad_config", "detail": self.config_error})
         return {"status": "partial" if errors else "ok", "errors": errors, "as_of": None}
 
     def _not_in_studio(self, context: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
