@@ -94,6 +94,13 @@ def _schema(op: dict[str, Any], status: int) -> dict[str, Any] | None:
     return content.get("schema")
 
 
+@functools.cache
+def _validator(template: str, verb: str, status: int) -> OAS30Validator:
+    """The compiled schema of one documented answer (an undocumented error: ``Error``)."""
+    schema = _schema(spec()["paths"][template][verb], status)
+    return OAS30Validator(_inline(schema or {"$ref": "#/components/schemas/Error"}))
+
+
 def check_response(path: str, verb: str, status: int, body: bytes) -> str | None:
     """Why this answer breaks the spec, or None. Validates only answers of documented paths."""
     found = operation(path, verb)
@@ -109,11 +116,9 @@ def check_response(path: str, verb: str, status: int, body: bytes) -> str | None
         return f"{verb} {template} {status}: the body is not JSON: {body[:200]!r}"
     if status >= 400 and isinstance(data, dict) and "message" in data and "error" not in data:
         return None  # Jupyter's own refusal (authentication), not our handler's
-    if schema is None:
-        if status < 400:
-            return f"{verb} {template}: status {status} is not documented in rest-api.yaml"
-        schema = {"$ref": "#/components/schemas/Error"}
-    validator = OAS30Validator(_inline(schema))
+    if schema is None and status < 400:
+        return f"{verb} {template}: status {status} is not documented in rest-api.yaml"
+    validator = _validator(template, verb.lower(), status)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return None
