@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from traitlets.config import Config
 
+from smstudio_ext.testing.offline import go_offline
+
 pytest_plugins = ["pytest_jupyter.jupyter_server", "smstudio_ext.testing.fixtures"]
 
 # Never reach a real AWS account from the tests, whatever the machine has configured.
-for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-    os.environ.pop(_var, None)
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE=os.devnull,
-    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-)
+go_offline()
 
 AWS_SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
 
