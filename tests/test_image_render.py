@@ -253,3 +253,28 @@ def test_cli_app_image_config_and_errors(capsys, tmp_path):
         == 2
     )
     assert "conda environment file not found" in capsys.readouterr().err
+
+
+# --- images install as the notebook user ----------------------------------------------------------
+def _install_users(dockerfile: str) -> list[tuple[str, str]]:
+    """(effective USER, RUN text) for every RUN that installs packages."""
+    user, out = "root", []
+    for instr in re.split(r"\n(?=[A-Z]+ )", dockerfile.replace("\\\n", " ")):
+        word, _, rest = instr.partition(" ")
+        if word == "USER":
+            user = rest.strip()
+        elif word == "RUN" and re.search(r"pip install|micromamba|ipykernel install", rest):
+            out.append((user, rest))
+    return out
+
+
+@pytest.mark.parametrize("kind", images.KINDS)
+@pytest.mark.parametrize("extra", [{}, {"conda_env": True}, {"wheel": "x-0.1-py3-none-any.whl"}])
+def test_images_install_packages_as_the_notebook_user(kind, extra):
+    text = images.render_dockerfile(images.ImageSpec(kind=kind, **extra))
+    installs = _install_users(text)
+    assert installs, text
+    for user, run in installs:
+        assert user not in ("0", "root", "0:0"), run
+    for line in re.findall(r"^COPY .*/tmp/smstudio.*$", text, re.M):
+        assert "--chown=" in line, line  # removable by the non-root user afterwards

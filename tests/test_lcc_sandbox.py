@@ -613,3 +613,62 @@ def test_the_runtime_marker_names_only_live_servers_that_wrote_their_file(tmp_pa
     # a pid that is gone
     info.write_text(json.dumps({"pid": 2**22 + 7, "base_url": "/"}))
     assert rm.status(runtime, "0.1.0")[0] == rm.NONE
+
+
+# --- extensions over the foreground budget install in the background ------------------------------
+def test_extensions_in_the_background_install_and_log(sandbox, s3):
+    # Given extensions that do not fit the foreground budget (pip timeout 150 s)
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            wheel=s3[1],
+            pip_timeout=150,
+            extensions=["smstudio-ext==0.1.0"],  # already installed by then: a no-op
+        )
+    )
+    assert re.search(r"^run extensions_bg$", r.script, re.M), r.script
+    out = sandbox.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "job extensions started in the background" in out.stdout
+    sandbox.wait_jobs("extensions")
+    assert "job extensions finished (exit 0)" in (sandbox.state / "extensions.log").read_text()
+
+
+# --- a bare wheel URI downloads -------------------------------------------------------------------
+def test_a_bare_wheel_uri_downloads_in_the_sandbox(sandbox, s3):
+    bare = s3[1][len("s3://") :]
+    r = render(LccSettings(app_type="KernelGateway", wheel=bare))
+    out = sandbox.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "installed: smstudio_ext" in out.stdout
+
+
+# --- restore guarded at run time; the clones still run --------------------------------------------
+def test_restore_without_the_restore_command_is_logged_and_clones_still_run(sandbox, tmp_path):
+    # Given the installed smstudio has no `restore` command (the backup engine is separate)
+    fake = tmp_path / "fakepkg" / "smstudio_ext"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '0.1.0'\n")
+    (fake / "__main__.py").write_text("import sys\nsys.exit('no such command: ' + sys.argv[1])\n")
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["restore", "git"],
+            backup_bucket="s3://corp-backups/homes",
+            restore=True,
+            pip_spec="/nonexistent/smstudio_ext-0.1.0-py3-none-any.whl",
+            git_repos=["https://127.0.0.1:9/corp/gone"],
+        )
+    )
+    out = sandbox.run(r.script, PYTHONPATH=str(fake.parent))
+    assert out.returncode == 0, out.stdout + out.stderr
+    sandbox.wait_jobs("restore", "git_clone")
+    restore_log = (sandbox.state / "restore.log").read_text()
+    assert "restore not available in this smstudio" in restore_log
+    assert "job restore finished (exit 0)" in restore_log
+    # the clone job waited for the restore job: it finished after it
+    clone_log = (sandbox.state / "git_clone.log").read_text()
+    assert "waited for restore" in clone_log
+    assert (sandbox.state / "restore.done").stat().st_mtime_ns <= (
+        sandbox.state / "git_clone.done"
+    ).stat().st_mtime_ns
