@@ -20,9 +20,12 @@ from typing import Any, Literal
 from traitlets import Unicode, default
 from traitlets.config import Configurable
 
+from .fsutil import KB, ReadRefused, read_capped
+
 log = logging.getLogger("smstudio_ext")
 
 DEFAULT_METADATA_PATH = "/opt/ml/metadata/resource-metadata.json"
+METADATA_CAP = 64 * KB  # the real file is a few hundred bytes
 CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 SPACES_APP_TYPES = ("JupyterLab", "CodeEditor")
 _ARN_RE = re.compile(
@@ -143,9 +146,11 @@ def load_context(
         )
 
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, METADATA_CAP, what="resource metadata")
     except FileNotFoundError:
         return local("missing", None)
+    except ReadRefused as exc:
+        return local("unreadable", str(exc))
     except OSError as exc:
         return local("unreadable", f"cannot read {path}: {exc.strerror or exc}")
     if not raw.strip():

@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .fsutil import read_capped
 from .runtime_marker import LOADED, NONE, status
 
 SELF = "smstudio-ext"
@@ -375,8 +376,7 @@ def profile_tags(metadata_path: str, keys: list[str]) -> int:
         import boto3
         from botocore.config import Config
 
-        with open(metadata_path, encoding="utf-8") as fh:
-            meta = json.load(fh)
+        meta = json.loads(read_capped(metadata_path, 64 * 1024, what="resource metadata"))
         arn = meta.get("ResourceArn") or ""
         region = arn.split(":")[3] if arn.count(":") >= 5 else None
         cfg = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})

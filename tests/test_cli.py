@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -65,3 +66,51 @@ def test_context_command(tmp_path, capsys):
     md.write_text(json.dumps({"AppType": "JupyterLab", "DomainId": "d-1", "SpaceName": "s"}))
     assert main(["--metadata", str(md), "context"]) == 0
     assert json.loads(capsys.readouterr().out)["space_name"] == "s"
+
+
+def test_metadata_dev_zero_fifo_or_huge_is_one_line_not_an_oom(tmp_path):
+    # `--metadata /dev/zero` was read without a limit until the OOM killer came
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as fh:
+        fh.truncate(2 << 30)  # sparse
+    for path, words in (
+        ("/dev/zero", "/dev/zero is a character device, not a regular file"),
+        (str(fifo), "is a FIFO, not a regular file"),
+        (str(huge), "is larger than 64 KB"),
+    ):
+        out = run("--metadata", path, "context")
+        assert out.returncode == 0, out.stderr  # local mode, as for any bad metadata file
+        assert json.loads(out.stdout)["metadata_status"] == "unreadable"
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "local mode" in lines[0], out.stderr
+
+
+def test_files_the_admin_commands_read_are_capped(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args, words in (
+        (
+            ["lcc", "render", "--app-type", "JupyterLab", "--config", "/dev/zero"],
+            "is a character device",
+        ),
+        (["lcc", "render", "--app-type", "JupyterLab", "--config", str(fifo)], "is a FIFO"),
+        (
+            [
+                "image",
+                "check",
+                "--kind",
+                "jupyterlab",
+                "--dockerfile",
+                "/dev/zero",
+                "--app-image-config",
+                "/dev/zero",
+            ],
+            "is a character device",
+        ),
+    ):
+        out = run(*args)
+        assert out.returncode == 2, out.stdout + out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("smstudio: error: ") and words in lines[0]

@@ -34,6 +34,7 @@ from typing import Any, Callable
 from .. import clock
 from ..aws import AwsClients, call, paginate
 from ..errors import BadInput, NotFound
+from ..fsutil import MB, ReadRefused, read_capped
 
 FORMAT_VERSION = 1
 STUDIO_TAG_PREFIXES = ("sagemaker:", "aws:")
@@ -219,7 +220,9 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise BadInput(f"manifest not found: {p}")
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(read_capped(p, 256 * MB, what="a domain manifest"))
+    except ReadRefused as exc:
+        raise BadInput(str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput(f"manifest {p} is not JSON: {exc}") from None
     if not isinstance(data, dict):

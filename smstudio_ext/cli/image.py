@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..admin import images, lcc
 from ..errors import BadInput
+from ..fsutil import MB, ReadRefused, read_capped, read_capped_text
 from .common import Env, print_json
 from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
 
@@ -107,12 +108,16 @@ def app_image_config_cmd(args: argparse.Namespace) -> int:
 
 def check_cmd(args: argparse.Namespace) -> int:
     try:
-        text = Path(args.dockerfile).read_text(encoding="utf-8")
-        config = json.loads(Path(args.app_image_config).read_text(encoding="utf-8"))
+        text = read_capped_text(args.dockerfile, 1 * MB, what="a Dockerfile")
+        config = json.loads(read_capped(args.app_image_config, 1 * MB, what="an AppImageConfig"))
     except FileNotFoundError as exc:
         raise BadInput(f"file not found: {exc.filename}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{args.app_image_config}: not valid JSON: {exc}") from None
+    except ReadRefused as exc:
+        raise BadInput(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the Dockerfile or the AppImageConfig: {exc}") from None
     images.check_pair(args.kind, text, config)
     print("ok: Dockerfile and AppImageConfig agree (UID/GID, user, kernel, mount path)")
     return 0
