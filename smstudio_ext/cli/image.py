@@ -30,6 +30,15 @@ def _spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--display-name", default="Python 3 (smstudio)", help="kernel display name")
 
 
+def _our_wheel(args: argparse.Namespace) -> str | None:
+    """Our wheel's file name: ``--wheel FILE``, or the one a ``--wheelhouse DIR`` names."""
+    if getattr(args, "wheelhouse", None):
+        from ..admin.wheelhouse import read_manifest
+
+        return str(read_manifest(Path(args.wheelhouse))["smstudio_ext"]["file"])
+    return Path(args.wheel).name if getattr(args, "wheel", None) else None
+
+
 def _spec(args: argparse.Namespace) -> images.ImageSpec:
     return images.ImageSpec(
         kind=args.kind,
@@ -38,7 +47,8 @@ def _spec(args: argparse.Namespace) -> images.ImageSpec:
         uid=args.uid,
         gid=args.gid,
         pip_spec=getattr(args, "pip_spec", None),
-        wheel=Path(args.wheel).name if getattr(args, "wheel", None) else None,
+        wheel=_our_wheel(args),
+        wheelhouse=bool(getattr(args, "wheelhouse", None)),
         conda_env=bool(getattr(args, "with_conda_env", None)),
         kernel_name=args.kernel_name,
         display_name=args.display_name,
@@ -70,14 +80,20 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
         raise BadInput(f"conda environment file not found: {args.with_conda_env}")
     if args.wheel and not Path(args.wheel).is_file():
         raise BadInput(f"wheel not found: {args.wheel}")
+    if args.wheelhouse and not args.out_dir:
+        raise BadInput(
+            "--wheelhouse DIR needs --out-dir: the wheelhouse goes into the build context"
+        )
     text = images.render_dockerfile(spec)
     config = images.render_app_image_config(spec)
     images.check_pair(spec.kind, text, config)
     if not args.out_dir:
         sys.stdout.write(text)
-        if spec.kind == "jupyterlab":
+        needs = [lcc.EXTENSION_CONFIG_FILE] if spec.kind == "jupyterlab" else []
+        needs += [spec.wheel] if args.wheel and spec.wheel else []
+        if needs:
             print(
-                f"note: the build context also needs {lcc.EXTENSION_CONFIG_FILE}: use --out-dir DIR",
+                f"note: the build context also needs {' and '.join(needs)}: use --out-dir DIR",
                 file=sys.stderr,
             )
         return 0
@@ -96,6 +112,12 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
     if args.wheel:
         shutil.copyfile(args.wheel, out / Path(args.wheel).name)
         written.append(Path(args.wheel).name)
+    if args.wheelhouse:
+        target = out / images.WHEELHOUSE_DIR
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(args.wheelhouse, target)
+        written.append(f"{images.WHEELHOUSE_DIR}/")
     print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)
     print(f"build: docker build --platform linux/amd64 -t IMAGE {out}", file=sys.stderr)
     return 0
@@ -149,9 +171,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--with-conda-env", metavar="FILE", help="environment.yml merged into base")
     src = d.add_mutually_exclusive_group()
     src.add_argument(
-        "--wheel", metavar="FILE", help="install this local wheel (copied into --out-dir)"
+        "--wheel",
+        metavar="FILE",
+        help="install our wheel (copied into --out-dir); the base must have its dependencies",
     )
-    src.add_argument("--pip-spec", help="install this requirement (default: this version)")
+    src.add_argument(
+        "--wheelhouse",
+        metavar="DIR",
+        help="install from a wheelhouse (`smstudio wheelhouse build`; copied into --out-dir): "
+        "our wheel and the dependencies the base lacks, offline",
+    )
+    src.add_argument(
+        "--pip-spec",
+        help="opt-in: pip download this requirement from the builder's own package index "
+        "(pip settings of the build); one of the three is required",
+    )
     d.add_argument("--out-dir", metavar="DIR", help="write the whole build context here")
     add_server_flags(d)
     d.set_defaults(func=dockerfile_cmd)
