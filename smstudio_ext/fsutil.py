@@ -2,7 +2,7 @@
 
 ``read_capped``: every file smstudio reads whose size it does not control (the resource
 metadata, config and settings files, caches, kernelspecs, a user's ``~/.condarc``) is read
-through it, so ``--metadata /dev/zero``, a FIFO or a 10 GB file is one clear error instead of a
+through it (S3 objects of that kind through ``read_stream_capped``), so ``--metadata /dev/zero``, a FIFO or a 10 GB file is one clear error instead of a
 process that blocks forever or grows until the OOM killer comes. It opens without blocking
 (a FIFO with no writer would otherwise hang the ``open``), refuses anything but a regular file,
 and reads at most ``limit`` bytes, then one more to tell "exactly the limit" from "larger".
@@ -101,6 +101,24 @@ def read_capped(path: str | os.PathLike[str], limit: int, *, what: str = "file")
             left -= len(chunk)
     finally:
         os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise ReadRefused(name, f"{name} is larger than {_size(limit)}: not read as {what}")
+    return data
+
+
+def read_stream_capped(stream: Any, limit: int, *, name: str, what: str = "file") -> bytes:
+    """At most ``limit`` bytes of a readable ``stream`` (an S3 object's body: its size is
+    whoever wrote it's choice, as a file's is); ``ReadRefused`` naming ``name`` past the cap.
+    Reads ``limit + 1`` bytes at most, never the whole object."""
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = stream.read(min(left, 1 * MB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
     data = b"".join(chunks)
     if len(data) > limit:
         raise ReadRefused(name, f"{name} is larger than {_size(limit)}: not read as {what}")

@@ -114,3 +114,35 @@ def test_files_the_admin_commands_read_are_capped(tmp_path):
         assert out.returncode == 2, out.stdout + out.stderr
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("smstudio: error: ") and words in lines[0]
+
+
+def test_the_lifecycle_runtime_caps_the_wheelhouse_manifest_it_fetches(aws, tmp_path):
+    # the manifest in S3 is read at most to its cap, then refused with one line
+    from smstudio_ext.lcc_runtime import MANIFEST_CAP
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="corp-wheels")
+    s3.put_object(Bucket="corp-wheels", Key="wh/wheelhouse.json", Body=b" " * (MANIFEST_CAP + 1))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smstudio_ext.lcc_runtime",
+            "fetch-wheelhouse",
+            "s3://corp-wheels/wh",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **aws.env()},
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        " ERROR: cannot fetch the wheelhouse s3://corp-wheels/wh: s3://corp-wheels/wh/"
+        "wheelhouse.json is larger than 4 MB: not read as a wheelhouse manifest"
+    ), lines
+    assert list(out.iterdir()) == []

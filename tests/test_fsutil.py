@@ -113,3 +113,26 @@ def test_foreign_symlink_is_a_link_someone_other_than_root_made(tmp_path):
     os.lchown(theirs, 65534, 65534)
     assert not foreign_symlink(mine) and foreign_symlink(theirs)
     assert not foreign_symlink(target) and not foreign_symlink(tmp_path / "absent")
+
+
+def test_read_stream_capped_reads_at_most_one_byte_past_the_cap():
+    import io
+
+    from smstudio_ext.fsutil import ReadRefused, read_stream_capped
+
+    class Counting(io.BytesIO):
+        asked = 0
+
+        def read(self, n=-1):
+            assert n is not None and n >= 0  # never "read everything"
+            data = super().read(n)
+            Counting.asked += len(data)
+            return data
+
+    assert read_stream_capped(Counting(b"x" * 10), 10, name="s3://b/k") == b"x" * 10
+    Counting.asked = 0
+    with pytest.raises(
+        ReadRefused, match=r"^s3://b/k is larger than 10 bytes: not read as a manifest$"
+    ):
+        read_stream_capped(Counting(b"x" * 5_000_000), 10, name="s3://b/k", what="a manifest")
+    assert Counting.asked == 11

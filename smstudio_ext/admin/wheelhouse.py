@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, SmStudioError
-from ..fsutil import MB, read_capped
+from ..fsutil import read_capped
+from ..lcc_runtime import MANIFEST_CAP  # the same cap where the lifecycle script reads it
 from . import validate as v
 
 MANIFEST = "wheelhouse.json"
@@ -125,7 +126,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BadInput(f"{path} not found: make the wheelhouse with `smstudio wheelhouse build`")
     try:
-        manifest = json.loads(read_capped(path, 16 * MB, what="a wheelhouse manifest"))
+        manifest = json.loads(read_capped(path, MANIFEST_CAP, what="a wheelhouse manifest"))
         ours = manifest["smstudio_ext"]["file"]
         wheels = manifest["wheels"]
     except (OSError, ValueError, KeyError, TypeError) as exc:

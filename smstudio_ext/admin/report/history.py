@@ -25,7 +25,7 @@ from typing import Any
 
 from ...aws import AwsClients, call, paginate
 from ...errors import BadInput, SmStudioError
-from ...fsutil import MB, atomic_write, read_capped
+from ...fsutil import MB, atomic_write, read_capped, read_stream_capped
 
 log = logging.getLogger("smstudio_ext")
 
@@ -163,7 +163,14 @@ class Store:
             Key=key,
         )["Body"]
         try:
-            return json.loads(body.read())
+            return json.loads(
+                read_stream_capped(
+                    body,
+                    HISTORY_CAP,
+                    name=f"s3://{self.bucket}/{key}",
+                    what="an audit history file",
+                )
+            )
         finally:
             body.close()
 
