@@ -8,7 +8,8 @@ untouched and a warning says why. Written atomically, keeping the file's mode.
 
 A symlinked ``~/.condarc`` (dotfile repositories) is edited where it points, but root never
 follows another user's link: it could aim the write at any file on the system (the lifecycle
-script runs this as the home's owner; a Studio Classic server running as root follows its own). Read through ``fsutil.read_capped``.
+script runs this as the home's owner; a Studio Classic server running as root follows its own).
+Read through ``fsutil.read_capped``.
 """
 
 from __future__ import annotations
