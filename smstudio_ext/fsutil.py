@@ -29,7 +29,7 @@ import json
 import os
 import stat
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 KB = 1024
 MB = 1024 * KB
@@ -71,6 +71,19 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _read_up_to(read: Callable[[int], bytes], most: int) -> bytes:
+    """At most ``most`` bytes from ``read(n)``, in chunks of 1 MB at the most, until it ends."""
+    chunks: list[bytes] = []
+    left = most
+    while left > 0:
+        chunk = read(min(left, 1 * MB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_capped(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them.
 
@@ -91,17 +104,9 @@ def read_capped(path: str | os.PathLike[str], limit: int, *, what: str = "file")
             raise ReadRefused(
                 name, f"{name} is {_kind(mode)}, not a regular file: not read as {what}"
             )
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 * MB))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = _read_up_to(lambda n: os.read(fd, n), limit + 1)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > limit:
         raise ReadRefused(name, f"{name} is larger than {_size(limit)}: not read as {what}")
     return data
@@ -111,15 +116,7 @@ def read_stream_capped(stream: Any, limit: int, *, name: str, what: str = "file"
     """At most ``limit`` bytes of a readable ``stream`` (an S3 object's body: its size is
     whoever wrote it's choice, as a file's is); ``ReadRefused`` naming ``name`` past the cap.
     Reads ``limit + 1`` bytes at most, never the whole object."""
-    chunks: list[bytes] = []
-    left = limit + 1
-    while left > 0:
-        chunk = stream.read(min(left, 1 * MB))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    data = b"".join(chunks)
+    data = _read_up_to(stream.read, limit + 1)
     if len(data) > limit:
         raise ReadRefused(name, f"{name} is larger than {_size(limit)}: not read as {what}")
     return data
