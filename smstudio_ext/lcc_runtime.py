@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .fsutil import read_capped, read_stream_capped
 from .runtime_marker import LOADED, NONE, status
 
 SELF = "smstudio-ext"
@@ -320,6 +321,7 @@ def reload(want: str, budget: float, wait_for_server: float, disable_file: Path)
 
 
 MANIFEST = "wheelhouse.json"
+MANIFEST_CAP = 4 * 1024 * 1024  # a manifest of a few hundred wheels is a few hundred KB
 MAX_FETCH_BYTES = 500_000_000
 _WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+!-]+\.whl")
 
@@ -342,7 +344,17 @@ def fetch_wheelhouse(uri: str, out: Path) -> int:
     try:
         s3, bucket, prefix = _s3(uri)
         key = (lambda name: f"{prefix}/{name}") if prefix else (lambda name: name)
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key(MANIFEST))["Body"].read())
+        body = s3.get_object(Bucket=bucket, Key=key(MANIFEST))["Body"]
+        try:
+            raw = read_stream_capped(
+                body,
+                MANIFEST_CAP,
+                name=f"{uri.rstrip('/')}/{MANIFEST}",
+                what="a wheelhouse manifest",
+            )
+        finally:
+            body.close()
+        manifest = json.loads(raw)
         have = set(installed()) - {SELF}
         total = count = 0
         for wheel in manifest["wheels"]:
@@ -375,8 +387,7 @@ def profile_tags(metadata_path: str, keys: list[str]) -> int:
         import boto3
         from botocore.config import Config
 
-        with open(metadata_path, encoding="utf-8") as fh:
-            meta = json.load(fh)
+        meta = json.loads(read_capped(metadata_path, 64 * 1024, what="resource metadata"))
         arn = meta.get("ResourceArn") or ""
         region = arn.split(":")[3] if arn.count(":") >= 5 else None
         cfg = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})

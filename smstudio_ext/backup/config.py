@@ -21,8 +21,10 @@ class HomeBackup(Configurable):
     """Home-directory backup to S3: where, what, how often, how fast, how long kept."""
 
     bucket = Unicode(
-        help="Backup location s3://BUCKET[/PREFIX]; the per-user folder "
-        "<domain-id>/<profile-or-space>/ (local/<user>@<host>/ outside Studio) is appended. "
+        help="Backup location s3://BUCKET[/PREFIX]; the per-user folder is appended: "
+        "<domain-id>/<profile>/ (Classic), <domain-id>/<owner profile>/spaces/<space>/ (a "
+        "private space), <domain-id>/_shared/<space>/ (a shared space); local/<user>@<host>/ "
+        "outside Studio. "
         "Empty = backup not configured. Env: SMSTUDIO_BACKUP_BUCKET.",
     ).tag(config=True)
 

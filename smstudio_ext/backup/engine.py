@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .. import clock
-from ..context import StudioContext
+from ..context import StudioContext, context_home_key
 from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
 from .backup import Progress, Speculation, list_snapshot_ids, run_backup
@@ -32,9 +32,13 @@ log = logging.getLogger("smstudio_ext.backup")
 
 
 def owner_path(context: StudioContext) -> str:
-    """``<domain-id>/<profile-or-space>`` in Studio, ``local/<user>@<host>`` elsewhere."""
-    if context.in_studio and context.domain_id and context.owner_name:
-        return f"{safe_segment(context.domain_id)}/{safe_segment(context.owner_name)}"
+    """In Studio ``context_home_key``: ``<domain>/<profile>`` (Classic),
+    ``<domain>/<owner profile>/spaces/<space>`` (a private space), ``<domain>/_shared/<space>``
+    (a shared space) — so a policy on ``${aws:SourceIdentity}`` confines each user (docs/
+    backup.md); ``local/<user>@<host>`` elsewhere."""
+    key = context_home_key(context)
+    if key:
+        return "/".join(safe_segment(part) for part in key)
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry (containers)
