@@ -4,7 +4,7 @@ Each policy is a ``Policy`` (name, description, where to attach it, document). M
 Deny-only, so they work the same as an SCP, a permissions boundary or an identity policy and
 never grant anything; the one Allow statement (own profile) is marked for identity policies.
 
-Pitfalls designed out (and covered by tests with ``policy_eval``):
+Pitfalls designed out (and covered by tests with ``testing/policy_eval.py``):
 
 * multi-valued keys (``sagemaker:InstanceTypes``, ``sagemaker:ImageArns``...) only with
   ``ForAnyValue:``/``ForAllValues:``: a Deny uses ``ForAnyValue:StringNotLike`` = "deny when any
