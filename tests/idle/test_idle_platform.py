@@ -28,13 +28,6 @@ UPPER_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 OWN = {"enabled": True, "dry_run": False, "timeout_minutes": 60}
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
 def report(result, name):
     return next(r for r in result.reports if r.name == name)
 

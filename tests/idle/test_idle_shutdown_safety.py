@@ -18,13 +18,6 @@ from smstudio_ext import clock
 IDLE_CONFIG = {"max_timeout_minutes": 240}
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
 # --- 1. a warning always stands for the full lead time before a shutdown --------------------------
 @with_config(timeout_minutes=120)
 async def test_lowering_the_timeout_warns_before_shutdown(space, jp_fetch, idle, world, aws):

@@ -36,13 +36,6 @@ from smstudio_ext.idle.signals import (
 IDLE_CONFIG = {"max_timeout_minutes": 240}
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
 # --- 4. a signal that fails is unknown, never idle ------------------------------------------------
 async def test_unreadable_process_table_keeps_the_app_alive(space, idle, world, aws):
     # Fault injection into the real sampler (as hidepid=2 or a psutil error would raise)

@@ -23,13 +23,6 @@ from smstudio_ext.cli import main as cli_main
 SECRET = "hunter2"
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
 def report(result, name):
     return next(r for r in result.reports if r.name == name)
 
