@@ -13,9 +13,11 @@ import inspect
 import logging
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from .. import clock
+from ..services import Services
+from ..studio_settings import PlatformIdle
 from .config import IdleShutdown
 from .mode import read_platform_idle
 from .monitor import IdleMonitor, maybe_await
@@ -153,23 +155,22 @@ class JupyterProbe:
 
 def _before_shutdown(app: Any) -> Any:
     def final_backup(timeout_seconds: float) -> None:
-        backup = getattr(app.services, "backup", None)
-        fn = getattr(backup, "final_backup", None)
-        if fn is None:
+        backup = app.services.backup
+        if backup is None:
             log.info("smstudio idle: no backup engine configured; no final backup")
             return
-        fn(timeout_seconds)
+        backup.final_backup(timeout_seconds)
 
     return final_backup
 
 
-def platform_settings_reader(services: Any) -> Any:
+def platform_settings_reader(services: Services) -> Callable[[], PlatformIdle | None] | None:
     """Reads the platform's idle shutdown of this space (``studio_settings``, the resolution
     guardrails and the audit use); None outside spaces or without AWS clients."""
     if services.aws is None or services.context.kind != "spaces":
         return None
 
-    def read() -> Any:
+    def read() -> PlatformIdle | None:
         return read_platform_idle(services.aws, services.context)
 
     return read
