@@ -21,9 +21,10 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
 )
 
 from smstudio_ext import clock
-from smstudio_ext.backup import backup as backup_mod
 from smstudio_ext.backup import lock as lock_mod
+from smstudio_ext.backup import run as run_mod
 from smstudio_ext.backup.packer import Packer
+from smstudio_ext.backup.restore import RestoreOptions
 from smstudio_ext.backup.store import Store
 from smstudio_ext.errors import AwsUnavailable, Conflict, SmStudioError
 
@@ -50,12 +51,12 @@ def test_failed_overwrite_restore_keeps_local_files(make_service, bucket, home, 
     with monkeypatch.context() as mp:
         _failing_data_gets(mp)
         with pytest.raises(SmStudioError):
-            svc.restore("latest", target=str(home), overwrite=True)
+            svc.restore("latest", target=str(home), options=RestoreOptions(overwrite=True))
     assert (home / "notes.txt").read_text() == "today's work, not yet backed up\n"
     assert (home / "big.bin").read_bytes() == b"today's big file"
     assert not [n for n in os.listdir(home) if n.endswith(".~smstudio-restore")]
     # ... and a restore that succeeds replaces them whole
-    svc.restore("latest", target=str(home), overwrite=True)
+    svc.restore("latest", target=str(home), options=RestoreOptions(overwrite=True))
     assert (home / "notes.txt").read_text() == "old version\n" * 10
 
 
@@ -149,7 +150,7 @@ def test_parent_pruned_between_snapshot_listing_and_lock(
         return real_acquire(self)
 
     monkeypatch.setattr(lock_mod.Lease, "acquire", acquire)
-    monkeypatch.setattr(backup_mod.Lease, "acquire", acquire)
+    monkeypatch.setattr(run_mod.Lease, "acquire", acquire)
     res = app_a.backup()
     assert res["bytes_uploaded"] > 0, "snapshot references a pack prune already deleted"
     out = tmp_path / "out"

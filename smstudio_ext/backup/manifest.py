@@ -1,16 +1,18 @@
 """The snapshot manifest: one gzip JSON-lines object per snapshot, uploaded last.
 
 The object is two concatenated gzip members (valid gzip): a header line (snapshot id, time,
-source, host, stats, report) and the entries, one JSON array per line, in scan order (depth
-first, siblings sorted by name), which is also what the local state is merged against::
+source, host, stats, report, codecs, chunker) and the entries, one JSON array per line, in scan
+order (depth first, siblings sorted by name), which is also what the local state is merged
+against::
 
-    [path, type, mode, mtime_ns, size, ino, ctime_ns, data]
+    [path, type, mode, mtime_ns, size, ino, ctime_ns, data]          (``Entry``)
 
 ``type`` is ``f`` (data = list of blob refs ``[sha256_hex, pack_id, offset, stored_len,
-raw_len]``, stored_len < raw_len means compressed: zstd or zlib, told by the stored bytes),
-``d`` (data null) or ``l`` (data = the link target). Lines are UTF-8 (in practice ASCII) and
-strictly in scan order, which readers check: a path never appears twice. Paths are relative, ``/``-separated; names that are not UTF-8 are kept
-byte-exact through Python's ``surrogateescape`` (JSON ``\\udcXX`` escapes).
+raw_len]``, ``Ref``; stored_len < raw_len means compressed: zstd or zlib, told by the stored
+bytes), ``d`` (data null) or ``l`` (data = the link target). Lines are UTF-8 (in practice
+ASCII) and strictly in scan order, which readers check: a path never appears twice. Paths are
+relative, ``/``-separated; names that are not UTF-8 are kept byte-exact through Python's
+``surrogateescape`` (JSON ``\\udcXX`` escapes).
 """
 
 from __future__ import annotations
@@ -18,14 +20,60 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import stat as statmod
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from json.encoder import encode_basestring_ascii as _quote
+from typing import IO, Any, NamedTuple
 
 from ..errors import BadInput
 
 FORMAT = 1
-Ref = list  # [blob_hex, pack_id, offset, stored_len, raw_len]
+
+
+class Ref(NamedTuple):
+    """Where one blob of a file's content is: ``[sha256, pack, offset, stored, length]``."""
+
+    sha256: str  # hex digest of the content
+    pack: str  # pack id (32 hex)
+    offset: int  # in the pack
+    stored: int  # bytes in the pack; less than ``length`` when compressed (zstd or zlib)
+    length: int  # bytes of content
+
+
+class Entry(NamedTuple):
+    """One manifest line: ``[path, kind, mode, mtime_ns, size, ino, ctime_ns, data]``.
+
+    A tuple, so ``json.dumps`` writes it as the same JSON array as always. ``data`` is the
+    list of ``Ref`` of a file (``f``), the target of a link (``l``), None for a directory
+    (``d``). ``ctime_ns`` 0 marks a racy entry (read again next time).
+    """
+
+    path: str
+    kind: str
+    mode: int
+    mtime_ns: int
+    size: int
+    ino: int
+    ctime_ns: int
+    data: Any
+
+    @classmethod
+    def of(cls, path: str, kind: str, st: os.stat_result, data: Any = None) -> Entry:
+        """The entry of a walked path from its ``lstat`` (a directory's size is 0)."""
+        size = st.st_size if kind != "d" else 0
+        mode = statmod.S_IMODE(st.st_mode)
+        return cls(path, kind, mode, st.st_mtime_ns, size, st.st_ino, st.st_ctime_ns, data)
+
+
+def stat_head(path: str, kind: str, st: os.stat_result) -> bytes:
+    """How the parent's line of an unchanged entry starts: every field but its data, exactly
+    as ``encode_entry`` writes them (the no-change test of the merge and of the CLI's child)."""
+    return b'[%s,"%s",%d,%d,%d,%d,%d,' % (
+        _quote(path).encode("ascii"), kind.encode(), statmod.S_IMODE(st.st_mode),
+        st.st_mtime_ns, st.st_size if kind != "d" else 0, st.st_ino, st.st_ctime_ns,
+    )  # fmt: skip
 
 
 def sort_key(path: str) -> str:
@@ -33,14 +81,23 @@ def sort_key(path: str) -> str:
     return path.replace("/", "\x00")
 
 
-def encode_entry(entry: list[Any]) -> bytes:
+def encode_entry(entry: Entry | list[Any]) -> bytes:
     return json.dumps(entry, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-def decode_entry(line: bytes) -> list[Any]:
+def decode_entry(line: bytes) -> Any:
+    """The JSON of one line, unchecked (``parse_entry`` checks it)."""
     # Decoded as UTF-8 here, never by json's guess from the first bytes (which would read a
     # line starting with a zero byte as UTF-16 and give a path other readers do not see).
     return json.loads(line.decode("utf-8"))
+
+
+def parse_entry(line: bytes) -> Entry:
+    """A checked entry from one line; ``BadInput`` when it is not a valid entry."""
+    try:
+        return check_entry(decode_entry(line))
+    except ValueError as exc:
+        raise BadInput(f"corrupt manifest line: {exc}") from exc
 
 
 def check_path(path: Any) -> str:
@@ -66,9 +123,10 @@ def link_above(path: str, links: set[str]) -> str | None:
     return None
 
 
-def check_entry(entry: Any) -> list[Any]:
-    """Validate the shape of one entry (types, ranges); raises ``BadInput``."""
-    if not isinstance(entry, list) or len(entry) != 8:
+def check_entry(entry: Any) -> Entry:
+    """Validate the shape of one decoded entry (types, ranges) and name its fields; raises
+    ``BadInput``."""
+    if not isinstance(entry, (list, tuple)) or len(entry) != 8:
         raise BadInput(f"corrupt manifest entry: {str(entry)[:100]}")
     path, kind, mode, mtime, size, _ino, _ctime, data = entry
     check_path(path)
@@ -84,6 +142,7 @@ def check_entry(entry: Any) -> list[Any]:
         if not isinstance(data, list):
             raise BadInput(f"corrupt manifest entry for {path!r}: no content")
         total = 0
+        refs = []
         for ref in data:
             if (
                 not isinstance(ref, list)
@@ -98,9 +157,11 @@ def check_entry(entry: Any) -> list[Any]:
             if ref[4] == 0:  # an empty file has no blobs; an empty blob is never written
                 raise BadInput(f"corrupt manifest entry for {path!r}: empty blob")
             total += ref[4]
+            refs.append(Ref(*ref))
         if total != size:
             raise BadInput(f"corrupt manifest entry for {path!r}: blob sizes do not add up")
-    return entry
+        data = refs
+    return Entry(path, kind, mode, mtime, size, _ino, _ctime, data)
 
 
 def gzip_member(data: bytes, level: int = 6) -> bytes:
@@ -131,7 +192,7 @@ class EntryWriter:
             self._pending = []
             self._size = 0
 
-    def write(self, entry: list[Any]) -> None:
+    def write(self, entry: Entry) -> None:
         self.write_raw(encode_entry(entry))
 
     def close(self) -> None:
@@ -205,19 +266,16 @@ class SnapshotReader:
         except (OSError, EOFError, zlib.error) as exc:
             raise BadInput(f"corrupt snapshot body: {exc}") from exc
 
-    def entries(self) -> Iterator[list[Any]]:
+    def entries(self) -> Iterator[Entry]:
         """Validated entries; a line that is not UTF-8 JSON, or a path not strictly after the
         previous one in scan order (a duplicate included), is ``BadInput``."""
         prev = None
         for line in self.lines():
-            try:
-                entry = check_entry(decode_entry(line))
-            except ValueError as exc:
-                raise BadInput(f"corrupt manifest line: {exc}") from exc
-            key = sort_key(entry[0])
+            entry = parse_entry(line)
+            key = sort_key(entry.path)
             if prev is not None and key <= prev:
                 raise BadInput(
-                    f"hostile or corrupt manifest: {entry[0]!r} is out of order or repeated"
+                    f"hostile or corrupt manifest: {entry.path!r} is out of order or repeated"
                 )
             prev = key
             yield entry
@@ -230,3 +288,29 @@ class SnapshotReader:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def body_offset(snapshot_path: str) -> int | None:
+    """Where a snapshot file's entries member (the gzip member after its header) starts, or
+    None if the file is unusual. Only the header member is read."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    consumed = 0
+    try:
+        with open(snapshot_path, "rb") as fh:
+            while not d.eof:
+                block = fh.read(64 * 1024)
+                if not block:
+                    return None
+                d.decompress(block)
+                consumed += len(block)
+            rest = d.unused_data
+            offset = consumed - len(rest)
+            if len(rest) < 18:
+                rest += fh.read(18 - len(rest))
+            if fh.seek(0, os.SEEK_END) - offset < 18:
+                return None
+    except (OSError, zlib.error):
+        return None
+    if rest[:2] != b"\x1f\x8b":
+        return None
+    return offset

@@ -15,8 +15,8 @@ from typing import Any
 
 from .. import clock
 from . import manifest as mf
-from .backup import list_snapshot_ids
 from .lock import Lease
+from .repo import list_snapshot_ids
 from .store import Store
 
 
@@ -57,9 +57,8 @@ def run_prune(
         for snap_id in kept:
             with mf.SnapshotReader(store.get(store.snapshot_key(snap_id))) as reader:
                 for entry in reader.entries():
-                    if entry[1] == "f":
-                        for ref in entry[7]:
-                            referenced.add(ref[1])
+                    if entry.kind == "f":
+                        referenced.update(ref.pack for ref in entry.data)
         packs = store.list("data/")
         # Packs younger than two leases (by S3's clock, not ours) may belong to a backup in
         # flight whose lock we judged expired (renewals throttled, clocks skewed): kept.
