@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import io
 import json
 import os
 import stat
@@ -21,6 +22,7 @@ from smstudio_ext.backup.config import HomeBackup
 from smstudio_ext.backup.engine import BackupService
 from smstudio_ext.backup.lock import Lease
 from smstudio_ext.backup.packer import Packer
+from smstudio_ext.backup.repo import fetch_snapshot
 from smstudio_ext.backup.restore import CorruptBackup, DiskFull, RestoreOptions
 from smstudio_ext.cli import main as cli_main
 from smstudio_ext.context import load_context
@@ -125,6 +127,17 @@ def age_s3_objects(prefix, seconds):
                 if prefix in key:
                     for k in b.keys.getlist(key):
                         k.last_modified = k.last_modified - timedelta(seconds=seconds)
+
+
+def snapshot_data(svc, snap_id=None):
+    """A snapshot as every reader sees it: header member + entries member (a format 2
+    object's entries fetched from its manifest pieces). The latest one by default."""
+    store = svc.store()
+    if snap_id is None:
+        snap_id = sorted(s["id"] for s in svc.snapshots())[-1]
+    fh = io.BytesIO()
+    fetch_snapshot(store, snap_id, fh)
+    return fh.getvalue()
 
 
 def excluded_view(t):

@@ -1,4 +1,3 @@
-
 """Snapshots made by the first chunker (a repository written by commit 8ced0bd, in
 ``tests/data/backup_legacy``) restore, pass ``check``, and deduplicate: unchanged files are not
 read again and keep their old blob references; a changed large file keeps the old chunks
@@ -10,7 +9,7 @@ import os
 
 import pytest
 from backup_legacy_home import BIG, BUCKET, PREFIX, edit_legacy_home, legacy_home
-from test_backup_engine import tree
+from test_backup_engine import snapshot_data, tree
 
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.backup import manifest as mf
@@ -50,9 +49,8 @@ def expected_home(root, edited=True):
 
 
 def snapshot(svc, which=-1):
-    store = svc.store()
     ids = sorted(s["id"] for s in svc.snapshots())
-    with mf.SnapshotReader(store.get(store.snapshot_key(ids[which]))) as reader:
+    with mf.SnapshotReader(snapshot_data(svc, ids[which])) as reader:
         return reader.header, {e.path: e for e in reader.entries()}
 
 

@@ -18,6 +18,7 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
     tree,
 )
 
+from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import restore as restore_mod
 from smstudio_ext.backup.restore import DiskFull
 from smstudio_ext.backup.store import Store
@@ -254,7 +255,9 @@ def test_parent_body_offset_found_without_reading_the_body(tmp_path):
     assert mf.body_offset(str(tmp_path / "missing")) is None
 
 
-def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, monkeypatch):
+def test_snapshot_object_is_its_header_alone(make_service, bucket, home, monkeypatch):
+    # The entries are stored as manifest pieces in packs: the object is one small gzip member,
+    # and a no-change snapshot lists the very pieces of its parent.
     make_many(home, n=5, big=False)
     bodies = []
     real_put = Store.put
@@ -267,11 +270,14 @@ def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, m
     monkeypatch.setattr(Store, "put", put)
     svc = make_service()
     first = svc.backup()
-    second = svc.backup()  # no change: the parent's body member reused from the state file
+    second = svc.backup()  # no change: the parent's pieces listed again, nothing uploaded
     (home / "zero.txt").write_text("now 1% changed")
     third = svc.backup()
     assert len(bodies) == 3
-    assert all(hasattr(b, "read") for b in bodies)  # a file, not the object's bytes
+    headers = [mf.read_header(b) for b in bodies]
+    assert all(len(gzip.decompress(b).splitlines()) == 1 for b in bodies)  # the header only
+    assert headers[0]["manifest"] == headers[1]["manifest"] != headers[2]["manifest"]
+    assert second["manifest_bytes_uploaded"] == 0 and third["manifest_pieces_new"] == 1
     ids = [s["id"] for s in svc.snapshots()]
     assert ids[-3:] == [first["snapshot_id"], second["snapshot_id"], third["snapshot_id"]]
     out = home.parent / "out"

@@ -21,11 +21,11 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadInput, NotFound, SmStudioError
+from ..errors import BadInput, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
 from .chunker import LEGACY
 from .packer import decompress, zstd_available
-from .repo import download_to, list_snapshot_ids
+from .repo import CorruptBackup, fetch_snapshot, list_snapshot_ids
 from .store import Store
 
 MAX_PROBLEMS = 1000
@@ -58,7 +58,9 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
         broken: dict[tuple[str, str], list[Any]] = {}
         try:
             with tempfile.TemporaryFile(prefix="smstudio-check-") as fh:
-                download_to(store, store.snapshot_key(snap_id), fh)
+                header = fetch_snapshot(store, snap_id, fh)
+                for ref in mf.manifest_refs(header) or ():
+                    used.add(ref.pack)  # pieces were fetched and verified: their packs exist
                 fh.seek(0)
                 with mf.SnapshotReader(fh) as reader:
                     codecs = reader.header.get("codecs")
@@ -114,7 +116,8 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
         except NotFound:
             vanished += 1  # removed since the listing (a prune meanwhile): nothing to restore
             continue
-        except BadInput as exc:
+        except (BadInput, CorruptBackup, NotConfigured) as exc:
+            # NotConfigured: zstd-compressed manifest pieces and no decoder here
             problems.add(snapshot=snap_id, path="", problem=str(exc))
         for (_pack, problem), (count, first, _last) in broken.items():
             more = f" (and {count - 1} more file(s))" if count > 1 else ""

@@ -29,7 +29,16 @@ from typing import IO, Any, NamedTuple
 
 from ..errors import BadInput
 
-FORMAT = 1
+# 2: the uploaded object holds the header only; the entry lines are stored as blobs
+# ("manifest pieces", listed in the header's ``manifest``), so unchanged pieces are shared
+# with the parent. 1: header member + body member in the object (still read).
+FORMAT = 2
+FORMATS = (1, 2)
+# A piece ends after an entry whose encoded path hashes to this many low one-bits (about
+# 1 entry in 256), or at PIECE_MAX bytes: where pieces end depends on the paths alone, so
+# changed entries change only their own piece, and a new or deleted entry only its piece.
+PIECE_BITS = 0xFF
+PIECE_MAX = 1 << 20
 
 
 class Ref(NamedTuple):
@@ -164,6 +173,50 @@ def check_entry(entry: Any) -> Entry:
     return Entry(path, kind, mode, mtime, size, _ino, _ctime, data)
 
 
+def check_ref(ref: Any, where: str) -> Ref:
+    """A valid blob reference, named; ``BadInput`` (``where``: bad/empty blob) otherwise."""
+    if (
+        not isinstance(ref, (list, tuple))
+        or len(ref) != 5
+        or not isinstance(ref[0], str)
+        or len(ref[0]) != 64
+        or not isinstance(ref[1], str)
+        or not ref[1].isalnum()
+        or not all(isinstance(x, int) and x >= 0 for x in ref[2:])
+    ):
+        raise BadInput(f"{where}: bad blob reference")
+    if ref[4] == 0:  # an empty file has no blobs; an empty blob is never written
+        raise BadInput(f"{where}: empty blob")
+    return Ref(*ref)
+
+
+def manifest_refs(header: dict[str, Any]) -> list[Ref] | None:
+    """The pieces of a format 2 snapshot's entries (None for format 1: they follow the
+    header in the object); ``BadInput`` when malformed."""
+    if header.get("format") == 1:
+        return None
+    refs = header.get("manifest")
+    if not isinstance(refs, list):
+        raise BadInput("corrupt snapshot header: no manifest")
+    return [check_ref(ref, "corrupt snapshot header: manifest") for ref in refs]
+
+
+def pieces(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Entry lines cut into manifest pieces (see ``PIECE_BITS``)."""
+    buf: list[bytes] = []
+    size = 0
+    for line in lines:
+        buf.append(line)
+        size += len(line)
+        # the JSON of the path ends at the first '","' (a '"' inside it is escaped)
+        path = memoryview(line)[: line.find(b'","')]
+        if size >= PIECE_MAX or zlib.crc32(path) & PIECE_BITS == PIECE_BITS:
+            yield b"".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield b"".join(buf)
+
+
 def gzip_member(data: bytes, level: int = 6) -> bytes:
     return gzip.compress(data, compresslevel=level, mtime=0)
 
@@ -202,11 +255,16 @@ class EntryWriter:
             self._raw.close()
 
 
+def header_member(header: dict[str, Any]) -> bytes:
+    """The header line as a gzip member (a format 2 snapshot object is just this)."""
+    return gzip_member(json.dumps(header).encode() + b"\n")
+
+
 def assemble(header: dict[str, Any], body_path: str, out_path: str, offset: int = 0) -> None:
-    """Snapshot object = header gzip member + body gzip member (the file ``body_path`` from
-    ``offset``: the parent's body member is reused in place)."""
+    """A local snapshot file = header gzip member + body gzip member (the file ``body_path``
+    from ``offset``: the parent's body member is reused in place)."""
     with open(out_path, "wb") as out:
-        out.write(gzip_member(json.dumps(header).encode() + b"\n"))
+        out.write(header_member(header))
         with open(body_path, "rb") as fh:
             fh.seek(offset)
             _copy(fh, out)
@@ -224,15 +282,19 @@ def read_header(first_bytes: bytes) -> dict[str, Any]:
     """The header from the first bytes of a snapshot object (the first gzip member)."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        text = d.decompress(first_bytes, 1 << 20)
+        text = d.decompress(first_bytes, 64 << 20)
     except zlib.error as exc:
         raise BadInput(f"corrupt snapshot header: {exc}") from exc
-    line = text.split(b"\n", 1)[0]
+    return parse_header(text.split(b"\n", 1)[0])
+
+
+def parse_header(line: bytes) -> dict[str, Any]:
+    """A snapshot header from its line; ``BadInput`` unless a known format."""
     try:
         header = json.loads(line)
     except ValueError as exc:
         raise BadInput(f"corrupt snapshot header: {exc}") from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") not in FORMATS:
         raise BadInput("unsupported or corrupt snapshot header")
     return header
 
@@ -254,7 +316,7 @@ class SnapshotReader:
         except (OSError, EOFError, ValueError, zlib.error) as exc:
             self._fh.close()
             raise BadInput(f"corrupt snapshot: {exc}") from exc
-        if not isinstance(self.header, dict) or self.header.get("format") != FORMAT:
+        if not isinstance(self.header, dict) or self.header.get("format") not in FORMATS:
             self._fh.close()
             raise BadInput("unsupported or corrupt snapshot format")
 

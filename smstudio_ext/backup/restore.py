@@ -32,7 +32,14 @@ from ..errors import BadInput, Conflict, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
 from .manifest import Entry, Ref
 from .packer import decompress, zstd_available
-from .repo import Cancelled, Progress, download_to, list_snapshot_ids, resolve_snapshot
+from .repo import (
+    Cancelled,
+    CorruptBackup,
+    Progress,
+    fetch_snapshot,
+    list_snapshot_ids,
+    resolve_snapshot,
+)
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -57,12 +64,6 @@ class DiskFull(SmStudioError):
     status = 507
     code = "disk_full"
     exit_code = 9
-
-
-class CorruptBackup(SmStudioError):
-    status = 502
-    code = "corrupt_backup"
-    exit_code = 10
 
 
 def home_is_empty(path: str) -> bool:
@@ -97,10 +98,10 @@ PIPELINE_WINDOWS = 0
 class _Manifest:
     """The snapshot object in an unnamed temporary file, read once per pass (not held)."""
 
-    def __init__(self, store: Store, key: str) -> None:
+    def __init__(self, store: Store, snap_id: str) -> None:
         self._fh = tempfile.TemporaryFile(prefix="smstudio-restore-")
         try:
-            download_to(store, key, self._fh)
+            fetch_snapshot(store, snap_id, self._fh)
             self._fh.flush()
             with self.reader():  # header check
                 pass
@@ -170,7 +171,7 @@ def run_restore(
     selections = [p.strip("/") for p in options.paths if p.strip("/")]
     for sel in selections:
         mf.check_path(sel)
-    manifest = _Manifest(store, store.snapshot_key(snap_id))
+    manifest = _Manifest(store, snap_id)
     try:
         with manifest.reader() as reader:
             codecs = reader.header.get("codecs")

@@ -18,6 +18,7 @@ run's state, its ``progress`` and its ``cancel`` switch.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
@@ -34,12 +35,12 @@ from . import manifest as mf
 from .chunker import CURRENT, LEGACY, Spec
 from .excludes import Excludes
 from .lock import Lease
-from .manifest import Entry
+from .manifest import Entry, Ref
 from .merge import Merge, file_changed
 from .packer import Packer
 from .priority import in_low_priority_thread, lower_this_thread
 from .readers import ChangedFiles, FileReader
-from .repo import Cancelled, Progress, download_to, list_snapshot_ids, new_snapshot_id
+from .repo import Cancelled, Progress, fetch_snapshot, list_snapshot_ids, new_snapshot_id
 from .scan import ScanReport, walk
 from .speculation import Speculation, count, new_stats
 from .state import LocalState
@@ -107,7 +108,8 @@ class BackupRun:
         self.scan_seconds = 0.0
         self.racy_after = 0
         self.meta: dict[str, Any] = {}
-        self.packer = Packer(None)
+        self.packer = Packer(None)  # file content
+        self.manifest_packer = Packer(None)  # the entries' pieces (when they changed)
         self.lease: Lease | None = None
 
     # -- the doors' entry points
@@ -141,6 +143,11 @@ class BackupRun:
         self.racy_after = time.time_ns() - window
         if not opts.dry_run:
             self.lease = Lease(self.store, "backup", opts.lease_seconds).acquire()
+        self.packer = Packer(
+            None if opts.dry_run else self.store, pack_size=opts.pack_size, uploads=opts.uploads,
+            compression=opts.compression,
+            thread_init=lower_this_thread if opts.background else None,
+        )  # fmt: skip
         try:
             # Listed under the lock: a parent chosen before it could be pruned meanwhile.
             self.meta = self._prepare_parent(list_snapshot_ids(self.store))
@@ -148,6 +155,10 @@ class BackupRun:
             if body is not None:
                 return self._commit(body, [])
             return self._merge_read_commit()
+        except BaseException:
+            self.packer.abort()
+            self.manifest_packer.abort()
+            raise
         finally:
             if self.lease is not None:
                 self.lease.release()
@@ -165,8 +176,8 @@ class BackupRun:
         state.ensure()
         fd, tmp = tempfile.mkstemp(dir=state.dir, suffix=".download")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                download_to(self.store, self.store.snapshot_key(latest), fh)
+            with os.fdopen(fd, "w+b") as fh:
+                fetch_snapshot(self.store, latest, fh)
             mf.SnapshotReader(tmp).close()  # validate before trusting it
             state.install(tmp, latest, trusted=False)
         finally:
@@ -196,11 +207,6 @@ class BackupRun:
 
     def _merge_read_commit(self) -> dict[str, Any]:
         opts = self.options
-        thread_init = lower_this_thread if opts.background else None
-        self.packer = Packer(
-            None if opts.dry_run else self.store, pack_size=opts.pack_size, uploads=opts.uploads,
-            compression=opts.compression, thread_init=thread_init,
-        )  # fmt: skip
         work_dir = self.state.dir if not opts.dry_run else tempfile.gettempdir()
         os.makedirs(work_dir, exist_ok=True)
         fd, plan_path = tempfile.mkstemp(dir=work_dir, suffix=".plan")
@@ -285,13 +291,8 @@ class BackupRun:
                 lower_this_thread if opts.background else None,
             )  # fmt: skip
             files.run(merge.plan_path, merge.writer, self.cancel)
+        finally:
             merge.writer.close()
-            self.progress.phase = "commit"
-            packer.finish()
-        except BaseException:
-            merge.writer.close()
-            packer.abort()
-            raise
         return files.changed
 
     def _know_parent_blobs(self) -> None:
@@ -303,9 +304,12 @@ class BackupRun:
 
     # -- the commit
     def _commit(self, body: Body, changed: list[dict[str, str]]) -> dict[str, Any]:
-        """Write the snapshot object (header + ``body``), upload it (the commit point,
-        streamed from the file) and make it the local state."""
+        """Store the entries as manifest pieces, upload the snapshot object (its header: the
+        commit point) and make header + ``body`` the local state."""
         self.progress.phase = "commit"
+        manifest = self._manifest(body)
+        self.packer.finish()  # every pack stored before the snapshot that needs it
+        self.manifest_packer.finish()
         snap_id = new_snapshot_id(self.meta.get("snapshot_id"))
         header = {
             "format": mf.FORMAT,
@@ -322,6 +326,7 @@ class BackupRun:
             "codecs": self._codecs(),
             # What cut this run's new chunks (older chunks keep the cuts of their chunker).
             "chunker": self.options.chunker.identity(),
+            "manifest": manifest,
         }
         state = self.state
         state.ensure()
@@ -331,14 +336,8 @@ class BackupRun:
             mf.assemble(header, body.path, snap_path, offset=body.offset)
             if self.lease is not None:
                 self.lease.check()  # never commit a snapshot whose packs a prune may remove
-            # The commit point. One PutObject unless the snapshot is big (then multipart);
-            # the body is streamed from the file (botocore reads it in blocks).
-            key = self.store.snapshot_key(snap_id)
-            if os.path.getsize(snap_path) < 64 * 1024 * 1024:
-                with open(snap_path, "rb") as fh:
-                    self.store.put(key, fh)  # type: ignore[arg-type]
-            else:
-                self.store.upload_file(key, snap_path)
+            # The commit point: the header alone (the entries are in the pieces).
+            self.store.put(self.store.snapshot_key(snap_id), mf.header_member(header))
             state.install(snap_path, snap_id, trusted=True)
         finally:
             if os.path.exists(snap_path):
@@ -348,11 +347,34 @@ class BackupRun:
         result["changed_during_read"] = changed
         return result
 
+    def _manifest(self, body: Body) -> list[Ref]:
+        """The pieces of ``body``: the parent's own when ``body`` is the parent's (nothing
+        changed); else cut from it, the unchanged ones found stored already (dedup)."""
+        parent = self._parent_header() if self.meta else {}
+        try:
+            known = mf.manifest_refs(parent) if parent else None
+        except BadInput:
+            known = None
+        if known is not None and body.path == self.state.snapshot_path:
+            return known
+        # Pieces go to packs of their own: few and small, fetched together by every reader.
+        opts = self.options
+        self.manifest_packer = packer = Packer(
+            self.store, pack_size=opts.pack_size, uploads=1, compression=opts.compression,
+            thread_init=lower_this_thread if opts.background else None,
+        )  # fmt: skip
+        for ref in known or ():
+            packer.know(ref)
+        with open(body.path, "rb") as raw:
+            raw.seek(body.offset)
+            with gzip.GzipFile(fileobj=raw, mode="rb") as lines:
+                return [packer.add(piece) for piece in mf.pieces(iter(lines))]
+
     def _codecs(self) -> list[str]:
         codecs = set()
-        packer = self.packer
-        if packer.blobs_new and packer.codec != "off":
-            codecs.add(packer.codec)
+        for packer in (self.packer, self.manifest_packer):
+            if packer.blobs_new and packer.codec != "off":
+                codecs.add(packer.codec)
         if self.meta:
             found = self._parent_header().get("codecs")
             # a parent that does not say was written before zstd was used: zlib
@@ -380,6 +402,8 @@ class BackupRun:
             "blobs_dedup": packer.blobs_dedup,
             "packs": packer.packs,
             "bytes_uploaded": packer.bytes_up,
+            "manifest_pieces_new": self.manifest_packer.blobs_new,
+            "manifest_bytes_uploaded": self.manifest_packer.bytes_up,
             "compression": packer.codec,
             "requests": dict(self.store.requests),
             "skipped": self.report.skipped,

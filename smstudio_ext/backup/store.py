@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..aws import AwsClients, call, iam_action, translate
+from ..aws import AwsClients, call, translate
 from ..errors import AccessDenied, BadInput, NotConfigured, NotFound
 
 log = logging.getLogger("smstudio_ext.backup")
@@ -150,28 +150,6 @@ class Store:
             Body=body,
             **self._put_args(),
         )
-
-    def upload_file(self, key: str, path: str) -> None:
-        """A file of any size (multipart above s3transfer's threshold, checksummed per part)."""
-        import botocore.exceptions as bexc
-        from boto3.s3.transfer import S3Transfer  # only here: the CLI's start stays light
-
-        self.requests["put"] += 1
-        try:
-            S3Transfer(self.s3).upload_file(path, self.loc.bucket, key, extra_args=self._put_args())
-        except (bexc.ClientError, bexc.BotoCoreError) as exc:
-            raise translate(exc, iam_action("s3", "PutObject"), self._resource(key)) from exc
-        except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, (bexc.ClientError, bexc.BotoCoreError)):
-                raise translate(cause, iam_action("s3", "PutObject"), self._resource(key)) from exc
-            if "AccessDenied" in str(exc):
-                raise AccessDenied(
-                    f"AWS denied s3:PutObject on {self._resource(key)}: {exc}",
-                    action="s3:PutObject",
-                    resource=self._resource(key),
-                ) from exc
-            raise
 
     def get(self, key: str, range_: str | None = None) -> bytes:
         import botocore.exceptions as bexc

@@ -36,7 +36,7 @@ def main() -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
     server = ThreadedMotoServer(port=0)
     server.start()
-    endpoint = "http://127.0.0.1:%d" % server._server.server_port
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"
     work = tempfile.mkdtemp()
     try:
         home = os.path.join(work, "home")
