@@ -168,9 +168,7 @@ def run_restore(
     if options.if_empty and not list_snapshot_ids(store):
         return {"restored": False, "reason": "no snapshot to restore", "target": target}
     snap_id = resolve_snapshot(store, snapshot)
-    selections = [p.strip("/") for p in options.paths if p.strip("/")]
-    for sel in selections:
-        mf.check_path(sel)
+    _selections(options.paths)  # bad paths refused before any download
     manifest = _Manifest(store, snap_id)
     try:
         with manifest.reader() as reader:
@@ -180,13 +178,19 @@ def run_restore(
                 f"snapshot {snap_id} stores Zstandard-compressed data and no decoder is "
                 "installed here: pip install zstandard (nothing was written)"
             )
-        job = Restore(store, manifest, target, options, progress)
-        job.selections = selections
-        result = job.run(snap_id)
+        result = Restore(store, manifest, target, options, progress).run(snap_id)
         result["seconds"] = round(time.monotonic() - t0, 3)
         return result
     finally:
         manifest.close()
+
+
+def _selections(paths: tuple[str, ...]) -> list[str]:
+    """The paths to restore, relative and checked (empty: everything)."""
+    selections = [p.strip("/") for p in paths if p.strip("/")]
+    for sel in selections:
+        mf.check_path(sel)
+    return selections
 
 
 class Restore:
@@ -207,7 +211,7 @@ class Restore:
     ) -> None:
         self.store, self.manifest, self.target = store, manifest, target
         self.options, self.progress = options, progress
-        self.selections: list[str] = []
+        self.selections = _selections(options.paths)
         self.dirs: list[tuple[str, int, int]] = []  # (path, mode, mtime)
         self.link_paths: set[str] = set()
         self.n_files = self.n_bytes = 0

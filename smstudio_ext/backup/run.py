@@ -141,14 +141,14 @@ class BackupRun:
         opts = self.options
         window = RACY_WINDOW_NS if opts.racy_seconds is None else int(opts.racy_seconds * 1e9)
         self.racy_after = time.time_ns() - window
-        if not opts.dry_run:
-            self.lease = Lease(self.store, "backup", opts.lease_seconds).acquire()
         self.packer = Packer(
             None if opts.dry_run else self.store, pack_size=opts.pack_size, uploads=opts.uploads,
             compression=opts.compression,
             thread_init=lower_this_thread if opts.background else None,
         )  # fmt: skip
         try:
+            if not opts.dry_run:
+                self.lease = Lease(self.store, "backup", opts.lease_seconds).acquire()
             # Listed under the lock: a parent chosen before it could be pruned meanwhile.
             self.meta = self._prepare_parent(list_snapshot_ids(self.store))
             body = self._unchanged_by_speculation()
