@@ -152,21 +152,13 @@ def check_entry(entry: Any) -> Entry:
             raise BadInput(f"corrupt manifest entry for {path!r}: no content")
         total = 0
         refs = []
-        for ref in data:
-            if (
-                not isinstance(ref, list)
-                or len(ref) != 5
-                or not isinstance(ref[0], str)
-                or len(ref[0]) != 64
-                or not isinstance(ref[1], str)
-                or not ref[1].isalnum()
-                or not all(isinstance(x, int) and x >= 0 for x in ref[2:])
-            ):
-                raise BadInput(f"corrupt manifest entry for {path!r}: bad blob reference")
-            if ref[4] == 0:  # an empty file has no blobs; an empty blob is never written
-                raise BadInput(f"corrupt manifest entry for {path!r}: empty blob")
-            total += ref[4]
-            refs.append(Ref(*ref))
+        where = "corrupt manifest entry"
+        try:
+            for ref in data:
+                refs.append(check_ref(ref, where))
+                total += ref[4]
+        except BadInput as exc:  # the path goes into the message only when it is needed
+            raise BadInput(exc.message.replace(where, f"{where} for {path!r}", 1)) from None
         if total != size:
             raise BadInput(f"corrupt manifest entry for {path!r}: blob sizes do not add up")
         data = refs
@@ -174,20 +166,36 @@ def check_entry(entry: Any) -> Entry:
 
 
 def check_ref(ref: Any, where: str) -> Ref:
-    """A valid blob reference, named; ``BadInput`` (``where``: bad/empty blob) otherwise."""
+    """A valid blob reference, named; ``BadInput`` (``where`` the message starts with: bad or
+    empty blob) otherwise."""
+    if not isinstance(ref, (list, tuple)) or len(ref) != 5:
+        raise BadInput(f"{where}: bad blob reference")
+    sha, pack, off, stored, length = ref
     if (
-        not isinstance(ref, (list, tuple))
-        or len(ref) != 5
-        or not isinstance(ref[0], str)
-        or len(ref[0]) != 64
-        or not isinstance(ref[1], str)
-        or not ref[1].isalnum()
-        or not all(isinstance(x, int) and x >= 0 for x in ref[2:])
+        type(sha) is not str
+        or len(sha) != 64
+        or type(pack) is not str
+        or not pack.isalnum()
+        or type(off) is not int
+        or type(stored) is not int
+        or type(length) is not int
+        or off < 0
+        or stored < 0
+        or length < 0
     ):
         raise BadInput(f"{where}: bad blob reference")
-    if ref[4] == 0:  # an empty file has no blobs; an empty blob is never written
+    if length == 0:  # an empty file has no blobs; an empty blob is never written
         raise BadInput(f"{where}: empty blob")
-    return Ref(*ref)
+    return Ref(sha, pack, off, stored, length)
+
+
+def named(entry: list[Any]) -> Entry:
+    """An entry whose line was checked before (``check_entry``), named without checking it
+    again (restore reads each line several times; pass 1 checks them all)."""
+    data = entry[7]
+    if entry[1] == "f":
+        data = [Ref._make(ref) for ref in data]
+    return Entry(entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], entry[6], data)
 
 
 def manifest_refs(header: dict[str, Any]) -> list[Ref] | None:

@@ -133,8 +133,9 @@ def _path_kind(line: bytes) -> tuple[str, str]:
 
 def _same_entry(line: bytes, path: str) -> Entry:
     """The entry of a line whose path was read by ``_path_kind`` (both decode UTF-8 as pass 1
-    did, so they agree; checked anyway, as a refusal rather than a write elsewhere)."""
-    entry = mf.parse_entry(line)
+    did, so they agree; checked anyway, as a refusal rather than a write elsewhere). Pass 1
+    checked every line of this file: the entry is only named here."""
+    entry = mf.named(mf.decode_entry(line))
     if entry.path != path:
         raise BadInput(f"hostile or corrupt manifest line for {path!r}")
     return entry
