@@ -20,7 +20,10 @@ BIG = b"0" * 700_000 + MARK + b"." * 1_300_000 + MARK + b"x" * 1_200_000
 
 FILES = {
     "notes.txt": (b"first notes\n" * 40, 0o644),
-    "data/table.csv": (b"id,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(500)), 0o644),
+    "data/table.csv": (
+        b"id,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(500)),
+        0o644,
+    ),
     "bin/run.sh": (b"#!/bin/sh\necho legacy\n", 0o755),
     ".ssh/config": (b"Host *\n  User me\n", 0o600),
     "models/big.bin": (BIG, 0o644),
