@@ -18,6 +18,7 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
     tree,
 )
 
+from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import restore as restore_mod
 from smstudio_ext.backup.restore import DiskFull
 from smstudio_ext.backup.store import Store
@@ -132,7 +133,7 @@ def test_disk_full_in_a_later_window_with_overwrite_loses_nothing(
         p.write_text(f"today's work in {p.name}")
     disk_fills_after(monkeypatch, 7)
     with pytest.raises(DiskFull, match="disk full"):
-        svc.restore("latest", target=str(home), overwrite=True)
+        svc.restore("latest", target=str(home), options=restore_mod.RestoreOptions(overwrite=True))
     today = [p for p in backed_up if p.read_text() == f"today's work in {p.name}"]
     restored = [p for p in backed_up if p.read_text() == backed_up[p]]
     assert len(restored) == 7 and len(today) == len(backed_up) - 7  # each whole, one or other
@@ -230,13 +231,12 @@ def test_restore_memory_does_not_grow_with_the_number_of_files(
 
 def test_parent_body_offset_found_without_reading_the_body(tmp_path):
     from smstudio_ext.backup import manifest as mf
-    from smstudio_ext.backup.backup import _parent_body
 
     header = mf.gzip_member(json.dumps({"format": 1, "id": "x"}).encode() + b"\n")
     body = mf.gzip_member(b"".join(b'["f%05d","d",493,1,0,0,0,null]\n' % i for i in range(5000)))
     snap = tmp_path / "snap.jsonl.gz"
     snap.write_bytes(header + body)
-    assert _parent_body(str(snap)) == len(header)
+    assert mf.body_offset(str(snap)) == len(header)
     out = tmp_path / "out.jsonl.gz"
     mf.assemble({"format": 1, "id": "y"}, str(snap), str(out), offset=len(header))
     data = out.read_bytes()
@@ -251,11 +251,13 @@ def test_parent_body_offset_found_without_reading_the_body(tmp_path):
         ("not-gzip", b"plain text"),
     ):
         (tmp_path / name).write_bytes(content)
-        assert _parent_body(str(tmp_path / name)) is None, name
-    assert _parent_body(str(tmp_path / "missing")) is None
+        assert mf.body_offset(str(tmp_path / name)) is None, name
+    assert mf.body_offset(str(tmp_path / "missing")) is None
 
 
-def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, monkeypatch):
+def test_snapshot_object_is_its_header_alone(make_service, bucket, home, monkeypatch):
+    # The entries are stored as manifest pieces in packs: the object is one small gzip member,
+    # and a no-change snapshot lists the very pieces of its parent.
     make_many(home, n=5, big=False)
     bodies = []
     real_put = Store.put
@@ -268,11 +270,14 @@ def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, m
     monkeypatch.setattr(Store, "put", put)
     svc = make_service()
     first = svc.backup()
-    second = svc.backup()  # no change: the parent's body member reused from the state file
+    second = svc.backup()  # no change: the parent's pieces listed again, nothing uploaded
     (home / "zero.txt").write_text("now 1% changed")
     third = svc.backup()
     assert len(bodies) == 3
-    assert all(hasattr(b, "read") for b in bodies)  # a file, not the object's bytes
+    headers = [mf.read_header(b) for b in bodies]
+    assert all(len(gzip.decompress(b).splitlines()) == 1 for b in bodies)  # the header only
+    assert headers[0]["manifest"] == headers[1]["manifest"] != headers[2]["manifest"]
+    assert second["manifest_bytes_uploaded"] == 0 and third["manifest_pieces_new"] == 1
     ids = [s["id"] for s in svc.snapshots()]
     assert ids[-3:] == [first["snapshot_id"], second["snapshot_id"], third["snapshot_id"]]
     out = home.parent / "out"
@@ -285,7 +290,7 @@ def test_cancel_mid_restore_leaves_no_temporaries(
 ):
     import threading
 
-    from smstudio_ext.backup.backup import Cancelled
+    from smstudio_ext.backup.repo import Cancelled
 
     make_many(home, big=False)
     svc = make_service()
@@ -304,7 +309,9 @@ def test_cancel_mid_restore_leaves_no_temporaries(
     monkeypatch.setattr(Store, "get", get)
     out = tmp_path / "out"
     with pytest.raises(Cancelled):
-        restore_mod.run_restore(svc.store(), "latest", str(out), cancel=cancel)
+        restore_mod.run_restore(
+            svc.store(), "latest", str(out), restore_mod.RestoreOptions(cancel=cancel)
+        )
     got = tree(out)
     want = tree(home)
     assert not [r for r in got if r.endswith(restore_mod.TEMP_SUFFIX)]
@@ -347,7 +354,7 @@ def test_manifest_with_json_spacing_and_raw_utf8_restores_every_entry(
 def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
     make_service, bucket, home, tmp_path, monkeypatch
 ):
-    from smstudio_ext.backup import backup as backup_mod
+    from smstudio_ext.backup import repo
 
     make_many(home, big=False)
     svc = make_service()
@@ -365,7 +372,7 @@ def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
 
     monkeypatch.setattr(Store, "get", get)
     for chunk, gets in ((size - 1, 2), (size, 1), (size + 1, 1), (size // 3 + 1, 3), (64, -1)):
-        monkeypatch.setattr(backup_mod, "MANIFEST_CHUNK", chunk)
+        monkeypatch.setattr(repo, "MANIFEST_CHUNK", chunk)
         ranges.clear()
         out = tmp_path / f"out{chunk}"
         svc.restore("latest", target=str(out))
@@ -373,7 +380,7 @@ def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
         assert all(r is not None for r in ranges)
         assert len(ranges) == (gets if gets > 0 else -(-size // 64)), (chunk, ranges)
     # the state rebuilt from S3 (a new app) goes through the same ranges
-    monkeypatch.setattr(backup_mod, "MANIFEST_CHUNK", 100)
+    monkeypatch.setattr(repo, "MANIFEST_CHUNK", 100)
     ranges.clear()
     fresh = make_service(state_dir=str(tmp_path / "other-state"))
     result = fresh.backup()

@@ -19,10 +19,11 @@ import secrets
 import threading
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Callable
 
 from ..errors import NotConfigured
 from .blobindex import BlobIndex
+from .manifest import Ref
 from .store import Store
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -117,7 +118,7 @@ def maybe_compress(data: bytes) -> bytes | None:
 
 
 class Packer:
-    """Thread-safe. ``add`` returns the blob's ref ``[hex, pack_id, offset, stored, raw]``."""
+    """Thread-safe. ``add`` returns the blob's ``Ref`` (where it is stored)."""
 
     def __init__(
         self,
@@ -126,13 +127,13 @@ class Packer:
         pack_size: int = 8 * 1024 * 1024,
         uploads: int = 4,
         compression: bool = True,
-        on_uploaded: Callable[[int], None] | None = None,
+        thread_init: Callable[[], None] | None = None,
     ) -> None:
+        """``thread_init`` runs first in each upload thread (a background run's priority)."""
         self.store = store
         self.pack_size = pack_size
         self.compression = compression
         self.codec = ("zstd" if _ZSTD is not None else "zlib") if compression else "off"
-        self.on_uploaded = on_uploaded
         self._lock = threading.Lock()
         # ~32 B per known blob (a dict of bytes -> int costs ~240 B of RSS per blob)
         self._known = BlobIndex()
@@ -140,7 +141,9 @@ class Packer:
         self._pack_idx: dict[str, int] = {}
         self._buf = bytearray()
         self._pack_id = secrets.token_hex(16)
-        self._pool = ThreadPoolExecutor(max_workers=uploads, thread_name_prefix="smstudio-up")
+        self._pool = ThreadPoolExecutor(
+            max_workers=uploads, thread_name_prefix="smstudio-up", initializer=thread_init
+        )
         self._slots = threading.BoundedSemaphore(uploads + 1)  # packs in memory at most
         self._futures: list[Future[None]] = []
         self.error: BaseException | None = None
@@ -170,9 +173,11 @@ class Packer:
             value & mask,
         )
 
-    def know(self, ref: list[Any]) -> None:
+    def know(self, ref: Ref) -> None:
         """Register a blob stored by an earlier snapshot (dedup source)."""
-        self._known[bytes.fromhex(ref[0])[:16]] = self._encode(ref[1], ref[2], ref[3], ref[4])
+        self._known[bytes.fromhex(ref.sha256)[:16]] = self._encode(
+            ref.pack, ref.offset, ref.stored, ref.length
+        )
 
     def know_raw(self, hexd: bytes, pack: bytes, off: bytes, stored: bytes, raw: bytes) -> None:
         """``know`` from regex groups of a manifest line (no JSON parse)."""
@@ -180,14 +185,14 @@ class Packer:
             pack.decode(), int(off), int(stored), int(raw)
         )
 
-    def add(self, data: bytes, name: str = "") -> list[Any]:
+    def add(self, data: bytes, name: str = "") -> Ref:
         digest = hashlib.sha256(data).digest()
         key = digest[:16]
         hexd = digest.hex()
         hit = self._known.get(key)
         if hit is not None:
             self.blobs_dedup += 1
-            return [hexd, *self._decode(hit)]
+            return Ref(hexd, *self._decode(hit))
         stored = maybe_compress(data) if self.compression and compressible(name) else None
         body = data if stored is None else stored
         full = None
@@ -195,7 +200,7 @@ class Packer:
             hit = self._known.get(key)
             if hit is not None:
                 self.blobs_dedup += 1
-                return [hexd, *self._decode(hit)]
+                return Ref(hexd, *self._decode(hit))
             if self.error is not None:
                 raise self.error
             loc = (self._pack_id, len(self._buf), len(body), len(data))
@@ -208,7 +213,7 @@ class Packer:
                 self._buf = bytearray()
         if full is not None:
             self._submit(*full)
-        return [hexd, *loc]
+        return Ref(hexd, *loc)
 
     def _submit(self, pack_id: str, buf: bytearray) -> None:
         self._slots.acquire()
@@ -220,8 +225,6 @@ class Packer:
             if self.store is not None:
                 self.store.put(self.store.pack_key(pack_id), body)
             self.bytes_up += len(body)
-            if self.on_uploaded:
-                self.on_uploaded(len(body))
         except BaseException as exc:
             with self._lock:
                 if self.error is None:

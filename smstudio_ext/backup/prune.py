@@ -10,13 +10,14 @@ right before deleting anything.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import clock
 from . import manifest as mf
-from .backup import list_snapshot_ids
 from .lock import Lease
+from .repo import fetch_snapshot, list_snapshot_ids
 from .store import Store
 
 
@@ -55,11 +56,7 @@ def run_prune(
         forget = [i for i in ids if i not in set(kept)]
         referenced: set[str] = set()
         for snap_id in kept:
-            with mf.SnapshotReader(store.get(store.snapshot_key(snap_id))) as reader:
-                for entry in reader.entries():
-                    if entry[1] == "f":
-                        for ref in entry[7]:
-                            referenced.add(ref[1])
+            referenced.update(_referenced_packs(store, snap_id))
         packs = store.list("data/")
         # Packs younger than two leases (by S3's clock, not ours) may belong to a backup in
         # flight whose lock we judged expired (renewals throttled, clocks skewed): kept.
@@ -94,6 +91,20 @@ def run_prune(
     finally:
         if lease is not None:
             lease.release()
+
+
+def _referenced_packs(store: Store, snap_id: str) -> set[str]:
+    """Every pack a snapshot needs: its manifest pieces' and its files' blobs'."""
+    packs: set[str] = set()
+    with tempfile.TemporaryFile(prefix="smstudio-prune-") as fh:
+        header = fetch_snapshot(store, snap_id, fh)
+        packs.update(ref.pack for ref in mf.manifest_refs(header) or ())
+        fh.seek(0)
+        with mf.SnapshotReader(fh) as reader:
+            for entry in reader.entries():
+                if entry.kind == "f":
+                    packs.update(ref.pack for ref in entry.data)
+    return packs
 
 
 def _young(obj: dict[str, Any], after: datetime | None) -> bool:

@@ -23,7 +23,8 @@ def _service(args: argparse.Namespace) -> Any:
 
     env = Env(args)
     studio = env.section(Studio)
-    return BackupService(env.section(HomeBackup), env.context, lambda: env.aws, home=studio.home)
+    # env.aws loads no botocore until the first request (see smstudio_ext/aws.py)
+    return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
 
 
 def _fmt_bytes(n: float) -> str:
@@ -84,21 +85,20 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return cmd_prune(args)
     if args.action == "check":
         return cmd_check(args)
-    from ..backup.backup import Progress
-
     svc = _service(args)
-    progress = Progress()
+    run = svc.backup_run(
+        bucket=args.bucket,
+        source=args.source,
+        dry_run=args.dry_run,
+        excludes=args.exclude,
+        default_excludes=False if args.no_default_excludes else None,
+    )
+    # The "nothing changed?" check forks now, before the progress bar's thread exists (a
+    # process with threads never forks): a run on a terminal is as fast as one with -q.
+    run.speculate()
     tty = sys.stderr.isatty() and not args.json and not args.quiet
-    with ProgressBar(progress, tty):
-        result = svc.backup(
-            bucket=args.bucket,
-            source=args.source,
-            dry_run=args.dry_run,
-            excludes=args.exclude,
-            default_excludes=False if args.no_default_excludes else None,
-            progress=progress,
-            speculate=True,
-        )
+    with ProgressBar(run.progress, tty):
+        result = svc.execute(run)
     if args.json:
         print_json(result)
     elif not args.quiet:
@@ -176,21 +176,20 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     _fast_switching()
-    from ..backup.backup import Progress
+    from ..backup.repo import Progress
+    from ..backup.restore import RestoreOptions
 
     svc = _service(args)
     progress = Progress("restore")
     tty = sys.stderr.isatty() and not args.json and not args.quiet
+    options = RestoreOptions(
+        paths=tuple(args.paths), overwrite=args.overwrite, if_empty=args.if_empty
+    )
     with ProgressBar(progress, tty):
         result = svc.restore(
-            args.snapshot,
-            target=args.target,
-            paths=args.paths,
-            overwrite=args.overwrite,
-            if_empty=args.if_empty,
-            bucket=args.bucket,
+            args.snapshot, target=args.target, options=options, bucket=args.bucket,
             progress=progress,
-        )
+        )  # fmt: skip
     if args.json:
         print_json(result)
     elif not args.quiet:
