@@ -215,9 +215,15 @@ def test_cli_child_answer_unused_when_another_app_wrote_a_newer_snapshot(
 
 
 def test_cli_child_respects_the_racy_timestamp_rule(aws, bucket, home, tmp_path):
-    # files changed within the racy window of a run are read again by the next one
+    # files changed within the racy window of a run are read again by the next one. The
+    # window is an hour here: with the default 2 s, a loaded machine can take longer than
+    # that to start the first run after make_home, and the files are then rightly not racy
+    # (that run stores their real ctime and the next one takes the forked no-change path).
     make_home(home)
-    env = {**os.environ, **aws.env(), "HOME": str(tmp_path / "clihome")}
+    env = {
+        **os.environ, **aws.env(), "HOME": str(tmp_path / "clihome"),
+        "SMSTUDIO_BACKUP_RACY_SECONDS": "3600",
+    }  # fmt: skip
     args = [
         sys.executable, "-m", "smstudio_ext", "-v", "--endpoint-url", aws.endpoint_url,
         "--metadata", str(tmp_path / "none.json"), "backup", "--bucket", bucket,
