@@ -310,6 +310,7 @@ class AwsClients:
         }
         # the session and the base config, made with the first client (shared by copies)
         self._shared: dict[str, Any] = {"session": session} if session is not None else {}
+        self._credentials: dict[str, str] | None = None  # set by derive(credentials=...)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._request_hooks: list[Callable[[str, str], None]] = []
@@ -331,16 +332,16 @@ class AwsClients:
         other = copy.copy(self)
         other._clients = {}
         other._lock = threading.Lock()
+        # its own session and config, made with its first client like ours (a region keeps
+        # our session when one exists; credentials need a session of their own)
+        other._shared = {}
         if region:
             other.region = region
-            other._config = self._config.merge(Config(region_name=region))
+            other._config_args = {**self._config_args, "region_name": region}
         if credentials is not None:
-            other._session = botocore.session.Session(profile=self._session.profile)
-            other._session.set_credentials(
-                credentials["AccessKeyId"],
-                credentials["SecretAccessKey"],
-                credentials.get("SessionToken"),
-            )
+            other._credentials = dict(credentials)
+        elif "session" in self._shared:
+            other._shared["session"] = self._shared["session"]
         return other
 
     @classmethod
@@ -368,7 +369,14 @@ class AwsClients:
 
             self._shared["config"] = Config(**self._config_args)
             if "session" not in self._shared:
-                self._shared["session"] = botocore.session.Session(profile=self._profile)
+                session = botocore.session.Session(profile=self._profile)
+                if self._credentials is not None:  # a derived copy's (e.g. an assumed role)
+                    session.set_credentials(
+                        self._credentials["AccessKeyId"],
+                        self._credentials["SecretAccessKey"],
+                        self._credentials.get("SessionToken"),
+                    )
+                self._shared["session"] = session
         return self._shared["session"], self._shared["config"]
 
     def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:

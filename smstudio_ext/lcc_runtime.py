@@ -214,10 +214,8 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
         # dependency imports (pip names only the first missing one, so ask each)
         if not [m for m in REQUIRED if not _has(m)]:
             absent = [m for m in OPTIONAL if not _has(m)]
-            say(
-                "no %s here: the wheel alone (--no-deps); %s"
-                % (", ".join(absent), "; ".join(OPTIONAL[m] for m in absent))
-            )
+            why = "; ".join(OPTIONAL[m] for m in absent)
+            say(f"no {', '.join(absent)} here: the wheel alone (--no-deps); {why}")
             rc = _pip([*args, "--no-deps", str(wheel)], deadline - time.monotonic(), out)
             text = out.read_text(errors="replace")
     if rc != 0:
