@@ -32,10 +32,10 @@ from smstudio_ext.errors import AwsUnavailable, Conflict, SmStudioError
 def _failing_data_gets(monkeypatch):
     real_get = Store.get
 
-    def get(self, key, range_=None):
+    def get(self, key, range_=None, **kw):
         if "/data/" in key:
             raise AwsUnavailable("SlowDown after retries")
-        return real_get(self, key, range_)
+        return real_get(self, key, range_, **kw)
 
     monkeypatch.setattr(Store, "get", get)
 

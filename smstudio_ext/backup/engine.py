@@ -19,7 +19,9 @@ from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
 from . import repo
 from .config import HomeBackup
-from .excludes import load_excludes
+from .excludes import LeaveOut, load_excludes
+from .holdback import ShrinkGuard
+from .journal import unfinished_restore
 from .prune import run_prune
 from .restore import RestoreOptions, run_restore
 from .run import BackupRun, RunOptions
@@ -84,22 +86,32 @@ class BackupService:
         bucket: str | None = None,
         source: str | None = None,
         dry_run: bool = False,
-        excludes: list[str] | None = None,
-        default_excludes: bool | None = None,
+        leave_out: LeaveOut | None = None,
         background: bool = False,
+        allow_shrink: bool = False,
     ) -> BackupRun:
         """A run, ready to go: nothing read or sent yet (the CLI forks its no-change check on
-        it, ``BackupRun.speculate``, before it starts its progress bar). ``background``:
-        scheduled and final runs (few threads, all at low priority)."""
+        it, ``BackupRun.speculate``, before it starts its progress bar). ``leave_out``: the
+        door's exclude choices over the config's. ``background``: scheduled and final runs
+        (few threads, all at low priority). ``allow_shrink``: commit even a snapshot that
+        drops most of the parent's files on a fresh app (``holdback``). Exclude patterns that
+        do not compile are reported in the result and skipped."""
+        cfg = self.config
         src = self.source(source)
+        asked = leave_out or LeaveOut()
         exc = load_excludes(
             src,
-            default_excludes=self.config.default_excludes
-            if default_excludes is None
-            else default_excludes,
-            extra=[*self.config.excludes, *(excludes or [])],
+            default_excludes=cfg.default_excludes
+            if asked.default_excludes is None
+            else asked.default_excludes,
+            extra=[(p, "HomeBackup.excludes") for p in cfg.excludes]
+            + [(p, "--exclude") for p in asked.excludes],
+            include_secrets=cfg.include_secrets
+            if asked.include_secrets is None
+            else asked.include_secrets,
+            secret_excludes=cfg.secret_excludes,
         )
-        cfg = self.config
+        guard = ShrinkGuard(cfg.hold_back_ratio, cfg.hold_back_min_files, cfg.hold_back_hours)
         options = RunOptions(
             dry_run=dry_run,
             concurrency=cfg.background_concurrency if background else cfg.concurrency,
@@ -109,6 +121,7 @@ class BackupService:
             lease_seconds=cfg.lease_seconds,
             racy_seconds=cfg.racy_seconds,
             background=background,
+            shrink_guard=None if allow_shrink else guard,
         )
         store = self.store(bucket)
         return BackupRun(store, self.state(store, src), src, exc, options)
@@ -144,6 +157,12 @@ class BackupService:
             if self._restoring.locked():
                 raise Conflict("a restore is running; back up when it has finished")
             run = self.backup_run(**request)
+            if not run.options.dry_run:
+                # another process's restore (the LCC's, the CLI's): refused here, with the
+                # reason, rather than in the thread
+                reason = unfinished_restore(run.source)
+                if reason is not None:
+                    raise Conflict(reason)
             self.progress, self._cancel = run.progress, run.cancel
 
             def work() -> None:
@@ -202,6 +221,7 @@ class BackupService:
                 "kms": bool(cfg.kms_key_id),
                 "excludes": list(cfg.excludes),
                 "default_excludes": cfg.default_excludes,
+                "include_secrets": cfg.include_secrets,
             },
             "running": self.running,
             "progress": self._progress_dict() if self.running else None,
@@ -214,32 +234,12 @@ class BackupService:
         store = self.store(bucket)
         out: list[dict[str, Any]] = []
         for snap_id in repo.list_snapshot_ids(store):
-            key = store.snapshot_key(snap_id)
             try:
-                try:
-                    header = mf.read_header(store.get(key, "bytes=0-65535"))
-                except SmStudioError:
-                    header = mf.read_header(store.get(key))
+                header = repo.snapshot_header(store, snap_id)
             except SmStudioError as exc:
                 out.append({"id": snap_id, "error": exc.message})
                 continue
-            stats = header.get("stats") or {}
-            report = header.get("report") or {}
-            out.append(
-                {
-                    "id": snap_id,
-                    "time": header.get("time"),
-                    "host": header.get("host"),
-                    "source": header.get("source"),
-                    "parent": header.get("parent"),
-                    "files": stats.get("files"),
-                    "dirs": stats.get("dirs"),
-                    "links": stats.get("links"),
-                    "bytes": stats.get("bytes"),
-                    "skipped": len(report.get("skipped") or []),
-                    "changed_during_read": len(report.get("changed_during_read") or []),
-                }
-            )
+            out.append({"id": snap_id, **_listing(header)})
         return out
 
     def default_restore_target(self) -> str:
@@ -260,6 +260,7 @@ class BackupService:
         ``within_home`` (the REST door) refuses a target outside it. One restore at a time,
         and none while this service's backup runs (it would back up half-restored files)."""
         if target:
+            mf.fs_bytes(target, "restore target")  # NUL, a lone surrogate: one line, not a 500
             dest = os.path.normpath(os.path.join(self.home, os.path.expanduser(target)))
         else:
             dest = self.default_restore_target()
@@ -287,6 +288,7 @@ class BackupService:
             keep_days=self.config.keep_days,
             dry_run=dry_run,
             lease_seconds=self.config.lease_seconds,
+            data_min_files=self.config.hold_back_min_files,
         )
 
     def check(self, *, bucket: str | None = None, read_data: bool = False) -> dict[str, Any]:
@@ -368,3 +370,34 @@ class BackupService:
             "last_success": (last or {}).get("finished"),
             "last_snapshot_id": (last or {}).get("snapshot_id"),
         }
+
+
+def _listing(header: dict[str, Any]) -> dict[str, Any]:
+    """What the snapshot list shows of a header, each field of its type or None (a header is
+    data from the bucket: a damaged one must not break the list)."""
+    stats = header.get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    report = header.get("report")
+    report = report if isinstance(report, dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def number(value: Any) -> int | None:
+        return value if type(value) is int else None
+
+    def count(value: Any) -> int:
+        return len(value) if isinstance(value, list) else 0
+
+    return {
+        "time": text(header.get("time")),
+        "host": text(header.get("host")),
+        "source": text(header.get("source")),
+        "parent": text(header.get("parent")),
+        "files": number(stats.get("files")),
+        "dirs": number(stats.get("dirs")),
+        "links": number(stats.get("links")),
+        "bytes": number(stats.get("bytes")),
+        "skipped": count(report.get("skipped")),
+        "changed_during_read": count(report.get("changed_during_read")),
+    }

@@ -39,6 +39,20 @@ FORMATS = (1, 2)
 # changed entries change only their own piece, and a new or deleted entry only its piece.
 PIECE_BITS = 0xFF
 PIECE_MAX = 1 << 20
+# The format's largest blob (raw length): the first chunker's largest chunk. FastCDC cuts at
+# 4 MiB, a small file is one blob below 2 MiB, and a manifest piece is cut at this size at
+# the latest (a very long line goes into several pieces; readers join them). Every decode is
+# bounded by it: a stored blob that inflates beyond its recorded length, or a reference that
+# claims more than this, is corrupt (a decompression bomb otherwise).
+MAX_BLOB = 8 << 20
+# The longest entry line a reader accepts (one JSON array: a file of ~600k chunks, ~700 GB
+# at the average chunk size); a longer one is corrupt, and a backup skips a file whose line
+# would be longer (reported). Bounds what one line costs to hold and parse.
+MAX_LINE = 64 << 20
+# Linux's PATH_MAX and NAME_MAX (bytes): a manifest path no file system call can take is
+# corrupt (a backup never records one: its walk cannot stat it).
+PATH_MAX = 4096
+NAME_MAX = 255
 
 
 class Ref(NamedTuple):
@@ -110,7 +124,8 @@ def parse_entry(line: bytes) -> Entry:
 
 
 def check_path(path: Any) -> str:
-    """Refuse a manifest path that could land outside the restore target."""
+    """Refuse a manifest path that could land outside the restore target, or that no file
+    system call can take (not encodable, longer than PATH_MAX, a name longer than NAME_MAX)."""
     if not isinstance(path, str) or not path:
         raise BadInput(f"hostile or corrupt manifest: invalid path {path!r}")
     if path.startswith("/") or "\x00" in path:  # a leading backslash is a name on POSIX
@@ -118,7 +133,29 @@ def check_path(path: Any) -> str:
     for part in path.split("/"):
         if part in ("", ".", ".."):
             raise BadInput(f"hostile manifest: path {path!r} escapes the restore target")
+    raw = fs_bytes(path, "manifest path")
+    if len(raw) >= PATH_MAX or (len(raw) > NAME_MAX and _long_name(raw)):
+        raise BadInput(
+            f"corrupt manifest: path {path[:80]!r}... is longer than the file system allows"
+        )
     return path
+
+
+def _long_name(raw: bytes) -> bool:
+    return any(len(part) > NAME_MAX for part in raw.split(b"/"))
+
+
+def fs_bytes(name: str, what: str) -> bytes:
+    """``name`` as the file system sees it; ``BadInput`` when it has no such form (a NUL, or a
+    lone surrogate that is not an undecodable byte kept by ``surrogateescape``)."""
+    if "\x00" in name:
+        raise BadInput(f"invalid {what} {name[:200]!r}: contains a NUL character")
+    try:
+        return os.fsencode(name)
+    except UnicodeError:
+        raise BadInput(
+            f"invalid {what} {name[:200]!r}: not a valid file name (a lone surrogate)"
+        ) from None
 
 
 def link_above(path: str, links: set[str]) -> str | None:
@@ -145,8 +182,11 @@ def check_entry(entry: Any) -> Entry:
         raise BadInput(f"corrupt manifest entry for {path!r}: bad mode")
     if not isinstance(mtime, int) or not isinstance(size, int) or size < 0:
         raise BadInput(f"corrupt manifest entry for {path!r}: bad size or mtime")
-    if kind == "l" and not (isinstance(data, str) and data and "\x00" not in data):
-        raise BadInput(f"corrupt manifest entry for {path!r}: bad link target")
+    if kind == "l":
+        if not (isinstance(data, str) and data and "\x00" not in data):
+            raise BadInput(f"corrupt manifest entry for {path!r}: bad link target")
+        if len(fs_bytes(data, "link target")) >= PATH_MAX:
+            raise BadInput(f"corrupt manifest entry for {path!r}: link target too long")
     if kind == "f":
         if not isinstance(data, list):
             raise BadInput(f"corrupt manifest entry for {path!r}: no content")
@@ -186,6 +226,10 @@ def check_ref(ref: Any, where: str) -> Ref:
         raise BadInput(f"{where}: bad blob reference")
     if length == 0:  # an empty file has no blobs; an empty blob is never written
         raise BadInput(f"{where}: empty blob")
+    if length > MAX_BLOB:
+        raise BadInput(f"{where}: a blob of {length} bytes (the format allows {MAX_BLOB})")
+    if stored > length:  # stored compressed only when smaller, else as is
+        raise BadInput(f"{where}: a blob stored in more bytes than it holds")
     return Ref(sha, pack, off, stored, length)
 
 
@@ -210,7 +254,9 @@ def manifest_refs(header: dict[str, Any]) -> list[Ref] | None:
 
 
 def pieces(lines: Iterator[bytes]) -> Iterator[bytes]:
-    """Entry lines cut into manifest pieces (see ``PIECE_BITS``)."""
+    """Entry lines cut into manifest pieces (see ``PIECE_BITS``); none is longer than
+    ``MAX_BLOB`` (a longer run of lines, i.e. one very long line, is split: readers join the
+    pieces before they read lines)."""
     buf: list[bytes] = []
     size = 0
     for line in lines:
@@ -219,10 +265,15 @@ def pieces(lines: Iterator[bytes]) -> Iterator[bytes]:
         # the JSON of the path ends at the first '","' (a '"' inside it is escaped)
         path = memoryview(line)[: line.find(b'","')]
         if size >= PIECE_MAX or zlib.crc32(path) & PIECE_BITS == PIECE_BITS:
-            yield b"".join(buf)
+            yield from _at_most_max_blob(b"".join(buf))
             buf, size = [], 0
     if buf:
-        yield b"".join(buf)
+        yield from _at_most_max_blob(b"".join(buf))
+
+
+def _at_most_max_blob(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), MAX_BLOB):
+        yield data[start : start + MAX_BLOB]
 
 
 def gzip_member(data: bytes, level: int = 6) -> bytes:
@@ -319,7 +370,9 @@ class SnapshotReader:
         else:
             self._fh = gzip.open(source, "rb")
         try:
-            first = self._fh.readline()
+            first = self._fh.readline(MAX_LINE + 1)
+            if len(first) > MAX_LINE:
+                raise ValueError("header line too long")
             self.header = json.loads(first)
         except (OSError, EOFError, ValueError, zlib.error) as exc:
             self._fh.close()
@@ -329,8 +382,17 @@ class SnapshotReader:
             raise BadInput("unsupported or corrupt snapshot format")
 
     def lines(self) -> Iterator[bytes]:
+        """The entry lines as stored; a line longer than ``MAX_LINE`` is ``BadInput`` (never
+        held whole: a gzip member of a few MB can inflate to one line of GBs)."""
+        readline = self._fh.readline
+        limit = MAX_LINE + 1
         try:
-            for line in self._fh:
+            while True:
+                line = readline(limit)
+                if not line:
+                    return
+                if len(line) == limit and line[-1:] != b"\n":
+                    raise BadInput(f"corrupt snapshot body: a line longer than {MAX_LINE} bytes")
                 if line != b"\n":
                     yield line
         except (OSError, EOFError, zlib.error) as exc:
@@ -364,15 +426,18 @@ def body_offset(snapshot_path: str) -> int | None:
     """Where a snapshot file's entries member (the gzip member after its header) starts, or
     None if the file is unusual. Only the header member is read."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    consumed = 0
+    consumed = inflated = 0
     try:
         with open(snapshot_path, "rb") as fh:
             while not d.eof:
-                block = fh.read(64 * 1024)
+                block = d.unconsumed_tail or fh.read(64 * 1024)
                 if not block:
                     return None
-                d.decompress(block)
-                consumed += len(block)
+                if not d.unconsumed_tail:
+                    consumed += len(block)
+                inflated += len(d.decompress(block, 1 << 20))  # bounded: output is dropped
+                if inflated > MAX_LINE:
+                    return None  # no header is that large
             rest = d.unused_data
             offset = consumed - len(rest)
             if len(rest) < 18:

@@ -23,20 +23,28 @@ from typing import Callable
 
 from ..errors import NotConfigured
 from .blobindex import BlobIndex
-from .manifest import Ref
+from .manifest import MAX_BLOB, Ref
 from .store import Store
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], bytes]] | None:
-    """(compress level 1, decompress with a size bound) from whichever zstd is importable."""
+    """(compress level 1, decompress at most ``size`` bytes) from whichever zstd is
+    importable. The bound holds whatever the frame says about itself: a frame header can
+    claim any content size, and zstandard's one-shot ``decompress`` allocates what it claims
+    (``max_output_size`` bounds only frames that do not say), so a claim above ``size`` is
+    refused before anything is allocated."""
     try:  # Python 3.14+
         from compression import zstd as std  # type: ignore[import-not-found]
 
         def std_decompress(data: bytes, size: int) -> bytes:
-            # at most size bytes: a longer stream fails the caller's length check
-            return std.ZstdDecompressor().decompress(data, size)  # type: ignore[no-any-return]
+            # max_length bounds the output whatever the frame claims; one byte more than
+            # size tells a longer stream (refused) from an exact one
+            out = std.ZstdDecompressor().decompress(data, size + 1)
+            if len(out) > size:
+                raise ValueError(f"inflates beyond its recorded {size} bytes")
+            return out  # type: ignore[no-any-return]
 
         return (lambda data: std.compress(data, 1)), std_decompress
     except ImportError:
@@ -54,6 +62,9 @@ def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], byte
         return ctx.compress(data)  # type: ignore[no-any-return]
 
     def decompress(data: bytes, size: int) -> bytes:
+        claimed = zstandard.frame_content_size(data)
+        if claimed > size:  # -1: the frame does not say; max_output_size bounds it then
+            raise ValueError(f"frame claims {claimed} bytes, its blob records {size}")
         ctx = getattr(local, "d", None)
         if ctx is None:
             ctx = local.d = zstandard.ZstdDecompressor()
@@ -74,8 +85,12 @@ def _compress(data: bytes) -> bytes:
 
 
 def decompress(stored: bytes | memoryview, size: int) -> bytes:
-    """A stored blob back to its ``size`` bytes; ``ValueError`` when it is not a valid stream
-    (the caller says which blob); ``NotConfigured`` when it is zstd and no decoder exists."""
+    """A stored blob back to its ``size`` bytes, never more: ``size`` is at most the format's
+    ``MAX_BLOB`` and the decoder stops there (a few KB can otherwise inflate to GBs).
+    ``ValueError`` when it is not a valid stream or inflates beyond ``size`` (the caller says
+    which blob); ``NotConfigured`` when it is zstd and no decoder exists."""
+    if not 0 < size <= MAX_BLOB:
+        raise ValueError(f"a blob of {size} bytes (the format allows {MAX_BLOB})")
     if bytes(stored[:4]) == ZSTD_MAGIC:
         if _ZSTD is None:
             raise NotConfigured(
@@ -86,10 +101,16 @@ def decompress(stored: bytes | memoryview, size: int) -> bytes:
             return _ZSTD[1](bytes(stored), size)
         except Exception as exc:  # zstd's own error types differ between the two modules
             raise ValueError(f"invalid zstd data: {exc}") from exc
+    inflater = zlib.decompressobj()
     try:
-        return zlib.decompress(stored)
+        out = inflater.decompress(stored, size + 1)  # one byte more tells "too long"
     except zlib.error as exc:
         raise ValueError(f"invalid zlib data: {exc}") from exc
+    if len(out) > size:
+        raise ValueError(f"invalid zlib data: inflates beyond its recorded {size} bytes")
+    if not inflater.eof:
+        raise ValueError("invalid zlib data: incomplete or truncated stream")
+    return out
 
 
 # Content that is already compressed: not worth a zlib attempt.

@@ -149,13 +149,18 @@ class ChangedFiles:
         out: list[bytes | None] = []
         for rel, prev in rels:
             entry, problem = self.reader.read(os.path.join(self.source, rel), rel, prev)
+            line = None if entry is None else mf.encode_entry(entry)
+            if line is not None and len(line) > mf.MAX_LINE:
+                # a reader would refuse the snapshot (a file of ~600k chunks or more)
+                entry, line = None, None
+                problem = f"too large: more chunks than one manifest line holds ({mf.MAX_LINE} B)"
             if problem:
                 if entry is None:
                     self.report.skip(rel, problem)
                     log.warning("smstudio backup: skipped %r: %s", rel, problem)
-                else:
+                elif len(self.changed) < 1000:  # the header reports 1,000 at most
                     self.changed.append({"path": rel, "problem": problem})
-            out.append(None if entry is None else mf.encode_entry(entry))
+            out.append(line)
         return out
 
     def run(self, plan_path: str, writer: mf.EntryWriter, cancel: threading.Event) -> None:

@@ -153,7 +153,8 @@ def download_to(store: Store, key: str, fh: IO[bytes]) -> int:
         except SmStudioError:
             if off:
                 raise
-            data = store.get(key)  # e.g. an empty object (a range of it is refused)
+            # e.g. an empty object (a range of it is refused); never more than one range
+            data = store.get(key, limit=chunk)
             fh.write(data)
             return len(data)
         if len(data) > chunk:
@@ -167,6 +168,43 @@ def download_to(store: Store, key: str, fh: IO[bytes]) -> int:
 # Manifest pieces fetched at once (ranged GETs of neighbouring pieces of one pack, in order).
 PIECE_FETCHES = 8
 _SPAN_GAP = 256 * 1024  # neighbours this close in one pack share a GET
+# The most one ranged GET of a pack asks for (restore, check, manifest pieces): a pack is
+# ~8 MiB plus its last blob, so one GET still fetches a whole pack; a manifest that spreads
+# references over a huge object costs more GETs, never more memory.
+SPAN_MAX = 16 << 20
+# A snapshot header (the first gzip member) larger than this is corrupt: it holds the stats,
+# a report of at most 1,000 skipped and 1,000 changed files, and one reference per ~256
+# entries.
+HEADER_MAX = 64 << 20
+
+
+def pack_spans(
+    items: list[Any], offset: Any, end: Any, max_span: int | None = None
+) -> list[list[Any]]:
+    """``items`` (blob references into one pack) sorted by offset and grouped into runs that
+    one ranged GET of at most ``max_span`` bytes covers (a single blob longer than that is a
+    run of its own: the format bounds blobs to ``MAX_BLOB``)."""
+    max_span = SPAN_MAX if max_span is None else max_span
+    runs: list[list[Any]] = []
+    lo = 0
+    for item in sorted(items, key=offset):
+        if runs and end(item) - lo <= max_span:
+            runs[-1].append(item)
+            continue
+        runs.append([item])
+        lo = offset(item)
+    return runs
+
+
+def snapshot_header(store: Store, snap_id: str) -> dict[str, Any]:
+    """A snapshot's header from the first bytes of its object (a format 1 object's body is
+    not downloaded); ``BadInput`` when corrupt, ``NotFound`` when gone."""
+    key = store.snapshot_key(snap_id)
+    try:
+        return mf.read_header(store.get(key, "bytes=0-65535"))
+    except BadInput:
+        # a header member longer than 64 KiB (or a server that refused the range)
+        return mf.read_header(store.get(key, f"bytes=0-{HEADER_MAX - 1}"))
 
 
 def fetch_snapshot(store: Store, snap_id: str, fh: IO[bytes]) -> dict[str, Any]:
@@ -194,30 +232,40 @@ def fetch_snapshot(store: Store, snap_id: str, fh: IO[bytes]) -> dict[str, Any]:
 def _read_first_member(fh: IO[bytes]) -> tuple[dict[str, Any], int]:
     """(header, bytes of the first gzip member) of a snapshot object in ``fh``."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    text = b""
-    consumed = 0
+    parts: list[bytes] = []
+    size = consumed = 0
     try:
         while not d.eof:
-            block = fh.read(64 * 1024)
+            block = d.unconsumed_tail or fh.read(64 * 1024)
             if not block:
                 raise BadInput("corrupt snapshot: truncated header")
-            text += d.decompress(block)
-            consumed += len(block)
-            if len(text) > 64 << 20:
+            if not d.unconsumed_tail:
+                consumed += len(block)
+            # bounded output: a few KB of gzip must not inflate to GBs before the check
+            part = d.decompress(block, HEADER_MAX + 1 - size)
+            parts.append(part)
+            size += len(part)
+            if size > HEADER_MAX:
                 raise BadInput("corrupt snapshot: header too large")
     except zlib.error as exc:
         raise BadInput(f"corrupt snapshot header: {exc}") from exc
+    text = b"".join(parts)
     return mf.parse_header(text.split(b"\n", 1)[0]), consumed - len(d.unused_data)
 
 
 def _spans(refs: list[Ref]) -> Iterator[list[Ref]]:
-    """Consecutive refs of one pack close to each other: one ranged GET each."""
+    """Consecutive refs of one pack close to each other: one ranged GET each (of at most
+    ``SPAN_MAX`` bytes)."""
     span: list[Ref] = []
     for ref in refs:
         if span:
             last = span[-1]
             end = last.offset + last.stored
-            if ref.pack != last.pack or not end <= ref.offset <= end + _SPAN_GAP:
+            if (
+                ref.pack != last.pack
+                or not end <= ref.offset <= end + _SPAN_GAP
+                or ref.offset + ref.stored - span[0].offset > SPAN_MAX
+            ):
                 yield span
                 span = []
         span.append(ref)

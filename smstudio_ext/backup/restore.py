@@ -2,11 +2,15 @@
 
 Every manifest path is checked before anything is written (absolute paths, ``..``, empty
 components, and parents that resolve outside the target are refused). One ranged GET per
-pack fetches the blobs that are needed; each blob is verified against its SHA-256 before it is
-written with ``pwrite`` at its offset. A file gets its mode and mtime as soon as it is
-complete, so an interrupted restore resumes by skipping files whose size and mtime already
-match. Symlinks are created last and never followed. On any failure (disk full included)
-files that were not completed are removed.
+pack (per window, at most ``SPAN_MAX`` bytes) fetches the blobs that are needed; each blob is
+decoded no further than its recorded length and verified against its SHA-256 before it is
+written with ``pwrite`` at its offset. A file is written in a private temporary directory
+(``mkdtemp`` in the target, one per file system) and renamed into place once complete with its
+mode and mtime, so an interrupted restore resumes by skipping files whose size and mtime
+already match, and no name in the target can collide with a temporary. Symlinks are created
+last and never followed. On any failure (disk full included) files that were not completed
+are removed. The restore journal (``journal``) marks the target while the restore runs or is
+unfinished: a re-run resumes it, and no backup of that home runs meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from .. import clock
 from ..errors import BadInput, Conflict, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
+from .journal import TEMP_PREFIX, Journal, read_marker, reserved
 from .manifest import Entry, Ref
 from .packer import decompress, zstd_available
 from .repo import (
@@ -38,14 +43,15 @@ from .repo import (
     Progress,
     fetch_snapshot,
     list_snapshot_ids,
+    pack_spans,
     resolve_snapshot,
 )
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
 
-TEMP_SUFFIX = ".~smstudio-restore"
 _AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+_SETID = 0o6000  # setuid, setgid
 
 # Verify-and-write threads: few, so per-file syscalls do not convoy on the GIL; the
 # downloads around them run in parallel.
@@ -71,7 +77,19 @@ def home_is_empty(path: str) -> bool:
         names = os.listdir(path)
     except FileNotFoundError:
         return True
-    return all(n in EMPTY_HOME_ALLOWED for n in names)
+    return all(n in EMPTY_HOME_ALLOWED or reserved(n) for n in names)
+
+
+def check_target(target: str) -> str:
+    """The absolute restore target; ``BadInput`` for a name no file system takes (NUL, a
+    lone surrogate) or something that exists and is not a directory (``/dev/null``)."""
+    if not isinstance(target, str) or not target:
+        raise BadInput("the restore target must be a directory path")
+    mf.fs_bytes(target, "restore target")
+    target = os.path.abspath(target)
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise BadInput(f"restore target {target!r} exists and is not a directory")
+    return target
 
 
 def _selected(path: str, selections: list[str]) -> bool:
@@ -147,7 +165,10 @@ class RestoreOptions:
 
     paths: tuple[str, ...] = ()  # only these (relative) paths; empty: everything
     overwrite: bool = False  # replace existing files that differ
-    if_empty: bool = False  # only into a target that holds nothing but a fresh home's files
+    # Only into a target that holds nothing but a fresh home's files, or that an interrupted
+    # restore left unfinished (resumed). What is there and differs is kept, not a conflict.
+    if_empty: bool = False
+    keep_setid: bool = False  # as root, keep setuid/setgid bits (dropped by default)
     concurrency: int = 8  # parallel pack downloads
     cancel: threading.Event | None = None
 
@@ -163,13 +184,21 @@ def run_restore(
     options = options or RestoreOptions()
     progress = progress or Progress("restore")
     t0 = time.monotonic()
-    target = os.path.abspath(target)
-    if options.if_empty and not home_is_empty(target):
-        return {"restored": False, "reason": f"{target} is not empty", "target": target}
-    if options.if_empty and not list_snapshot_ids(store):
-        return {"restored": False, "reason": "no snapshot to restore", "target": target}
-    snap_id = resolve_snapshot(store, snapshot)
+    target = check_target(target)
     _selections(options.paths)  # bad paths refused before any download
+    previous = read_marker(target) if os.path.isdir(target) else None
+    if options.if_empty:
+        if previous is not None:
+            # An interrupted restore: resumed (its snapshot, if it is still there).
+            snap = previous.get("snapshot_id")
+            if isinstance(snap, str) and snap in list_snapshot_ids(store):
+                snapshot = snap
+            log.info("smstudio restore: resuming the unfinished restore into %s", target)
+        elif not home_is_empty(target):
+            return {"restored": False, "reason": f"{target} is not empty", "target": target}
+        elif not list_snapshot_ids(store):
+            return {"restored": False, "reason": "no snapshot to restore", "target": target}
+    snap_id = resolve_snapshot(store, snapshot)
     manifest = _Manifest(store, snap_id)
     try:
         with manifest.reader() as reader:
@@ -179,7 +208,13 @@ def run_restore(
                 f"snapshot {snap_id} stores Zstandard-compressed data and no decoder is "
                 "installed here: pip install zstandard (nothing was written)"
             )
-        result = Restore(store, manifest, target, options, progress).run(snap_id)
+        try:
+            result = Restore(store, manifest, target, options, progress).run(snap_id)
+        except OSError as exc:  # the target itself (a writer's errors are mapped there)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull(f"disk full while restoring into {target}: {exc}") from exc
+            raise BadInput(f"cannot restore into {target!r}: {exc.strerror or exc}") from exc
+        result["resumed"] = previous is not None
         result["seconds"] = round(time.monotonic() - t0, 3)
         return result
     finally:
@@ -223,6 +258,19 @@ class Restore:
         self.touched: set[str] = set()  # existing directories this run wrote into
         self.made: set[str] = set()  # parent directories known to exist
         self.files_todo = self.bytes_todo = 0
+        # --if-empty: what is there and differs is kept (a fresh home's own files, or work
+        # done in a partly restored home before the restore resumed), never a conflict
+        self.keep = options.if_empty and not options.overwrite
+        self.kept: list[str] = []  # paths kept (the first ones, for the result)
+        self.n_kept = 0
+        # as root, setuid/setgid bits are dropped unless asked for
+        self.mode_mask = 0o7777 & ~_SETID if _AS_ROOT and not options.keep_setid else 0o7777
+        self.journal: Journal | None = None
+        self.journal_info: dict[str, Any] = {}
+        self.resuming = False  # the target holds an interrupted restore's marker
+        self.target_dev = 0
+        self.temp_dirs: dict[int, str] = {}  # file system (st_dev) -> private temp directory
+        self.parent_dev: dict[str, int] = {}  # parent directory -> its st_dev (not fresh)
 
     def run(self, snap_id: str) -> dict[str, Any]:
         self.validate()
@@ -233,14 +281,35 @@ class Restore:
         self.real_target = os.path.realpath(target)
         self.refuse_and_count()
         os.makedirs(target, exist_ok=True)
-        self.progress.phase = "restore"
-        self.progress.files_total = self.files_todo
-        self.progress.bytes_total = self.bytes_todo
-        self.make_directories()
-        self.check_parents()
-        written = self.write_files()
-        n_links = self.make_links()
-        self.set_directory_metadata()
+        self.target_dev = os.stat(target).st_dev
+        # Marked before the first write (or now, to take over an unfinished one), removed
+        # once complete (see ``journal``); a restore that wrote nothing leaves no mark.
+        self.journal = journal = Journal(target)
+        self.journal_info = {
+            "snapshot_id": snap_id, "paths": self.selections,
+            "if_empty": self.options.if_empty, "overwrite": self.options.overwrite,
+        }  # fmt: skip
+        self.resuming = journal.previous is not None
+        if self.resuming:
+            self.begin_writing()
+        complete = False
+        try:
+            self.progress.phase = "restore"
+            self.progress.files_total = self.files_todo
+            self.progress.bytes_total = self.bytes_todo
+            self.make_directories()
+            self.check_parents()
+            written = self.write_files()
+            self.remove_temp_dirs()
+            n_links = self.make_links()
+            self.set_directory_metadata()
+            complete = True
+        finally:
+            self.remove_temp_dirs()
+            if complete:
+                journal.finish()
+            else:
+                journal.close()  # a marker stays: unfinished (a re-run resumes)
         self.progress.phase = "done"
         return {
             "restored": True,
@@ -250,13 +319,62 @@ class Restore:
             "files_written": written,
             "dirs": len(self.dirs),
             "links": n_links,
+            "kept": self.n_kept,
+            "kept_paths": self.kept,
             "bytes_written": self.progress.bytes_done,
             "finished": clock.isoformat_z(clock.utcnow()),
             "requests": dict(self.store.requests),
         }
 
+    def begin_writing(self) -> None:
+        """Before the first change to the target: the journal's marker (once)."""
+        journal = self.journal
+        if journal is not None and journal.fd < 0:
+            journal.begin(self.journal_info)
+
+    # -- private temporary directories (one per file system: renames stay within it)
+    def temp_dir_for(self, parent: str) -> str:
+        """The private temporary directory for files going into ``parent``: the target's,
+        unless ``parent`` lies on another file system (a mount inside a target that was not
+        empty), which gets its own there. Created on first use and recorded in the journal."""
+        dev = self.target_dev
+        if not self.fresh and parent != self.target:
+            found = self.parent_dev.get(parent)
+            if found is None:
+                found = self.parent_dev[parent] = os.stat(parent).st_dev
+            dev = found
+        path = self.temp_dirs.get(dev)
+        if path is None:
+            self.begin_writing()
+            base = self.target if dev == self.target_dev else parent
+            path = self.temp_dirs[dev] = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=base)
+            if self.journal is not None:
+                self.journal.add_temp_dir(path)
+        return path
+
+    def remove_temp_dirs(self) -> None:
+        """Remove the temporary directories (empty once every file was installed or its
+        temporary removed; whatever is left in them was never a restored file)."""
+        import shutil
+
+        for path in self.temp_dirs.values():
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+        self.temp_dirs.clear()
+
+    def _keep(self, path: str) -> None:
+        self.n_kept += 1
+        if len(self.kept) < 20:
+            self.kept.append(path)
+
     # -- what is wanted, and where it goes
     def wanted(self, path: str, kind: str) -> bool:
+        if ".smstudio-restore" in path and any(reserved(p) for p in path.split("/")):
+            return False  # the restore's own marker and temporaries: never from a snapshot
         selections = self.selections
         if not selections:
             return True
@@ -354,6 +472,9 @@ class Restore:
             if state == "same":
                 return 0
             if state == "differs" and not overwrite:
+                if self.keep:
+                    self._keep(path)
+                    return 0
                 return 1
             self.files_todo += 1
             self.bytes_todo += entry.size
@@ -369,6 +490,9 @@ class Restore:
             same = os.path.islink(dest) and os.readlink(dest) == _same_entry(line, path).data
         except OSError:
             same = False
+        if not same and self.keep:
+            self._keep(path)
+            return 0
         return int(not same)
 
     def make_directories(self) -> None:
@@ -376,6 +500,7 @@ class Restore:
         for rel, _mode, _mtime in self.dirs:
             dest = self.place(rel)[0]
             if dest not in self.existing_dirs:
+                self.begin_writing()
                 _make_dir(dest, self.options.overwrite)
 
     def check_parents(self) -> None:
@@ -392,12 +517,11 @@ class Restore:
     def write_files(self) -> int:
         """Files, one window at a time; returns how many were written."""
         opts = self.options
-        writer = _Writer(
-            self.store, self.target, self.fresh, self.progress, opts.cancel, opts.concurrency
-        )
+        writer = _Writer(self.store, self.target, self.fresh, self.progress, opts, self.mode_mask)
         written = 0
         try:
             window: list[Entry] = []
+            temps: list[str] = []
             refs = 0
             for entry in self.wanted_entries("f"):
                 dest, parent = self.place(entry.path)
@@ -409,13 +533,14 @@ class Restore:
                 if self.existing_dirs and parent in self.existing_dirs:
                     self.touched.add(parent)
                 window.append(entry)
+                temps.append(self.temp_dir_for(parent))
                 refs += len(entry.data)
                 if len(window) >= WINDOW_FILES or refs >= WINDOW_REFS:
-                    writer.write(window)
+                    writer.write(window, temps)
                     written += len(window)
-                    window, refs = [], 0
+                    window, temps, refs = [], [], 0
             if window:
-                writer.write(window)
+                writer.write(window, temps)
                 written += len(window)
             writer.finish()
         finally:
@@ -438,9 +563,13 @@ class Restore:
             try:
                 if not (os.path.islink(dest) and os.readlink(dest) == entry.data):
                     if os.path.lexists(dest):
+                        if self.keep:
+                            continue  # counted as kept before anything was written
                         if not self.options.overwrite:
                             raise Conflict(f"{dest} exists; pass --overwrite")
+                        self.begin_writing()
                         _remove_if_needed(dest)
+                    self.begin_writing()
                     os.symlink(entry.data, dest)
                 os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
             except NotImplementedError:
@@ -452,18 +581,21 @@ class Restore:
         # Parents resolved afresh once, after every link exists (nothing below changes what a
         # path resolves to), then remembered as in the passes before.
         self.safe_dirs.clear()
+        if self.dirs:
+            self.begin_writing()
         self.dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
         for rel, mode, mtime in self.dirs:
             dest = self.place(rel)[0]
             if not stat.S_ISDIR(os.lstat(dest).st_mode):
                 continue  # the manifest cannot have both; the target might
-            if dest in self.existing_dirs and not self.options.overwrite:
+            if dest in self.existing_dirs and not self.options.overwrite and not self.resuming:
                 # A directory that was there: its mode is the user's. Its mtime is reset only
-                # if this run wrote into it (a resumed restore), as our writes changed it anyway.
+                # if this run wrote into it, as our writes changed it anyway. (Resuming an
+                # interrupted restore, the directories are that restore's: set as made.)
                 if dest in self.touched:
                     os.utime(dest, ns=(mtime, mtime))
                 continue
-            os.chmod(dest, mode)
+            os.chmod(dest, mode & self.mode_mask)  # as root: no setgid directories either
             os.utime(dest, ns=(mtime, mtime))
 
 
@@ -493,14 +625,15 @@ class _Writer:
         target: str,
         fresh: bool,
         progress: Progress,
-        cancel: threading.Event | None,
-        concurrency: int,
+        options: RestoreOptions,
+        mode_mask: int = 0o7777,
     ) -> None:
         self.store, self.target, self.fresh = store, target, fresh
-        self.progress, self.cancel = progress, cancel
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="smstudio-restore")
+        self.progress, self.cancel, self.mode_mask = progress, options.cancel, mode_mask
+        self.pool = ThreadPoolExecutor(options.concurrency, thread_name_prefix="smstudio-restore")
         self.locks = [threading.Lock() for _ in range(64)]
         self.inflight: deque[_Batch] = deque()
+        self.seq = 0  # temporaries are numbered: names in a private directory, never entries
 
     def close(self) -> None:
         """Stop (after an error elsewhere: the temporaries of windows in flight are removed)."""
@@ -512,11 +645,12 @@ class _Writer:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def write(self, todo: list[Entry]) -> None:
-        """Write a window (its empty files at once, its packs in parallel); returns once at
-        most ``PIPELINE_WINDOWS`` windows are still in flight; raises the first error."""
+    def write(self, todo: list[Entry], temps: list[str]) -> None:
+        """Write a window (its empty files at once, its packs in parallel; ``temps``: each
+        file's private temporary directory); returns once at most ``PIPELINE_WINDOWS``
+        windows are still in flight; raises the first error."""
         target, fresh, progress, locks = self.target, self.fresh, self.progress, self.locks
-        store = self.store
+        store, mode_mask = self.store, self.mode_mask
         status = bytearray(len(todo))  # 0 pending, 1 temp file exists, 2 complete
         remaining = [len(e.data) for e in todo]
         jobs: dict[str, list[tuple[Ref, int, int]]] = defaultdict(list)
@@ -525,17 +659,17 @@ class _Writer:
             for ref in entry.data:
                 jobs[ref.pack].append((ref, idx, offset))
                 offset += ref.length
+        first = self.seq
+        self.seq += len(todo)
 
         def temp_of(idx: int) -> str:
-            return os.path.join(target, todo[idx].path) + TEMP_SUFFIX
+            return os.path.join(temps[idx], str(first + idx))
 
         def open_temp(idx: int) -> int:
-            """The file's temporary (created on first use, exclusive of any other restore)."""
+            """The file's temporary (created on first use, in a directory only we write)."""
             with locks[idx % 64]:
                 tmp = temp_of(idx)
                 if status[idx] == 0:
-                    if os.path.lexists(tmp):
-                        os.unlink(tmp)  # left over by an interrupted restore
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                     status[idx] = 1
                     return fd
@@ -544,17 +678,16 @@ class _Writer:
         def install(idx: int) -> None:
             entry = todo[idx]
             tmp = temp_of(idx)
-            _finish_file(tmp, entry)
+            _finish_file(tmp, entry, mode_mask)
             dest = os.path.join(target, entry.path)
             if not fresh and os.path.isdir(dest) and not os.path.islink(dest):
                 _remove_if_needed(dest)  # a directory in the way (only with --overwrite)
             os.replace(tmp, dest)
             status[idx] = 2
 
-        def do_pack(pack_id: str) -> None:
+        def do_span(pack_id: str, items: list[tuple[Ref, int, int]]) -> None:
             if self.cancel is not None and self.cancel.is_set():
                 raise Cancelled("restore cancelled")
-            items = jobs[pack_id]
             lo = min(it[0].offset for it in items)
             hi = hi_of(items)
             data = store.get(store.pack_key(pack_id), f"bytes={lo}-{hi - 1}")
@@ -618,7 +751,12 @@ class _Writer:
                     os.close(open_temp(idx))
                     install(idx)
                     progress.add(1, 0)
-            batch.futures = [self.pool.submit(do_pack, p) for p in list(jobs)]
+            # one ranged GET per pack, split where a span would exceed SPAN_MAX bytes
+            batch.futures = [
+                self.pool.submit(do_span, pack_id, span)
+                for pack_id, items in jobs.items()
+                for span in pack_spans(items, _span_start, _span_end)
+            ]
         except BaseException as exc:
             self._fail(exc)
         while len(self.inflight) > PIPELINE_WINDOWS:
@@ -674,6 +812,14 @@ def hi_of(items: list[tuple[Ref, int, int]]) -> int:
     return max(it[0].offset + it[0].stored for it in items)
 
 
+def _span_start(item: tuple[Ref, int, int]) -> int:
+    return item[0].offset
+
+
+def _span_end(item: tuple[Ref, int, int]) -> int:
+    return item[0].offset + item[0].stored
+
+
 def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
@@ -695,11 +841,9 @@ def _cleanup_temps(status: bytearray, temp_of: Any) -> int:
     return removed
 
 
-def _finish_file(dest: str, entry: Entry) -> None:
-    mode = entry.mode
-    if _AS_ROOT:  # never hand out setuid/setgid programs when restoring as root
-        mode &= ~0o6000
-    os.chmod(dest, mode)
+def _finish_file(dest: str, entry: Entry, mode_mask: int) -> None:
+    # as root, setuid/setgid bits are not restored unless asked for (``mode_mask``)
+    os.chmod(dest, entry.mode & mode_mask)
     os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns))
 
 

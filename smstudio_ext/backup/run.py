@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from .. import clock
-from ..errors import BadInput
+from ..errors import BadInput, Conflict
 from . import manifest as mf
 from .chunker import CURRENT, LEGACY, Spec
 from .excludes import Excludes
+from .holdback import HeldBack, ShrinkGuard
+from .journal import unfinished_restore
 from .lock import Lease
 from .manifest import Entry, Ref
 from .merge import Merge, file_changed
@@ -73,6 +75,9 @@ class RunOptions:
     # priority, in threads of the run's own (``priority``).
     background: bool = False
     chunker: Spec = CURRENT
+    # A snapshot that drops most of the parent's files on a freshly started app is held
+    # back (``holdback``); None: never (``--allow-shrink``).
+    shrink_guard: ShrinkGuard | None = ShrinkGuard()
 
 
 class Body(NamedTuple):
@@ -136,6 +141,9 @@ class BackupRun:
         self.started, self.t0 = clock.utcnow(), time.monotonic()
         if not os.path.isdir(self.source):
             raise BadInput(f"backup source {self.source!r} is not a directory")
+        self._refuse_during_restore()
+        for problem in self.excludes.problems:
+            log.warning("smstudio backup: %s", problem)
         self.progress.phase = "scan"
         # Filesystem timestamps are wall-clock time: time.time_ns(), not the clock seam.
         opts = self.options
@@ -162,6 +170,24 @@ class BackupRun:
         finally:
             if self.lease is not None:
                 self.lease.release()
+
+    def _refuse_during_restore(self) -> None:
+        """``Conflict`` while a restore into the source (or above it) runs or is unfinished,
+        in any process (``journal``): a half-restored home must not become a snapshot."""
+        if self.options.dry_run:
+            return
+        reason = unfinished_restore(self.source)
+        if reason is not None:
+            raise Conflict(reason)
+
+    def _hold_back(self) -> str | None:
+        """Why this run's snapshot must be held back (see ``holdback``), or None."""
+        guard = self.options.shrink_guard
+        if guard is None or not self.meta:
+            return None
+        stats = self._parent_header().get("stats")
+        parent_files = stats.get("files") if isinstance(stats, dict) else None
+        return guard.reason(parent_files, self.stats["files"])
 
     def _prepare_parent(self, snapshot_ids: list[str]) -> dict[str, Any]:
         """Make the local state the newest remote snapshot; returns its meta ({} = none)."""
@@ -220,9 +246,14 @@ class BackupRun:
             reused = merge.end()
             merge.finish_plan()
             self.scan_seconds = time.monotonic() - self.t0
+            held = self._hold_back()  # decided before anything is read or uploaded
             if opts.dry_run:
                 merge.close()
-                return self._result(None)
+                result = self._result(None)
+                result["held_back"] = held
+                return result
+            if held is not None:
+                raise HeldBack(held, parent=self.meta.get("snapshot_id"))
             self.progress.phase = "upload"
             changed = self._read_changed(merge)
             if reused is not None:
@@ -320,7 +351,11 @@ class BackupRun:
             "host": socket.gethostname(),
             "entries": body.entries,
             "stats": self.stats,
-            "report": {"skipped": self.report.skipped, "changed_during_read": changed},
+            "report": {
+                "skipped": self.report.skipped,
+                "changed_during_read": changed,
+                "warnings": self.excludes.problems[:100],
+            },
             # Compression codecs its blobs may use (this run's and, through dedup, the
             # parent's): a restore without a zstd decoder refuses before writing anything.
             "codecs": self._codecs(),
@@ -336,6 +371,7 @@ class BackupRun:
             mf.assemble(header, body.path, snap_path, offset=body.offset)
             if self.lease is not None:
                 self.lease.check()  # never commit a snapshot whose packs a prune may remove
+            self._refuse_during_restore()  # one started during this run: nothing committed
             # The commit point: the header alone (the entries are in the pieces).
             self.store.put(self.store.snapshot_key(snap_id), mf.header_member(header))
             state.install(snap_path, snap_id, trusted=True)
@@ -407,6 +443,7 @@ class BackupRun:
             "compression": packer.codec,
             "requests": dict(self.store.requests),
             "skipped": self.report.skipped,
+            "warnings": list(self.excludes.problems),
         }
 
     def _state_skipper(self) -> Callable[[str], bool] | None:
