@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zlib
 
 SNAP = "20991231T000000.000000Z-evil0000"
@@ -42,37 +41,35 @@ def zstd_bomb(size):
     return b"".join(parts) + comp.flush()
 
 
+# The CLI as `python -m smstudio_ext` runs it, writing its own peak RSS (VmHWM, this process
+# alone) at exit: a forked child's ru_maxrss starts at its parent's RSS (here, pytest's).
+_CLI = """
+import atexit, os, re, sys
+def _peak():
+    with open("/proc/self/status") as fh:
+        kb = re.search(r"VmHWM:\\s+(\\d+)", fh.read()).group(1)
+    with open(os.environ["SMSTUDIO_TEST_PEAK"], "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+from smstudio_ext.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def cli(aws, tmp_path, *args, home=None, timeout=120):
-    """``python -m smstudio_ext ARGS`` as a real process against the emulator: (exit code,
-    stdout, stderr, peak RSS in MB, through wait4: this child's alone)."""
-    env = {**os.environ, **aws.env(), "HOME": str(home or tmp_path / "clihome")}
+    """``smstudio ARGS`` as a real process against the emulator: (exit code, stdout, stderr,
+    peak RSS of that process in MB)."""
+    peak = tmp_path / "cli.peak"
+    env = {
+        **os.environ, **aws.env(), "HOME": str(home or tmp_path / "clihome"),
+        "SMSTUDIO_TEST_PEAK": str(peak),
+    }  # fmt: skip
     cmd = [
-        sys.executable, "-m", "smstudio_ext", "--endpoint-url", aws.endpoint_url,
+        sys.executable, "-c", _CLI, "--endpoint-url", aws.endpoint_url,
         "--metadata", str(tmp_path / "none.json"), *args,
     ]  # fmt: skip
-    out, err = tmp_path / "cli.out", tmp_path / "cli.err"
-    with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen(cmd, env=env, stdout=fo, stderr=fe)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:  # wait4 (not wait): the rusage of this child alone
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{args} still running after {timeout} s")
-                time.sleep(0.05)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return (
-        proc.returncode,
-        out.read_text(errors="replace"),
-        err.read_text(errors="replace"),
-        usage.ru_maxrss / 1024,
-    )
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr, int(peak.read_text()) / 1024
 
 
 def reset_peak_rss():
@@ -82,5 +79,11 @@ def reset_peak_rss():
 
 
 def peak_rss_mb():
+    """This process's peak RSS since ``reset_peak_rss``."""
     with open("/proc/self/status") as fh:
         return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
+
+
+def rss_mb():
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1)) / 1024

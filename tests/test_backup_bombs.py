@@ -16,6 +16,7 @@ from backup_support import (
     peak_rss_mb,
     put_manifest,
     reset_peak_rss,
+    rss_mb,
     zlib_bomb,
     zstd_bomb,
 )
@@ -63,9 +64,10 @@ def test_a_bomb_within_the_claimed_size_stops_at_it(svc, bombs, tmp_path, codec)
     plant(svc, stored, mf.MAX_BLOB)
     out = tmp_path / "out"
     reset_peak_rss()
+    before = rss_mb()
     with pytest.raises(repo.CorruptBackup, match="inflates beyond|frame claims"):
         svc.restore(SNAP, target=str(out))
-    assert peak_rss_mb() < 400  # the stream is 512 MiB / 1 GiB
+    assert peak_rss_mb() - before < 100  # the stream is 512 MiB / 1 GiB
     assert not (out / "bomb.bin").exists()
     result = svc.check(read_data=True)
     problems = [p for p in result["problems"] if p["snapshot"] == SNAP]
@@ -114,11 +116,11 @@ def test_the_cli_stays_small_on_bombs(aws, svc, bombs, tmp_path):
         )
         assert rc == 10 and "blob" in err and "Traceback" not in err, err
         assert len(err.strip().splitlines()) == 1, err
-        assert rss < 250, f"restore peaked at {rss:.0f} MB"
+        assert rss < 150, f"restore peaked at {rss:.0f} MB"  # it was 1,076 MB
     rc, out, err, rss = cli(aws, tmp_path, "backup", "check", "--read-data", *bucket_args)
     assert rc == 10 and "Traceback" not in err
     assert "inflates beyond" in err and "frame claims" in err, err
-    assert rss < 250, f"check peaked at {rss:.0f} MB"
+    assert rss < 150, f"check peaked at {rss:.0f} MB"
 
 
 @pytest.mark.parametrize(
@@ -136,12 +138,15 @@ async def test_the_jupyter_server_stays_small_on_a_bomb(
     plant(svc, stored, mf.MAX_BLOB)
     # When it is restored through REST
     reset_peak_rss()
+    before = rss_mb()
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("smstudio", "restore", method="POST", body=json.dumps({"snapshot": SNAP}))
-    # Then a 502 with the reason, and the server did not balloon (it was 1.74 GB)
+    # Then a 502 with the reason, and the server did not balloon (this process, the test,
+    # the emulator and the server, peaked at 2.26 GB before; the issue measured 1.74 GB)
     assert info.value.code == 502
     assert json.loads(info.value.response.body)["error"] == "corrupt_backup"
-    assert peak_rss_mb() < 600  # this process: the test, the emulator and the server
+    grew = peak_rss_mb() - before
+    assert grew < 100, f"the server grew by {grew:.0f} MB"
 
 
 def test_ranges_of_a_pack_are_bounded(svc, tmp_path, monkeypatch):
@@ -188,9 +193,10 @@ def test_a_line_longer_than_the_limit_is_refused_not_held(svc, tmp_path, monkeyp
     monkeypatch.setattr(mf, "MAX_LINE", 1 << 20)
     put_manifest(svc.store(), [b"[" + b" " * (64 << 20)])
     reset_peak_rss()
+    before = rss_mb()
     with pytest.raises(BadInput, match="a line longer than"):
         svc.restore(SNAP, target=str(tmp_path / "out"))
-    assert peak_rss_mb() < 400
+    assert peak_rss_mb() - before < 40
 
 
 def test_a_header_that_inflates_without_end_is_refused(svc, tmp_path, monkeypatch):
