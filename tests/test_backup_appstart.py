@@ -31,7 +31,7 @@ from smstudio_ext import clock
 from smstudio_ext.backup import journal
 from smstudio_ext.backup.holdback import HeldBack
 from smstudio_ext.backup.restore import RestoreOptions
-from smstudio_ext.errors import Conflict
+from smstudio_ext.errors import BadInput, Conflict
 
 URL = f"s3://{BUCKET}/backups"
 
@@ -290,3 +290,24 @@ def test_restoring_as_root_drops_setid_bits_unless_asked(make_service, bucket, h
     svc.restore("latest", target=str(kept), options=RestoreOptions(keep_setid=True))
     assert stat.S_IMODE((kept / "shared").stat().st_mode) == 0o2775
     assert stat.S_IMODE((kept / "shared" / "tool").stat().st_mode) == 0o4755
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink"])
+def test_a_link_planted_at_the_marker_is_never_written_through(
+    make_service, bucket, home, tmp_path, plant
+):
+    make_files(home, n=3)
+    svc = make_service()
+    svc.backup()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    target = tmp_path / "t"
+    target.mkdir()
+    marker = target / journal.MARKER
+    if plant == "symlink":
+        os.symlink(victim, marker)
+    else:
+        os.link(victim, marker)
+    with pytest.raises(BadInput, match=r"\.smstudio-restore\.json is"):
+        svc.restore("latest", target=str(target), options=RestoreOptions(if_empty=True))
+    assert victim.read_text() == "precious\n"

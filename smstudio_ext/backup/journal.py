@@ -11,9 +11,10 @@ temporary directories) and is ``flock``-ed while its restore runs, so:
   in any process (the server's schedule, the CLI, a final backup), with the reason: a backup
   of a half-restored home would become the newest snapshot.
 
-The marker is only ever created new (``O_EXCL``, never followed, mode 0600) and replaced by
-unlinking, never written through: restoring as root into a user's home, a link or a hard link
-planted at its name cannot make us write elsewhere.
+The marker is only ever created new (``O_EXCL``, never followed; mode 0644, so that a
+restore run as root is seen by the user's backups) and replaced by unlinking, never written
+through: restoring as root into a user's home, a link or a hard link planted at its name
+cannot make us write elsewhere.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ def read_marker(directory: str) -> dict[str, Any] | None:
     return info if isinstance(info, dict) else {}
 
 
-def _running(directory: str) -> bool:
-    """True when the marker's restore is running now (its lock is held)."""
+def _running(directory: str) -> bool | None:
+    """True when the marker's restore is running now (its lock is held); None: unknown."""
     try:
         fd = os.open(os.path.join(directory, MARKER), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
@@ -91,7 +92,11 @@ def unfinished_restore(source: str) -> str | None:
     while True:
         info = read_marker(path)
         if info is not None:
-            state = "is running" if _running(path) else "was interrupted and is unfinished"
+            state = {
+                True: "is running",
+                False: "was interrupted and is unfinished",
+                None: "is running or unfinished",
+            }[_running(path)]
             snap = info.get("snapshot_id")
             what = f" of snapshot {snap}" if isinstance(snap, str) else ""
             marker = os.path.join(path, MARKER)
@@ -155,7 +160,10 @@ class Journal:
                 os.close(fd)
                 continue  # create ours (or look again: another run replaced it)
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                # readable by all: a root restore's marker must be seen (and its lock
+                # tested) by the user's own backups; it holds nothing secret
+                flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                fd = os.open(self.path, flags, 0o644)
             except FileExistsError:
                 continue
             fcntl.flock(fd, fcntl.LOCK_EX)  # a new file nobody else holds: at once
