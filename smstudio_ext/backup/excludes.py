@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .capped import Unfit, read_capped
 
 IGNORE_FILE = ".smstudioignore"
 IGNORE_MAX = 1 << 20  # a larger ~/.smstudioignore is reported and not used
@@ -238,28 +239,15 @@ class Excludes:
 def read_ignore_file(path: str) -> tuple[list[str], str | None]:
     """The lines of an ignore file (none when it is missing) and a problem, if any: a file
     that is not a regular file, cannot be read, or is larger than ``IGNORE_MAX`` is not
-    used (and said so). Opened without blocking: a FIFO there must not hang a backup."""
+    used (and said so). Never blocks (``read_capped``): a FIFO there must not hang a backup."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        data = read_capped(path, IGNORE_MAX)
     except FileNotFoundError:
         return [], None
     except OSError as exc:
         return [], f"{path} not used: {exc.strerror or exc}"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return [], f"{path} not used: not a regular file"
-        data = b""
-        while len(data) <= IGNORE_MAX:
-            block = os.read(fd, IGNORE_MAX + 1 - len(data))
-            if not block:
-                break
-            data += block
-    except OSError as exc:
-        return [], f"{path} not used: {exc.strerror or exc}"
-    finally:
-        os.close(fd)
-    if len(data) > IGNORE_MAX:
-        return [], f"{path} not used: larger than {IGNORE_MAX} bytes"
+    except Unfit as exc:
+        return [], f"{path} not used: {exc}"
     return data.decode("utf-8", errors="surrogateescape").splitlines(), None
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import clock
 from ..errors import BadInput, Conflict
+from .capped import read_capped
 
 MARKER = ".smstudio-restore.json"
 TEMP_PREFIX = ".smstudio-restore-"
@@ -50,21 +51,13 @@ def read_marker(directory: str) -> dict[str, Any] | None:
     marker), or None when there is none."""
     path = os.path.join(directory, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+        data = read_capped(path, MARKER_MAX, follow=False)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    except NotADirectoryError:
-        return None
-    except OSError:
+    except (OSError, ValueError):  # a link, not a file, too large, unreadable: not ours
         return {} if os.path.lexists(path) else None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {}
-        data = os.read(fd, MARKER_MAX + 1)
-    finally:
-        os.close(fd)
-    try:
-        info = json.loads(data) if len(data) <= MARKER_MAX else None
+        info = json.loads(data)
     except ValueError:
         return {}
     return info if isinstance(info, dict) else {}

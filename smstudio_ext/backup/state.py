@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from typing import Any
+
+from .capped import read_capped
 
 # What the state's JSON files may weigh: meta.json is ~100 bytes; last_result.json lists at
 # most 1,000 skipped files. Larger (or not regular) files are ignored, never read whole.
@@ -24,26 +25,11 @@ RESULT_MAX = 16 << 20
 
 
 def _read_json(path: str, limit: int) -> Any:
-    """The JSON in ``path``, or None when missing, unreadable, not a regular file (opened
-    without blocking: a FIFO there must not hang us) or larger than ``limit``."""
+    """The JSON in ``path``, or None when missing, unreadable, not a regular file or larger
+    than ``limit`` (``read_capped``)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
+        return json.loads(read_capped(path, limit))
+    except (OSError, ValueError):  # Unfit and bad JSON are ValueErrors
         return None
 
 
