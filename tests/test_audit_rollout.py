@@ -29,7 +29,9 @@ def clients(aws):
 
 
 def script(app_type="JupyterLab", timeout=60):
-    return render(LccSettings(app_type=app_type, idle_timeout=timeout))
+    return render(
+        LccSettings(app_type=app_type, idle_timeout=timeout, wheelhouse="s3://corp-wheels/smstudio")
+    )
 
 
 def audit(clients, world, tmp_path):

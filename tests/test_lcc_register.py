@@ -410,5 +410,5 @@ def test_cli_render_register_detach(aws, world, capsys, tmp_path):
         main([*base, "register", *flags, "--name", "smstudio", "--built-in", "--default"])
     assert exit_info.value.code == 2
     assert main([*base, "register", "--domain", world.domain_id, "--app-type", "JupyterServer",
-                 "--name", "smstudio", "--built-in"]) == 2  # fmt: skip
+                 "--wheelhouse", WHEELHOUSE, "--name", "smstudio", "--built-in"]) == 2  # fmt: skip
     assert "--built-in is for JupyterLab and CodeEditor" in capsys.readouterr().err

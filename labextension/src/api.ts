@@ -67,6 +67,8 @@ export interface IIdleSignal {
   active: boolean;
   reason: string;
   last_activity?: string | null;
+  /** Set when the signal failed this check: apps are kept alive. */
+  error?: string | null;
 }
 
 export interface IIdleApp {
@@ -103,6 +105,52 @@ export interface IIdleStatus {
   apps?: IIdleApp[];
   history?: unknown[];
   last_error?: string | IApiError | null;
+  /** Who shuts this app down when idle (smstudio, the platform, both, nobody). */
+  mode?: IIdleMode;
+  /** The platform's activity file, kept current while our signals say the app is active. */
+  platform_file?: IIdlePlatformFile;
+  /** Why the saved user settings (or some values) were ignored at start. */
+  settings_ignored?: string | null;
+}
+
+/** own: smstudio deletes; platform: Studio's IdleSettings delete (smstudio feeds them);
+ * both: the shorter timeout wins; none: nothing does; unknown: the platform's settings could
+ * not be read. */
+export type IdleModeName = 'own' | 'platform' | 'both' | 'none' | 'unknown';
+
+export interface IIdleMode {
+  mode: IdleModeName;
+  own_deletes: boolean;
+  /** null = unknown */
+  platform_deletes: boolean | null;
+  own_timeout_minutes?: number | null;
+  platform_timeout_minutes?: number | null;
+  /** The shorter timeout of whoever deletes. */
+  effective_timeout_minutes?: number | null;
+  reasons: string[];
+  warning: string | null;
+  /** The platform's idle shutdown (smstudio_ext.studio_settings); null while unknown. */
+  platform?: IPlatformIdle | null;
+}
+
+export interface IPlatformIdle {
+  state: 'enabled' | 'disabled' | 'not-set' | 'unknown' | 'not-applicable';
+  reason: string;
+  app_type?: string | null;
+  settings_key?: string | null;
+  timeout_minutes?: number | null;
+  min_timeout_minutes?: number | null;
+  max_timeout_minutes?: number | null;
+  /** The settings level that set LifecycleManagement. */
+  source?: string | null;
+  IdleSettings?: Record<string, unknown>;
+}
+
+export interface IIdlePlatformFile {
+  path: string | null;
+  feeding: boolean;
+  written_at?: string | null;
+  error?: string | null;
 }
 
 /** PUT smstudio/idle/settings body (all optional). */

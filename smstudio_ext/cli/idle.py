@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 from ..errors import BadInput
 from .common import add_json_flag, print_json, print_table
@@ -33,6 +34,38 @@ def _fmt_minutes(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
+MODE_LABELS = {
+    "own": "own (smstudio shuts this app down when idle)",
+    "platform": "platform (Studio's IdleSettings shut this app down; smstudio feeds them)",
+    "both": "both (smstudio and the platform)",
+    "none": "none (nothing shuts this app down when idle)",
+    "unknown": "unknown (the platform's IdleSettings could not be read)",
+}
+
+
+def _mode_line(mode: dict[str, Any]) -> str:
+    name = mode.get("mode")
+    label = MODE_LABELS.get(str(name), str(name))
+    timeout = mode.get("effective_timeout_minutes")
+    return f"mode: {label}" + (f"; effective timeout {timeout} min" if timeout else "")
+
+
+def _mode_details(data: dict[str, Any]) -> list[str]:
+    mode = data.get("mode") or {}
+    lines = [f"  {r}" for r in mode.get("reasons") or []]
+    if mode.get("warning"):
+        lines.append(f"warning: {mode['warning']}")
+    pf = data.get("platform_file") or {}
+    if pf.get("feeding"):
+        when = pf.get("written_at") or "not yet (nothing active)"
+        lines.append(f"platform activity file {pf.get('path')}: last written {when}")
+    if pf.get("error"):
+        lines.append(f"warning: {pf['error']}")
+    if data.get("settings_ignored"):
+        lines.append(f"warning: saved settings {data['settings_ignored']}")
+    return lines
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     data = server_api("GET", "smstudio/idle?refresh=1")
     if args.json:
@@ -45,6 +78,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"(bounds {bounds.get('min')}..{bounds.get('max') or 'none'}); "
         f"idle for {_fmt_minutes(data.get('idle_seconds'))}"
     )
+    print(_mode_line(data.get("mode") or {}))
+    for line in _mode_details(data):
+        print(line)
     if data.get("shutdown_at"):
         print(f"shutdown at {data['shutdown_at']} (warning from {data.get('warning_at')})")
     if data.get("keepalive_until"):

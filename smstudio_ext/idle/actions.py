@@ -1,6 +1,8 @@
 """Shutting an app down: ``DeleteApp`` with backoff, and failure states a user can see.
 
-* throttling / 5xx / unreachable: retried with exponential backoff within one attempt;
+* throttling / 5xx / unreachable: retried with exponential backoff within one attempt; before
+  each retry the caller decides again (``still_due``): work that started during the backoff
+  cancels the delete;
 * ``ResourceNotFound``: the app is already gone, which is what we wanted;
 * ``AccessDenied``: a sticky state naming ``sagemaker:DeleteApp``, logged once (not every
   interval), shown in the panel; retried only every ``denied_retry_minutes`` in case the
@@ -15,7 +17,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable
 
 from .. import clock
@@ -32,7 +33,7 @@ _NO_SDK_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 
 @dataclass
 class ActionResult:
-    outcome: str  # deleted | gone | denied | failed | dry_run | skipped
+    outcome: str  # deleted | gone | denied | failed | cancelled
     detail: str
     error: dict[str, Any] | None = None
 
@@ -58,19 +59,27 @@ class AppDeleter:
         self.denied_retry_seconds = denied_retry_seconds
         self.sleep = sleep
         self.denied: dict[str, Any] | None = None
-        self._denied_at: datetime | None = None
+        self._denied_at: float | None = None  # clock.monotonic()
         self._lock = threading.Lock()
 
-    def delete(self, app: AppInfo) -> ActionResult:
+    def delete(
+        self, app: AppInfo, still_due: Callable[[], str | None] | None = None
+    ) -> ActionResult:
+        """DeleteApp with backoff. ``still_due`` is asked before every retry: a reason (the app
+        became active, a keep-alive) cancels the delete."""
         with self._lock:
-            now = clock.utcnow()
             if self.denied and self._denied_at is not None:
-                waited = (now - self._denied_at).total_seconds()
+                waited = clock.monotonic() - self._denied_at
                 if waited < self.denied_retry_seconds:
                     return ActionResult("denied", self.denied["detail"], self.denied)
             delay = self.backoff
             last: SmStudioError | None = None
             for attempt in range(1, self.max_attempts + 1):
+                if attempt > 1 and still_due is not None:
+                    why = still_due()
+                    if why:
+                        log.info("smstudio idle: not retrying DeleteApp %s: %s", app.app_name, why)
+                        return ActionResult("cancelled", f"not deleted, decided again: {why}")
                 try:
                     existed = delete_app(self.clients, app, retries=_NO_SDK_RETRIES)
                 except AccessDenied as exc:
@@ -108,7 +117,7 @@ class AppDeleter:
             "detail": exc.message,
             "action": exc.action or "sagemaker:DeleteApp",
         }
-        self._denied_at = clock.utcnow()
+        self._denied_at = clock.monotonic()
         if first:  # once, not every interval
             log.error(
                 "smstudio idle: cannot shut down %s %s: %s (grant %s to the execution role)",

@@ -20,6 +20,16 @@ log = logging.getLogger("smstudio_ext")
 
 PLATFORM_TIMESTAMP_FILE = "/tmp/.sagemaker-last-active-timestamp"
 
+# The largest timeout anyone may set, admins included: the platform's own maximum
+# (IdleTimeoutInMinutes, botocore model: 60..525600 = 365 days). Beyond it, datetime arithmetic
+# overflows (a user's 1e14 minutes broke the idle API for good, issue 16).
+TIMEOUT_CEILING_MINUTES = 525600
+DEFAULT_MAX_TIMEOUT_MINUTES = 7 * 24 * 60
+
+# interactive monitors: a terminal showing one is not working (word prefixes, see
+# processes.matches_command)
+DEFAULT_MONITOR_COMMANDS = ["top", "htop", "watch", "less", "tail -f", "tail -F", "tail --follow"]
+
 
 def _optional_int(raw: str) -> int | None:
     return None if raw.lower() in ("none", "null", "") else int(raw)
@@ -43,9 +53,9 @@ class IdleShutdown(Configurable):
     ).tag(config=True)
 
     max_timeout_minutes = Int(
-        None,
         allow_none=True,
-        help="Admin bound: the largest timeout a user may choose (None = no bound). "
+        help="Admin bound: the largest timeout a user may choose (default 10080 = 7 days; "
+        "None = 525600, the platform's own maximum, which nobody can exceed). "
         "Env: SMSTUDIO_IDLE_MAX_TIMEOUT_MINUTES.",
     ).tag(config=True)
 
@@ -124,6 +134,16 @@ class IdleShutdown(Configurable):
         "None (default) = yes in Studio (spaces and Classic), no locally.",
     ).tag(config=True)
 
+    terminal_monitor_commands = List(
+        Unicode(),
+        default_value=list(DEFAULT_MONITOR_COMMANDS),
+        help="Interactive monitors that do not count as work when they are a terminal's "
+        "foreground job (any other foreground job does: `sleep 900 && python train.py`, a "
+        "download). Each entry is a word prefix of the command line, the program by its name, "
+        "words as shell globs: 'top' matches `top -d 1`, 'tail -f' matches `tail -f log` "
+        "(not `tail log`).",
+    ).tag(config=True)
+
     ignore_processes = List(
         Unicode(),
         help="Regular expressions; processes whose command line matches one are never activity.",
@@ -141,9 +161,31 @@ class IdleShutdown(Configurable):
     ).tag(config=True)
 
     last_active_file = Unicode(
-        PLATFORM_TIMESTAMP_FILE,
-        help="The platform's last-activity file (ISO-8601 UTC); a newer timestamp there "
-        "counts as activity. Empty = ignore.",
+        help="The platform's last-activity file (read by SageMaker Distribution's activity "
+        "monitor, GET /api/idle; its path is fixed there). Someone else's newer timestamp there "
+        "counts as activity; while our signals say the app is active we write it "
+        "(feed_platform). Empty = neither. Env: SMSTUDIO_IDLE_LAST_ACTIVE_FILE (sandboxes).",
+    ).tag(config=True)
+
+    feed_platform = Bool(
+        None,
+        allow_none=True,
+        help="Keep last_active_file current while our signals say the app is active, so "
+        "Studio's own idle shutdown (AppLifecycleManagement.IdleSettings) never stops running "
+        "work it cannot see (a silent busy cell, a nohup job, a GPU job). None (default) = in "
+        "Studio spaces only.",
+    ).tag(config=True)
+
+    platform_feed_seconds = Float(
+        300.0,
+        help="Write last_active_file at most this often while active (the platform's shortest "
+        "idle timeout is 60 minutes: a few minutes' staleness never matters).",
+    ).tag(config=True)
+
+    platform_settings_minutes = Float(
+        30.0,
+        help="How often the platform's effective IdleSettings (DescribeDomain/Space/UserProfile) "
+        "are read again for the mode shown in the panel and `smstudio idle status`.",
     ).tag(config=True)
 
     max_keepalive_minutes = Int(
@@ -152,8 +194,9 @@ class IdleShutdown(Configurable):
 
     serve_api_idle = Bool(
         help="Serve GET <base_url>/api/idle ({'lastActiveTimestamp'}) for Studio's built-in "
-        "idle shutdown, fed by our signals. Off by default: Studio's own activity extension may "
-        "serve it. Env: SMSTUDIO_IDLE_API.",
+        "idle shutdown, from the same source as last_active_file. Off by default; never served "
+        "when SMD's jupyter_activity_monitor_extension is enabled (it owns the route, and we "
+        "feed it through last_active_file). Env: SMSTUDIO_IDLE_API.",
     ).tag(config=True)
 
     delete_jupyter_server = Bool(
@@ -217,7 +260,9 @@ class IdleShutdown(Configurable):
 
     @default("max_timeout_minutes")
     def _default_max(self) -> int | None:
-        return env_value("SMSTUDIO_IDLE_MAX_TIMEOUT_MINUTES", _optional_int, None)
+        return env_value(
+            "SMSTUDIO_IDLE_MAX_TIMEOUT_MINUTES", _optional_int, DEFAULT_MAX_TIMEOUT_MINUTES
+        )
 
     @default("dry_run")
     def _default_dry_run(self) -> bool:
@@ -227,6 +272,10 @@ class IdleShutdown(Configurable):
     def _default_api(self) -> bool:
         return bool(env_value("SMSTUDIO_IDLE_API", parse_bool, False))
 
+    @default("last_active_file")
+    def _default_last_active_file(self) -> str:
+        return str(env_value("SMSTUDIO_IDLE_LAST_ACTIVE_FILE", str, PLATFORM_TIMESTAMP_FILE))
+
     @default("user_process_uids")
     def _default_uids(self) -> list[int]:
         return [os.getuid()] if hasattr(os, "getuid") else []
@@ -235,15 +284,20 @@ class IdleShutdown(Configurable):
     @validate("timeout_minutes", "min_timeout_minutes", "max_keepalive_minutes")
     def _positive_minutes(self, proposal: Any) -> int:
         value = proposal["value"]
-        if value < 1:
-            raise TraitError(f"{proposal['trait'].name} must be at least 1 minute, got {value}")
+        if not 1 <= value <= TIMEOUT_CEILING_MINUTES:
+            raise TraitError(
+                f"{proposal['trait'].name} must be 1..{TIMEOUT_CEILING_MINUTES} minutes, "
+                f"got {value}"
+            )
         return value
 
     @validate("max_timeout_minutes")
     def _max_minutes(self, proposal: Any) -> int | None:
         value = proposal["value"]
-        if value is not None and value < 1:
-            raise TraitError(f"max_timeout_minutes must be at least 1 (or None), got {value}")
+        if value is not None and not 1 <= value <= TIMEOUT_CEILING_MINUTES:
+            raise TraitError(
+                f"max_timeout_minutes must be 1..{TIMEOUT_CEILING_MINUTES} (or None), got {value}"
+            )
         return value
 
     @validate("warning_minutes", "grace_minutes", "history_size")
@@ -259,11 +313,14 @@ class IdleShutdown(Configurable):
         "backup_timeout_seconds",
         "denied_retry_minutes",
         "starting_timeout_minutes",
+        "platform_feed_seconds",
+        "platform_settings_minutes",
     )
     def _positive_float(self, proposal: Any) -> float:
         value = proposal["value"]
-        if not value > 0:
-            raise TraitError(f"{proposal['trait'].name} must be > 0, got {value}")
+        # a year bounds any of these; inf or NaN would break the arithmetic
+        if not 0 < value <= TIMEOUT_CEILING_MINUTES * 60:
+            raise TraitError(f"{proposal['trait'].name} must be > 0 and finite, got {value}")
         return value
 
     @validate("cpu_threshold_percent", "gpu_threshold_percent")
@@ -283,10 +340,18 @@ class IdleShutdown(Configurable):
     @validate("app_type_timeouts", "instance_type_timeouts")
     def _timeouts(self, proposal: Any) -> dict[str, int]:
         for key, minutes in proposal["value"].items():
-            if minutes < 1:
+            if not 1 <= minutes <= TIMEOUT_CEILING_MINUTES:
                 raise TraitError(
-                    f"{proposal['trait'].name}[{key!r}] must be at least 1 minute, got {minutes}"
+                    f"{proposal['trait'].name}[{key!r}] must be 1..{TIMEOUT_CEILING_MINUTES} "
+                    f"minutes, got {minutes}"
                 )
+        return proposal["value"]
+
+    @validate("terminal_monitor_commands")
+    def _commands(self, proposal: Any) -> list[str]:
+        for entry in proposal["value"]:
+            if not entry.split():
+                raise TraitError("terminal_monitor_commands: an empty entry would match nothing")
         return proposal["value"]
 
     @validate("ignore_processes")
@@ -301,6 +366,11 @@ class IdleShutdown(Configurable):
                     f"ignore_processes: bad regular expression {pattern!r}: {exc}"
                 ) from exc
         return proposal["value"]
+
+    def effective_max_timeout(self) -> int:
+        """The largest timeout a user may set: the admin's bound, or the hard ceiling."""
+        hi = self.max_timeout_minutes
+        return TIMEOUT_CEILING_MINUTES if hi is None else hi
 
     def bounds_problem(self) -> str | None:
         """A message when the admin bounds contradict each other or the timeout (else None)."""

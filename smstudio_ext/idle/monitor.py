@@ -10,6 +10,7 @@ actions are kept in a short history for the panel.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -27,13 +28,18 @@ from ..apps import AppInfo, describe_app, iter_apps
 from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, SmStudioError
+from ..fsutil import atomic_write
+from ..studio_settings import IDLE_NOT_APPLICABLE, PlatformIdle
 from .actions import ActionResult, AppDeleter
 from .classic import kernel_app, terminal_app
 from .config import IdleShutdown
+from .mode import IdleMode, idle_mode
+from .platform import PlatformFile, read_small
 from .policy import Decision, Policy, Target
 from .processes import ProcessSampler
 from .signals import (
     CpuSignal,
+    EditingSignal,
     GpuSignal,
     KeepAliveSignal,
     KernelInfo,
@@ -44,13 +50,17 @@ from .signals import (
     Snapshot,
     TerminalInfo,
     TerminalSignal,
+    UserAction,
     as_utc,
     iso,
 )
+from .timeline import Timeline
 
 log = logging.getLogger("smstudio_ext")
 
-API_IDLE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fz"  # the platform's format: microseconds, lowercase z
+# GET /api/idle answers like SMD's handler: microseconds, lowercase z
+API_IDLE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fz"
+SETTINGS_MAX_BYTES = 64 * 1024  # a settings file is a few dozen bytes: never read more
 
 
 class ServerProbe(Protocol):
@@ -86,6 +96,7 @@ class IdleMonitor:
         settings_path: str | None = None,
         out: Any = None,
         deleter: AppDeleter | None = None,
+        platform_settings: Callable[[], PlatformIdle | None] | None = None,
     ) -> None:
         self.config = config
         self.context = context
@@ -94,9 +105,12 @@ class IdleMonitor:
         self.before_shutdown = before_shutdown
         self.settings_path = settings_path
         self._out = out
+        self.timeline = Timeline()
         self.enabled = config.enabled
         self.dry_run = config.dry_run
         self._user_timeout: int | None = None
+        self.policy = self._build_policy()  # the admin's bounds, to check the saved settings
+        self.settings_ignored: str | None = None
         self._load_settings()
         self.policy = self._build_policy()
         uids = list(config.user_process_uids)
@@ -113,10 +127,22 @@ class IdleMonitor:
                 uids,
                 list(config.ignore_processes),
             ),
-            TerminalSignal(config.cpu_threshold_percent),
+            TerminalSignal(config.cpu_threshold_percent, list(config.terminal_monitor_commands)),
             GpuSignal(config.gpu_threshold_percent, list(config.gpu_command)),
             KeepAliveSignal(config.last_active_file),
+            EditingSignal(),
         ]
+        feed = config.feed_platform
+        if feed is None:  # the platform's idle shutdown exists in Studio spaces only
+            feed = context.kind == "spaces"
+        self.platform_file = PlatformFile(
+            config.last_active_file, feed=feed, min_interval_seconds=config.platform_feed_seconds
+        )
+        # the platform's effective IdleSettings: read in the worker thread, now and then
+        self._platform_reader = platform_settings
+        self._platform_settings: PlatformIdle | None = None
+        self._platform_error: str | None = None
+        self._platform_read_at: float | None = None
         self.sampler = ProcessSampler()
         self.deleter = deleter
         if self.deleter is None and clients is not None:
@@ -126,7 +152,7 @@ class IdleMonitor:
                 backoff_seconds=config.delete_backoff_seconds,
                 denied_retry_seconds=config.denied_retry_minutes * 60,
             )
-        self.started = clock.utcnow()
+        self.started = self.timeline.now()
         self.keepalive_until: datetime | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=max(config.history_size, 1))
         self.last: CheckResult | None = None
@@ -134,6 +160,10 @@ class IdleMonitor:
         self.check_cost_seconds = 0.0
         self._last_active: dict[str, datetime] = {}
         self._global_last_active = self.started
+        # the last time our signals kept the app (activity, a keep-alive, or a signal in doubt):
+        # what the platform is told, through the file and GET /api/idle
+        self._platform_last_active = self.started
+        self._api_served: datetime | None = None
         self._previous_decision: dict[str, str] = {}
         self._warned_at: dict[str, datetime] = {}  # when each target's warning first stood
         self._deleted: dict[str, datetime] = {}
@@ -162,23 +192,45 @@ class IdleMonitor:
         )
 
     def _load_settings(self) -> None:
-        if not self.settings_path or not os.path.exists(self.settings_path):
+        """The user's saved settings, each value checked like a PUT. A bad file or value is
+        ignored with the reason (``settings_ignored`` in the status), never an error: a value
+        saved before the admin tightened the bounds, or by hand, must not break the idle API."""
+        path = self.settings_path
+        if not path:
             return
+        problems = []
         try:
-            with open(self.settings_path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            text = read_small(path, SETTINGS_MAX_BYTES + 1)
+            if text is None:
+                return
+            if len(text) > SETTINGS_MAX_BYTES:
+                raise ValueError(f"larger than {SETTINGS_MAX_BYTES} bytes")
+            data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            log.warning("smstudio idle: ignoring settings file %s: %s", self.settings_path, exc)
+            self._ignore_settings(f"ignored {path}: {exc}")
             return
-        if isinstance(data.get("timeout_minutes"), int):
-            self._user_timeout = data["timeout_minutes"]  # clamped to the bounds by Policy
-        if self.config.allow_user_disable:
-            if isinstance(data.get("enabled"), bool):
-                self.enabled = data["enabled"]
-            if isinstance(data.get("dry_run"), bool):
-                self.dry_run = data["dry_run"]
+        if data.get("timeout_minutes") is not None:
+            try:
+                self._user_timeout = self.policy.check_timeout(data["timeout_minutes"])
+            except BadInput as exc:
+                problems.append(f"timeout_minutes: {exc.message}")
+        for key in ("enabled", "dry_run"):
+            if key not in data:
+                continue
+            if not isinstance(data[key], bool):
+                problems.append(f"{key}: not true or false ({data[key]!r:.40})")
+            elif self.config.allow_user_disable:
+                setattr(self, key, data[key])
+            elif data[key] != getattr(self, key):
+                problems.append(f"{key}: the admin does not allow users to change it")
+        if problems:
+            self._ignore_settings(f"ignored in {path}: " + "; ".join(problems))
+
+    def _ignore_settings(self, why: str) -> None:
+        self.settings_ignored = why
+        log.warning("smstudio idle: %s", why)
 
     def _save_settings(self) -> None:
         if not self.settings_path:
@@ -187,10 +239,7 @@ class IdleMonitor:
         if self.config.allow_user_disable:
             data.update(enabled=self.enabled, dry_run=self.dry_run)
         os.makedirs(os.path.dirname(self.settings_path) or ".", exist_ok=True)
-        tmp = self.settings_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.settings_path)
+        atomic_write(self.settings_path, json.dumps(data), mode=0o600)
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         """PUT smstudio/idle/settings: validate everything first, then apply (all or nothing)."""
@@ -221,6 +270,7 @@ class IdleMonitor:
                 setattr(self, key, value)
             self.policy = self._build_policy()
             self._save_settings()
+            self.settings_ignored = None  # the user's new choice replaces the ignored file
         log.info("smstudio idle: settings changed: %s", json.dumps(body, sort_keys=True))
         return self.settings()
 
@@ -236,10 +286,11 @@ class IdleMonitor:
         """Postpone any shutdown by ``minutes`` from now (0 cancels), within the admin's bound."""
         minutes = self.policy.check_keepalive(minutes)
         with self._state_lock:
-            now = clock.utcnow()
+            now = self.timeline.now()
             self.keepalive_until = now + timedelta(minutes=minutes) if minutes else None
-        log.info("smstudio idle: keep-alive %s", iso(self.keepalive_until) or "cancelled")
-        return {"keepalive_until": iso(self.keepalive_until)}
+        shown = iso(self.timeline.wall(self.keepalive_until))
+        log.info("smstudio idle: keep-alive %s", shown or "cancelled")
+        return {"keepalive_until": shown}
 
     def summary(self) -> dict[str, Any]:
         """For the insights guardrail "idle shutdown active"."""
@@ -258,9 +309,11 @@ class IdleMonitor:
             # First check one interval after start: the server start is the idle baseline
             # anyway, and a server that only lives for seconds costs no AWS call.
             await asyncio.sleep(self.config.check_interval_seconds)
-            if self.enabled:
+            # Turned off, smstudio deletes nothing, but still tells Studio's own idle shutdown
+            # (the "platform" mode) about the work only our signals see: observe-only checks.
+            if self.enabled or self.platform_file.feeding:
                 try:
-                    await self.check()
+                    await self.check(act=self.enabled)
                     failures = 0
                 except asyncio.CancelledError:
                     raise
@@ -297,7 +350,10 @@ class IdleMonitor:
                     snap = await self._snapshot()
                     result = await loop.run_in_executor(self._executor, self._observe, snap)
                     due = self._due(result)
-                result.actions = await loop.run_in_executor(self._executor, self._act, due)
+                actions, latest = await loop.run_in_executor(self._executor, self._act, due, loop)
+                if latest is not None:  # decided again before a retry: report that decision
+                    result = latest
+                result.actions = actions
                 self._record(result.at, result.decisions, result.reports, result.actions)
             self._set_error(result, act)
             self.last = result
@@ -311,19 +367,34 @@ class IdleMonitor:
         await self.check(act=False)
 
     async def _snapshot(self) -> Snapshot:
+        """What the server knows now, every time on the monitor's timeline (monotonic): a
+        kernel's or terminal's wall-clock ``last_activity`` is placed there once, so a later
+        wall-clock step does not age it."""
+        tl = self.timeline
         kernels = await self.probe.kernels()
         terminals = self.probe.terminals()
         for k in kernels:  # naive datetimes from a probe are UTC (never a TypeError later)
-            k.last_activity = as_utc(k.last_activity)
+            k.last_activity = tl.from_wall("kernel:" + k.id, as_utc(k.last_activity))
         for t in terminals or []:
-            t.last_activity = as_utc(t.last_activity)
+            seen = tl.from_wall("terminal:" + t.name, as_utc(t.last_activity))
+            typed = tl.at_monotonic(t.last_input)
+            t.last_activity = max((x for x in (seen, typed) if x is not None), default=None)
+        tl.forget({"kernel:" + k.id for k in kernels}, "kernel:")
+        tl.forget({"terminal:" + t.name for t in terminals or []}, "terminal:")
+        recorded = getattr(self.probe, "user_actions", None)
+        actions = [
+            UserAction(a.action, a.path, tl.at_monotonic(a.mono) or tl.now())
+            for a in (recorded.actions() if recorded is not None else [])
+        ]
         return Snapshot(
-            now=clock.utcnow(),
+            now=tl.now(),
             kernels=kernels,
             terminals=terminals or [],
             terminals_available=terminals is not None,
             server_pid=self.probe.server_pid,
             keepalive_until=self.keepalive_until,
+            user_actions=actions,
+            wall_offset=tl.offset(),
         )
 
     def _due(self, result: CheckResult) -> list[Decision]:
@@ -343,6 +414,7 @@ class IdleMonitor:
         except Exception as exc:  # psutil.AccessDenied on a hardened host, hidepid, etc.
             snap.procs = None
             snap.procs_error = f"cannot read the process table: {exc}"
+        snap.platform_activity = self.timeline.from_wall("platform-file", self.platform_file.read())
         reports = [s.evaluate(snap) for s in self.signals]
         for r in reports:
             if r.error and self._signal_errors.get(r.name) != r.error:
@@ -356,14 +428,93 @@ class IdleMonitor:
         targets, targets_error = self._targets()
         with self._state_lock:
             decisions = self._decide(snap, reports, targets)
+        self._read_platform_settings()
+        self._feed_platform(snap, reports, decisions)
         self.check_cost_seconds = time.perf_counter() - started
         return CheckResult(snap.now, reports, decisions, {}, targets_error)
 
-    def _act(self, due: list[Decision]) -> dict[str, ActionResult]:
+    def _feed_platform(
+        self, snap: Snapshot, reports: list[SignalReport], decisions: list[Decision]
+    ) -> None:
+        """While our signals keep the app (activity, a keep-alive, a signal in doubt), tell
+        the platform: its own idle shutdown must not stop what we keep."""
+        kept = any(d.decision == "active" for d in decisions) or (
+            not decisions and any(r.active or r.error for r in reports)
+        )
+        if not kept:
+            return
+        with self._state_lock:
+            self._platform_last_active = max(self._platform_last_active, snap.now)
+        self.platform_file.feed(snap.now + snap.wall_offset)
+
+    def _read_platform_settings(self) -> None:
+        """The platform's effective IdleSettings, read now and then (for the mode)."""
+        reader = self._platform_reader
+        if reader is None:
+            return
+        last = self._platform_read_at
+        if (
+            last is not None
+            and clock.monotonic() - last < self.config.platform_settings_minutes * 60
+        ):
+            return
+        settings, error = None, None
+        try:
+            settings = reader()
+        except SmStudioError as exc:
+            error = exc.message
+            log.info("smstudio idle: cannot read the platform's IdleSettings: %s", exc.message)
+        except Exception as exc:  # the mode is information: never break a check for it
+            error = str(exc) or type(exc).__name__
+            log.warning("smstudio idle: reading the platform's IdleSettings failed: %s", exc)
+        # published together, once read (the mode never shows half an answer)
+        with self._state_lock:
+            self._platform_settings, self._platform_error = settings, error
+            self._platform_read_at = clock.monotonic()
+
+    def mode(self) -> IdleMode:
+        """Who shuts this app down when idle: smstudio, the platform, both, or nobody."""
+        kind = self.context.kind
+        with self._state_lock:
+            platform, error = self._platform_settings, self._platform_error
+            read = self._platform_read_at is not None
+        if kind == "classic":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "Studio Classic has no platform idle shutdown", None, None
+            )
+        elif kind != "spaces":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "not in Studio: no platform idle shutdown here", None, None
+            )
+        elif self._platform_reader is None:
+            platform, error = None, "no AWS access to read them"
+        elif not read:
+            platform, error = None, "not read yet"
+        return idle_mode(self.summary(), platform, platform_error=error)
+
+    def _act(
+        self, due: list[Decision], loop: asyncio.AbstractEventLoop
+    ) -> tuple[dict[str, ActionResult], CheckResult | None]:
+        """DeleteApp for each due decision. Before every *retry* (after a throttled or failed
+        attempt and its backoff) the monitor observes and decides again: a kernel that became
+        busy during the backoff keeps the app. Returns the actions and the newest check."""
         actions: dict[str, ActionResult] = {}
+        latest: list[CheckResult] = []
+
+        def still_due(key: str) -> str | None:
+            future = asyncio.run_coroutine_threadsafe(self._snapshot(), loop)
+            result = self._observe(future.result(timeout=120))
+            latest.append(result)
+            d = next((d for d in result.decisions if d.target.key == key), None)
+            if d is None:
+                return "no longer in scope"
+            if d.decision != "shutdown":
+                return f"{d.decision}: {d.reason}"
+            return None
+
         for d in due:
-            actions[d.target.key] = self._shut_down(d)
-        return actions
+            actions[d.target.key] = self._shut_down(d, functools.partial(still_due, d.target.key))
+        return actions, (latest[-1] if latest else None)
 
     def _set_error(self, result: CheckResult, act: bool) -> None:
         failed = [a for a in result.actions.values() if a.outcome == "failed"]
@@ -497,6 +648,19 @@ class IdleMonitor:
         self, snap: Snapshot, reports: list[SignalReport], targets: list[Target]
     ) -> list[Decision]:
         now = snap.now
+        # an app's CreationTime is wall time from AWS: on the timeline like any outside stamp
+        targets = [
+            Target(
+                t.key,
+                t.app_type,
+                t.app_name,
+                t.instance_type,
+                self.timeline.from_wall("app:" + t.key, as_utc(t.started)),
+                t.app,
+                t.deletable,
+            )
+            for t in targets
+        ]
         per = self._attribute(reports, targets)
         keepalive_end = None
         if self.keepalive_until and self.keepalive_until <= now:
@@ -536,7 +700,14 @@ class IdleMonitor:
             target = Target(
                 t.key, t.app_type, t.app_name, t.instance_type, started, t.app, t.deletable
             )
-            d = self.policy.decide(target, now, last, reason, warned_at=self._warned_at.get(t.key))
+            d = self.policy.decide(
+                target,
+                now,
+                last,
+                reason,
+                warned_at=self._warned_at.get(t.key),
+                wall_offset=snap.wall_offset,
+            )
             if d.decision in ("warning", "shutdown", "dry_run") and d.warning_at is not None:
                 self._warned_at.setdefault(t.key, d.warning_at)
             else:  # active again, or no longer due (timeout raised): a new warning next time
@@ -547,15 +718,16 @@ class IdleMonitor:
                 self._last_active.pop(key, None)
                 self._deleted.pop(key, None)
                 self._warned_at.pop(key, None)
+        self.timeline.forget({"app:" + key for key in live}, "app:")
         return decisions
 
-    def _shut_down(self, d: Decision) -> ActionResult:
+    def _shut_down(self, d: Decision, still_due: Callable[[], str | None]) -> ActionResult:
         app = d.target.app
         if app is None or self.deleter is None:
             return ActionResult("failed", "no AWS client or app to delete")
-        result = self.deleter.delete(app)
+        result = self.deleter.delete(app, still_due=still_due)
         if result.outcome in ("deleted", "gone"):
-            self._deleted[d.target.key] = clock.utcnow()
+            self._deleted[d.target.key] = self.timeline.now()
         return result
 
     def _final_backup(self) -> None:
@@ -602,11 +774,16 @@ class IdleMonitor:
         actions: dict[str, ActionResult],
     ) -> None:
         active = [r.name for r in reports if r.active]
+        offset = self.timeline.offset()
         for d in decisions:
             action = actions.get(d.target.key)
             entry = {
-                "at": iso(now),
-                **{k: v for k, v in d.to_dict().items() if k not in ("warning_at", "last_active")},
+                "at": iso(now + offset),
+                **{
+                    k: v
+                    for k, v in d.to_dict(offset).items()
+                    if k not in ("warning_at", "last_active")
+                },
                 "dry_run": self.dry_run,
                 "action": action.to_dict() if action else None,
             }
@@ -623,14 +800,32 @@ class IdleMonitor:
                 self.history.appendleft(entry)
             self._previous_decision[d.target.key] = d.decision
 
+    def platform_last_active(self) -> datetime:
+        """The one answer to "when was this app last active" that the platform gets, through
+        the activity file and GET /api/idle alike: the newest activity any signal saw, or the
+        last check at which our signals kept the app (a keep-alive, a signal in doubt). Wall
+        time, never going backwards."""
+        with self._state_lock:
+            last = max(self._global_last_active, self._platform_last_active)
+            wall = self.timeline.wall(last) or clock.utcnow()
+            if self._api_served is not None and self._api_served > wall:
+                wall = self._api_served
+            self._api_served = wall
+        return wall
+
     def last_active_timestamp(self) -> str:
-        """For GET /api/idle: never goes backwards, platform format (lowercase z)."""
-        return self._global_last_active.astimezone(timezone.utc).strftime(API_IDLE_FORMAT)
+        """For GET /api/idle: the platform's answer format (lowercase z)."""
+        return self.platform_last_active().astimezone(timezone.utc).strftime(API_IDLE_FORMAT)
 
     def status(self) -> dict[str, Any]:
         """The JSON of GET smstudio/idle (documented in rest-api.yaml)."""
         res = self.last
-        now = clock.utcnow()
+        now = self.timeline.now()
+        offset = self.timeline.offset()
+
+        def shown(when: datetime | None) -> str | None:
+            return iso(when + offset) if when is not None else None
+
         decisions = res.decisions if res else []
         reports = res.reports if res else []
         shutting = any(d.target.key in self._deleted for d in decisions) or any(
@@ -669,16 +864,16 @@ class IdleMonitor:
             "context": self.context.kind,
             "state": state,
             "idle_seconds": round(idle_seconds, 1),
-            "last_active": iso(self._global_last_active),
-            "checked_at": iso(res.at) if res else None,
+            "last_active": shown(self._global_last_active),
+            "checked_at": shown(res.at) if res else None,
             "check_interval_seconds": self.config.check_interval_seconds,
             "warning_minutes": self.config.warning_minutes,
             "grace_minutes": self.config.grace_minutes,
             "max_keepalive_minutes": self.config.max_keepalive_minutes,
-            "shutdown_at": iso(shutdown_at) if state != "active" else None,
-            "warning_at": iso(warning_at) if state != "active" else None,
-            "keepalive_until": iso(keepalive),
-            "signals": [r.to_dict() for r in reports],
+            "shutdown_at": shown(shutdown_at) if state != "active" else None,
+            "warning_at": shown(warning_at) if state != "active" else None,
+            "keepalive_until": shown(keepalive),
+            "signals": [r.to_dict(offset) for r in reports],
             "apps": [
                 {
                     "app_type": d.target.app_type,
@@ -688,12 +883,15 @@ class IdleMonitor:
                     "reason": d.reason,
                     "timeout_minutes": d.timeout_minutes,
                     "idle_seconds": round(d.idle_seconds, 1),
-                    "shutdown_at": iso(d.shutdown_at) if d.decision != "active" else None,
+                    "shutdown_at": shown(d.shutdown_at) if d.decision != "active" else None,
                 }
                 for d in decisions
             ],
             "history": list(self.history),
             "last_error": self.last_error,
+            "mode": self.mode().to_dict(),
+            "platform_file": self.platform_file.status(),
+            "settings_ignored": self.settings_ignored,
         }
 
 

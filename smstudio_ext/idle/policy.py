@@ -8,12 +8,14 @@ grace period after the app started, warning lead time, dry-run.
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..apps import AppInfo
 from ..errors import BadInput
+from .config import TIMEOUT_CEILING_MINUTES
 from .signals import iso
 
 DECISIONS = ("active", "idle", "grace", "warning", "shutdown", "dry_run", "no_action")
@@ -47,7 +49,13 @@ class Decision:
     def wants_shutdown(self) -> bool:
         return self.decision == "shutdown"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, wall_offset: timedelta | None = None) -> dict[str, Any]:
+        """For the log and the panel; ``wall_offset`` turns timeline instants into wall time."""
+        off = wall_offset or timedelta(0)
+
+        def shown(when: datetime | None) -> str | None:
+            return iso(when + off) if when is not None else None
+
         return {
             "app_type": self.target.app_type,
             "app_name": self.target.app_name,
@@ -56,9 +64,9 @@ class Decision:
             "reason": self.reason,
             "idle_seconds": round(self.idle_seconds, 1),
             "timeout_minutes": self.timeout_minutes,
-            "last_active": iso(self.last_active),
-            "warning_at": iso(self.warning_at),
-            "shutdown_at": iso(self.shutdown_at),
+            "last_active": shown(self.last_active),
+            "warning_at": shown(self.warning_at),
+            "shutdown_at": shown(self.shutdown_at),
         }
 
 
@@ -81,7 +89,11 @@ class Policy:
         max_keepalive_minutes: int = 720,
     ) -> None:
         self.min_timeout = min_timeout_minutes
-        self.max_timeout = max_timeout_minutes
+        # never unbounded: None means the hard ceiling (the platform's own maximum)
+        self.max_timeout = min(
+            TIMEOUT_CEILING_MINUTES,
+            TIMEOUT_CEILING_MINUTES if max_timeout_minutes is None else max_timeout_minutes,
+        )
         self.app_type_timeouts = dict(app_type_timeouts or {})
         self.instance_type_timeouts = dict(instance_type_timeouts or {})
         self.warning = timedelta(minutes=warning_minutes)
@@ -92,10 +104,7 @@ class Policy:
 
     # --- timeouts and bounds ---------------------------------------------------------------
     def clamp(self, minutes: int) -> int:
-        minutes = max(minutes, self.min_timeout)
-        if self.max_timeout is not None:
-            minutes = min(minutes, self.max_timeout)
-        return minutes
+        return min(max(minutes, self.min_timeout), self.max_timeout)
 
     def check_timeout(self, minutes: Any) -> int:
         """A user's timeout, refused (400 naming the bound) outside the admin's bounds."""
@@ -108,7 +117,7 @@ class Policy:
                 bound="min_timeout_minutes",
                 limit=self.min_timeout,
             )
-        if self.max_timeout is not None and minutes > self.max_timeout:
+        if minutes > self.max_timeout:
             raise BadInput(
                 f"timeout_minutes {minutes} is above the admin maximum of {self.max_timeout} "
                 "(IdleShutdown.max_timeout_minutes)",
@@ -120,6 +129,8 @@ class Policy:
     def check_keepalive(self, minutes: Any) -> float:
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)):
             raise BadInput(f"minutes must be a number, got {minutes!r}")
+        if isinstance(minutes, float) and not math.isfinite(minutes):
+            raise BadInput(f"minutes must be a finite number, got {minutes!r}")
         if minutes < 0:
             raise BadInput(f"minutes must be >= 0 (0 cancels the keep-alive), got {minutes}")
         if minutes > self.max_keepalive_minutes:
@@ -156,6 +167,7 @@ class Policy:
         *,
         can_act: bool = True,
         warned_at: datetime | None = None,
+        wall_offset: timedelta | None = None,
     ) -> Decision:
         """What to do about ``target`` now.
 
@@ -163,7 +175,15 @@ class Policy:
         A shutdown only ever happens once a warning has been standing for the full lead time:
         lowering the timeout, a late check (loop stall, suspended instance, clock jump) or the
         end of the grace period first warn, and shut down ``warning_minutes`` later.
+
+        All instants are on one clock (the monitor's monotonic timeline); ``wall_offset`` only
+        turns the times quoted in reasons into wall time.
         """
+        off = wall_offset or timedelta(0)
+
+        def shown(when: datetime) -> str | None:
+            return iso(when + off)
+
         timeout_minutes = self.timeout_for(target)
         timeout = timedelta(minutes=timeout_minutes)
         idle_seconds = 0.0 if active_reason else max(0.0, (now - last_active).total_seconds())
@@ -205,10 +225,10 @@ class Policy:
         if now >= warning_at:
             left = (shutdown_at - now).total_seconds()
             return made(
-                "warning", f"{idle_for}; shutdown at {iso(shutdown_at)} (in {_minutes(left)})"
+                "warning", f"{idle_for}; shutdown at {shown(shutdown_at)} (in {_minutes(left)})"
             )
         if grace_until and now < grace_until and now >= base + timeout:
             return made(
-                "grace", f"{idle_for}; app started recently, grace until {iso(grace_until)}"
+                "grace", f"{idle_for}; app started recently, grace until {shown(grace_until)}"
             )
         return made("idle", idle_for)

@@ -8,10 +8,15 @@ seen before is measured over its lifetime instead (no second pass, no sleep).
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import psutil
+
+from ..redact import format_command
 
 
 @dataclass
@@ -116,9 +121,78 @@ class ProcessSampler:
         return result
 
 
-def cmdline(pid: int) -> str:
-    """The command line of ``pid`` ('' when gone or hidden); only asked for busy processes."""
+def argv(pid: int) -> list[str]:
+    """The argument list of ``pid`` ([] when gone or hidden)."""
     try:
-        return " ".join(psutil.Process(pid).cmdline())
+        return list(psutil.Process(pid).cmdline())
     except (psutil.Error, OSError):
-        return ""
+        return []
+
+
+def cmdline(pid: int) -> str:
+    """The raw command line of ``pid`` ('' when gone or hidden), for matching only (the
+    ``ignore_processes`` regexes): never shown, it may hold secrets. Show ``command()``."""
+    return " ".join(argv(pid))
+
+
+def command(what: int | Sequence[str], fallback: str = "", limit: int = 80) -> str:
+    """What we show of a process: its program's name and redacted arguments, cut to ``limit``
+    characters (``--db-password=hunter2`` becomes ``--db-password=***``)."""
+    words = argv(what) if isinstance(what, int) else list(what)
+    return format_command(words, limit) if words else fallback
+
+
+def foreground_argv(pgid: int, shell_pid: int | None = None) -> list[str]:
+    """The command of a terminal's foreground job: its process group leader's, or (the leader
+    has exited, e.g. the first stage of a pipeline) a member's among the shell's descendants."""
+    words = argv(pgid)
+    if words:
+        return words
+    if not shell_pid:
+        return []
+    try:
+        members = psutil.Process(shell_pid).children(recursive=True)
+    except (psutil.Error, OSError):
+        return []
+    for proc in members:
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                return list(proc.cmdline())
+        except (psutil.Error, OSError):
+            continue
+    return []
+
+
+def matches_command(words: Sequence[str], patterns: Sequence[str]) -> bool:
+    """Whether a command line is one of ``patterns``: each pattern is a word prefix of the
+    command, the program compared by its name (``top`` matches ``/usr/bin/top -d 1``;
+    ``tail -f`` matches ``tail -f app.log`` but not ``tail app.log``); words are shell globs
+    (``tail -[fF]``)."""
+    if not words:
+        return False
+    have = [os.path.basename(words[0]), *words[1:]]
+    for pattern in patterns:
+        want = pattern.split()
+        if want and len(want) <= len(have):
+            if all(fnmatch.fnmatchcase(h, w) for h, w in zip(have, want)):
+                return True
+    return False
+
+
+def foreground_pgid(fd: int | None, pid: int | None) -> int | None:
+    """The foreground process group of a terminal: ``tcgetpgrp`` on its pty (the server holds
+    the master side), else field 8 (``tpgid``) of the shell's ``/proc/<pid>/stat``."""
+    if fd is not None:
+        try:
+            return os.tcgetpgrp(fd)
+        except OSError:
+            pass
+    if pid:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+            # "pid (comm) state ppid pgrp session tty_nr tpgid ...": comm may hold spaces
+            return int(stat.rsplit(")", 1)[1].split()[5])
+        except (OSError, ValueError, IndexError):
+            return None
+    return None

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .processes import ProcessSample, ProcInfo, cmdline
+from .. import clock
+from ..redact import printable
+from .processes import (
+    ProcessSample,
+    ProcInfo,
+    cmdline,
+    command,
+    foreground_argv,
+    matches_command,
+)
 
 log = logging.getLogger("smstudio_ext")
 
@@ -41,13 +50,30 @@ class KernelInfo:
 
 @dataclass
 class TerminalInfo:
+    """A terminal as the server sees it. ``last_activity`` is the user's last input (or, before
+    we watched its input, what the server said at first sight): output does not count, so a
+    ``top`` left running does not keep the app. ``foreground_pgid`` is the pty's foreground
+    process group; a job runs when it is not the shell's own group (``shell_pgid``)."""
+
     name: str
     last_activity: datetime | None
     pid: int | None = None
+    foreground_pgid: int | None = None
+    shell_pgid: int | None = None
+    last_input: float | None = None  # clock.monotonic() of the last keystroke we saw
 
     @property
     def label(self) -> str:
         return f"terminal {self.name}"
+
+
+@dataclass
+class UserAction:
+    """A deliberate action through the server (save, rename, upload, ...), on the timeline."""
+
+    action: str
+    path: str
+    at: datetime
 
 
 @dataclass
@@ -60,6 +86,15 @@ class Snapshot:
     procs: ProcessSample | None = None
     procs_error: str | None = None
     keepalive_until: datetime | None = None
+    # someone else's activity in the platform's file (ours never), on the timeline
+    platform_activity: datetime | None = None
+    user_actions: list[UserAction] = field(default_factory=list)
+    # wall time minus timeline time: for the times shown in reasons (display only)
+    wall_offset: timedelta = field(default_factory=timedelta)
+
+    def shown(self, when: datetime | None) -> str | None:
+        """A timeline instant as the wall-clock time a person reads."""
+        return iso(when + self.wall_offset) if when is not None else None
 
 
 @dataclass
@@ -87,13 +122,16 @@ class SignalReport:
     # so the monitor keeps every app alive rather than count it as idle.
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, wall_offset: timedelta | None = None) -> dict[str, Any]:
+        last = self.last_activity
+        if last is not None and wall_offset is not None:
+            last = last + wall_offset
         return {
             "name": self.name,
             "available": self.available,
             "active": self.active,
             "reason": self.reason,
-            "last_activity": iso(self.last_activity),
+            "last_activity": iso(last),
             "error": self.error,
         }
 
@@ -103,7 +141,8 @@ def _unknown(name: str, error: str) -> SignalReport:
 
 
 def iso(when: datetime | None) -> str | None:
-    return when.astimezone(timezone.utc).isoformat() if when else None
+    """The one REST timestamp format (``clock.isoformat_z``: UTC, microseconds, uppercase Z)."""
+    return clock.isoformat_z(when) if when else None
 
 
 def _report(
@@ -121,8 +160,7 @@ def _report(
 
 def _top(sample: ProcessSample, procs: list[Any]) -> str:
     busiest = procs[0]
-    cmd = cmdline(busiest.pid) or busiest.name
-    return f"pid {busiest.pid} {cmd[:80]}"
+    return f"pid {busiest.pid} {command(busiest.pid, busiest.name)}"
 
 
 class Signal:
@@ -192,10 +230,12 @@ class KernelSignal(Signal):
 
 
 class CpuSignal(Signal):
-    """CPU of each kernel's process tree, and of the user's processes outside the server.
+    """CPU of each kernel's process tree, of the server's other child processes, and of the
+    user's processes outside the server.
 
     Catches what execution_state misses: a background thread or a silent loop in a kernel
-    that reports idle, and a ``nohup python train.py &`` whose terminal is gone.
+    that reports idle, an app behind jupyter-server-proxy (code-server, TensorBoard) computing,
+    and a ``nohup python train.py &`` whose terminal is gone.
     """
 
     name = "cpu"
@@ -227,11 +267,9 @@ class CpuSignal(Signal):
                 obs.append(Observation(k.label, True, reason, snap.now, k))
             else:
                 obs.append(Observation(k.label, False, f"{total:.1f}% CPU", None, k))
+        obs.extend(self._server_children(snap, sample))
         if self.watch_user_processes:
             obs.extend(self._outside(snap, sample))
-        if not local and not self.watch_user_processes:
-            reason = "no local kernel processes to measure (remote kernels) and user processes not watched"
-            return SignalReport(self.name, False, False, reason)
         idle = f"no kernel or user process above {self.threshold:g}% CPU"
         return _report(self.name, obs, snap.now, idle, "mapped")
 
@@ -240,6 +278,34 @@ class CpuSignal(Signal):
             return False
         cmd = cmdline(pid)
         return any(p.search(cmd) for p in self.ignore)
+
+    def _busy_tree(self, members: list[ProcInfo]) -> tuple[float, list[ProcInfo]]:
+        """The tree's CPU without ignored processes, busiest first."""
+        members = sorted(members, key=lambda p: p.cpu_percent, reverse=True)
+        if sum(p.cpu_percent for p in members) <= self.threshold:
+            return 0.0, []
+        busy = [p for p in members if not self._ignored(p.pid)]
+        return sum(p.cpu_percent for p in busy), busy
+
+    def _server_children(self, snap: Snapshot, sample: ProcessSample) -> list[Observation]:
+        """Trees under the server that are neither kernels nor terminals: apps behind
+        jupyter-server-proxy (code-server, TensorBoard), language servers, anything an
+        extension started. The server's own CPU (our backups, its threads) is not counted."""
+        server = snap.server_pid or os.getpid()
+        known = {k.pid for k in snap.kernels if k.pid} | {t.pid for t in snap.terminals if t.pid}
+        obs = []
+        for child in sample.children.get(server, []):
+            if child in known:
+                continue
+            total, busy = self._busy_tree([sample.procs[p] for p in sample.tree(child)])
+            if not busy or total <= self.threshold:
+                continue
+            extra = f" (+{len(busy) - 1} more processes)" if len(busy) > 1 else ""
+            reason = f"uses {total:.0f}% CPU: {command(busy[0].pid, busy[0].name)}{extra}"
+            obs.append(
+                Observation(f"server process {child}", True, reason, snap.now, sample.procs[child])
+            )
+        return obs
 
     def _outside(self, snap: Snapshot, sample: ProcessSample) -> list[Observation]:
         """The user's busy process trees that are neither the server's descendants nor ancestors.
@@ -265,28 +331,26 @@ class CpuSignal(Signal):
             trees.setdefault(root.pid, []).append(proc)
         obs = []
         for root_pid, members in trees.items():
-            total = sum(p.cpu_percent for p in members)
-            if total <= self.threshold:
-                continue
-            members.sort(key=lambda p: p.cpu_percent, reverse=True)
-            busy = [p for p in members if not self._ignored(p.pid)]
-            total = sum(p.cpu_percent for p in busy)
+            total, busy = self._busy_tree(members)
             if not busy or total <= self.threshold:
                 continue
-            cmd = cmdline(busy[0].pid) or busy[0].name
             extra = f" (+{len(busy) - 1} more processes)" if len(busy) > 1 else ""
-            reason = f"uses {total:.0f}% CPU: {cmd[:80]}{extra}"
+            reason = f"uses {total:.0f}% CPU: {command(busy[0].pid, busy[0].name)}{extra}"
             obs.append(Observation(f"process {root_pid}", True, reason, snap.now, mine[root_pid]))
         return obs
 
 
 class TerminalSignal(Signal):
-    """Terminals: output moves ``last_activity``; a busy process tree (a silent job) is active."""
+    """Terminals: a foreground job (any process group but the shell's) is active, even one that
+    waits silently (``sleep 900 && python train.py``, a download); so is a busy process tree.
+    Interactive monitors (``top``, ``watch``, ``tail -f``: ``monitor_commands``) are not work.
+    The user's input moves ``last_activity``; output does not."""
 
     name = "terminals"
 
-    def __init__(self, threshold_percent: float = 10.0):
+    def __init__(self, threshold_percent: float = 10.0, monitor_commands: list[str] | None = None):
         self.threshold = threshold_percent
+        self.monitor_commands = list(monitor_commands or [])
 
     def evaluate(self, snap: Snapshot) -> SignalReport:
         if not snap.terminals_available:
@@ -297,19 +361,64 @@ class TerminalSignal(Signal):
             )
         obs = []
         for t in snap.terminals:
+            job = self._foreground(t)
             total: float = 0.0
             members: list[ProcInfo] = []
             if snap.procs is not None and t.pid:
                 total, members = snap.procs.tree_cpu(t.pid)
-            if members and total > self.threshold:
+                if job is not None and job[1] and t.foreground_pgid:
+                    # a monitor's own CPU (top refreshing, watch's commands) is not work; a
+                    # background job's in the same terminal still is
+                    shown = {p.pid for p in snap.procs.tree_cpu(t.foreground_pgid)[1]}
+                    members = [p for p in members if p.pid not in shown]
+                    total = sum(p.cpu_percent for p in members)
+            if job is not None and not job[1]:
+                obs.append(Observation(t.label, True, f"runs {job[0]}", snap.now, t))
+            elif members and total > self.threshold:
                 reason = f"a job uses {total:.0f}% CPU ({_top(snap.procs, members)})"  # type: ignore[arg-type]
                 obs.append(Observation(t.label, True, reason, snap.now, t))
             else:
+                what = f"shows {job[0]} (an interactive monitor: not work)" if job else "idle"
                 obs.append(
-                    Observation(t.label, False, f"idle ({total:.1f}% CPU)", t.last_activity, t)
+                    Observation(t.label, False, f"{what} ({total:.1f}% CPU)", t.last_activity, t)
                 )
-        idle = "no terminals open" if not snap.terminals else "no terminal job using CPU"
+        idle = "no terminals open" if not snap.terminals else "no terminal job running"
         return _report(self.name, obs, snap.now, idle, "mapped")
+
+    def _foreground(self, t: TerminalInfo) -> tuple[str, bool] | None:
+        """(the job's redacted command, whether it is an interactive monitor), or None when the
+        shell itself is in the foreground (waiting at its prompt)."""
+        fg, shell = t.foreground_pgid, t.shell_pgid
+        if not fg or fg <= 0 or fg == shell:
+            return None
+        argv = foreground_argv(fg, t.pid)
+        if not argv:
+            return (f"process group {fg}", False)
+        return (command(argv), matches_command(argv, self.monitor_commands))
+
+
+class EditingSignal(Signal):
+    """The user's deliberate actions through the server: saves (including uploads and new
+    files), renames, copies, deletes through the contents API. Never the browser's polling
+    (directory listings and file reads are not actions). Each action moves the last activity."""
+
+    name = "editing"
+
+    def evaluate(self, snap: Snapshot) -> SignalReport:
+        obs = [
+            Observation(
+                f"{a.action} {printable(a.path) or '/'}",
+                False,
+                f"{a.action} at {snap.shown(a.at)}",
+                a.at,
+            )
+            for a in snap.user_actions
+        ]
+        if not obs:
+            return SignalReport(self.name, True, False, "no save, rename or upload yet")
+        last = max(snap.user_actions, key=lambda a: a.at)
+        idle = f"last {last.action} ({printable(last.path) or '/'}) at {snap.shown(last.at)}"
+        return _report(self.name, obs, snap.now, idle, "all")
 
 
 class GpuAbsent(LookupError):
@@ -427,12 +536,10 @@ def parse_timestamp(text: str) -> datetime | None:
         return datetime.fromtimestamp(float(text), timezone.utc)
     except (ValueError, OverflowError, OSError):  # '1e400', 'inf', out of range
         pass
-    candidate = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
     try:
-        when = datetime.fromisoformat(candidate)
+        return clock.parse_iso(text)
     except ValueError:
         return None
-    return as_utc(when)
 
 
 def as_utc(when: datetime | None) -> datetime | None:
@@ -445,43 +552,26 @@ def as_utc(when: datetime | None) -> datetime | None:
 
 
 class KeepAliveSignal(Signal):
-    """``smstudio idle keepalive`` / the panel's "keep running", and the platform's activity file."""
+    """``smstudio idle keepalive`` / the panel's "keep running", and the platform's activity file
+    (someone else's writes only: the monitor reads it and never counts its own)."""
 
     name = "keepalive"
 
     def __init__(self, path: str = ""):
         self.path = path
-        self._warned = False
-
-    def read_file(self) -> datetime | None:
-        if not self.path:
-            return None
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read(200)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if not self._warned:
-                log.warning("smstudio: cannot read %s: %s", self.path, exc)
-                self._warned = True
-            return None
-        when = parse_timestamp(text)
-        if when is None and text.strip() and not self._warned:
-            log.warning("smstudio: ignoring %s: not a timestamp (%r)", self.path, text[:40])
-            self._warned = True
-        return when
 
     def evaluate(self, snap: Snapshot) -> SignalReport:
         obs = []
         until = snap.keepalive_until
         if until and until > snap.now:
-            obs.append(Observation("keep-alive", True, f"kept alive until {iso(until)}", snap.now))
-        stamp = self.read_file()
+            obs.append(
+                Observation("keep-alive", True, f"kept alive until {snap.shown(until)}", snap.now)
+            )
+        stamp = snap.platform_activity
         if stamp is not None:
             stamp = min(stamp, snap.now)
-            obs.append(Observation(self.path, False, f"last activity {iso(stamp)}", stamp))
+            obs.append(Observation(self.path, False, f"last activity {snap.shown(stamp)}", stamp))
         idle = "no keep-alive"
         if stamp is not None:
-            idle += f"; {os.path.basename(self.path)} says {iso(stamp)}"
+            idle += f"; {os.path.basename(self.path)} says {snap.shown(stamp)}"
         return _report(self.name, obs, snap.now, idle, "all")

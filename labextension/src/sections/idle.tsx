@@ -11,6 +11,7 @@ import {
   NOT_SET
 } from '../format';
 import { IdleWatcher } from '../idle';
+import { modeText } from '../idlemode';
 import {
   checkTimeout,
   formatMinutes,
@@ -154,9 +155,37 @@ export function IdleView(props: {
               view.keepalive !== null
                 ? `for ${formatDuration(view.keepalive)} more`
                 : NOT_SET
-          }
+          },
+          { key: 'Shut down by', value: modeText(status.mode) ?? NOT_SET }
         ]}
       />
+      {status.mode?.warning && (
+        <div
+          className="jp-smstudio-Freshness jp-smstudio-tone-warn"
+          role="note"
+          data-mode={status.mode.mode}
+          title={(status.mode.reasons ?? []).join('\n')}
+        >
+          {status.mode.warning}
+        </div>
+      )}
+      {status.platform_file?.error && (
+        <div
+          className="jp-smstudio-Freshness jp-smstudio-tone-warn"
+          role="note"
+        >
+          {status.platform_file.error}: Studio's idle shutdown cannot see the
+          work smstudio sees.
+        </div>
+      )}
+      {status.settings_ignored && (
+        <div
+          className="jp-smstudio-Freshness jp-smstudio-tone-warn"
+          role="note"
+        >
+          Saved settings {status.settings_ignored}
+        </div>
+      )}
       {signals.length > 0 && (
         <ul className="jp-smstudio-Signals" aria-label="Activity signals">
           {signals.map(s => (
