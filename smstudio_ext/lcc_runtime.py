@@ -181,6 +181,15 @@ def _last_error(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+# What the wheel needs to run at all, and what only makes backups faster (an image without the
+# latter gets the wheel alone, offline): import names.
+REQUIRED = ("jupyter_server", "boto3", "botocore", "psutil", "traitlets")
+OPTIONAL = {
+    "zstandard": "backups compress with zlib",
+    "pyfastcdc": "backups chunk with the pure-Python FastCDC (same cut points, slower)",
+}
+
+
 def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: bool) -> int:
     """Everything (pip, the --no-deps retry, pip check) within ``timeout`` s; undoing a failed
     install may take UNDO_SECONDS more."""
@@ -200,11 +209,14 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
         args.append("--no-index")
     rc = _pip([*args, str(wheel)], deadline - time.monotonic(), out)
     text = out.read_text(errors="replace")
-    if rc not in (0, 124) and not index and "found for zstandard" in text:
-        # offline, only zstandard may be missing (backups then use zlib)
-        missing = [m for m in ("jupyter_server", "boto3", "psutil", "traitlets") if not _has(m)]
-        if not missing:
-            say("no zstandard here: the wheel alone (--no-deps); backups use zlib")
+    lacking = [m for m in OPTIONAL if f"found for {m}" in text]
+    if rc not in (0, 124) and not index and lacking:
+        # offline, only optional speed-ups may be missing: the wheel alone, if every required
+        # dependency imports (pip names only the first missing one, so ask each)
+        if not [m for m in REQUIRED if not _has(m)]:
+            absent = [m for m in OPTIONAL if not _has(m)]
+            why = "; ".join(OPTIONAL[m] for m in absent)
+            say(f"no {', '.join(absent)} here: the wheel alone (--no-deps); {why}")
             rc = _pip([*args, "--no-deps", str(wheel)], deadline - time.monotonic(), out)
             text = out.read_text(errors="replace")
     if rc != 0:

@@ -176,6 +176,6 @@ def test_openapi_documents_every_field_returned(aws, jp_serverapp, jp_root_dir, 
         "application/json"
     ]["schema"]
     assert set(restored) <= set(restore_schema["properties"])
-    from smstudio_ext.backup.backup import Progress
+    from smstudio_ext.backup.repo import Progress
 
     assert set(Progress().to_dict()) <= set(status_schema["properties"]["progress"]["properties"])

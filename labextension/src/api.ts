@@ -209,6 +209,7 @@ export interface IBackupStatus {
     kms?: boolean;
     excludes?: string[];
     default_excludes?: boolean;
+    include_secrets?: boolean;
   };
   running: boolean;
   progress?: IBackupProgress | null;
@@ -251,6 +252,11 @@ export interface IRestoreResult {
   files_written?: number;
   dirs?: number;
   links?: number;
+  /** The target held an unfinished restore: this one took it over. */
+  resumed?: boolean;
+  /** if_empty: files already in the target that differ, kept as they are (and the first 20). */
+  kept?: number;
+  kept_paths?: string[];
   bytes_written?: number;
   seconds?: number;
   finished?: string;

@@ -290,6 +290,12 @@ export function BackupView(props: {
           {
             key: 'Location',
             value: status.config?.location ?? status.config?.bucket ?? NOT_SET
+          },
+          {
+            key: 'Secrets',
+            value: status.config?.include_secrets
+              ? 'backed up (HomeBackup.include_secrets)'
+              : 'not backed up (~/.aws/credentials, SSH keys, tokens)'
           }
         ]}
       />
