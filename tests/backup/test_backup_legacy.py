@@ -9,7 +9,7 @@ import os
 
 import pytest
 from backup_legacy_home import BIG, BUCKET, PREFIX, edit_legacy_home, legacy_home
-from test_backup_engine import snapshot_data, tree
+from backup_support import snapshot_data, tree
 
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.backup import manifest as mf
@@ -18,7 +18,7 @@ from smstudio_ext.backup.config import HomeBackup
 from smstudio_ext.backup.engine import BackupService
 from smstudio_ext.context import load_context
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "data", "backup_legacy", "objects")
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "data", "backup_legacy", "objects")
 
 
 @pytest.fixture
