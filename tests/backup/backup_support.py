@@ -16,7 +16,7 @@ import sys
 import zlib
 from datetime import timedelta
 
-from smstudio_ext.backup import restore as restore_mod
+from smstudio_ext.backup import writer as writer_mod
 from smstudio_ext.backup.repo import fetch_snapshot
 
 SNAP = "20991231T000000.000000Z-evil0000"
@@ -196,7 +196,7 @@ def leftovers(root):
 
 def disk_fills_after(monkeypatch, writes):
     """Restore's writes fail with ENOSPC once ``writes`` of them have succeeded."""
-    real = restore_mod._write_all
+    real = writer_mod._write_all
     calls = {"n": 0}
 
     def fill_up(fd, data, offset):
@@ -205,4 +205,4 @@ def disk_fills_after(monkeypatch, writes):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(fd, data, offset)
 
-    monkeypatch.setattr(restore_mod, "_write_all", fill_up)
+    monkeypatch.setattr(writer_mod, "_write_all", fill_up)
