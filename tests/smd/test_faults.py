@@ -16,7 +16,7 @@ from smstudio_ext.admin import wheelhouse
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 
 from .conftest import BUCKET, panel_settings, push_wheelhouse, registered_script
-from .test_space import image_packages
+from .smd_support import image_packages
 
 pytestmark = pytest.mark.timeout(900)
 
