@@ -15,8 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 
-from . import clock
-from ._version import __version__
+from . import __version__, clock
 from .apps import describe_app
 from .aws import AwsClients
 from .context import StudioContext
