@@ -50,6 +50,7 @@ export function asIdleDecision(
 export function isShuttingDown(event: IIdleDecisionEvent): boolean {
   const outcome = event.action?.outcome;
   return (
-    event.decision === 'shutdown' && (outcome === 'deleted' || outcome === 'gone')
+    event.decision === 'shutdown' &&
+    (outcome === 'deleted' || outcome === 'gone')
   );
 }

@@ -256,12 +256,7 @@ export function backupProgressView(
   if (p.phase === 'upload' || p.phase === 'restore') {
     const fraction = total > 0 ? Math.min(1, done / total) : null;
     const parts = [
-      trans.__(
-        '%1 %2/%3 files',
-        phase,
-        p.files_done ?? 0,
-        p.files_total ?? 0
-      ),
+      trans.__('%1 %2/%3 files', phase, p.files_done ?? 0, p.files_total ?? 0),
       trans.__('%1 of %2', formatBytes(done), formatBytes(total))
     ];
     if (p.eta_seconds !== null && p.eta_seconds !== undefined) {
@@ -307,8 +302,7 @@ export function partUnavailable(
     (Array.isArray(value) && value.length === 0);
   if (status?.status === 'not_available') {
     return {
-      unavailable:
-        status.errors?.[0]?.detail ?? trans.__('not available here'),
+      unavailable: status.errors?.[0]?.detail ?? trans.__('not available here'),
       error: null
     };
   }

@@ -26,7 +26,10 @@ export class StudioPanel extends ReactWidget {
       this.title.label = name;
     }
     this.node.setAttribute('role', 'region');
-    this.node.setAttribute('aria-label', this._trans.__('SageMaker Studio panel'));
+    this.node.setAttribute(
+      'aria-label',
+      this._trans.__('SageMaker Studio panel')
+    );
     this._refreshInterval = options.refreshInterval ?? 30;
   }
 

@@ -74,7 +74,10 @@ export class ShutdownWarning implements IDisposable {
           callback: () => {
             this.model.keepAlive(60).catch(reason => {
               Notification.error(
-                trans.__('Keep running failed: %1', describeError(reason, trans))
+                trans.__(
+                  'Keep running failed: %1',
+                  describeError(reason, trans)
+                )
               );
             });
           }

@@ -25,7 +25,8 @@ export class FakeServer {
     return ServerConnection.makeSettings({
       baseUrl: 'http://127.0.0.1:8888/',
       fetch: (async (input: RequestInfo, init?: RequestInit) => {
-        const request = input instanceof Request ? input : new Request(input, init);
+        const request =
+          input instanceof Request ? input : new Request(input, init);
         const url = new URL(request.url);
         // ServerConnection appends a cache-busting timestamp to the query
         const search = url.search.replace(/[?&]\d{10,}$/, '');
@@ -52,7 +53,10 @@ export class FakeServer {
 }
 
 /** Resolves once `predicate` holds (checked every few milliseconds), or fails after `ms`. */
-export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+export async function until(
+  predicate: () => boolean,
+  ms = 5000
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > deadline) {

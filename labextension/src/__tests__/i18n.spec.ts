@@ -85,14 +85,21 @@ describe('translation', () => {
     const view = idleView(status, trans, new Date('2026-11-30T12:00:00Z'));
     expect(view.statusText).toBe('Arrêt dans 12 min');
     expect(view.label).toBe('Idle');
-    const check = (status: string) => ({ id: status, title: '', reason: '', status });
+    const check = (status: string) => ({
+      id: status,
+      title: '',
+      reason: '',
+      status
+    });
     expect(
       guardrailSummary([check('fail'), check('fail'), check('pass')], trans)
     ).toBe('2 échecs · 1 réussi');
   });
 
   it('the null translator is English', () => {
-    expect(formatDuration(125, nullTranslator.load(TRANSLATION_DOMAIN))).toBe('2m');
+    expect(formatDuration(125, nullTranslator.load(TRANSLATION_DOMAIN))).toBe(
+      '2m'
+    );
   });
 });
 

@@ -78,30 +78,41 @@ describe('idleView', () => {
       tone: 'muted',
       statusText: 'Auto-shutdown: off'
     });
-    expect(idleView(idle({ state: 'shutting_down' }), trans, NOW).statusText).toBe(
-      'Shutting down…'
-    );
+    expect(
+      idleView(idle({ state: 'shutting_down' }), trans, NOW).statusText
+    ).toBe('Shutting down…');
     expect(idleView(idle({ state: 'error' }), trans, NOW).tone).toBe('danger');
-    expect(idleView(idle({ state: 'mystery' as never }), trans, NOW).label).toBe(
-      'mystery'
-    );
+    expect(
+      idleView(idle({ state: 'mystery' as never }), trans, NOW).label
+    ).toBe('mystery');
   });
 
   it('counts down to shutdown_at, never below zero', () => {
-    const v = idleView(idle({ state: 'idle', shutdown_at: at(750) }), trans, NOW);
+    const v = idleView(
+      idle({ state: 'idle', shutdown_at: at(750) }),
+      trans,
+      NOW
+    );
     expect(v.countdown).toBe(750);
     expect(v.statusText).toBe('Shutdown in 12m');
-    expect(idleView(idle({ shutdown_at: at(-30) }), trans, NOW).countdown).toBe(0);
+    expect(idleView(idle({ shutdown_at: at(-30) }), trans, NOW).countdown).toBe(
+      0
+    );
   });
 
   it('ignores a shutdown time while active', () => {
     expect(
-      idleView(idle({ state: 'active', shutdown_at: at(60) }), trans, NOW).countdown
+      idleView(idle({ state: 'active', shutdown_at: at(60) }), trans, NOW)
+        .countdown
     ).toBeNull();
   });
 
   it('shows a running keep-alive and flags dry runs', () => {
-    const v = idleView(idle({ state: 'active', keepalive_until: at(3000) }), trans, NOW);
+    const v = idleView(
+      idle({ state: 'active', keepalive_until: at(3000) }),
+      trans,
+      NOW
+    );
     expect(v.keepalive).toBe(3000);
     expect(v.statusText).toBe('Kept running 50m');
     expect(
@@ -149,8 +160,12 @@ describe('keepAliveChoices / checkTimeout', () => {
   });
   it('checks a timeout against the bounds', () => {
     expect(checkTimeout(60, { min: 15, max: 240 }, trans)).toBeNull();
-    expect(checkTimeout(5, { min: 15, max: 240 }, trans)).toMatch(/At least 15/);
-    expect(checkTimeout(500, { min: 15, max: 240 }, trans)).toMatch(/At most 240/);
+    expect(checkTimeout(5, { min: 15, max: 240 }, trans)).toMatch(
+      /At least 15/
+    );
+    expect(checkTimeout(500, { min: 15, max: 240 }, trans)).toMatch(
+      /At most 240/
+    );
     expect(checkTimeout(1.5, undefined, trans)).toMatch(/whole number/);
     expect(checkTimeout(NaN, undefined, trans)).toMatch(/whole number/);
   });
@@ -206,14 +221,17 @@ describe('backupProgressView', () => {
     expect(backupProgressView(null, trans).fraction).toBeNull();
   });
   it('reports the upload fraction, files, bytes and eta', () => {
-    const v = backupProgressView({
-      phase: 'upload',
-      files_done: 3,
-      files_total: 10,
-      bytes_done: 1024,
-      bytes_total: 4096,
-      eta_seconds: 75
-    }, trans);
+    const v = backupProgressView(
+      {
+        phase: 'upload',
+        files_done: 3,
+        files_total: 10,
+        bytes_done: 1024,
+        bytes_total: 4096,
+        eta_seconds: 75
+      },
+      trans
+    );
     expect(v.fraction).toBe(0.25);
     expect(v.label).toBe(
       'Uploading 3/10 files · 1.0 KiB of 4.0 KiB · ~1m left'
@@ -277,7 +295,9 @@ describe('partUnavailable', () => {
         }
       }
     };
-    expect(partUnavailable(data, 'costs', trans).unavailable).toBe('not in Studio');
+    expect(partUnavailable(data, 'costs', trans).unavailable).toBe(
+      'not in Studio'
+    );
   });
 });
 

@@ -29,8 +29,12 @@ describe('BackupModel', () => {
     let left = options.runningAlready ? (options.ticks ?? 2) : 0;
     s.on('POST backup', () =>
       left > 0
-        ? { status: 409, body: { error: 'conflict', detail: 'a backup is running' } }
-        : ((left = options.ticks ?? 2), { status: 202, body: { started: true } })
+        ? {
+            status: 409,
+            body: { error: 'conflict', detail: 'a backup is running' }
+          }
+        : ((left = options.ticks ?? 2),
+          { status: 202, body: { started: true } })
     );
     s.on('GET backup', () => {
       const running = left > 0;
@@ -51,7 +55,10 @@ describe('BackupModel', () => {
 
   it('starts a backup and follows it to the end, emitting its progress', async () => {
     const s = server({ ticks: 2 });
-    const model = new BackupModel({ serverSettings: s.settings, followInterval: 1 });
+    const model = new BackupModel({
+      serverSettings: s.settings,
+      followInterval: 1
+    });
     const seen: boolean[] = [];
     model.changed.connect((_, st) => seen.push(st.running));
     const finished = jest.fn();
@@ -68,7 +75,10 @@ describe('BackupModel', () => {
 
   it('follows the running backup when one is already running (409 conflict is no error)', async () => {
     const s = server({ runningAlready: true, ticks: 2 });
-    const model = new BackupModel({ serverSettings: s.settings, followInterval: 1 });
+    const model = new BackupModel({
+      serverSettings: s.settings,
+      followInterval: 1
+    });
     const { started, following } = await model.backUpNow();
     expect(started).toBe(false);
     expect((await following).running).toBe(false);
@@ -83,13 +93,18 @@ describe('BackupModel', () => {
     }));
     const model = new BackupModel({ serverSettings: s.settings });
     await expect(model.backUpNow()).rejects.toBeInstanceOf(ApiError);
-    await expect(model.backUpNow()).rejects.toMatchObject({ code: 'not_configured' });
+    await expect(model.backUpNow()).rejects.toMatchObject({
+      code: 'not_configured'
+    });
     model.dispose();
   });
 
   it('runs one follow loop however many callers follow', async () => {
     const s = server({ runningAlready: true, ticks: 3 });
-    const model = new BackupModel({ serverSettings: s.settings, followInterval: 1 });
+    const model = new BackupModel({
+      serverSettings: s.settings,
+      followInterval: 1
+    });
     const [a, b] = await Promise.all([model.follow(), model.follow()]);
     expect(a).toBe(b);
     expect(s.count('GET backup')).toBe(4); // 3 running + the final one
@@ -98,7 +113,10 @@ describe('BackupModel', () => {
 
   it('a fetch that finds a backup running follows it (started elsewhere)', async () => {
     const s = server({ runningAlready: true, ticks: 2 });
-    const model = new BackupModel({ serverSettings: s.settings, followInterval: 1 });
+    const model = new BackupModel({
+      serverSettings: s.settings,
+      followInterval: 1
+    });
     const finished = jest.fn();
     model.finished.connect(finished);
     const data = await model.fetch();
@@ -136,17 +154,29 @@ describe('IdleModel', () => {
     })!;
 
   function model(status: IIdleStatus = idle({ state: 'active' })) {
-    const s = new FakeServer().on('GET idle', () => ({ status: 200, body: status }));
-    return { s, m: new IdleModel({ serverSettings: s.settings, standby: 'never' }) };
+    const s = new FakeServer().on('GET idle', () => ({
+      status: 200,
+      body: status
+    }));
+    return {
+      s,
+      m: new IdleModel({ serverSettings: s.settings, standby: 'never' })
+    };
   }
 
   it('a warning event shows at once, then the full state is asked for', async () => {
-    const { s, m } = model(idle({ state: 'warning', shutdown_at: '2026-11-30T12:10:00Z' }));
+    const { s, m } = model(
+      idle({ state: 'warning', shutdown_at: '2026-11-30T12:10:00Z' })
+    );
     m.update(idle({ state: 'active' }));
     const states: string[] = [];
     m.changed.connect((_, st) => states.push(st?.state ?? 'null'));
     m.handleEvent(
-      event({ decision: 'warning', shutdown_at: '2026-11-30T12:10:00Z', idle_seconds: 3000 })
+      event({
+        decision: 'warning',
+        shutdown_at: '2026-11-30T12:10:00Z',
+        idle_seconds: 3000
+      })
     );
     expect(m.status).toMatchObject({
       state: 'warning',
@@ -160,7 +190,9 @@ describe('IdleModel', () => {
 
   it('a shutdown that deleted the app is "shutting down"', () => {
     const { m } = model();
-    m.handleEvent(event({ decision: 'shutdown', action: { outcome: 'deleted' } }));
+    m.handleEvent(
+      event({ decision: 'shutdown', action: { outcome: 'deleted' } })
+    );
     expect(m.status?.state).toBe('shutting_down');
     m.dispose();
   });
@@ -168,7 +200,9 @@ describe('IdleModel', () => {
   it('a failed or dry-run decision changes nothing locally', () => {
     const { m } = model();
     m.update(idle({ state: 'idle' }));
-    m.handleEvent(event({ decision: 'shutdown', action: { outcome: 'denied' } }));
+    m.handleEvent(
+      event({ decision: 'shutdown', action: { outcome: 'denied' } })
+    );
     m.handleEvent(event({ decision: 'warning', dry_run: true }));
     expect(m.status?.state).toBe('idle');
     m.dispose();
@@ -192,7 +226,10 @@ describe('IdleModel', () => {
     const s = new FakeServer()
       .on('POST idle/keepalive', body => ({
         status: 200,
-        body: idle({ state: 'active', keepalive_until: `+${(body as any).minutes}` })
+        body: idle({
+          state: 'active',
+          keepalive_until: `+${(body as any).minutes}`
+        })
       }))
       .on('PUT idle/settings', body => ({
         status: 200,
@@ -212,11 +249,23 @@ describe('IdleModel', () => {
 
 describe('asIdleDecision', () => {
   it('takes only our schema with a decision', () => {
-    expect(asIdleDecision({ schema_id: 'https://events.jupyter.org/x', decision: 'warning', at: 'x' })).toBeNull();
-    expect(asIdleDecision({ schema_id: IDLE_DECISION_SCHEMA, at: 'x' })).toBeNull();
+    expect(
+      asIdleDecision({
+        schema_id: 'https://events.jupyter.org/x',
+        decision: 'warning',
+        at: 'x'
+      })
+    ).toBeNull();
+    expect(
+      asIdleDecision({ schema_id: IDLE_DECISION_SCHEMA, at: 'x' })
+    ).toBeNull();
     expect(asIdleDecision(null)).toBeNull();
     expect(
-      asIdleDecision({ schema_id: IDLE_DECISION_SCHEMA, decision: 'idle', at: 'x' })?.decision
+      asIdleDecision({
+        schema_id: IDLE_DECISION_SCHEMA,
+        decision: 'idle',
+        at: 'x'
+      })?.decision
     ).toBe('idle');
   });
 });
@@ -240,13 +289,26 @@ describe('ResourceModel and InsightsModel', () => {
 
   it('asks the server for one insights part at a time', async () => {
     const s = new FakeServer()
-      .on('GET insights?parts=tags', () => ({ status: 200, body: { tags: [] } }))
-      .on('GET insights?parts=costs', () => ({ status: 200, body: { costs: {} } }));
+      .on('GET insights?parts=tags', () => ({
+        status: 200,
+        body: { tags: [] }
+      }))
+      .on('GET insights?parts=costs', () => ({
+        status: 200,
+        body: { costs: {} }
+      }));
     const model = new InsightsModel({ serverSettings: s.settings });
     const parts: string[] = [];
     model.changed.connect((_, x) => parts.push(x.part));
-    await Promise.all([model.fetch('tags'), model.fetch('tags'), model.fetch('costs')]);
-    expect(s.calls.sort()).toEqual(['GET insights?parts=costs', 'GET insights?parts=tags']);
+    await Promise.all([
+      model.fetch('tags'),
+      model.fetch('tags'),
+      model.fetch('costs')
+    ]);
+    expect(s.calls.sort()).toEqual([
+      'GET insights?parts=costs',
+      'GET insights?parts=tags'
+    ]);
     expect(parts.sort()).toEqual(['costs', 'tags']);
     expect(model.part('tags')).toEqual({ tags: [] });
     model.dispose();

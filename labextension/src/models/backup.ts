@@ -95,7 +95,10 @@ export class BackupModel implements IDisposable {
    * Back up now: start a backup, or follow the one already running. Resolves once it is under
    * way (`started` false when it was already running); `following` resolves when it ends.
    */
-  async backUpNow(): Promise<{ started: boolean; following: Promise<IBackupStatus> }> {
+  async backUpNow(): Promise<{
+    started: boolean;
+    following: Promise<IBackupStatus>;
+  }> {
     let started = true;
     try {
       await API.startBackup(this._settings);

@@ -354,7 +354,9 @@ export function BackupView(props: {
             {data.snapshots.map(s => (
               <tr key={s.id} data-snapshot-id={s.id} title={s.id}>
                 <td>{s.time ? formatRelative(s.time, trans) : s.id}</td>
-                <td>{s.error ? trans.__('unreadable') : (s.files ?? NOT_SET)}</td>
+                <td>
+                  {s.error ? trans.__('unreadable') : (s.files ?? NOT_SET)}
+                </td>
                 <td>{formatBytes(s.bytes)}</td>
                 <td>
                   <button

@@ -177,9 +177,7 @@ export function CostView(props: {
           {note}
         </div>
       )}
-      {est?.apps && (
-        <CostChart apps={est.apps} currency={cur} trans={trans} />
-      )}
+      {est?.apps && <CostChart apps={est.apps} currency={cur} trans={trans} />}
       <PartFooter data={props.data} part="costs" trans={trans} />
     </div>
   );

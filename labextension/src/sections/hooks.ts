@@ -15,10 +15,7 @@ export function useNow(ms = 1000): Date {
  * `initial`, then each non-null value a model's signal emits (e.g. the idle state pushed by a
  * server event, a backup's live progress); a new `initial` (a section refresh) wins again.
  */
-export function useLatest<T>(
-  signal: ISignal<any, T | null>,
-  initial: T
-): T {
+export function useLatest<T>(signal: ISignal<any, T | null>, initial: T): T {
   const [value, setValue] = React.useState<T>(initial);
   React.useEffect(() => setValue(initial), [initial]);
   React.useEffect(() => {

@@ -130,7 +130,10 @@ export function IdleView(props: {
         </span>
         {view.countdown !== null && (
           <span className="jp-smstudio-Countdown" role="timer" aria-live="off">
-            {trans.__('shuts down in %1', formatDuration(view.countdown, trans))}
+            {trans.__(
+              'shuts down in %1',
+              formatDuration(view.countdown, trans)
+            )}
           </span>
         )}
         {status.dry_run && (
@@ -257,7 +260,9 @@ export function IdleView(props: {
           role="group"
           aria-labelledby="jp-smstudio-keep-label"
         >
-          <span id="jp-smstudio-keep-label">{trans.__('Keep running for')}</span>
+          <span id="jp-smstudio-keep-label">
+            {trans.__('Keep running for')}
+          </span>
           {choices.map(m => (
             <button
               key={m}

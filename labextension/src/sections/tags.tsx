@@ -52,9 +52,7 @@ function TagTable(props: {
             <td>
               {t.key}
               {t.user_id && (
-                <span className="jp-smstudio-Badge">
-                  {trans.__('user id')}
-                </span>
+                <span className="jp-smstudio-Badge">{trans.__('user id')}</span>
               )}
             </td>
             <td>{t.value}</td>
