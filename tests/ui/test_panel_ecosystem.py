@@ -19,7 +19,17 @@ from typing import Any
 import pytest
 
 from . import langpack
-from .conftest import PANEL, ROOT, ensure_panel_open, open_panel, section, start_demo, wait_settled
+from .conftest import (
+    PANEL,
+    ROOT,
+    ensure_panel_open,
+    open_panel,
+    screenshot,
+    section,
+    start_demo,
+    wait_settled,
+    widen_sidebar,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -128,7 +138,7 @@ def test_the_panel_speaks_the_language_of_an_installed_language_pack(browser, de
     )
     assert status in (200, 204)
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page = browser.new_page(viewport={"width": 1280, "height": 2700})  # no scrolling
         page.set_default_timeout(30_000)
         page.goto(demo.lab_url)
         ensure_panel_open(page)
@@ -145,6 +155,11 @@ def test_the_panel_speaks_the_language_of_an_installed_language_pack(browser, de
         assert page.evaluate("() => document.documentElement.lang").lower().startswith("fr")
         cost = wait_settled(page, "cost").inner_text()
         assert re.search(r"\d,\d{2}\s\$US", cost), cost
+        for sid in SECTIONS:
+            wait_settled(page, sid)
+        widen_sidebar(page)
+        page.mouse.click(900, 600)  # focus away from the panel
+        screenshot(page, "panel-fr.png")
         page.close()
     finally:
         demo.api(
