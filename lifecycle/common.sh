@@ -13,6 +13,12 @@ if [ -z "$HOME_DIR" ]; then
   if [ -d /home/sagemaker-user ]; then HOME_DIR=/home/sagemaker-user; else HOME_DIR=$HOME; fi
 fi
 need_abs SMSTUDIO_LCC_HOME "$HOME_DIR"
+# Nothing that runs as root may read a user's files: not the Python of `python -m` looking in the
+# current directory, not user site-packages (.pth files run code), not ~/.config/pip or
+# ~/.gitconfig, not the user's Jupyter config (smstudio_ext reads only the system's with
+# SMSTUDIO_SYSTEM_CONFIG_ONLY). Steps that work in the home run as its owner (as_owner).
+cd /
+if [ "$(id -u)" = 0 ]; then export HOME=/root PYTHONNOUSERSITE=1 SMSTUDIO_SYSTEM_CONFIG_ONLY=1; fi
 PY=${SMSTUDIO_LCC_PYTHON:-}
 if [ -z "$PY" ]; then
   for candidate in "${PYTHONS[@]}"; do
@@ -35,6 +41,13 @@ if [ -z "$PY" ] || [ ! -x "$PY" ]; then
 fi
 need_abs SMSTUDIO_LCC_PYTHON "$PY"
 mkdir -p "$STATE_DIR"
+# root writes its logs and downloads there: a folder (or link) someone else made is not used
+if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$STATE_DIR")" != 0 ]; then
+  log "ERROR: $STATE_DIR is not root's: nothing done as root"
+  FAILED=1
+  finish
+  exit 0
+fi
 rm -f "$STATE_DIR/changed"
 log "start: app $APP_TYPE, features '$FEATURES', python $PY, home $HOME_DIR, uid $(id -u)"
 
@@ -61,8 +74,9 @@ bg() { # bg NAME: job_NAME in the background, immune to hangups, logged; NAME.do
   log "job $1 started in the background (pid $!, log $out)"
 }
 
-put() { # put FILE: stdin into FILE if the content differs (sudo -n when needed)
+put() { # put FILE: stdin into FILE if the content differs (sudo -n when needed), never through a link
   local f=$1 dir tmp
+  if [ -L "$f" ]; then log "not writing $f: it is a symbolic link"; return 1; fi
   dir=$(dirname "$f")
   tmp=$(mktemp)
   cat >"$tmp"
@@ -88,9 +102,23 @@ put() { # put FILE: stdin into FILE if the content differs (sudo -n when needed)
   log "wrote $f"
 }
 
-own() { # own PATH...: give files made as root to the home's owner
-  if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$HOME_DIR")" != 0 ]; then
-    chown -R --reference="$HOME_DIR" "$@"
+as_owner() { # as_owner CMD...: CMD as the home's owner with HOME=HOME_DIR; root drops privileges
+  # setpriv, else runuser, else sudo (docs/lifecycle.md, "Root"); without any: refused, not run as root
+  local u g c=$1
+  u=$(stat -L -c %u "$HOME_DIR")
+  g=$(stat -L -c %g "$HOME_DIR")
+  set -- env -u PYTHONNOUSERSITE -u SMSTUDIO_SYSTEM_CONFIG_ONLY "HOME=$HOME_DIR" "$@"
+  if [ "$(id -u)" != 0 ] || [ "$u" = 0 ]; then
+    "$@"
+  elif command -v setpriv >/dev/null; then
+    setpriv --reuid="$u" --regid="$g" --clear-groups --no-new-privs "$@"
+  elif command -v runuser >/dev/null && id -nu "$u" >/dev/null 2>&1; then
+    runuser -u "$(id -nu "$u")" -- "$@"
+  elif command -v sudo >/dev/null; then
+    sudo -n -E -u "#$u" "$@"
+  else
+    log "ERROR: no setpriv, runuser or sudo to run $c as the home's owner (uid $u): not run as root"
+    return 1
   fi
 }
 

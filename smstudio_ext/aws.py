@@ -1,8 +1,12 @@
 """The one place that builds AWS clients and turns AWS failures into typed errors.
 
 Clients come from a plain botocore session (boto3's adds nothing the engines use, and costs
-~50-70 ms more to import: s3transfer and the resource layer); the one boto3 feature used, the
-managed multipart upload of a large snapshot, imports it where it is needed.
+~50-70 ms more to import: s3transfer and the resource layer).
+
+botocore itself is imported by the first client (or region check), not with this module:
+importing it and building ``AwsClients`` cost nothing, so a short-lived CLI command does its
+local work first (``smstudio backup`` forks its "nothing changed?" check before botocore
+loads; see ``backup/speculation.py``).
 
 * region: explicit > the Studio context (resource ARN) > AWS_REGION / AWS_DEFAULT_REGION.
 * endpoints: ``Aws.endpoint_urls`` per service from config; otherwise boto3's own handling of
@@ -16,15 +20,13 @@ managed multipart upload of a large snapshot, imports it where it is needed.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import botocore.exceptions as bexc
-import botocore.session
-from botocore.config import Config
 from traitlets import Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
@@ -39,6 +41,9 @@ from .errors import (
     NotFound,
     SmStudioError,
 )
+
+if TYPE_CHECKING:
+    import botocore.session
 
 USER_AGENT = f"smstudio-ext/{__version__}"
 _REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
@@ -244,6 +249,9 @@ def validate_region(region: str) -> str:
     """Refuse a region that is malformed or unknown to botocore (a typo would otherwise hang on DNS)."""
     if not _REGION_RE.match(region or ""):
         raise BadInput(f"invalid AWS region {region!r} (expected e.g. 'us-east-1')")
+    import botocore.exceptions as bexc
+    import botocore.session
+
     session = botocore.session.Session()
     try:
         for partition in session.get_available_partitions():
@@ -262,6 +270,9 @@ class AwsClients:
     """A cache of boto3 clients sharing one session, region, endpoints and retry policy.
 
     Thread-safe: boto3 clients are; creating them is serialised here because sessions are not.
+    The session is made with the first client. ``defer_validation`` moves the region check
+    (which loads botocore and its endpoint data) to the first client too: the CLI's choice,
+    where a command may have local work to do first; the server checks at start.
     """
 
     def __init__(
@@ -275,22 +286,31 @@ class AwsClients:
         read_timeout: float = 20.0,
         validate: bool = True,
         session: botocore.session.Session | None = None,
+        defer_validation: bool = False,
     ) -> None:
         """``session``: a botocore session to build clients from instead of a new one (e.g.
-        one whose ``data_path`` loads other service models: how tests play an old botocore)."""
+        one whose ``data_path`` loads other service models: how tests play an old botocore).
+        ``defer_validation``: check the region with the first client (see the class doc)."""
         self.endpoint_urls = dict(endpoint_urls or {})
+        self._unchecked_region = None
         if region and validate and not self.endpoint_urls:
-            validate_region(region)
+            if defer_validation:
+                self._unchecked_region = region
+            else:
+                validate_region(region)
         self.region = region or "us-east-1"
-        self._session = session or botocore.session.Session(profile=profile or None)
-        self._config = Config(
-            region_name=self.region,
-            user_agent_extra=USER_AGENT,
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=32,
-        )
+        self._profile = profile or None
+        self._config_args: dict[str, Any] = {
+            "region_name": self.region,
+            "user_agent_extra": USER_AGENT,
+            "retries": {"mode": "adaptive", "max_attempts": max_attempts},
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_pool_connections": 32,
+        }
+        # the session and the base config, made with the first client (shared by copies)
+        self._shared: dict[str, Any] = {"session": session} if session is not None else {}
+        self._credentials: dict[str, str] | None = None  # set by derive(credentials=...)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._request_hooks: list[Callable[[str, str], None]] = []
@@ -312,20 +332,22 @@ class AwsClients:
         other = copy.copy(self)
         other._clients = {}
         other._lock = threading.Lock()
+        # its own session and config, made with its first client like ours (a region keeps
+        # our session when one exists; credentials need a session of their own)
+        other._shared = {}
         if region:
             other.region = region
-            other._config = self._config.merge(Config(region_name=region))
+            other._config_args = {**self._config_args, "region_name": region}
         if credentials is not None:
-            other._session = botocore.session.Session(profile=self._session.profile)
-            other._session.set_credentials(
-                credentials["AccessKeyId"],
-                credentials["SecretAccessKey"],
-                credentials.get("SessionToken"),
-            )
+            other._credentials = dict(credentials)
+        elif "session" in self._shared:
+            other._shared["session"] = self._shared["session"]
         return other
 
     @classmethod
-    def from_config(cls, aws: Aws, region: str | None) -> AwsClients:
+    def from_config(
+        cls, aws: Aws, region: str | None, *, defer_validation: bool = False
+    ) -> AwsClients:
         return cls(
             region,
             endpoint_urls=aws.endpoint_urls,
@@ -333,7 +355,29 @@ class AwsClients:
             max_attempts=aws.max_attempts,
             connect_timeout=aws.connect_timeout,
             read_timeout=aws.read_timeout,
+            defer_validation=defer_validation,
         )
+
+    def _session_and_config(self) -> tuple[Any, Any]:
+        """botocore's session and our base client config (called under ``_lock``)."""
+        if self._unchecked_region is not None:
+            validate_region(self._unchecked_region)
+            self._unchecked_region = None
+        if "config" not in self._shared:
+            import botocore.session
+            from botocore.config import Config
+
+            self._shared["config"] = Config(**self._config_args)
+            if "session" not in self._shared:
+                session = botocore.session.Session(profile=self._profile)
+                if self._credentials is not None:  # a derived copy's (e.g. an assumed role)
+                    session.set_credentials(
+                        self._credentials["AccessKeyId"],
+                        self._credentials["SecretAccessKey"],
+                        self._credentials.get("SessionToken"),
+                    )
+                self._shared["session"] = session
+        return self._shared["session"], self._shared["config"]
 
     def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:
         """A cached boto3 client; ``config`` entries (e.g. ``retries``) make a separate client."""
@@ -341,12 +385,16 @@ class AwsClients:
         key = (service, region + repr(sorted(config.items())))
         with self._lock:
             if key not in self._clients:
-                cfg = self._config.merge(Config(**config)) if config else self._config
+                import botocore.exceptions as bexc
+                from botocore.config import Config
+
+                session, base = self._session_and_config()
+                cfg = base.merge(Config(**config)) if config else base
                 kwargs: dict[str, Any] = {"region_name": region, "config": cfg}
                 if service in self.endpoint_urls:
                     kwargs["endpoint_url"] = self.endpoint_urls[service]
                 try:
-                    client = self._session.create_client(service, **kwargs)
+                    client = session.create_client(service, **kwargs)
                 except bexc.ProfileNotFound as exc:  # Aws.profile or AWS_PROFILE
                     raise no_such_profile(exc) from exc
                 for hook in self._request_hooks:
@@ -374,6 +422,8 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
     enabled each get their own message, because granting the action would not fix them."""
     if isinstance(exc, SmStudioError):
         return exc
+    import botocore.exceptions as bexc
+
     where = f" on {resource}" if resource else ""
     if isinstance(exc, bexc.ClientError):
         err = exc.response.get("Error", {})
@@ -428,7 +478,7 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
             "provides them; elsewhere set up a profile (AWS_PROFILE) or AWS_* variables",
             action=action,
         )
-    if isinstance(exc, _TOKEN_ERRORS):
+    if isinstance(exc, _token_errors()):
         return InvalidCredentials(
             f"AWS credentials for {action} could not be loaded or refreshed: {exc}. Renew them "
             "(e.g. `aws sso login`) and retry.",
@@ -452,17 +502,19 @@ def translate(exc: BaseException, action: str, resource: str | None = None) -> S
     raise exc
 
 
-_TOKEN_ERRORS: tuple[type[BaseException], ...] = tuple(
-    getattr(bexc, name)
-    for name in (
+@functools.cache
+def _token_errors() -> tuple[type[BaseException], ...]:
+    """botocore's failures to get or refresh credentials (the ones this botocore has)."""
+    import botocore.exceptions as bexc
+
+    names = (
         "TokenRetrievalError",
         "SSOTokenLoadError",
         "UnauthorizedSSOTokenError",
         "CredentialRetrievalError",
         "RefreshWithMFAUnsupportedError",
     )
-    if hasattr(bexc, name)
-)
+    return tuple(getattr(bexc, name) for name in names if hasattr(bexc, name))
 
 
 def _kms_failure(code: str, msg: str, action: str, where: str) -> SmStudioError | None:
@@ -498,6 +550,8 @@ def _kms_failure(code: str, msg: str, action: str, where: str) -> SmStudioError 
 
 def call(client: Any, operation: str, resource: str | None = None, **params: Any) -> Any:
     """Call ``operation`` (API name, e.g. ``DeleteApp``) on ``client`` with typed errors."""
+    import botocore.exceptions as bexc  # loaded already: the client is botocore's
+
     service = client.meta.service_model.service_name
     method: Callable[..., Any] = getattr(client, _snake(operation))
     try:

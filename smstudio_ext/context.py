@@ -20,9 +20,12 @@ from typing import Any, Literal
 from traitlets import Unicode, default
 from traitlets.config import Configurable
 
+from .fsutil import KB, ReadRefused, read_capped
+
 log = logging.getLogger("smstudio_ext")
 
 DEFAULT_METADATA_PATH = "/opt/ml/metadata/resource-metadata.json"
+METADATA_CAP = 64 * KB  # the real file is a few hundred bytes
 CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 SPACES_APP_TYPES = ("JupyterLab", "CodeEditor")
 _ARN_RE = re.compile(
@@ -143,9 +146,11 @@ def load_context(
         )
 
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, METADATA_CAP, what="resource metadata")
     except FileNotFoundError:
         return local("missing", None)
+    except ReadRefused as exc:
+        return local("unreadable", str(exc))
     except OSError as exc:
         return local("unreadable", f"cannot read {path}: {exc.strerror or exc}")
     if not raw.strip():
@@ -200,6 +205,52 @@ def load_context(
         warning=warning,
         **base,
     )
+
+
+# Where a home goes in a bucket a domain shares (the backup engine's key layout). Chosen so that
+# one IAM policy variable confines every user: with ExecutionRoleIdentityConfig =
+# USER_PROFILE_NAME a session carries its user profile's name as aws:SourceIdentity, so
+# PREFIX/<domain>/${aws:SourceIdentity}/* holds exactly that profile's homes — its Studio Classic
+# home and its private spaces (admin/policies.py: studio-backup-*). Shared spaces have no single
+# owner: they go under "_shared", which no profile can be called (profile names are
+# [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}), so no source identity reaches them.
+SPACES_SEGMENT = "spaces"
+SHARED_SEGMENT = "_shared"
+
+
+def home_key(
+    domain_id: str, *, profile: str | None = None, space: str | None = None, shared: bool = False
+) -> list[str]:
+    """A home's key segments: ``[domain, profile]`` (a Studio Classic profile),
+    ``[domain, profile, "spaces", space]`` (a private space, under its owner),
+    ``[domain, "_shared", space]`` (a shared space, or a space whose owner is unknown)."""
+    if space:
+        if profile and not shared:
+            return [domain_id, profile, SPACES_SEGMENT, space]
+        return [domain_id, SHARED_SEGMENT, space]
+    if not profile:
+        raise ValueError("a home key needs a user profile or a space")
+    return [domain_id, profile]
+
+
+def context_home_key(
+    context: StudioContext, env: Mapping[str, str] | None = None
+) -> list[str] | None:
+    """``home_key`` of the app we run in (None outside Studio). A space is shared when the
+    platform says so (``SAGEMAKER_SPACE_TYPE_LOWERCASE=shared``, which SMD's
+    start-jupyter-server reads) or the resource metadata names no user profile for it."""
+    env = os.environ if env is None else env
+    if not (context.in_studio and context.domain_id and context.owner_name):
+        return None
+    if context.owner_kind == "space":
+        shared = (env.get("SAGEMAKER_SPACE_TYPE_LOWERCASE") or "").strip() == "shared"
+        return home_key(
+            context.domain_id,
+            profile=context.user_profile_name,
+            space=context.space_name,
+            shared=shared,
+        )
+    return home_key(context.domain_id, profile=context.user_profile_name)
 
 
 def context_from_config(studio: Studio) -> StudioContext:

@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .fsutil import read_capped, read_stream_capped
 from .runtime_marker import LOADED, NONE, status
 
 SELF = "smstudio-ext"
@@ -180,6 +181,15 @@ def _last_error(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+# What the wheel needs to run at all, and what only makes backups faster (an image without the
+# latter gets the wheel alone, offline): import names.
+REQUIRED = ("jupyter_server", "boto3", "botocore", "psutil", "traitlets")
+OPTIONAL = {
+    "zstandard": "backups compress with zlib",
+    "pyfastcdc": "backups chunk with the pure-Python FastCDC (same cut points, slower)",
+}
+
+
 def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: bool) -> int:
     """Everything (pip, the --no-deps retry, pip check) within ``timeout`` s; undoing a failed
     install may take UNDO_SECONDS more."""
@@ -199,11 +209,14 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
         args.append("--no-index")
     rc = _pip([*args, str(wheel)], deadline - time.monotonic(), out)
     text = out.read_text(errors="replace")
-    if rc not in (0, 124) and not index and "found for zstandard" in text:
-        # offline, only zstandard may be missing (backups then use zlib)
-        missing = [m for m in ("jupyter_server", "boto3", "psutil", "traitlets") if not _has(m)]
-        if not missing:
-            say("no zstandard here: the wheel alone (--no-deps); backups use zlib")
+    lacking = [m for m in OPTIONAL if f"found for {m}" in text]
+    if rc not in (0, 124) and not index and lacking:
+        # offline, only optional speed-ups may be missing: the wheel alone, if every required
+        # dependency imports (pip names only the first missing one, so ask each)
+        if not [m for m in REQUIRED if not _has(m)]:
+            absent = [m for m in OPTIONAL if not _has(m)]
+            why = "; ".join(OPTIONAL[m] for m in absent)
+            say(f"no {', '.join(absent)} here: the wheel alone (--no-deps); {why}")
             rc = _pip([*args, "--no-deps", str(wheel)], deadline - time.monotonic(), out)
             text = out.read_text(errors="replace")
     if rc != 0:
@@ -320,6 +333,7 @@ def reload(want: str, budget: float, wait_for_server: float, disable_file: Path)
 
 
 MANIFEST = "wheelhouse.json"
+MANIFEST_CAP = 4 * 1024 * 1024  # a manifest of a few hundred wheels is a few hundred KB
 MAX_FETCH_BYTES = 500_000_000
 _WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+!-]+\.whl")
 
@@ -342,7 +356,17 @@ def fetch_wheelhouse(uri: str, out: Path) -> int:
     try:
         s3, bucket, prefix = _s3(uri)
         key = (lambda name: f"{prefix}/{name}") if prefix else (lambda name: name)
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key(MANIFEST))["Body"].read())
+        body = s3.get_object(Bucket=bucket, Key=key(MANIFEST))["Body"]
+        try:
+            raw = read_stream_capped(
+                body,
+                MANIFEST_CAP,
+                name=f"{uri.rstrip('/')}/{MANIFEST}",
+                what="a wheelhouse manifest",
+            )
+        finally:
+            body.close()
+        manifest = json.loads(raw)
         have = set(installed()) - {SELF}
         total = count = 0
         for wheel in manifest["wheels"]:
@@ -375,8 +399,7 @@ def profile_tags(metadata_path: str, keys: list[str]) -> int:
         import boto3
         from botocore.config import Config
 
-        with open(metadata_path, encoding="utf-8") as fh:
-            meta = json.load(fh)
+        meta = json.loads(read_capped(metadata_path, 64 * 1024, what="resource metadata"))
         arn = meta.get("ResourceArn") or ""
         region = arn.split(":")[3] if arn.count(":") >= 5 else None
         cfg = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})

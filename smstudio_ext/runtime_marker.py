@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .fsutil import atomic_write_json
+from .fsutil import atomic_write_json, read_capped
 
 log = logging.getLogger("smstudio_ext")
 
@@ -73,7 +73,7 @@ def _alive(pid: int, written: float) -> bool:
 
 def _read(path: Path) -> tuple[dict[str, Any], float] | None:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_capped(path, 64 * 1024, what="a Jupyter runtime file"))
         return (data, path.stat().st_mtime) if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None

@@ -123,7 +123,11 @@ def test_import_creates_then_skips(clients, aws, world, target, lcc_arn, tmp_pat
         "old_uid": old["alice"],
         "new_uid": alice["HomeEfsFileSystemUid"],
         "home": "efs",
+        "folder": "alice",
     }
+    # a private space's backups sit under its owner's profile, a shared one's under _shared
+    assert result.uid_map["spaces"]["alice-space"]["folder"] == "alice/spaces/alice-space"
+    assert result.uid_map["spaces"]["team-space"]["folder"] == "_shared/team-space"
     # the seeded spaces are JupyterLab spaces: their homes are on EBS, and the plan says so
     assert {v["home"] for v in result.uid_map["spaces"].values()} == {"ebs"}
     notes = [n for n in result.plan.notes if "EBS volume" in n]

@@ -4,6 +4,7 @@ lints clean with parliament, and the evaluator itself catches the classic policy
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -38,7 +39,7 @@ INPUTS = PolicyInputs(
 @pytest.fixture(scope="module")
 def policies():
     rendered, skipped = render_policies(INPUTS)
-    assert skipped == []
+    assert [s for s in skipped if not s.startswith("studio-backup-*")] == []
     return {p.name: p for p in rendered}
 
 
@@ -318,7 +319,8 @@ def test_cli_render(tmp_path, capsys):
     names = {p["name"] for p in data["policies"]}
     assert "studio-allowed-instance-types" in names and "studio-presigned-url-network" in names
     assert all(p["lint_findings"] == [] for p in data["policies"])
-    assert data["skipped"] == ["studio-approved-images: no --approved-images given"]
+    assert data["skipped"][0] == "studio-approved-images: no --approved-images given"
+    assert data["skipped"][1].startswith("studio-backup-*: no --backup-bucket given")
     assert (out / "studio-allowed-instance-types.json").is_file()
 
 
@@ -404,3 +406,211 @@ def test_cli_partition_comes_from_the_region(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown partition
         main(["policies", "render", "--out", str(out), "--partition", "mars", "--no-lint"])
     assert exit_info.value.code == 2 and "invalid choice: 'mars'" in capsys.readouterr().err
+
+
+# --- home-backup confinement: each identity reads and writes only its own homes -------------
+
+DOMAIN = "d-abc123def456"
+USERS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/StudioExec"
+SHARED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/StudioSharedSpaces"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+BACKUP = PolicyInputs(
+    backup_bucket="s3://corp-homes/homes",
+    domain_id=DOMAIN,
+    execution_roles=[USERS_ROLE],
+    shared_space_role=SHARED_ROLE,
+    backup_kms_key=KEY,
+)
+
+
+@pytest.fixture(scope="module")
+def backup():
+    rendered, skipped = render_policies(BACKUP)
+    assert not [s for s in skipped if "backup" in s]
+    return {p.name: p.document for p in rendered if p.name.startswith("studio-backup-")}
+
+
+def s3(backup, action, key=None, *, role=USERS_ROLE, who="alice", prefix=None, baseline=True):
+    """An S3 request of a Studio session (source identity ``who``; None = no identity config)
+    against its role's policy and the bucket policy, over an allow-all baseline standing for
+    AmazonSageMakerFullAccess/AmazonS3FullAccess (what the Denies must hold against)."""
+    resource = "arn:aws:s3:::corp-homes" + (f"/{key}" if key is not None else "")
+    context = {"aws:PrincipalArn": role}
+    if who is not None:
+        context["aws:SourceIdentity"] = who
+    if prefix is not None:
+        context["s3:prefix"] = prefix
+    role_policy = (
+        backup["studio-backup-shared-spaces-role-policy"]
+        if role == SHARED_ROLE
+        else backup["studio-backup-role-policy"]
+    )
+    docs = [role_policy, backup["studio-backup-bucket-policy"]]
+    if baseline:
+        docs.append(allow_all())
+    return evaluate(docs, Request(f"s3:{action}", resource, context))
+
+
+def test_backup_policies_render_lint_clean_and_are_skipped_without_a_bucket(backup):
+    assert set(backup) == {
+        "studio-backup-role-policy",
+        "studio-backup-shared-spaces-role-policy",
+        "studio-backup-bucket-policy",
+    }
+    low = SEVERITY_ORDER.index("LOW")
+    for name, doc in backup.items():
+        assert [f for f in lint_policy(doc) if SEVERITY_ORDER.index(f["severity"]) > low] == [], (
+            name
+        )
+    _, skipped = render_policies(PolicyInputs())
+    assert any("studio-backup-*: no --backup-bucket given" in s for s in skipped)
+
+
+def test_a_user_reads_and_writes_their_own_homes_only(backup):
+    own = f"homes/{DOMAIN}/alice"
+    # their Studio Classic home and their private spaces: allowed by the role policy alone
+    for key in (f"{own}/snapshots/s1.jsonl.gz", f"{own}/spaces/alice-space/data/ab/abcd"):
+        for action in ("GetObject", "PutObject", "DeleteObject"):
+            assert s3(backup, action, key, baseline=False).allowed, (action, key)
+    # someone else's home, a look-alike name, a shared space, another domain, outside the
+    # prefix: denied explicitly, even when another policy allows all of S3
+    for key in (
+        f"homes/{DOMAIN}/bob/snapshots/s1.jsonl.gz",
+        f"homes/{DOMAIN}/bob/spaces/bob-space/data/ab/abcd",
+        f"homes/{DOMAIN}/alice2/snapshots/s1.jsonl.gz",
+        f"homes/{DOMAIN}/_shared/team-space/snapshots/s1.jsonl.gz",
+        "homes/d-0ther0domain0/alice/snapshots/s1.jsonl.gz",
+        "homes/alice/x",
+        "elsewhere/x",
+    ):
+        for action in ("GetObject", "PutObject", "DeleteObject", "GetObjectAcl"):
+            assert s3(backup, action, key).denied_explicitly, (action, key)
+    assert s3(backup, "ListBucketMultipartUploads").denied_explicitly  # names every key
+
+
+def test_a_user_lists_their_own_prefix_only(backup):
+    for prefix in (f"homes/{DOMAIN}/alice/", f"homes/{DOMAIN}/alice/snapshots/"):
+        assert s3(backup, "ListBucket", prefix=prefix, baseline=False).allowed, prefix
+    for prefix in (f"homes/{DOMAIN}/", f"homes/{DOMAIN}/bob/", f"homes/{DOMAIN}/alice", "", None):
+        assert s3(backup, "ListBucket", prefix=prefix).denied_explicitly, prefix
+    assert s3(backup, "ListBucketVersions", prefix=f"homes/{DOMAIN}/").denied_explicitly
+
+
+def test_without_a_source_identity_a_shared_role_gets_nothing(backup):
+    # ExecutionRoleIdentityConfig=DISABLED: the ${aws:SourceIdentity} Denies would not apply,
+    # so one more Deny takes the whole bucket away, whatever else the role may do
+    decision = s3(backup, "GetObject", f"homes/{DOMAIN}/bob/snapshots/s1.jsonl.gz", who=None)
+    assert decision.statements == ["DenyUsersWithoutSourceIdentity"]
+    assert s3(backup, "ListBucket", prefix=f"homes/{DOMAIN}/", who=None).denied_explicitly
+    assert not s3(backup, "GetObject", f"homes/{DOMAIN}/alice/x", who=None, baseline=False).allowed
+
+
+def test_shared_spaces_use_their_own_role_and_prefix(backup):
+    shared = f"homes/{DOMAIN}/_shared/team-space/snapshots/s1.jsonl.gz"
+    assert s3(backup, "PutObject", shared, role=SHARED_ROLE, who=None, baseline=False).allowed
+    assert s3(
+        backup, "ListBucket", role=SHARED_ROLE, who=None, prefix=f"homes/{DOMAIN}/_shared/"
+    ).allowed
+    mine = f"homes/{DOMAIN}/alice/snapshots/s1.jsonl.gz"
+    assert s3(backup, "GetObject", mine, role=SHARED_ROLE, who=None).denied_explicitly
+    assert s3(backup, "GetObject", mine, role=SHARED_ROLE, who="alice").denied_explicitly
+
+
+def test_other_principals_are_not_confined(backup):
+    key = f"homes/{DOMAIN}/bob/snapshots/s1.jsonl.gz"
+    assert s3(backup, "GetObject", key, role=ADMIN_ROLE, who=None).allowed  # their own policies
+    assert not s3(backup, "GetObject", key, role=ADMIN_ROLE, who=None, baseline=False).allowed
+
+
+def test_the_policies_fit_the_backup_engines_key_layout(backup):
+    # The keys the backup engine really uses, for a Classic profile and a private space,
+    # are inside what the policy gives that profile, and outside what it gives another
+    from smstudio_ext.backup.config import HomeBackup
+    from smstudio_ext.backup.engine import BackupService
+    from smstudio_ext.context import StudioContext
+
+    def root(**ctx):
+        context = StudioContext(domain_id=DOMAIN, **ctx)
+        service = BackupService(HomeBackup(bucket="s3://corp-homes/homes"), context, None)
+        return service.location().root
+
+    classic = root(kind="classic", app_type="JupyterServer", user_profile_name="alice")
+    space = root(
+        kind="spaces", app_type="JupyterLab", user_profile_name="alice", space_name="alice-space"
+    )
+    assert classic == f"homes/{DOMAIN}/alice/"
+    assert space == f"homes/{DOMAIN}/alice/spaces/alice-space/"
+    for base in (classic, space):
+        assert s3(backup, "PutObject", base + "data/ab/abcd", baseline=False).allowed
+        assert s3(backup, "ListBucket", prefix=base + "snapshots/", baseline=False).allowed
+        assert s3(backup, "GetObject", base + "snapshots/s", who="bob").denied_explicitly
+    shared = root(kind="spaces", app_type="JupyterLab", space_name="team-space")
+    assert shared == f"homes/{DOMAIN}/_shared/team-space/"
+    assert s3(backup, "PutObject", shared + "x", role=SHARED_ROLE, who=None, baseline=False).allowed
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (PolicyInputs(backup_bucket="s3://corp-homes"), "needs --backup-bucket, --domain-id and "
+         "--execution-role (missing --domain-id, --execution-role)"),
+        (PolicyInputs(domain_id=DOMAIN, execution_roles=[USERS_ROLE]), "missing --backup-bucket"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "backup_bucket": "s3://Bad_Bucket"}),
+         "invalid backup bucket"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "backup_bucket": "s3://b-1/p*"}),
+         "invalid backup bucket"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "domain_id": "d-x;y"}), "invalid domain id"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "execution_roles": ["role/x"]}),
+         "invalid execution role"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "shared_space_role": USERS_ROLE}),
+         "must not be a user execution role"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "backup_kms_key": "alias/x"}),
+         "not a KMS key ARN"),
+        (BACKUP.__class__(**{**BACKUP.__dict__, "partition": "aws-cn"}),
+         "not in the domain's partition aws-cn"),
+    ],
+)  # fmt: skip
+def test_backup_confinement_bad_input(inputs, message):
+    with pytest.raises(BadInput, match=re.escape(message)):
+        render_policies(inputs)
+
+
+def test_cli_render_backup_confinement(tmp_path, capsys):
+    out = tmp_path / "pol"
+    code = main(["policies", "render", "--out", str(out), "--backup-bucket", "s3://corp-homes/homes",
+                 "--domain-id", DOMAIN, "--execution-role", USERS_ROLE, "--json"])  # fmt: skip
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    names = {p["name"] for p in data["policies"]}
+    assert {"studio-backup-role-policy", "studio-backup-bucket-policy"} <= names
+    assert "studio-backup-shared-spaces-role-policy" not in names
+    bucket = json.loads((out / "studio-backup-bucket-policy.json").read_text())
+    assert {s["Sid"] for s in bucket["Statement"]} == {
+        "DenyUsersOtherHomes", "DenyUsersListingOtherHomes", "DenyUsersWithoutSourceIdentity",
+    }  # fmt: skip
+    readme = (out / "README.md").read_text()
+    assert "ExecutionRoleIdentityConfig = USER_PROFILE_NAME" in readme
+    assert main(["policies", "render", "--out", str(tmp_path / "x"), "--backup-bucket",
+                 "s3://corp-homes", "--no-lint"]) == 2  # fmt: skip
+    assert "needs --backup-bucket, --domain-id and --execution-role" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_evaluator_substitutes_variables_in_resources_literally():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::b/${aws:SourceIdentity}/*"},
+        ],
+    }  # fmt: skip
+
+    def get(key, **ctx):
+        return evaluate([doc], Request("s3:GetObject", f"arn:aws:s3:::b/{key}", ctx)).allowed
+
+    assert get("alice/x", **{"aws:SourceIdentity": "alice"})
+    assert not get("bob/x", **{"aws:SourceIdentity": "alice"})
+    assert not get("alice/x")  # no value: the statement does not apply
+    # a value's wildcard is a literal character, not a wildcard
+    assert not get("anyone/x", **{"aws:SourceIdentity": "*"})
+    assert get("*/x", **{"aws:SourceIdentity": "*"})

@@ -94,3 +94,23 @@ def test_bad_history_locations(tmp_path, location):
         location = str(tmp_path / "f")
     with pytest.raises(BadInput):
         Store(location)
+
+
+def test_an_s3_history_object_over_the_cap_is_skipped_not_read_whole(aws, tmp_path, monkeypatch):
+    # an object's size is whoever wrote it's choice: read at most the cap (+1 byte), then skip it
+    from smstudio_ext.admin.report import history
+
+    world = seed_world(aws, kind="spaces")
+    location = f"s3://{world.bucket}/audits"
+    _two_runs(aws, world, tmp_path, location)
+    s3 = aws.client("s3")
+    listed = s3.list_objects_v2(Bucket=world.bucket, Prefix="audits/")["Contents"]
+    cap = max(o["Size"] for o in listed)
+    monkeypatch.setattr(history, "HISTORY_CAP", cap)
+    big = "audit-run-29990101T000000000000Z.json"
+    s3.put_object(Bucket=world.bucket, Key=f"audits/{big}", Body=b" " * (cap + 1))
+    runs, skipped = Store(location, clients_for(aws)).runs(10)
+    assert len(runs) == 2
+    assert len(skipped) == 1, skipped
+    assert skipped[0].startswith(f"{big}: s3://{world.bucket}/audits/{big} is larger than ")
+    assert skipped[0].endswith(": not read as an audit history file"), skipped

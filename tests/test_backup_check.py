@@ -14,6 +14,7 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
     home,
     make_home,
     make_service,
+    snapshot_data,
 )
 
 from smstudio_ext.cli import main as cli_main
@@ -59,7 +60,7 @@ def test_missing_pack_is_reported_with_the_files_it_breaks(backed_up, aws):
 
 def test_truncated_pack_is_reported(backed_up, aws):
     s3 = aws.client("s3")
-    key = _data_keys(aws)[0]
+    key = backed_up.store().pack_key(_any_pack(backed_up))
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     s3.put_object(Bucket=BUCKET, Key=key, Body=body[: len(body) // 2])
     result = backed_up.check()
@@ -73,7 +74,7 @@ def test_flipped_byte_found_only_when_reading_data_and_names_the_file(
     svc = make_service()
     svc.backup()
     s3 = aws.client("s3")
-    (key,) = _data_keys(aws)
+    key = svc.store().pack_key(_any_pack(svc))  # the file's pack (not the manifest's)
     body = bytearray(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     body[100] ^= 0xFF
     s3.put_object(Bucket=BUCKET, Key=key, Body=bytes(body))
@@ -138,8 +139,7 @@ def test_check_refuses_what_restore_refuses(backed_up):
 def _any_pack(svc):
     from smstudio_ext.backup.manifest import SnapshotReader
 
-    store = svc.store()
-    with SnapshotReader(store.get(store.snapshot_key(svc.snapshots()[0]["id"]))) as r:
+    with SnapshotReader(snapshot_data(svc, svc.snapshots()[0]["id"])) as r:
         return next(e[7][0][1] for e in r.entries() if e[1] == "f" and e[7])
 
 
@@ -151,8 +151,7 @@ def test_read_data_verifies_every_location_of_a_blob(make_service, bucket, home)
     svc.backup()
     from smstudio_ext.backup.manifest import SnapshotReader
 
-    store = svc.store()
-    with SnapshotReader(store.get(store.snapshot_key(svc.snapshots()[0]["id"]))) as r:
+    with SnapshotReader(snapshot_data(svc, svc.snapshots()[0]["id"])) as r:
         entries = [e for e in r.entries() if e[1] == "f"]
     a, b = entries
     wrong = [a[7][0][0], *b[7][0][1:]]  # a's checksum at b's place

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import io
 import json
 import os
 import stat
@@ -14,13 +15,15 @@ import pytest
 
 from smstudio_ext import clock
 from smstudio_ext.aws import AwsClients
-from smstudio_ext.backup import backup as backup_mod
+from smstudio_ext.backup import readers as readers_mod
 from smstudio_ext.backup import restore as restore_mod
+from smstudio_ext.backup import run as run_mod
 from smstudio_ext.backup.config import HomeBackup
 from smstudio_ext.backup.engine import BackupService
 from smstudio_ext.backup.lock import Lease
 from smstudio_ext.backup.packer import Packer
-from smstudio_ext.backup.restore import CorruptBackup, DiskFull
+from smstudio_ext.backup.repo import fetch_snapshot
+from smstudio_ext.backup.restore import CorruptBackup, DiskFull, RestoreOptions
 from smstudio_ext.cli import main as cli_main
 from smstudio_ext.context import load_context
 from smstudio_ext.errors import AccessDenied, BadInput, Conflict, NotConfigured, NotFound
@@ -124,6 +127,25 @@ def age_s3_objects(prefix, seconds):
                 if prefix in key:
                     for k in b.keys.getlist(key):
                         k.last_modified = k.last_modified - timedelta(seconds=seconds)
+
+
+def leftovers(root):
+    """(the restore marker is there, the private temporary directories left anywhere below)."""
+    from smstudio_ext.backup.journal import MARKER, TEMP_DIR_RE
+
+    temps = [p for p in root.rglob(".smstudio-restore-*") if TEMP_DIR_RE.fullmatch(p.name)]
+    return (root / MARKER).exists(), temps
+
+
+def snapshot_data(svc, snap_id=None):
+    """A snapshot as every reader sees it: header member + entries member (a format 2
+    object's entries fetched from its manifest pieces). The latest one by default."""
+    store = svc.store()
+    if snap_id is None:
+        snap_id = sorted(s["id"] for s in svc.snapshots())[-1]
+    fh = io.BytesIO()
+    fetch_snapshot(store, snap_id, fh)
+    return fh.getvalue()
 
 
 def excluded_view(t):
@@ -305,7 +327,7 @@ def test_file_deleted_or_grown_during_the_backup(make_service, bucket, home, mon
     (home / "vanishing.txt").write_text("soon gone")
     growing = home / "growing.log"
     growing.write_text("start\n")
-    real_walk = backup_mod.walk
+    real_walk = run_mod.walk
 
     def walk_then_delete(*args, **kwargs):
         yield from real_walk(*args, **kwargs)
@@ -322,7 +344,7 @@ def test_file_deleted_or_grown_during_the_backup(make_service, bucket, home, mon
             os.utime(growing, ns=(1, 2_000_000_000))
         return real_add(self, data, name)
 
-    monkeypatch.setattr(backup_mod, "walk", walk_then_delete)
+    monkeypatch.setattr(run_mod, "walk", walk_then_delete)
     monkeypatch.setattr(Packer, "add", add_and_grow)
     svc = make_service()
     result = svc.backup()
@@ -343,7 +365,7 @@ def test_unreadable_file_is_skipped_and_reported(make_service, bucket, home, mon
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_open(path, flags, *a, **kw)
 
-    monkeypatch.setattr(backup_mod.os, "open", deny)
+    monkeypatch.setattr(readers_mod.os, "open", deny)
     svc = make_service()
     result = svc.backup()
     assert result["snapshot_id"]
@@ -357,21 +379,23 @@ def test_restore_chosen_paths_and_conflicts_and_overwrite(make_service, bucket, 
     svc = make_service()
     svc.backup()
     out = tmp_path / "part"
-    res = svc.restore("latest", target=str(out), paths=["notebooks"])
+    res = svc.restore("latest", target=str(out), options=RestoreOptions(paths=("notebooks",)))
     assert res["files"] == 2
     assert sorted(os.listdir(out / "notebooks")) == ["a.ipynb", "copy.ipynb", "scratch"]
     assert not (out / "bin").exists()
     with pytest.raises(NotFound):
-        svc.restore("latest", target=str(tmp_path / "x"), paths=["nope"])
+        svc.restore("latest", target=str(tmp_path / "x"), options=RestoreOptions(paths=("nope",)))
     # In place: a locally changed file is a conflict unless --overwrite
     (home / "notebooks" / "a.ipynb").write_text("local edit")
     with pytest.raises(Conflict, match="overwrite"):
         svc.restore("latest", target=str(home))
     assert (home / "notebooks" / "a.ipynb").read_text() == "local edit"  # nothing lost
-    svc.restore("latest", target=str(home), overwrite=True)
+    svc.restore("latest", target=str(home), options=RestoreOptions(overwrite=True))
     assert (home / "notebooks" / "a.ipynb").read_text().startswith('{"cells"')
     (home / "readonly.txt").chmod(0o444)
-    svc.restore("latest", target=str(home), overwrite=True)  # read-only files replaced too
+    svc.restore(
+        "latest", target=str(home), options=RestoreOptions(overwrite=True)
+    )  # read-only files replaced too
 
 
 def test_restore_resumes_and_if_empty(make_service, bucket, home, tmp_path):
@@ -384,12 +408,12 @@ def test_restore_resumes_and_if_empty(make_service, bucket, home, tmp_path):
     again = svc.restore("latest", target=str(out))
     assert again["files_written"] == 1  # completed files are skipped
     assert tree(out) == excluded_view(tree(home))
-    skipped = svc.restore("latest", target=str(out), if_empty=True)
+    skipped = svc.restore("latest", target=str(out), options=RestoreOptions(if_empty=True))
     assert skipped["restored"] is False and "not empty" in skipped["reason"]
     fresh = tmp_path / "fresh-home"
     fresh.mkdir()
     (fresh / ".bashrc").write_text("# image default")
-    done = svc.restore("latest", target=str(fresh), if_empty=True)
+    done = svc.restore("latest", target=str(fresh), options=RestoreOptions(if_empty=True))
     assert done["restored"] is True
 
 
@@ -417,8 +441,9 @@ def test_disk_full_removes_partial_files(make_service, bucket, home, tmp_path, m
         svc.restore("latest", target=str(out))
     want = excluded_view(tree(home))
     for rel, info in tree(out).items():
-        if info[0] == "file":  # every file left behind is complete and correct
-            assert info == want[rel]
+        if info[0] == "file" and rel != ".smstudio-restore.json":
+            assert info == want[rel]  # every file left behind is complete and correct
+    assert leftovers(out) == (True, [])  # unfinished (marked), no temporaries
 
 
 def test_corrupt_pack_detected_on_restore(make_service, bucket, home, aws, tmp_path):
@@ -558,7 +583,7 @@ def test_zstd_backup_without_a_decoder_is_a_clear_error(
     with pytest.raises(NotConfigured, match="pip install zstandard"):
         svc.restore("latest", target=str(tmp_path / "out"))
     # and nothing half-written is left behind
-    assert not any(p.name.endswith(".~smstudio-restore") for p in (tmp_path / "out").rglob("*"))
+    assert leftovers(tmp_path / "out")[1] == []
 
 
 @pytest.mark.parametrize("codec", ["zstd", "zlib"])

@@ -17,8 +17,8 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
     tree,
 )
 
-from smstudio_ext.backup import backup as backup_mod
-from smstudio_ext.backup import packer
+from smstudio_ext.backup import packer, repo
+from smstudio_ext.backup.restore import RestoreOptions
 from smstudio_ext.errors import BadInput, Conflict, NotConfigured
 
 SNAP = "20991231T000000.000000Z-evil0000"
@@ -77,7 +77,7 @@ def test_utf16_line_is_refused_before_anything_is_written(svc, tmp_path, outside
     ])  # fmt: skip
     target = tmp_path / "target"
     with pytest.raises(BadInput, match="corrupt manifest line"):
-        svc.restore("latest", target=str(target), overwrite=True)
+        svc.restore("latest", target=str(target), options=RestoreOptions(overwrite=True))
     assert not target.exists() and _untouched(outside)
 
 
@@ -89,7 +89,7 @@ def test_the_same_path_twice_is_refused_before_anything_is_written(svc, tmp_path
     ])  # fmt: skip
     target = tmp_path / "target"
     with pytest.raises(BadInput, match="out of order or repeated"):
-        svc.restore("latest", target=str(target), overwrite=True)
+        svc.restore("latest", target=str(target), options=RestoreOptions(overwrite=True))
     assert not target.exists() and _untouched(outside)
 
 
@@ -112,7 +112,7 @@ def test_link_through_a_directory_replaced_by_a_link_never_lands_outside(svc, tm
         _line(["Z/victim", "l", 0o777, 1, 0, 0, 0, "PWNED"]),
     ])  # fmt: skip
     with pytest.raises(BadInput, match="outside"):
-        svc.restore("latest", target=str(target), overwrite=True)
+        svc.restore("latest", target=str(target), options=RestoreOptions(overwrite=True))
     assert _untouched(outside)
 
 
@@ -144,7 +144,7 @@ def test_a_server_that_ignores_range_still_gives_each_caller_its_range(
     svc.s3_client().meta.events.register("before-parameter-build.s3.GetObject", drop_range)
     store = svc.store()
     size = len(store.get(store.snapshot_key(svc.snapshots()[-1]["id"])))
-    monkeypatch.setattr(backup_mod, "MANIFEST_CHUNK", chunk or size - 1)
+    monkeypatch.setattr(repo, "MANIFEST_CHUNK", chunk or size - 1)
     out = tmp_path / "out"
     svc.restore("latest", target=str(out))
     assert tree(out) == tree(home)
@@ -171,7 +171,7 @@ def test_no_zstd_decoder_is_refused_before_a_file_is_replaced(
     (out / "b.txt").write_text("local b\n")
     monkeypatch.setattr(packer, "_ZSTD", None)
     with pytest.raises(NotConfigured, match="pip install zstandard"):
-        svc.restore("latest", target=str(out), overwrite=True)
+        svc.restore("latest", target=str(out), options=RestoreOptions(overwrite=True))
     # Then nothing was replaced
     assert (out / "a.txt").read_text() == "LOCAL EDITS\n"
     assert (out / "b.txt").read_text() == "local b\n"

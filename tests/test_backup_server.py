@@ -57,10 +57,11 @@ async def test_backup_snapshots_restore_over_rest(
     assert code == 202 and started["started"] is True
     assert svc.wait(30)
     code, status = await fetch_json(jp_fetch, "backup")
-    # Then the status has the result and the per-space location
+    # Then the status has the result and the per-space location, under the owner's profile
     app = world.find_app(app_type="JupyterLab")
     assert status["config"]["location"] == (
-        f"s3://{BUCKET}/homes/{world.domain_id}/{app['space_name']}/"
+        f"s3://{BUCKET}/homes/{world.domain_id}/{app['user_profile_name']}/spaces/"
+        f"{app['space_name']}/"
     )
     snap_id = status["last_result"]["snapshot_id"]
     assert snap_id and status["running"] is False and status["last_error"] is None
@@ -175,6 +176,6 @@ def test_openapi_documents_every_field_returned(aws, jp_serverapp, jp_root_dir, 
         "application/json"
     ]["schema"]
     assert set(restored) <= set(restore_schema["properties"])
-    from smstudio_ext.backup.backup import Progress
+    from smstudio_ext.backup.repo import Progress
 
     assert set(Progress().to_dict()) <= set(status_schema["properties"]["progress"]["properties"])

@@ -1,16 +1,13 @@
-"""Backup building blocks without S3: excludes, chunker, manifest checks, scan order, config."""
+"""Backup building blocks without S3: excludes, manifest checks, scan order, config."""
 
 from __future__ import annotations
 
-import io
 import os
-import random
 
 import pytest
 from traitlets import TraitError
 
 from smstudio_ext.backup import manifest as mf
-from smstudio_ext.backup.chunker import MAX_SIZE, MIN_SIZE, chunks
 from smstudio_ext.backup.config import HomeBackup
 from smstudio_ext.backup.excludes import Excludes, load_excludes
 from smstudio_ext.backup.prune import select_kept
@@ -57,56 +54,6 @@ def test_negation_and_comments_and_ignore_file(tmp_path):
     assert not bare.excluded(".cache", True)
 
 
-def test_chunker_is_content_defined_and_bounded():
-    rnd = random.Random(1)
-    data = rnd.randbytes(24 * 1024 * 1024)
-    first = list(chunks(io.BytesIO(data)))
-    assert b"".join(first) == data
-    assert all(MIN_SIZE <= len(c) <= MAX_SIZE for c in first[:-1])
-    # An insertion near the start changes one chunk or two, not every chunk after it.
-    shifted = data[:700_000] + b"inserted bytes" + data[700_000:]
-    second = list(chunks(io.BytesIO(shifted)))
-    assert b"".join(second) == shifted
-    new = [c for c in second if c not in set(first)]
-    assert len(new) <= 2
-    assert len(first) >= 6
-
-
-class _ShortReads(io.RawIOBase):
-    """A file that hands out at most ``step`` bytes per read (pipes, NFS, a slow disk)."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self.data, self.pos, self.step = data, 0, step
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        n = self.step if size < 0 else min(size, self.step)
-        piece = self.data[self.pos : self.pos + n]
-        self.pos += len(piece)
-        return piece
-
-
-def test_chunker_cuts_do_not_depend_on_how_the_file_is_read():
-    # The search runs over what is buffered and reads more only when it must, so short reads
-    # (and any read size) give the same cut points as one big read.
-    data = random.Random(2).randbytes(12 * 1024 * 1024) + b"tail of text\n" * 300_000
-    whole = [len(c) for c in chunks(io.BytesIO(data))]
-    for step in (4096, 333_333, 3 * 1024 * 1024):
-        assert [len(c) for c in chunks(_ShortReads(data, step))] == whole
-    small = [len(c) for c in chunks(io.BytesIO(data), 1000, 9000)]
-    assert [len(c) for c in chunks(_ShortReads(data, 777), 1000, 9000)] == small
-    assert sum(small) == len(data) and max(small) <= 9000
-
-
-def test_chunker_handles_zeros_text_and_tiny_inputs():
-    for data in (bytes(20 * 1024 * 1024), b"line of text\n" * 1_000_000, b"", b"x"):
-        pieces = list(chunks(io.BytesIO(data)))
-        assert b"".join(pieces) == data
-        assert all(len(p) <= MAX_SIZE for p in pieces)
-
-
 @pytest.mark.parametrize(
     "path", ["/etc/passwd", "../x", "a/../../x", "a//b", "./a", "", "a/./b", "a/\x00b", 5]
 )
@@ -117,7 +64,7 @@ def test_hostile_paths_refused(path):
 
 def test_entry_shape_checked():
     good = ["a.txt", "f", 0o644, 1, 3, 0, 0, [["0" * 64, "ab12", 0, 3, 3]]]
-    assert mf.check_entry(good) == good
+    assert list(mf.check_entry(good)) == good[:7] + [[mf.Ref(*good[7][0])]]
     for bad in (
         ["a.txt", "f", 0o644, 1, 5, 0, 0, [["0" * 64, "ab12", 0, 3, 3]]],  # sizes disagree
         ["a.txt", "x", 0o644, 1, 0, 0, 0, None],
@@ -211,7 +158,7 @@ def test_retention_policy_keeps_last_n_and_recent(monkeypatch):
 
 
 def test_progress_line_shows_files_bytes_rate_eta(capsys):
-    from smstudio_ext.backup.backup import Progress
+    from smstudio_ext.backup.repo import Progress
     from smstudio_ext.cli.backup import ProgressBar
 
     progress = Progress()

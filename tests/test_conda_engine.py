@@ -526,3 +526,31 @@ def test_a_symlinked_condarc_stays_a_symlink(tmp_path):
     ensure_condarc(str(link), str(tmp_path / "envs"))
     assert link.is_symlink()
     assert "# mine" in real.read_text() and str(tmp_path / "envs") in real.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what root does with a user's links")
+def test_as_root_a_users_condarc_link_and_kernels_link_are_not_followed(tmp_path, caplog):
+    # Given a user's ~/.condarc that links to a file root may create (/etc/ld.so.preload in the
+    # attack: every line of it is a library root's programs load)
+    target = tmp_path / "etc" / "ld.so.preload"
+    target.parent.mkdir()
+    link = tmp_path / ".condarc"
+    link.symlink_to(target)
+    os.lchown(link, 65534, 65534)
+    # When root keeps ~/.condarc in step
+    with caplog.at_level(logging.WARNING, logger="smstudio_ext"):
+        result = ensure_condarc(str(link), str(tmp_path / "envs"))
+    # Then nothing is written through the user's link, and one line says why
+    assert result.status == "error" and "another user's symbolic link" in result.message
+    assert not target.exists() and link.is_symlink()
+    assert any("runs as root" in r.getMessage() for r in caplog.records)
+    # and a kernels folder that is a user's link is not written through either
+    aimed = tmp_path / "etc" / "kernels"
+    aimed.mkdir()
+    kernels = tmp_path / "kernels"
+    kernels.symlink_to(aimed)
+    os.lchown(kernels, 65534, 65534)
+    spec = {"argv": ["python"], "display_name": "x", "language": "python"}
+    out = sync_kernelspec_dir(str(kernels), {"smstudio-x": spec})
+    assert out.written == [] and "a user's link" in out.errors[0]
+    assert list(aimed.iterdir()) == []

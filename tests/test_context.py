@@ -101,3 +101,28 @@ def test_directory_instead_of_file_is_unreadable(tmp_path):
 def test_unknown_app_type_warns(tmp_path):
     ctx = load_context(write(tmp_path, {**SPACES, "AppType": "RStudioServerPro"}), env={})
     assert ctx.kind == "spaces" and "unknown AppType" in ctx.warning
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "huge"])
+def test_metadata_that_is_a_device_a_fifo_or_huge_is_one_clear_line(tmp_path, caplog, kind):
+    # --metadata /dev/zero was read until the OOM killer came; a FIFO blocked for ever
+    path = kind
+    if kind == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    elif kind == "huge":
+        path = str(tmp_path / "huge.json")
+        with open(path, "wb") as fh:
+            fh.truncate(4 << 30)  # sparse
+    with caplog.at_level(logging.WARNING, logger="smstudio_ext"):
+        ctx = load_context(path, env={})
+    assert ctx.kind == "local" and ctx.metadata_status == "unreadable"
+    expected = {
+        "/dev/zero": "/dev/zero is a character device, not a regular file",
+        "fifo": "is a FIFO, not a regular file",
+        "huge": "is larger than 64 KB",
+    }[kind]
+    assert expected in ctx.warning and "not read as resource metadata" in ctx.warning
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and expected in lines[0] and "\n" not in lines[0]

@@ -25,10 +25,11 @@ from smstudio_ext.admin.images import (
 from smstudio_ext.cli import main
 from smstudio_ext.errors import BadInput
 
+WHEEL = "smstudio_ext-0.1.0-py3-none-any.whl"
 VARIANTS = [
-    {},
-    {"conda_env": True},
-    {"wheel": "smstudio_ext-0.1.0-py3-none-any.whl"},
+    {"wheel": WHEEL},
+    {"wheel": WHEEL, "conda_env": True},
+    {"wheel": WHEEL, "wheelhouse": True},
     {
         "pip_spec": "smstudio-ext>=0.1,<1",
         "base": "python:3.11-slim",
@@ -60,11 +61,16 @@ def test_dockerfile_structure_and_lint(kind, extra):
     assert re.search(r"^USER \$NB_UID$", text, re.M) and text.rstrip().splitlines()[-1] != "USER 0"
     assert "WORKDIR /home/sagemaker-user" in text
     assert "@@" not in text and "\r" not in text
-    assert "--no-cache-dir" in text
+    # installed by lcc_runtime (the image's packages pinned, a failed install undone), run from
+    # the wheel itself; never `pip install smstudio-ext` by name from an index
+    assert 'PYTHONPATH="$w" "${PYTHON}" -m smstudio_ext.lcc_runtime install --wheel "$w"' in text
+    assert not re.search(r"pip install[^\n]*smstudio[-_]ext", text)
+    assert text.count(" --index") == (1 if extra.get("pip_spec") else 0)
     if kind == "kernelgateway":
-        assert (
-            "ipykernel" in text and "ipykernel install --sys-prefix --name smstudio-python3" in text
-        )
+        assert "ipykernel install --sys-prefix --name smstudio-python3" in text
+        # ipykernel only when the base lacks it, pinned like the rest, from the same source
+        assert "-c /tmp/smstudio/state/constraints.txt" in text
+        assert ("--no-index 'ipykernel>=6'" in text) == (not extra.get("pip_spec"))
         assert "ENTRYPOINT" not in text
     else:
         assert (
@@ -77,8 +83,12 @@ def test_dockerfile_structure_and_lint(kind, extra):
             "COPY --chown=${NB_UID}:${NB_GID} environment.yml" in text
             and "micromamba env update" in text
         )
-    if extra.get("wheel"):
-        assert f"COPY --chown=${{NB_UID}}:${{NB_GID}} {extra['wheel']} /tmp/smstudio/" in text
+    if extra.get("wheelhouse"):
+        assert "COPY --chown=${NB_UID}:${NB_GID} wheelhouse /tmp/smstudio\n" in text
+    elif extra.get("wheel"):
+        assert f"COPY --chown=${{NB_UID}}:${{NB_GID}} {WHEEL} /tmp/smstudio/{WHEEL}" in text
+    else:
+        assert "pip download --no-cache-dir --no-deps" in text and "'smstudio-ext>=0.1,<1'" in text
     check_pair(kind, text, config)  # what we render always agrees with itself
 
     exe = hadolint()
@@ -132,7 +142,7 @@ def test_uid_gid_pairs_studio_rejects_are_refused(kind, uid, gid):
 
 
 def test_mismatched_dockerfile_and_app_image_config_are_refused():
-    text = render_dockerfile(ImageSpec(kind="kernelgateway"))
+    text = render_dockerfile(ImageSpec(kind="kernelgateway", wheel=WHEEL))
     cfg = render_app_image_config(ImageSpec(kind="kernelgateway"))
     bad_ids = json.loads(json.dumps(cfg))
     bad_ids["KernelGatewayImageConfig"]["FileSystemConfig"]["DefaultUid"] = 0
@@ -157,7 +167,7 @@ def test_mismatched_dockerfile_and_app_image_config_are_refused():
 
 
 def test_a_jupyterlab_app_image_config_with_a_file_system_config_is_refused():
-    text = render_dockerfile(ImageSpec(kind="jupyterlab"))
+    text = render_dockerfile(ImageSpec(kind="jupyterlab", wheel=WHEEL))
     cfg = render_app_image_config(ImageSpec(kind="jupyterlab"))
     assert check_pair("jupyterlab", text, cfg) == []
     old = json.loads(json.dumps(cfg))
@@ -253,3 +263,39 @@ def test_cli_app_image_config_and_errors(capsys, tmp_path):
         == 2
     )
     assert "conda environment file not found" in capsys.readouterr().err
+
+
+def test_an_image_without_a_package_source_is_refused(capsys, tmp_path):
+    # no default installs smstudio-ext by name from a public index (issue 13)
+    for kind in images.KINDS:
+        with pytest.raises(BadInput, match="say where the package comes from: --wheel FILE"):
+            render_dockerfile(ImageSpec(kind=kind))
+    assert main(["image", "dockerfile", "--kind", "jupyterlab", "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--wheelhouse DIR" in err and "--pip-spec REQ" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_cli_wheelhouse_goes_into_the_build_context(tmp_path, capsys):
+    from smstudio_ext.admin.wheelhouse import manifest_of
+
+    house = tmp_path / "wh"
+    house.mkdir()
+    for name in (WHEEL, "psutil-5.9.8-cp36-abi3-manylinux_2_17_x86_64.whl"):
+        (house / name).write_bytes(b"PK" + name.encode())
+    (house / "wheelhouse.json").write_text(json.dumps(manifest_of(house, "3.11", house / WHEEL)))
+    out = tmp_path / "ctx"
+    args = ["image", "dockerfile", "--kind", "kernelgateway", "--wheelhouse", str(house)]
+    assert main(args) == 2  # a wheelhouse needs a build context to go into
+    assert "--wheelhouse DIR needs --out-dir" in capsys.readouterr().err
+    assert main([*args, "--out-dir", str(out)]) == 0
+    assert sorted(p.name for p in (out / "wheelhouse").iterdir()) == sorted(
+        p.name for p in house.iterdir()
+    )
+    text = (out / "Dockerfile").read_text()
+    assert "COPY --chown=${NB_UID}:${NB_GID} wheelhouse /tmp/smstudio\n" in text
+    assert f"w=/tmp/smstudio/{WHEEL}" in text and " --index" not in text
+    # a wheelhouse whose files differ from its manifest is refused
+    (house / WHEEL).write_bytes(b"changed")
+    assert main([*args, "--out-dir", str(tmp_path / "ctx2")]) == 2
+    assert "differs from wheelhouse.json" in capsys.readouterr().err

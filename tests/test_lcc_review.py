@@ -275,13 +275,23 @@ def _install_users(dockerfile: str) -> list[tuple[str, str]]:
         word, _, rest = instr.partition(" ")
         if word == "USER":
             user = rest.strip()
-        elif word == "RUN" and re.search(r"pip install|micromamba|ipykernel install", rest):
+        elif word == "RUN" and re.search(
+            r"pip install|lcc_runtime install|micromamba|ipykernel install", rest
+        ):
             out.append((user, rest))
     return out
 
 
 @pytest.mark.parametrize("kind", images.KINDS)
-@pytest.mark.parametrize("extra", [{}, {"conda_env": True}, {"wheel": "x-0.1-py3-none-any.whl"}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"pip_spec": "smstudio-ext==0.1.0"},
+        {"pip_spec": "smstudio-ext==0.1.0", "conda_env": True},
+        {"wheel": "smstudio_ext-0.1-py3-none-any.whl"},
+        {"wheel": "smstudio_ext-0.1-py3-none-any.whl", "wheelhouse": True},
+    ],
+)
 def test_images_install_packages_as_the_notebook_user(kind, extra):
     text = images.render_dockerfile(images.ImageSpec(kind=kind, **extra))
     installs = _install_users(text)

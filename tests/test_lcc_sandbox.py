@@ -283,10 +283,16 @@ def test_jupyterlab_from_a_wheel_in_s3_installs_configures_and_is_idempotent(san
     assert sandbox.digest() == before
 
 
-def test_wheel_installs_offline_in_an_image_without_zstandard(tmp_path, s3):
-    # Given an image whose Python lacks zstandard (a dependency, but not in every Studio image)
-    box = Sandbox(tmp_path, endpoint=s3[0], hide=("zstandard",))
-    assert box.py("import importlib.util as u; print(u.find_spec('zstandard'))").strip() == "None"
+@pytest.mark.parametrize(
+    "lacking", [("zstandard",), ("pyfastcdc",), ("zstandard", "pyfastcdc")], ids="+".join
+)
+def test_wheel_installs_offline_in_an_image_without_the_speed_ups(tmp_path, s3, lacking):
+    # Given an image whose Python lacks zstandard and/or pyfastcdc (dependencies that only make
+    # backups faster, not in every Studio image)
+    box = Sandbox(tmp_path, endpoint=s3[0], hide=lacking)
+    for name in lacking:
+        spec = box.py(f"import importlib.util as u; print(u.find_spec('{name}'))").strip()
+        assert spec == "None"
     r = render(LccSettings(app_type="JupyterLab", features=[], wheel=s3[1], strict=True))
     # When the offline install (no package index) runs
     out = box.run(r.script)
@@ -296,13 +302,15 @@ def test_wheel_installs_offline_in_an_image_without_zstandard(tmp_path, s3):
     assert "the wheel alone (--no-deps)" in out.stdout
     assert "step install failed" not in out.stdout.lower()
     assert_installed_configured_enabled(box)
-    # and the backup engine works there, compressing with zlib
-    codec = box.py("from smstudio_ext.backup import packer; print(packer._ZSTD is None)").strip()
-    assert codec == "True"
+    # and the backup engine works there (zlib instead of zstd, the pure-Python chunker)
+    code = "from smstudio_ext.backup import packer; print(packer._ZSTD is None)"
+    assert box.py(code).strip() == str("zstandard" in lacking)
+    code = "from smstudio_ext.backup import chunker; print(chunker.implementation())"
+    assert box.py(code).strip() == ("python" if "pyfastcdc" in lacking else "pyfastcdc")
 
 
 def test_offline_wheel_missing_a_required_dependency_installs_nothing(tmp_path, s3):
-    # Given an image without psutil (required): only zstandard may be skipped
+    # Given an image without psutil (required): only zstandard and pyfastcdc may be skipped
     box = Sandbox(tmp_path, endpoint=s3[0], hide=("psutil",))
     r = render(LccSettings(app_type="JupyterLab", features=[], wheel=s3[1]))
     out = box.run(r.script)

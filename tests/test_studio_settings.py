@@ -318,7 +318,10 @@ def test_guardrails_and_audit_agree_on_every_owner(aws, overriding_world, tmp_pa
     # carol's Code Editor space: CodeEditorAppSettings, from her profile
     code = next(c for c in by_owner["carol-code"].checks if c.id == "idle-shutdown")
     assert code.status == "pass" and "CodeEditor apps after 75 min" in code.reason
-    # bob's shared space: DefaultSpaceSettings has no idle settings
-    assert by_owner["team-space"].idle["platform"] == IDLE_NOT_SET
+    # bob's shared space: the domain's DefaultSpaceSettings (a compliant domain sets idle
+    # shutdown there too), never DefaultUserSettings
+    assert by_owner["team-space"].idle["platform"] == IDLE_ENABLED
+    shared = next(c for c in by_owner["team-space"].checks if c.id == "idle-shutdown")
+    assert "DefaultSpaceSettings" in shared.evidence["platform"]["source"], shared.evidence
     # bob's profile keeps the domain's
     assert by_owner["bob"].idle["platform"] == IDLE_ENABLED

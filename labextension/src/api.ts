@@ -203,6 +203,7 @@ export interface IBackupStatus {
     keep_last?: number;
     keep_days?: number;
     kms?: boolean;
+    include_secrets?: boolean;
   };
   running: boolean;
   progress?: IBackupProgress | null;

@@ -9,9 +9,10 @@ config_dir() { # CONFIG_DIR: the target Python's Jupyter config dir (or SMSTUDIO
 step_config() { # enable the extension, and the admin's choices where it reads them
   config_dir
   if ! write_config "$CONFIG_DIR"; then
+    # root never writes into the user's home (a link there could aim anywhere)
+    if [ "$(id -u)" = 0 ]; then return 1; fi
     log "falling back to the user's config dir"
     write_config "$HOME_DIR/.jupyter"
-    own "$HOME_DIR/.jupyter"
   fi
 }
 write_config() { # write_config DIR: the two files in one Jupyter config dir

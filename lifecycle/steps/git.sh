@@ -4,12 +4,11 @@ profile_tags() { # profile_tags KEY...: the owner profile's tag values, one per 
   bounded 30 "$PY" -m smstudio_ext.lcc_runtime profile-tags \
     "${SMSTUDIO_METADATA_PATH:-/opt/ml/metadata/resource-metadata.json}" "$@"
 }
-git_set() { # git_set KEY VALUE: only when the user has not set it already
+git_set() { # git_set KEY VALUE: only when the user has not set it already; as the home's owner
   local cfg="$HOME_DIR/.gitconfig"
   if [ -z "$2" ]; then return 0; fi
-  if git config --file "$cfg" --get "$1" >/dev/null 2>&1; then log "git $1 already set: kept"; return 0; fi
-  git config --file "$cfg" "$1" "$2"
-  own "$cfg"
+  if as_owner git config --file "$cfg" --get "$1" >/dev/null 2>&1; then log "git $1 already set: kept"; return 0; fi
+  as_owner git config --file "$cfg" "$1" "$2"
   log "git $1 set"
 }
 after() { # after JOB: wait (up to an hour) until the background job JOB is over
@@ -25,8 +24,7 @@ job_git_clone() {
   for ((i = 0; i < ${#GIT_REPOS[@]}; i += 2)); do
     dir="$HOME_DIR/${GIT_REPOS[i + 1]}"
     if [ -e "$dir" ]; then log "$dir exists: not cloned"; continue; fi
-    if nohup git clone --quiet -- "${GIT_REPOS[i]}" "$dir"; then
-      own "$dir"
+    if as_owner nohup git clone --quiet -- "${GIT_REPOS[i]}" "$dir"; then
       log "cloned ${GIT_REPOS[i]} into $dir"
     else
       log "clone of ${GIT_REPOS[i]} failed"

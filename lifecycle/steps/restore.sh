@@ -1,14 +1,9 @@
 # --- restore an empty home from the latest backup (lifecycle/steps/restore.sh) ---
-job_restore() {
-  local before
+job_restore() { # as the home's owner: the files are theirs, and no link in the home leads root anywhere
   if ! "$PY" -m smstudio_ext restore --help >/dev/null 2>&1; then
     log "restore not available in this smstudio (needs the backup engine): skipped"
     return 0
   fi
-  before=$(find "$HOME_DIR" -mindepth 1 -maxdepth 1 ! -name '.*' ! -name lost+found -print -quit)
-  nohup "$PY" -m smstudio_ext restore latest --target "$HOME_DIR" --if-empty
-  if [ "$(id -u)" = 0 ] && [ -z "$before" ]; then # as root: give them to the owner, never through a link (-h)
-    find "$HOME_DIR" -xdev ! -uid "$(stat -c %u "$HOME_DIR")" -exec chown -h --reference="$HOME_DIR" {} +
-  fi
+  as_owner nohup "$PY" -m smstudio_ext restore latest --target "$HOME_DIR" --if-empty
 }
 step_restore() { bg restore; }

@@ -8,7 +8,7 @@ RESTART_WAIT=${SMSTUDIO_LCC_RESTART_WAIT:-120}
 if [[ ! "$RESTART_WAIT" =~ ^[0-9]{1,4}$ ]]; then RESTART_WAIT=120; fi
 reload() { # reload ARGS...: smstudio_ext.lcc_runtime reload (lines in our log format)
   config_dir
-  HOME=$HOME_DIR "$PY" -m smstudio_ext.lcc_runtime reload \
+  as_owner "$PY" -m smstudio_ext.lcc_runtime reload \
     --disable-file "$CONFIG_DIR/jupyter_server_config.d/smstudio_ext.json" "$@"
 }
 job_server() { reload --wait-for-server 60 --budget "$RESTART_WAIT"; }

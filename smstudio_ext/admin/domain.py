@@ -33,7 +33,9 @@ from typing import Any, Callable
 
 from .. import clock
 from ..aws import AwsClients, call, paginate
+from ..context import home_key
 from ..errors import BadInput, NotFound
+from ..fsutil import MB, ReadRefused, read_capped
 
 FORMAT_VERSION = 1
 STUDIO_TAG_PREFIXES = ("sagemaker:", "aws:")
@@ -46,6 +48,7 @@ APP_SETTINGS_KEYS = (
 )
 _NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
 _UID_RE = re.compile(r"[0-9]{1,10}\Z")
+_FOLDER_RE = re.compile(r"([a-zA-Z0-9_-]{1,63}/){0,3}[a-zA-Z0-9-]{1,63}\Z")
 _DOMAIN_RE = re.compile(r"d-[a-z0-9]{1,63}\Z")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 # App types whose space home is the space's own EBS volume (STUDIO.md, "A JupyterLab space from
@@ -219,7 +222,9 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise BadInput(f"manifest not found: {p}")
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(read_capped(p, 256 * MB, what="a domain manifest"))
+    except ReadRefused as exc:
+        raise BadInput(str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput(f"manifest {p} is not JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -307,6 +312,17 @@ def _space_params(domain_id: str, item: dict[str, Any]) -> dict[str, Any]:
     if item.get("tags"):
         params["Tags"] = _tag_list(item["tags"])
     return params
+
+
+def backup_folder(kind: str, item: dict[str, Any]) -> str:
+    """The home's smstudio backup folder under ``<bucket>/<prefix>/<domain>/`` (context.home_key:
+    a private space sits under its owner's profile, a shared one under ``_shared``)."""
+    if kind in ("spaces", "space"):
+        shared = item.get("sharing_type") == "Shared"
+        key = home_key("d", profile=item.get("owner"), space=item["name"], shared=shared)
+    else:
+        key = home_key("d", profile=item["name"])
+    return "/".join(key[1:])
 
 
 def home_storage(kind: str, item: dict[str, Any]) -> str:
@@ -577,6 +593,7 @@ def _uid_map(
                 "old_uid": str(old) if old is not None else None,
                 "new_uid": str(new_uid) if new_uid is not None else None,
                 "home": home_storage(kind, item),
+                "folder": backup_folder(kind, item),
             }
     return out
 
@@ -601,7 +618,8 @@ def copy_plan_script(
     ``efs OLD_MOUNT NEW_MOUNT`` (as root on a host mounting both volumes) copies the homes that
     live on the domain's EFS volume, ``OLD/<old uid>`` to ``NEW/<new uid>``, then ``chown``.
     ``s3 s3://BUCKET[/PREFIX]`` copies the smstudio home-backup folder of each other home,
-    ``<old domain>/<name>/`` to ``<new domain>/<name>/``: JupyterLab and Code Editor spaces
+    ``<old domain>/<folder>/`` to ``<new domain>/<folder>/`` (``backup_folder``: a profile's
+    name, ``<owner>/spaces/<space>`` or ``_shared/<space>``): JupyterLab and Code Editor spaces
     (their home is the space's own EBS volume, which no EFS copy reaches) always; every home
     with ``via="s3"``. The new app then restores the snapshot on its first start."""
     if via not in ("efs", "s3"):
@@ -615,7 +633,10 @@ def copy_plan_script(
                 raise BadInput(f"{label}: not a Studio name")
             if via == "s3" or entry.get("home") == "ebs":
                 why = "its home is on EBS" if entry.get("home") == "ebs" else "--via s3"
-                s3_rows.append(f"copy_snapshots {_q(label)} {_q(name)}  # {why}")
+                folder = str(entry.get("folder") or name)
+                if not _FOLDER_RE.match(folder):
+                    raise BadInput(f"{label}: not a backup folder: {folder!r}")
+                s3_rows.append(f"copy_snapshots {_q(label)} {_q(folder)}  # {why}")
                 efs_rows.append(f"# {label}: moves through S3 ({why}): see the s3 step")
                 continue
             old, new = entry.get("old_uid"), entry.get("new_uid")

@@ -10,6 +10,14 @@ A JupyterLab AppImageConfig carries no ``FileSystemConfig``: botocore's model sa
 not supported", so there the 1000/100 rule is checked on the Dockerfile alone. KernelGateway
 images (Studio Classic, legacy) keep theirs.
 
+The package never comes from a public index by name (issue 13, as for lifecycle scripts): the
+Dockerfile is refused without a source — our wheel copied into the build context (``--wheel``),
+a wheelhouse folder (``--wheelhouse``, made by ``smstudio wheelhouse build``), or an explicit
+``--pip-spec`` for the builder's own package index. It is installed by
+``smstudio_ext.lcc_runtime install``, run from the wheel itself, the same step the lifecycle
+script runs: every package the base image has is pinned to its installed version, so the
+install only adds what is missing, and a failed install is undone (the build then fails).
+
 Registration is create-or-reuse at every step, so re-running is safe:
 CreateImage → CreateImageVersion (reused when the same BaseImage already has a version) → wait
 for CREATED → Create/UpdateAppImageConfig → the domain's CustomImages (other images kept).
@@ -25,7 +33,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .._version import __version__
 from ..aws import AwsClients, call
 from ..errors import AwsError, BadInput, NotFound, SmStudioError
 from . import validate as v
@@ -64,8 +71,9 @@ class ImageSpec:
     python: str = DEFAULT_PYTHON
     uid: int = 1000
     gid: int = 100
-    pip_spec: str | None = None  # default smstudio-ext==<this version>
-    wheel: str | None = None  # a wheel file name in the build context
+    pip_spec: str | None = None  # opt-in: pip download from the builder's own index
+    wheel: str | None = None  # our wheel's file name in the build context (or its wheelhouse)
+    wheelhouse: bool = False  # the wheel sits in WHEELHOUSE_DIR/ with its dependencies
     conda_env: bool = False  # environment.yml in the build context
     kernel_name: str = "smstudio-python3"
     display_name: str = "Python 3 (smstudio)"
@@ -80,9 +88,11 @@ class ImageSpec:
         self.gid = v.int_range(self.gid, "gid", 0, 65535)
         check_ids(self.kind, self.uid, self.gid)
         if self.wheel and self.pip_spec:
-            raise BadInput("give either --wheel FILE or --pip-spec, not both")
-        if self.wheel and not re.fullmatch(r"[A-Za-z0-9_.+-]+\.whl", self.wheel):
-            raise v.refuse("wheel", self.wheel, "a wheel file name in the build context")
+            raise BadInput("give one of --wheel FILE, --wheelhouse DIR or --pip-spec, not two")
+        if self.wheelhouse and not self.wheel:
+            raise BadInput("a wheelhouse needs the file name of our wheel in it")
+        if self.wheel and not re.fullmatch(r"smstudio_ext-[A-Za-z0-9_.+-]+\.whl", self.wheel):
+            raise v.refuse("wheel", self.wheel, "our wheel's file name (smstudio_ext-….whl)")
         if self.pip_spec:
             v.pip_spec(self.pip_spec)
         v.kernel_name(self.kernel_name)
@@ -94,12 +104,55 @@ class ImageSpec:
         return self
 
 
-def _run(words: list[str]) -> str:
-    return "RUN " + " ".join(shlex.quote(w) if not w.startswith('"${') else w for w in words)
+WHEELHOUSE_DIR = "wheelhouse"  # the wheelhouse's folder in the build context
+NO_SOURCE = (
+    "say where the package comes from: --wheel FILE (our wheel, `python -m build --wheel`), "
+    "--wheelhouse DIR (`smstudio wheelhouse build --python 3.11 --out DIR`: our wheel and its "
+    "dependencies), or --pip-spec REQ for your own package index (the builder's pip "
+    "settings); no image installs smstudio-ext from a public index by name"
+)
+_TMP = "/tmp/smstudio"
+
+
+def _install_steps(spec: ImageSpec) -> str:
+    """COPY/RUN lines putting our wheel in /tmp/smstudio and installing it with
+    ``lcc_runtime install`` (image packages pinned, failed install undone; run from the wheel);
+    a KernelGateway image also gets ipykernel when the base lacks it, from the same source."""
+    chown = "COPY --chown=${NB_UID}:${NB_GID}"
+    index = ""
+    if spec.wheelhouse:  # the folder's wheels land in /tmp/smstudio itself
+        copy = f"{chown} {WHEELHOUSE_DIR} {_TMP}\n"
+        fetch = f"RUN w={_TMP}/{spec.wheel} \\\n"
+    elif spec.wheel:
+        copy = f"{chown} {spec.wheel} {_TMP}/{spec.wheel}\n"
+        fetch = f"RUN w={_TMP}/{spec.wheel} \\\n"
+    else:
+        copy = ""
+        index = " --index"
+        fetch = (
+            f'RUN "${{PYTHON}}" -m pip download --no-cache-dir --no-deps -q -d {_TMP} '
+            f"{shlex.quote(str(spec.pip_spec))} \\\n"
+            f" && w=$(find {_TMP} -maxdepth 1 -name 'smstudio_ext-*.whl') \\\n"
+        )
+    run = (
+        f'{fetch} && PYTHONPATH="$w" "${{PYTHON}}" -m smstudio_ext.lcc_runtime install '
+        f'--wheel "$w" \\\n'
+        f"      --find-links {_TMP} --state {_TMP}/state --timeout 900{index} \\\n"
+    )
+    if spec.kind == "kernelgateway":
+        no_index = "" if index else " --no-index"
+        run += f"""\
+ && {{ "${{PYTHON}}" -c 'import ipykernel' 2>/dev/null \\
+      || "${{PYTHON}}" -m pip install --no-cache-dir -c {_TMP}/state/constraints.txt \\
+           --find-links {_TMP}{no_index} 'ipykernel>=6'; }} \\
+"""
+    return f"{copy}{run} && rm -rf {_TMP}"
 
 
 def render_dockerfile(spec: ImageSpec) -> str:
     spec.checked()
+    if not (spec.wheel or spec.pip_spec):
+        raise BadInput(NO_SOURCE, setting="wheel")
     text = read_template(f"images/Dockerfile.{spec.kind}")
     conda = ""
     if spec.conda_env:
@@ -109,19 +162,13 @@ def render_dockerfile(spec: ImageSpec) -> str:
             " && micromamba clean --all --yes \\\n"
             " && rm -rf /tmp/smstudio"
         )
-    packages = [spec.pip_spec or f"smstudio-ext=={__version__}"]
-    if spec.kind == "kernelgateway":
-        packages.append("ipykernel==6.*")
-    pip = '"${PYTHON}" -m pip install --no-cache-dir'
-    if spec.wheel:
-        install = (
-            f"COPY --chown=${{NB_UID}}:${{NB_GID}} {spec.wheel} /tmp/smstudio/{spec.wheel}\n"
-            f"RUN {pip} /tmp/smstudio/{spec.wheel} {' '.join(shlex.quote(p) for p in packages[1:])}".rstrip()
-            + " \\\n && rm -rf /tmp/smstudio"
-        )
+    install = _install_steps(spec)
+    if spec.wheelhouse:
+        note = f"; the wheelhouse in {WHEELHOUSE_DIR}/ (our wheel {spec.wheel})"
+    elif spec.wheel:
+        note = f"; wheel {spec.wheel}"
     else:
-        install = f"RUN {pip} {' '.join(shlex.quote(p) for p in packages)}"
-    note = f"; wheel {spec.wheel}" if spec.wheel else ""
+        note = f"; pip downloads {spec.pip_spec} from the builder's package index"
     if spec.conda_env:
         note += "; environment.yml"
     values = {

@@ -12,10 +12,18 @@ Models the documented IAM rules for the subset of the language we emit:
   is true, ``Null`` tests absence;
 * a multi-valued request value with a single-valued operator raises ``PolicyBug`` (IAM's
   behaviour there is the classic source of wrong policies; we never want to rely on it);
-* policy variables ``${aws:username}`` etc. are resolved from the request; when the request has no
-  such key, the condition is false (the statement does not apply), as IAM does.
+* policy variables ``${aws:username}`` etc. are resolved from the request, in conditions and in
+  ``Resource``/``NotResource``, their values matched literally (a ``*`` in a value is no
+  wildcard); when the request has no such key, the condition is false and a resource pattern
+  matches nothing — the statement does not apply, as IAM does ("if AWS cannot resolve a
+  variable this might cause the entire statement to be invalid", IAM User Guide, "IAM policy
+  elements: Variables and tags");
+* ``Principal`` of a resource policy (a bucket policy): ``"*"`` (or ``{"AWS": "*"}``) is
+  everyone, a list of ARNs is matched against the request's ``aws:PrincipalArn``. Identity and
+  resource policies of one account are evaluated together: an explicit Deny in either wins,
+  else an Allow in either allows.
 
-Not modelled: NotPrincipal, resource policies, sessions, numeric/date operators.
+Not modelled: NotPrincipal, sessions, cross-account access, numeric/date operators.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from typing import Any, Union
 Value = Union[str, list[str]]
 
 _VAR_RE = re.compile(r"\$\{([^}]+)\}")
+# a substituted value's wildcard characters stand for themselves: marked while globbing
+_LITERAL = {"*": "\ue000", "?": "\ue001"}
+_UNMARK = {v: k for k, v in _LITERAL.items()}
 
 
 class PolicyBug(Exception):
@@ -57,10 +68,16 @@ def _as_list(x: Any) -> list[Any]:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _unmark(text: str) -> str:
+    return "".join(_UNMARK.get(c, c) for c in text)
+
+
 def _glob(pattern: str, value: str, *, case: bool = True) -> bool:
     if not case:
         pattern, value = pattern.lower(), value.lower()
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    regex = "".join(
+        ".*" if c == "*" else "." if c == "?" else re.escape(_UNMARK.get(c, c)) for c in pattern
+    )
     return re.fullmatch(regex, value, flags=re.S) is not None
 
 
@@ -81,14 +98,14 @@ def _ip_in(cidr: str, value: str) -> bool:
 
 _BASE: dict[str, tuple[Any, bool]] = {
     # operator -> (match(policy_value, request_value), negated)
-    "StringEquals": (lambda p, v: p == v, False),
-    "StringNotEquals": (lambda p, v: p == v, True),
-    "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
-    "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
+    "StringEquals": (lambda p, v: _unmark(p) == v, False),
+    "StringNotEquals": (lambda p, v: _unmark(p) == v, True),
+    "StringEqualsIgnoreCase": (lambda p, v: _unmark(p).lower() == v.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda p, v: _unmark(p).lower() == v.lower(), True),
     "StringLike": (lambda p, v: _glob(p, v), False),
     "StringNotLike": (lambda p, v: _glob(p, v), True),
-    "ArnEquals": (lambda p, v: p == v, False),
-    "ArnNotEquals": (lambda p, v: p == v, True),
+    "ArnEquals": (lambda p, v: _unmark(p) == v, False),
+    "ArnNotEquals": (lambda p, v: _unmark(p) == v, True),
     "ArnLike": (_arn_like, False),
     "ArnNotLike": (_arn_like, True),
     "IpAddress": (_ip_in, False),
@@ -98,11 +115,13 @@ _BASE: dict[str, tuple[Any, bool]] = {
 
 
 def _resolve(policy_value: str, request: Request) -> str:
+    """The value with its variables substituted (their wildcard characters marked literal)."""
+
     def sub(m: re.Match[str]) -> str:
         got = request.get(m.group(1))
         if got is None or isinstance(got, list):
             raise _Unresolved(m.group(1))
-        return str(got)
+        return "".join(_LITERAL.get(c, c) for c in str(got))
 
     return _VAR_RE.sub(sub, str(policy_value))
 
@@ -163,18 +182,40 @@ def _matches_action(stmt: Mapping[str, Any], action: str) -> bool:
     raise PolicyBug("statement without Action or NotAction")
 
 
-def _matches_resource(stmt: Mapping[str, Any], resource: str) -> bool:
-    if "Resource" in stmt:
-        return any(_glob(r, resource) for r in _as_list(stmt["Resource"]))
-    if "NotResource" in stmt:
-        return not any(_glob(r, resource) for r in _as_list(stmt["NotResource"]))
-    raise PolicyBug("statement without Resource or NotResource")
+def _matches_resource(stmt: Mapping[str, Any], request: Request) -> bool:
+    key = "Resource" if "Resource" in stmt else "NotResource" if "NotResource" in stmt else ""
+    if not key:
+        raise PolicyBug("statement without Resource or NotResource")
+    try:
+        patterns = [_resolve(r, request) for r in _as_list(stmt[key])]
+    except _Unresolved:
+        return False  # an unresolvable variable: the statement does not apply
+    hit = any(_glob(r, request.resource) for r in patterns)
+    return hit if key == "Resource" else not hit
+
+
+def _matches_principal(stmt: Mapping[str, Any], request: Request) -> bool:
+    """Identity policies have no Principal; a resource policy's names who it is about."""
+    if "NotPrincipal" in stmt:
+        raise PolicyBug("NotPrincipal is not supported by the evaluator")
+    if "Principal" not in stmt:
+        return True
+    principal = stmt["Principal"]
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping) or set(principal) - {"AWS"}:
+        raise PolicyBug(f"principal {principal!r} not supported by the evaluator")
+    arns = _as_list(principal["AWS"])
+    caller = request.get("aws:PrincipalArn")
+    return "*" in arns or (isinstance(caller, str) and caller in arns)
 
 
 def statement_applies(stmt: Mapping[str, Any], request: Request) -> bool:
+    if not _matches_principal(stmt, request):
+        return False
     if not _matches_action(stmt, request.action):
         return False
-    if not _matches_resource(stmt, request.resource):
+    if not _matches_resource(stmt, request):
         return False
     return all(
         _eval_operator(op, block, request) for op, block in (stmt.get("Condition") or {}).items()

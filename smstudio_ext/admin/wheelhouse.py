@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, SmStudioError
+from ..fsutil import read_capped
+from ..lcc_runtime import MANIFEST_CAP  # the same cap where the lifecycle script reads it
 from . import validate as v
 
 MANIFEST = "wheelhouse.json"
@@ -124,10 +126,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BadInput(f"{path} not found: make the wheelhouse with `smstudio wheelhouse build`")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(read_capped(path, MANIFEST_CAP, what="a wheelhouse manifest"))
         ours = manifest["smstudio_ext"]["file"]
         wheels = manifest["wheels"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{path}: not a wheelhouse manifest ({exc})") from None
     for w in wheels:
         f = folder / str(w.get("file"))

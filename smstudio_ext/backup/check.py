@@ -17,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadInput, NotFound, SmStudioError
+from ..errors import BadInput, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
-from .backup import download_to, list_snapshot_ids
+from .chunker import LEGACY
 from .packer import decompress, zstd_available
+from .repo import CorruptBackup, fetch_snapshot, list_snapshot_ids, pack_spans
 from .store import Store
 
 MAX_PROBLEMS = 1000
@@ -48,6 +49,7 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
     problems = _Problems()
     used: set[str] = set()
     files = refs = vanished = 0
+    chunkers: Counter[str] = Counter()  # snapshots per chunker that cut their new chunks
     # read_data: pack -> {(sha256, offset, stored, raw): (snapshot, path)} of every distinct
     # reference (the first snapshot and path that use it, for the report)
     blobs: dict[str, dict[tuple[str, int, int, int], tuple[str, str]]] = defaultdict(dict)
@@ -56,7 +58,9 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
         broken: dict[tuple[str, str], list[Any]] = {}
         try:
             with tempfile.TemporaryFile(prefix="smstudio-check-") as fh:
-                download_to(store, store.snapshot_key(snap_id), fh)
+                header = fetch_snapshot(store, snap_id, fh)
+                for ref in mf.manifest_refs(header) or ():
+                    used.add(ref.pack)  # pieces were fetched and verified: their packs exist
                 fh.seek(0)
                 with mf.SnapshotReader(fh) as reader:
                     codecs = reader.header.get("codecs")
@@ -66,20 +70,29 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                             problem="stores Zstandard-compressed data and no decoder is installed "
                             "here: pip install zstandard",
                         )  # fmt: skip
+                    chunker = _chunker_name(reader.header)
+                    if chunker is None:
+                        problems.add(
+                            snapshot=snap_id, path="",
+                            problem="corrupt snapshot header: malformed chunker "
+                            f"{str(reader.header.get('chunker'))[:200]}",
+                        )  # fmt: skip
+                    else:
+                        chunkers[chunker] += 1
                     links: set[str] = set()  # scan order: a link comes before what is below it
                     for entry in reader.entries():
-                        link = mf.link_above(entry[0], links) if links else None
+                        link = mf.link_above(entry.path, links) if links else None
                         if link is not None:
                             problems.add(
-                                snapshot=snap_id, path=entry[0],
+                                snapshot=snap_id, path=entry.path,
                                 problem=f"hostile manifest: lies under the symlink {link!r}",
                             )  # fmt: skip
-                        if entry[1] == "l":
-                            links.add(entry[0])
-                        if entry[1] != "f":
+                        if entry.kind == "l":
+                            links.add(entry.path)
+                        if entry.kind != "f":
                             continue
                         files += 1
-                        for ref in entry[7]:
+                        for ref in entry.data:
                             refs += 1
                             sha, pack, off, stored, raw = ref
                             used.add(pack)
@@ -93,17 +106,18 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                             else:
                                 if read_data:
                                     blobs[pack].setdefault(
-                                        (sha, off, stored, raw), (snap_id, entry[0])
+                                        (sha, off, stored, raw), (snap_id, entry.path)
                                     )
                                 continue
-                            seen = broken.setdefault((pack, problem), [0, entry[0], None])
-                            if seen[2] != entry[0]:  # count files, not references
+                            seen = broken.setdefault((pack, problem), [0, entry.path, None])
+                            if seen[2] != entry.path:  # count files, not references
                                 seen[0] += 1
-                                seen[2] = entry[0]
+                                seen[2] = entry.path
         except NotFound:
             vanished += 1  # removed since the listing (a prune meanwhile): nothing to restore
             continue
-        except BadInput as exc:
+        except (BadInput, CorruptBackup, NotConfigured) as exc:
+            # NotConfigured: zstd-compressed manifest pieces and no decoder here
             problems.add(snapshot=snap_id, path="", problem=str(exc))
         for (_pack, problem), (count, first, _last) in broken.items():
             more = f" (and {count - 1} more file(s))" if count > 1 else ""
@@ -111,21 +125,26 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
     bytes_read = 0
     if read_data and blobs:
 
-        def verify(pack: str) -> tuple[int, list[tuple[str, str, str]]]:
+        def verify(
+            job: tuple[str, list[tuple[str, int, int, int]]],
+        ) -> tuple[int, list[tuple[str, str, str]]]:
+            pack, keys = job
             wanted = blobs[pack]
-            lo = min(k[1] for k in wanted)
-            hi = max(k[1] + k[2] for k in wanted)
+            lo = min(k[1] for k in keys)
+            hi = max(k[1] + k[2] for k in keys)
             bad: list[tuple[str, str, str]] = []  # (snapshot, path, problem)
             try:
                 data = memoryview(store.get(store.pack_key(pack), f"bytes={lo}-{hi - 1}"))
             except SmStudioError as exc:
-                snap, path = next(iter(wanted.values()))
+                snap, path = wanted[keys[0]]
                 return 0, [(snap, path, f"pack {pack} cannot be read: {exc}")]
-            for (sha, off, stored, raw), (snap, path) in wanted.items():
+            for key in keys:
+                sha, off, stored, raw = key
+                snap, path = wanted[key]
                 piece: bytes | memoryview = data[off - lo : off - lo + stored]
                 try:
                     if stored < raw:
-                        piece = decompress(piece, raw)
+                        piece = decompress(piece, raw)  # never beyond raw (a bomb stops)
                 except (ValueError, SmStudioError) as exc:
                     bad.append((snap, path, f"blob {sha[:12]} in pack {pack}: {exc}"))
                     continue
@@ -133,8 +152,14 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
                     bad.append((snap, path, f"blob {sha[:12]} in pack {pack}: checksum mismatch"))
             return len(data), bad
 
+        # one ranged GET per pack, split where a span would exceed SPAN_MAX (memory)
+        jobs = [
+            (pack, span)
+            for pack, wanted in blobs.items()
+            for span in pack_spans(list(wanted), _key_start, _key_end)
+        ]
         with ThreadPoolExecutor(concurrency, thread_name_prefix="smstudio-check") as pool:
-            for n, bad in pool.map(verify, list(blobs)):
+            for n, bad in pool.map(verify, jobs):
                 bytes_read += n
                 for snap, path, message in bad:
                     problems.add(snapshot=snap, path=path, problem=message)
@@ -146,9 +171,30 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
         "blob_refs": refs,
         "packs": len(sizes),
         "packs_unreferenced": len(set(sizes) - used),
+        "chunkers": dict(chunkers),
         "read_data": read_data,
         "bytes_read": bytes_read,
         "problems": problems.items,
         "problems_total": problems.count,
         "seconds": round(time.monotonic() - t0, 3),
     }
+
+
+def _key_start(key: tuple[str, int, int, int]) -> int:
+    return key[1]
+
+
+def _key_end(key: tuple[str, int, int, int]) -> int:
+    return key[1] + key[2]
+
+
+def _chunker_name(header: dict[str, Any]) -> str | None:
+    """The name of the chunker that cut a snapshot's new chunks: the first chunker's when the
+    header names none (``LEGACY``), else the ``name`` it records; None when the field is
+    malformed (a damaged header). Blob references restore whichever chunker cut them."""
+    found = header.get("chunker")
+    if found is None:
+        return str(LEGACY["name"])
+    if isinstance(found, dict) and isinstance(found.get("name"), str) and found["name"]:
+        return str(found["name"])
+    return None

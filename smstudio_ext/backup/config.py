@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -9,6 +10,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 from traitlets.config import Configurable
 
 from ..config import env_value
+from .excludes import SECRET_EXCLUDES
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 
@@ -21,8 +23,10 @@ class HomeBackup(Configurable):
     """Home-directory backup to S3: where, what, how often, how fast, how long kept."""
 
     bucket = Unicode(
-        help="Backup location s3://BUCKET[/PREFIX]; the per-user folder "
-        "<domain-id>/<profile-or-space>/ (local/<user>@<host>/ outside Studio) is appended. "
+        help="Backup location s3://BUCKET[/PREFIX]; the per-user folder is appended: "
+        "<domain-id>/<profile>/ (Classic), <domain-id>/<owner profile>/spaces/<space>/ (a "
+        "private space), <domain-id>/_shared/<space>/ (a shared space); local/<user>@<host>/ "
+        "outside Studio. "
         "Empty = backup not configured. Env: SMSTUDIO_BACKUP_BUCKET.",
     ).tag(config=True)
 
@@ -64,6 +68,39 @@ class HomeBackup(Configurable):
     default_excludes = Bool(
         True,
         help="Skip caches (.cache, conda pkgs, __pycache__, .ipynb_checkpoints), trash, lost+found.",
+    ).tag(config=True)
+
+    include_secrets = Bool(
+        False,
+        help="Also back up the well-known secret files listed in secret_excludes (AWS "
+        "credentials, SSH private keys, .git-credentials, .netrc, .pgpass, the Jupyter "
+        "runtime dir with the server token and kernel keys, ...). Off: they are never backed "
+        "up, whatever the other excludes say. CLI: --include-secrets.",
+    ).tag(config=True)
+
+    secret_excludes = List(
+        Unicode(),
+        default_value=list(SECRET_EXCLUDES),
+        help="Gitignore-style patterns of secret files excluded unless include_secrets; a '!' "
+        "pattern makes an exception to this list only (the public halves of SSH keys).",
+    ).tag(config=True)
+
+    hold_back_ratio = Float(
+        0.5,
+        help="A backup that would keep fewer than this share of the previous snapshot's files "
+        "on a freshly started app (hold_back_hours) is held back: nothing is committed and "
+        "the reason is reported (a home not restored yet must not become the latest "
+        "snapshot). 0 = never hold back. CLI: --allow-shrink for one run.",
+    ).tag(config=True)
+
+    hold_back_min_files = Int(
+        10, help="Previous snapshots with fewer files than this never hold a backup back."
+    ).tag(config=True)
+
+    hold_back_hours = Float(
+        24.0,
+        help="How long after the app started (its container's first process) a shrinking "
+        "backup is held back (see hold_back_ratio). 0 = never.",
     ).tag(config=True)
 
     concurrency = Int(4, help="Threads reading and hashing files during a backup.").tag(config=True)
@@ -134,15 +171,21 @@ class HomeBackup(Configurable):
             raise TraitError("HomeBackup.expected_bucket_owner must be a 12-digit account id")
         return value
 
-    @validate("interval_hours", "keep_days", "racy_seconds")
+    @validate("hold_back_ratio")
+    def _check_ratio(self, proposal: dict) -> float:
+        if not 0 <= proposal["value"] <= 1:  # NaN too
+            raise TraitError("HomeBackup.hold_back_ratio must be between 0 and 1")
+        return proposal["value"]
+
+    @validate("interval_hours", "keep_days", "racy_seconds", "hold_back_hours")
     def _check_nonneg(self, proposal: dict) -> float:
-        if proposal["value"] < 0:
-            raise TraitError(f"HomeBackup.{proposal['trait'].name} must be >= 0")
+        if not math.isfinite(proposal["value"]) or proposal["value"] < 0:
+            raise TraitError(f"HomeBackup.{proposal['trait'].name} must be a number >= 0")
         return proposal["value"]
 
     @validate(
         "keep_last", "concurrency", "uploads", "restore_concurrency", "background_concurrency",
-        "pack_size_mb",
+        "pack_size_mb", "hold_back_min_files",
     )  # fmt: skip
     def _check_positive(self, proposal: dict) -> int:
         if proposal["value"] < 1:

@@ -5,90 +5,50 @@ No tornado here: everything is blocking and thread-safe, drivable from a plain s
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Union
+from dataclasses import replace
+from typing import Any
 
 from .. import clock
+from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import BadInput, Conflict, SmStudioError
 from . import manifest as mf
-from .backup import Progress, Speculation, list_snapshot_ids, run_backup
+from . import repo
 from .config import HomeBackup
-from .excludes import load_excludes
+from .excludes import LeaveOut, load_excludes
+from .holdback import ShrinkGuard
+from .journal import unfinished_restore
 from .prune import run_prune
-from .restore import run_restore
+from .restore import RestoreOptions, run_restore
+from .run import BackupRun, RunOptions
 from .state import LocalState
-from .store import Location, Store, parse_bucket_url, safe_segment
-
-if TYPE_CHECKING:
-    from ..aws import AwsClients
+from .store import Location, Store, s3_client
 
 log = logging.getLogger("smstudio_ext.backup")
 
 
-def owner_path(context: StudioContext) -> str:
-    """``<domain-id>/<profile-or-space>`` in Studio, ``local/<user>@<host>`` elsewhere."""
-    if context.in_studio and context.domain_id and context.owner_name:
-        return f"{safe_segment(context.domain_id)}/{safe_segment(context.owner_name)}"
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    return f"local/{safe_segment(user)}@{safe_segment(socket.gethostname())}"
-
-
-def low_priority_thread() -> None:
-    """Thread initializer for background runs: nice 10 and idle I/O class, this thread only.
-
-    On Linux both are per-thread attributes (setpriority with a thread id, ioprio_set with
-    who=0), so the notebook server's own threads keep their priority.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        ioprio_idle = 3 << 13
-        libc.syscall(251 if os.uname().machine == "x86_64" else 30, 1, 0, ioprio_idle)
-    except Exception:
-        pass
-
-
 class BackupService:
-    _aws: Any
-
-    @property
-    def aws(self) -> AwsClients:
-        if callable(self._aws) and not hasattr(self._aws, "client"):
-            self._aws = self._aws()
-        return self._aws  # type: ignore[return-value]
-
     def __init__(
         self,
         config: HomeBackup,
         context: StudioContext,
-        aws: Union[AwsClients, Callable[[], AwsClients]],
+        aws: AwsClients,
         home: str | None = None,
     ) -> None:
-        """``aws``: the clients, or a function making them on first use (the CLI: importing
-        boto3 then waits until the "nothing changed?" check has been forked)."""
+        """``aws`` makes no client (nor loads botocore) until a request needs one."""
         self.config = config
         self.context = context
-        self._aws = aws
+        self.aws = aws
         self.home = home or context.home
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._restoring = threading.Lock()
         self._cancel = threading.Event()
-        self.progress: Progress | None = None
+        self.progress: repo.Progress | None = None
         self.last_result: dict[str, Any] | None = None
         self.last_error: dict[str, Any] | None = None
 
@@ -98,20 +58,15 @@ class BackupService:
         return bool(self.config.bucket)
 
     def location(self, bucket: str | None = None) -> Location:
-        b, prefix = parse_bucket_url(bucket or self.config.bucket)
-        root = "/".join(p for p in (prefix, owner_path(self.context)) if p) + "/"
-        return Location(b, root)
+        return repo.location(bucket or self.config.bucket, self.context)
 
     def s3_client(self) -> Any:
         """The S3 client every backup request goes through."""
-        # Every PUT carries a CRC32 checksum S3 verifies, so SigV4 need not hash the body
-        # again: what botocore already does over HTTPS, now also over plain HTTP (a local
-        # S3-compatible server), where it would otherwise SHA-256 every pack a second time.
-        return self.aws.client("s3", s3={"payload_signing_enabled": False})
+        return s3_client(self.aws)
 
     def store(self, bucket: str | None = None) -> Store:
         return Store(
-            self.s3_client(),
+            self.aws,
             self.location(bucket),
             kms_key_id=self.config.kms_key_id,
             expected_owner=self.config.expected_bucket_owner,
@@ -121,101 +76,105 @@ class BackupService:
         return os.path.abspath(os.path.expanduser(source or self.config.source or self.home))
 
     def state(self, store: Store, source: str) -> LocalState:
-        return self._state_at(store.loc.url, source)
-
-    def _state_at(self, url: str, source: str) -> LocalState:
         base = self.config.state_dir or os.path.join(self.home, ".cache", "smstudio", "backup")
-        return LocalState.for_location(base, url, source)
+        return LocalState.for_location(base, store.loc.url, source)
 
     # -- operations
-    def backup(
+    def backup_run(
         self,
         *,
         bucket: str | None = None,
         source: str | None = None,
         dry_run: bool = False,
-        excludes: list[str] | None = None,
-        default_excludes: bool | None = None,
-        progress: Progress | None = None,
-        cancel: threading.Event | None = None,
+        leave_out: LeaveOut | None = None,
         background: bool = False,
-        speculate: bool = False,
-    ) -> dict[str, Any]:
-        """``speculate``: check for "nothing changed" in a forked child while the S3 client
-        starts (a one-shot CLI process only, never the server: see ``Speculation``)."""
+        allow_shrink: bool = False,
+    ) -> BackupRun:
+        """A run, ready to go: nothing read or sent yet (the CLI forks its no-change check on
+        it, ``BackupRun.speculate``, before it starts its progress bar). ``leave_out``: the
+        door's exclude choices over the config's. ``background``: scheduled and final runs
+        (few threads, all at low priority). ``allow_shrink``: commit even a snapshot that
+        drops most of the parent's files on a fresh app (``holdback``). Exclude patterns that
+        do not compile are reported in the result and skipped."""
+        cfg = self.config
         src = self.source(source)
+        asked = leave_out or LeaveOut()
         exc = load_excludes(
             src,
-            default_excludes=self.config.default_excludes
-            if default_excludes is None
-            else default_excludes,
-            extra=[*self.config.excludes, *(excludes or [])],
+            default_excludes=cfg.default_excludes
+            if asked.default_excludes is None
+            else asked.default_excludes,
+            extra=[(p, "HomeBackup.excludes") for p in cfg.excludes]
+            + [(p, "--exclude") for p in asked.excludes],
+            include_secrets=cfg.include_secrets
+            if asked.include_secrets is None
+            else asked.include_secrets,
+            secret_excludes=cfg.secret_excludes,
         )
-        spec = None
-        if speculate and not dry_run:
-            spec = Speculation.start(self._state_at(self.location(bucket).url, src), src, exc)
+        guard = ShrinkGuard(cfg.hold_back_ratio, cfg.hold_back_min_files, cfg.hold_back_hours)
+        options = RunOptions(
+            dry_run=dry_run,
+            concurrency=cfg.background_concurrency if background else cfg.concurrency,
+            uploads=cfg.background_concurrency if background else cfg.uploads,
+            pack_size=cfg.pack_size_mb * 1024 * 1024,
+            compression=cfg.compression,
+            lease_seconds=cfg.lease_seconds,
+            racy_seconds=cfg.racy_seconds,
+            background=background,
+            shrink_guard=None if allow_shrink else guard,
+        )
+        store = self.store(bucket)
+        return BackupRun(store, self.state(store, src), src, exc, options)
+
+    def execute(self, run: BackupRun) -> dict[str, Any]:
+        """Run ``run``; its result (or error) becomes this service's last one."""
         try:
-            store = self.store(bucket)
-        except BaseException:
-            if spec is not None:
-                spec.cancel()
-            raise
-        conc = self.config.background_concurrency if background else self.config.concurrency
-        ups = self.config.background_concurrency if background else self.config.uploads
-        state = self.state(store, src)
-        try:
-            result = run_backup(
-                store,
-                state,
-                src,
-                exc,
-                dry_run=dry_run,
-                progress=progress,
-                cancel=cancel,
-                concurrency=conc,
-                uploads=ups,
-                pack_size=self.config.pack_size_mb * 1024 * 1024,
-                compression=self.config.compression,
-                lease_seconds=self.config.lease_seconds,
-                racy_seconds=self.config.racy_seconds,
-                thread_init=low_priority_thread if background else None,
-                speculation=spec,
-            )
+            result = run.run()
         except SmStudioError as err:
-            if not dry_run:
+            if not run.options.dry_run:
                 self.last_error = {**err.to_dict(), "time": clock.isoformat_z(clock.utcnow())}
             raise
-        result["location"] = store.loc.url
-        result["source"] = src
-        if not dry_run:
+        result["location"] = run.store.loc.url
+        result["source"] = run.source
+        if not run.options.dry_run:
             self.last_result = result
             self.last_error = None
-            state.save_result(result)
+            run.state.save_result(result)
         return result
 
-    def start_backup(self, **kwargs: Any) -> dict[str, Any]:
-        """Start a backup in a thread; ``Conflict`` if one is running."""
-        if not self.configured and not kwargs.get("bucket"):
+    def backup(self, **request: Any) -> dict[str, Any]:
+        """One backup, now, in this thread (``backup_run``'s arguments)."""
+        return self.execute(self.backup_run(**request))
+
+    def start_backup(self, **request: Any) -> dict[str, Any]:
+        """Start a backup in a thread (``backup_run``'s arguments); ``Conflict`` if one is
+        running. Bad input (a bucket URL, a source) is raised here, before the thread."""
+        if not self.configured and not request.get("bucket"):
             self.location()  # raises NotConfigured
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise Conflict("a backup is already running", progress=self._progress_dict())
             if self._restoring.locked():
                 raise Conflict("a restore is running; back up when it has finished")
-            self._cancel = threading.Event()
-            self.progress = Progress()
-            progress, cancel = self.progress, self._cancel
+            run = self.backup_run(**request)
+            if not run.options.dry_run:
+                # another process's restore (the LCC's, the CLI's): refused here, with the
+                # reason, rather than in the thread
+                reason = unfinished_restore(run.source)
+                if reason is not None:
+                    raise Conflict(reason)
+            self.progress, self._cancel = run.progress, run.cancel
 
-            def run() -> None:
+            def work() -> None:
                 try:
-                    self.backup(progress=progress, cancel=cancel, **kwargs)
+                    self.execute(run)
                 except SmStudioError as exc:
                     log.warning("smstudio backup failed: %s", exc.message)
                 except Exception:
                     log.exception("smstudio backup crashed")
                     self.last_error = {"error": "internal_error", "detail": "see the server log"}
 
-            self._thread = threading.Thread(target=run, name="smstudio-backup", daemon=True)
+            self._thread = threading.Thread(target=work, name="smstudio-backup", daemon=True)
             self._thread.start()
         return {"started": True, "progress": self._progress_dict()}
 
@@ -262,6 +221,7 @@ class BackupService:
                 "kms": bool(cfg.kms_key_id),
                 "excludes": list(cfg.excludes),
                 "default_excludes": cfg.default_excludes,
+                "include_secrets": cfg.include_secrets,
             },
             "running": self.running,
             "progress": self._progress_dict() if self.running else None,
@@ -273,33 +233,13 @@ class BackupService:
     def snapshots(self, bucket: str | None = None) -> list[dict[str, Any]]:
         store = self.store(bucket)
         out: list[dict[str, Any]] = []
-        for snap_id in list_snapshot_ids(store):
-            key = store.snapshot_key(snap_id)
+        for snap_id in repo.list_snapshot_ids(store):
             try:
-                try:
-                    header = mf.read_header(store.get(key, "bytes=0-65535"))
-                except SmStudioError:
-                    header = mf.read_header(store.get(key))
+                header = repo.snapshot_header(store, snap_id)
             except SmStudioError as exc:
                 out.append({"id": snap_id, "error": exc.message})
                 continue
-            stats = header.get("stats") or {}
-            report = header.get("report") or {}
-            out.append(
-                {
-                    "id": snap_id,
-                    "time": header.get("time"),
-                    "host": header.get("host"),
-                    "source": header.get("source"),
-                    "parent": header.get("parent"),
-                    "files": stats.get("files"),
-                    "dirs": stats.get("dirs"),
-                    "links": stats.get("links"),
-                    "bytes": stats.get("bytes"),
-                    "skipped": len(report.get("skipped") or []),
-                    "changed_during_read": len(report.get("changed_during_read") or []),
-                }
-            )
+            out.append({"id": snap_id, **_listing(header)})
         return out
 
     def default_restore_target(self) -> str:
@@ -311,17 +251,16 @@ class BackupService:
         snapshot: str = "latest",
         *,
         target: str | None = None,
-        paths: list[str] | None = None,
-        overwrite: bool = False,
-        if_empty: bool = False,
+        options: RestoreOptions | None = None,
         bucket: str | None = None,
-        progress: Progress | None = None,
         within_home: bool = False,
+        progress: repo.Progress | None = None,
     ) -> dict[str, Any]:
         """Restore a snapshot. A relative ``target`` is taken relative to the home;
         ``within_home`` (the REST door) refuses a target outside it. One restore at a time,
         and none while this service's backup runs (it would back up half-restored files)."""
         if target:
+            mf.fs_bytes(target, "restore target")  # NUL, a lone surrogate: one line, not a 500
             dest = os.path.normpath(os.path.join(self.home, os.path.expanduser(target)))
         else:
             dest = self.default_restore_target()
@@ -335,16 +274,10 @@ class BackupService:
         if not self._restoring.acquire(blocking=False):
             raise Conflict("a restore is already running")
         try:
-            return run_restore(
-                self.store(bucket),
-                snapshot,
-                dest,
-                paths=paths,
-                overwrite=overwrite,
-                if_empty=if_empty,
-                progress=progress,
-                concurrency=self.config.restore_concurrency,
+            options = replace(
+                options or RestoreOptions(), concurrency=self.config.restore_concurrency
             )
+            return run_restore(self.store(bucket), snapshot, dest, options, progress)
         finally:
             self._restoring.release()
 
@@ -355,6 +288,7 @@ class BackupService:
             keep_days=self.config.keep_days,
             dry_run=dry_run,
             lease_seconds=self.config.lease_seconds,
+            data_min_files=self.config.hold_back_min_files,
         )
 
     def check(self, *, bucket: str | None = None, read_data: bool = False) -> dict[str, Any]:
@@ -413,7 +347,7 @@ class BackupService:
                 if self.running:
                     self._cancel.set()
                     return {"ran": False, "reason": "a backup was still running; cancelled"}
-            self.start_backup(background=False)
+            self.start_backup(background=True)  # scheduled and final runs: one priority
             if self.wait(max(deadline - time.monotonic(), 0)):
                 ok = self.last_error is None
                 return {"ran": True, "ok": ok, "result": self.last_result, "error": self.last_error}
@@ -436,3 +370,34 @@ class BackupService:
             "last_success": (last or {}).get("finished"),
             "last_snapshot_id": (last or {}).get("snapshot_id"),
         }
+
+
+def _listing(header: dict[str, Any]) -> dict[str, Any]:
+    """What the snapshot list shows of a header, each field of its type or None (a header is
+    data from the bucket: a damaged one must not break the list)."""
+    stats = header.get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    report = header.get("report")
+    report = report if isinstance(report, dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def number(value: Any) -> int | None:
+        return value if type(value) is int else None
+
+    def count(value: Any) -> int:
+        return len(value) if isinstance(value, list) else 0
+
+    return {
+        "time": text(header.get("time")),
+        "host": text(header.get("host")),
+        "source": text(header.get("source")),
+        "parent": text(header.get("parent")),
+        "files": number(stats.get("files")),
+        "dirs": number(stats.get("dirs")),
+        "links": number(stats.get("links")),
+        "bytes": number(stats.get("bytes")),
+        "skipped": count(report.get("skipped")),
+        "changed_during_read": count(report.get("changed_during_read")),
+    }

@@ -31,10 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock
-from ..errors import Conflict, NotFound, SmStudioError
+from ..errors import BadInput, Conflict, NotFound, SmStudioError
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
+
+
+LOCK_MAX = 64 * 1024  # a lock object is ~300 bytes; a larger one is not read whole
 
 
 class LockLost(Conflict):
@@ -127,10 +130,10 @@ class Lease:
 
     def _read(self, key: str) -> dict[str, Any] | None:
         try:
-            data = json.loads(self.store.get(key))
+            data = json.loads(self.store.get(key, limit=LOCK_MAX))
         except NotFound:
             return None
-        except ValueError:
+        except (ValueError, BadInput):  # not JSON, or far larger than a lock: not a lock
             return {"operation": "unknown", "expires": None}
         return data if isinstance(data, dict) else None
 

@@ -19,23 +19,32 @@ import secrets
 import threading
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Callable
 
 from ..errors import NotConfigured
 from .blobindex import BlobIndex
+from .manifest import MAX_BLOB, Ref
 from .store import Store
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], bytes]] | None:
-    """(compress level 1, decompress with a size bound) from whichever zstd is importable."""
+    """(compress level 1, decompress at most ``size`` bytes) from whichever zstd is
+    importable. The bound holds whatever the frame says about itself: a frame header can
+    claim any content size, and zstandard's one-shot ``decompress`` allocates what it claims
+    (``max_output_size`` bounds only frames that do not say), so a claim above ``size`` is
+    refused before anything is allocated."""
     try:  # Python 3.14+
         from compression import zstd as std  # type: ignore[import-not-found]
 
         def std_decompress(data: bytes, size: int) -> bytes:
-            # at most size bytes: a longer stream fails the caller's length check
-            return std.ZstdDecompressor().decompress(data, size)  # type: ignore[no-any-return]
+            # max_length bounds the output whatever the frame claims; one byte more than
+            # size tells a longer stream (refused) from an exact one
+            out = std.ZstdDecompressor().decompress(data, size + 1)
+            if len(out) > size:
+                raise ValueError(f"inflates beyond its recorded {size} bytes")
+            return out  # type: ignore[no-any-return]
 
         return (lambda data: std.compress(data, 1)), std_decompress
     except ImportError:
@@ -53,6 +62,9 @@ def _zstd_codec() -> tuple[Callable[[bytes], bytes], Callable[[bytes, int], byte
         return ctx.compress(data)  # type: ignore[no-any-return]
 
     def decompress(data: bytes, size: int) -> bytes:
+        claimed = zstandard.frame_content_size(data)
+        if claimed > size:  # -1: the frame does not say; max_output_size bounds it then
+            raise ValueError(f"frame claims {claimed} bytes, its blob records {size}")
         ctx = getattr(local, "d", None)
         if ctx is None:
             ctx = local.d = zstandard.ZstdDecompressor()
@@ -73,8 +85,12 @@ def _compress(data: bytes) -> bytes:
 
 
 def decompress(stored: bytes | memoryview, size: int) -> bytes:
-    """A stored blob back to its ``size`` bytes; ``ValueError`` when it is not a valid stream
-    (the caller says which blob); ``NotConfigured`` when it is zstd and no decoder exists."""
+    """A stored blob back to its ``size`` bytes, never more: ``size`` is at most the format's
+    ``MAX_BLOB`` and the decoder stops there (a few KB can otherwise inflate to GBs).
+    ``ValueError`` when it is not a valid stream or inflates beyond ``size`` (the caller says
+    which blob); ``NotConfigured`` when it is zstd and no decoder exists."""
+    if not 0 < size <= MAX_BLOB:
+        raise ValueError(f"a blob of {size} bytes (the format allows {MAX_BLOB})")
     if bytes(stored[:4]) == ZSTD_MAGIC:
         if _ZSTD is None:
             raise NotConfigured(
@@ -85,10 +101,16 @@ def decompress(stored: bytes | memoryview, size: int) -> bytes:
             return _ZSTD[1](bytes(stored), size)
         except Exception as exc:  # zstd's own error types differ between the two modules
             raise ValueError(f"invalid zstd data: {exc}") from exc
+    inflater = zlib.decompressobj()
     try:
-        return zlib.decompress(stored)
+        out = inflater.decompress(stored, size + 1)  # one byte more tells "too long"
     except zlib.error as exc:
         raise ValueError(f"invalid zlib data: {exc}") from exc
+    if len(out) > size:
+        raise ValueError(f"invalid zlib data: inflates beyond its recorded {size} bytes")
+    if not inflater.eof:
+        raise ValueError("invalid zlib data: incomplete or truncated stream")
+    return out
 
 
 # Content that is already compressed: not worth a zlib attempt.
@@ -117,7 +139,7 @@ def maybe_compress(data: bytes) -> bytes | None:
 
 
 class Packer:
-    """Thread-safe. ``add`` returns the blob's ref ``[hex, pack_id, offset, stored, raw]``."""
+    """Thread-safe. ``add`` returns the blob's ``Ref`` (where it is stored)."""
 
     def __init__(
         self,
@@ -126,13 +148,13 @@ class Packer:
         pack_size: int = 8 * 1024 * 1024,
         uploads: int = 4,
         compression: bool = True,
-        on_uploaded: Callable[[int], None] | None = None,
+        thread_init: Callable[[], None] | None = None,
     ) -> None:
+        """``thread_init`` runs first in each upload thread (a background run's priority)."""
         self.store = store
         self.pack_size = pack_size
         self.compression = compression
         self.codec = ("zstd" if _ZSTD is not None else "zlib") if compression else "off"
-        self.on_uploaded = on_uploaded
         self._lock = threading.Lock()
         # ~32 B per known blob (a dict of bytes -> int costs ~240 B of RSS per blob)
         self._known = BlobIndex()
@@ -140,7 +162,9 @@ class Packer:
         self._pack_idx: dict[str, int] = {}
         self._buf = bytearray()
         self._pack_id = secrets.token_hex(16)
-        self._pool = ThreadPoolExecutor(max_workers=uploads, thread_name_prefix="smstudio-up")
+        self._pool = ThreadPoolExecutor(
+            max_workers=uploads, thread_name_prefix="smstudio-up", initializer=thread_init
+        )
         self._slots = threading.BoundedSemaphore(uploads + 1)  # packs in memory at most
         self._futures: list[Future[None]] = []
         self.error: BaseException | None = None
@@ -170,9 +194,11 @@ class Packer:
             value & mask,
         )
 
-    def know(self, ref: list[Any]) -> None:
+    def know(self, ref: Ref) -> None:
         """Register a blob stored by an earlier snapshot (dedup source)."""
-        self._known[bytes.fromhex(ref[0])[:16]] = self._encode(ref[1], ref[2], ref[3], ref[4])
+        self._known[bytes.fromhex(ref.sha256)[:16]] = self._encode(
+            ref.pack, ref.offset, ref.stored, ref.length
+        )
 
     def know_raw(self, hexd: bytes, pack: bytes, off: bytes, stored: bytes, raw: bytes) -> None:
         """``know`` from regex groups of a manifest line (no JSON parse)."""
@@ -180,14 +206,14 @@ class Packer:
             pack.decode(), int(off), int(stored), int(raw)
         )
 
-    def add(self, data: bytes, name: str = "") -> list[Any]:
+    def add(self, data: bytes, name: str = "") -> Ref:
         digest = hashlib.sha256(data).digest()
         key = digest[:16]
         hexd = digest.hex()
         hit = self._known.get(key)
         if hit is not None:
             self.blobs_dedup += 1
-            return [hexd, *self._decode(hit)]
+            return Ref(hexd, *self._decode(hit))
         stored = maybe_compress(data) if self.compression and compressible(name) else None
         body = data if stored is None else stored
         full = None
@@ -195,7 +221,7 @@ class Packer:
             hit = self._known.get(key)
             if hit is not None:
                 self.blobs_dedup += 1
-                return [hexd, *self._decode(hit)]
+                return Ref(hexd, *self._decode(hit))
             if self.error is not None:
                 raise self.error
             loc = (self._pack_id, len(self._buf), len(body), len(data))
@@ -208,7 +234,7 @@ class Packer:
                 self._buf = bytearray()
         if full is not None:
             self._submit(*full)
-        return [hexd, *loc]
+        return Ref(hexd, *loc)
 
     def _submit(self, pack_id: str, buf: bytearray) -> None:
         self._slots.acquire()
@@ -220,8 +246,6 @@ class Packer:
             if self.store is not None:
                 self.store.put(self.store.pack_key(pack_id), body)
             self.bytes_up += len(body)
-            if self.on_uploaded:
-                self.on_uploaded(len(body))
         except BaseException as exc:
             with self._lock:
                 if self.error is None:

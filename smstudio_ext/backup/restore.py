@@ -2,11 +2,15 @@
 
 Every manifest path is checked before anything is written (absolute paths, ``..``, empty
 components, and parents that resolve outside the target are refused). One ranged GET per
-pack fetches the blobs that are needed; each blob is verified against its SHA-256 before it is
-written with ``pwrite`` at its offset. A file gets its mode and mtime as soon as it is
-complete, so an interrupted restore resumes by skipping files whose size and mtime already
-match. Symlinks are created last and never followed. On any failure (disk full included)
-files that were not completed are removed.
+pack (per window, at most ``SPAN_MAX`` bytes) fetches the blobs that are needed; each blob is
+decoded no further than its recorded length and verified against its SHA-256 before it is
+written with ``pwrite`` at its offset. A file is written in a private temporary directory
+(``mkdtemp`` in the target, one per file system) and renamed into place once complete with its
+mode and mtime, so an interrupted restore resumes by skipping files whose size and mtime
+already match, and no name in the target can collide with a temporary. Symlinks are created
+last and never followed. On any failure (disk full included) files that were not completed
+are removed. The restore journal (``journal``) marks the target while the restore runs or is
+unfinished: a re-run resumes it, and no backup of that home runs meanwhile.
 """
 
 from __future__ import annotations
@@ -23,20 +27,31 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
 from typing import Any
 
 from .. import clock
 from ..errors import BadInput, Conflict, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
-from .backup import Cancelled, Progress, download_to, list_snapshot_ids
+from .journal import TEMP_PREFIX, Journal, read_marker, reserved
+from .manifest import Entry, Ref
 from .packer import decompress, zstd_available
+from .repo import (
+    Cancelled,
+    CorruptBackup,
+    Progress,
+    fetch_snapshot,
+    list_snapshot_ids,
+    pack_spans,
+    resolve_snapshot,
+)
 from .store import Store
 
 log = logging.getLogger("smstudio_ext.backup")
 
-TEMP_SUFFIX = ".~smstudio-restore"
 _AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+_SETID = 0o6000  # setuid, setgid
 
 # Verify-and-write threads: few, so per-file syscalls do not convoy on the GIL; the
 # downloads around them run in parallel.
@@ -57,32 +72,24 @@ class DiskFull(SmStudioError):
     exit_code = 9
 
 
-class CorruptBackup(SmStudioError):
-    status = 502
-    code = "corrupt_backup"
-    exit_code = 10
-
-
-def resolve_snapshot(store: Store, snapshot: str) -> str:
-    ids = list_snapshot_ids(store)
-    if snapshot in ("latest", "", None):
-        if not ids:
-            raise NotFound(f"no snapshots in {store.loc.url}")
-        return ids[-1]
-    if snapshot not in ids:
-        matches = [i for i in ids if i.startswith(snapshot)]
-        if len(matches) != 1:
-            raise NotFound(f"snapshot {snapshot!r} not found in {store.loc.url}")
-        return matches[0]
-    return snapshot
-
-
 def home_is_empty(path: str) -> bool:
     try:
         names = os.listdir(path)
     except FileNotFoundError:
         return True
-    return all(n in EMPTY_HOME_ALLOWED for n in names)
+    return all(n in EMPTY_HOME_ALLOWED or reserved(n) for n in names)
+
+
+def check_target(target: str) -> str:
+    """The absolute restore target; ``BadInput`` for a name no file system takes (NUL, a
+    lone surrogate) or something that exists and is not a directory (``/dev/null``)."""
+    if not isinstance(target, str) or not target:
+        raise BadInput("the restore target must be a directory path")
+    mf.fs_bytes(target, "restore target")
+    target = os.path.abspath(target)
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise BadInput(f"restore target {target!r} exists and is not a directory")
+    return target
 
 
 def _selected(path: str, selections: list[str]) -> bool:
@@ -109,10 +116,10 @@ PIPELINE_WINDOWS = 0
 class _Manifest:
     """The snapshot object in an unnamed temporary file, read once per pass (not held)."""
 
-    def __init__(self, store: Store, key: str) -> None:
+    def __init__(self, store: Store, snap_id: str) -> None:
         self._fh = tempfile.TemporaryFile(prefix="smstudio-restore-")
         try:
-            download_to(store, key, self._fh)
+            fetch_snapshot(store, snap_id, self._fh)
             self._fh.flush()
             with self.reader():  # header check
                 pass
@@ -142,43 +149,57 @@ def _path_kind(line: bytes) -> tuple[str, str]:
     return path, scanstring(text, m.end())[0]
 
 
-def _same_entry(line: bytes, path: str) -> list[Any]:
+def _same_entry(line: bytes, path: str) -> Entry:
     """The entry of a line whose path was read by ``_path_kind`` (both decode UTF-8 as pass 1
-    did, so they agree; checked anyway, as a refusal rather than a write elsewhere)."""
-    entry = mf.decode_entry(line)
-    if entry[0] != path:
+    did, so they agree; checked anyway, as a refusal rather than a write elsewhere). Pass 1
+    checked every line of this file: the entry is only named here."""
+    entry = mf.named(mf.decode_entry(line))
+    if entry.path != path:
         raise BadInput(f"hostile or corrupt manifest line for {path!r}")
     return entry
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """What to restore and how (the snapshot and the target are the arguments)."""
+
+    paths: tuple[str, ...] = ()  # only these (relative) paths; empty: everything
+    overwrite: bool = False  # replace existing files that differ
+    # Only into a target that holds nothing but a fresh home's files, or that an interrupted
+    # restore left unfinished (resumed). What is there and differs is kept, not a conflict.
+    if_empty: bool = False
+    keep_setid: bool = False  # as root, keep setuid/setgid bits (dropped by default)
+    concurrency: int = 8  # parallel pack downloads
+    cancel: threading.Event | None = None
 
 
 def run_restore(
     store: Store,
     snapshot: str,
     target: str,
-    *,
-    paths: list[str] | None = None,
-    overwrite: bool = False,
-    if_empty: bool = False,
+    options: RestoreOptions | None = None,
     progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-    concurrency: int = 8,
 ) -> dict[str, Any]:
-    """Restore in four passes over the manifest, streamed from a temporary file: (1) validate
-    every entry, collect directories and link paths; (2) refuse hostile entries and count
-    conflicts (nothing written before both); (3) write files one window at a time; (4) links,
-    then directory metadata. Memory grows with directories and links, not with files."""
+    """Restore ``snapshot`` (an id, a unique prefix, or ``latest``) into ``target``."""
+    options = options or RestoreOptions()
     progress = progress or Progress("restore")
     t0 = time.monotonic()
-    target = os.path.abspath(target)
-    if if_empty and not home_is_empty(target):
-        return {"restored": False, "reason": f"{target} is not empty", "target": target}
-    if if_empty and not list_snapshot_ids(store):
-        return {"restored": False, "reason": "no snapshot to restore", "target": target}
+    target = check_target(target)
+    _selections(options.paths)  # bad paths refused before any download
+    previous = read_marker(target) if os.path.isdir(target) else None
+    if options.if_empty:
+        if previous is not None:
+            # An interrupted restore: resumed (its snapshot, if it is still there).
+            snap = previous.get("snapshot_id")
+            if isinstance(snap, str) and snap in list_snapshot_ids(store):
+                snapshot = snap
+            log.info("smstudio restore: resuming the unfinished restore into %s", target)
+        elif not home_is_empty(target):
+            return {"restored": False, "reason": f"{target} is not empty", "target": target}
+        elif not list_snapshot_ids(store):
+            return {"restored": False, "reason": "no snapshot to restore", "target": target}
     snap_id = resolve_snapshot(store, snapshot)
-    selections = [p.strip("/") for p in (paths or []) if p.strip("/")]
-    for sel in selections:
-        mf.check_path(sel)
-    manifest = _Manifest(store, store.snapshot_key(snap_id))
+    manifest = _Manifest(store, snap_id)
     try:
         with manifest.reader() as reader:
             codecs = reader.header.get("codecs")
@@ -187,246 +208,398 @@ def run_restore(
                 f"snapshot {snap_id} stores Zstandard-compressed data and no decoder is "
                 "installed here: pip install zstandard (nothing was written)"
             )
-        return _restore(
-            store, manifest, snap_id, target, selections, overwrite, progress, cancel,
-            concurrency, t0,
-        )  # fmt: skip
+        try:
+            result = Restore(store, manifest, target, options, progress).run(snap_id)
+        except OSError as exc:  # the target itself (a writer's errors are mapped there)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull(f"disk full while restoring into {target}: {exc}") from exc
+            raise BadInput(f"cannot restore into {target!r}: {exc.strerror or exc}") from exc
+        result["resumed"] = previous is not None
+        result["seconds"] = round(time.monotonic() - t0, 3)
+        return result
     finally:
         manifest.close()
 
 
-def _restore(
-    store: Store,
-    manifest: _Manifest,
-    snap_id: str,
-    target: str,
-    selections: list[str],
-    overwrite: bool,
-    progress: Progress,
-    cancel: threading.Event | None,
-    concurrency: int,
-    t0: float,
-) -> dict[str, Any]:
-    def wanted(path: str, kind: str) -> bool:
+def _selections(paths: tuple[str, ...]) -> list[str]:
+    """The paths to restore, relative and checked (empty: everything)."""
+    selections = [p.strip("/") for p in paths if p.strip("/")]
+    for sel in selections:
+        mf.check_path(sel)
+    return selections
+
+
+class Restore:
+    """One restore, in passes over the manifest (streamed from a temporary file), one method
+    each: (1) ``validate`` every entry, keep directories and link paths; (2)
+    ``refuse_and_count`` entries below a link of the manifest and conflicts (nothing is
+    written before both); ``make_directories``, ``check_parents``; (3) ``write_files`` one
+    window at a time; (4) ``make_links``, then ``set_directory_metadata``. Memory grows with
+    directories and links, not with files."""
+
+    def __init__(
+        self,
+        store: Store,
+        manifest: _Manifest,
+        target: str,
+        options: RestoreOptions,
+        progress: Progress,
+    ) -> None:
+        self.store, self.manifest, self.target = store, manifest, target
+        self.options, self.progress = options, progress
+        self.selections = _selections(options.paths)
+        self.dirs: list[tuple[str, int, int]] = []  # (path, mode, mtime)
+        self.link_paths: set[str] = set()
+        self.n_files = self.n_bytes = 0
+        self.fresh = True  # the target is empty: nothing to compare with, resume or keep
+        self.real_target = ""
+        self.safe_dirs: dict[str, str] = {}  # relative parent -> its path, once found inside
+        self.existing_dirs: set[str] = set()  # kept as they are without --overwrite
+        self.touched: set[str] = set()  # existing directories this run wrote into
+        self.made: set[str] = set()  # parent directories known to exist
+        self.files_todo = self.bytes_todo = 0
+        # --if-empty: what is there and differs is kept (a fresh home's own files, or work
+        # done in a partly restored home before the restore resumed), never a conflict
+        self.keep = options.if_empty and not options.overwrite
+        self.kept: list[str] = []  # paths kept (the first ones, for the result)
+        self.n_kept = 0
+        # as root, setuid/setgid bits are dropped unless asked for
+        self.mode_mask = 0o7777 & ~_SETID if _AS_ROOT and not options.keep_setid else 0o7777
+        self.journal: Journal | None = None
+        self.journal_info: dict[str, Any] = {}
+        self.resuming = False  # the target holds an interrupted restore's marker
+        self.target_dev = 0
+        self.temp_dirs: dict[int, str] = {}  # file system (st_dev) -> private temp directory
+        self.parent_dev: dict[str, int] = {}  # parent directory -> its st_dev (not fresh)
+
+    def run(self, snap_id: str) -> dict[str, Any]:
+        self.validate()
+        if self.selections and not (self.dirs or self.n_files or self.link_paths):
+            raise NotFound(f"none of {self.selections} is in snapshot {snap_id}")
+        target = self.target
+        self.fresh = not os.path.exists(target) or not os.listdir(target)
+        self.real_target = os.path.realpath(target)
+        self.refuse_and_count()
+        os.makedirs(target, exist_ok=True)
+        self.target_dev = os.stat(target).st_dev
+        # Marked before the first write (or now, to take over an unfinished one), removed
+        # once complete (see ``journal``); a restore that wrote nothing leaves no mark.
+        self.journal = journal = Journal(target)
+        self.journal_info = {
+            "snapshot_id": snap_id, "paths": self.selections,
+            "if_empty": self.options.if_empty, "overwrite": self.options.overwrite,
+        }  # fmt: skip
+        self.resuming = journal.previous is not None
+        if self.resuming:
+            self.begin_writing()
+        complete = False
+        try:
+            self.progress.phase = "restore"
+            self.progress.files_total = self.files_todo
+            self.progress.bytes_total = self.bytes_todo
+            self.make_directories()
+            self.check_parents()
+            written = self.write_files()
+            self.remove_temp_dirs()
+            n_links = self.make_links()
+            self.set_directory_metadata()
+            complete = True
+        finally:
+            self.remove_temp_dirs()
+            if complete:
+                journal.finish()
+            else:
+                journal.close()  # a marker stays: unfinished (a re-run resumes)
+        self.progress.phase = "done"
+        return {
+            "restored": True,
+            "snapshot_id": snap_id,
+            "target": target,
+            "files": self.n_files,
+            "files_written": written,
+            "dirs": len(self.dirs),
+            "links": n_links,
+            "kept": self.n_kept,
+            "kept_paths": self.kept,
+            "bytes_written": self.progress.bytes_done,
+            "finished": clock.isoformat_z(clock.utcnow()),
+            "requests": dict(self.store.requests),
+        }
+
+    def begin_writing(self) -> None:
+        """Before the first change to the target: the journal's marker (once)."""
+        journal = self.journal
+        if journal is not None and journal.fd < 0:
+            journal.begin(self.journal_info)
+
+    # -- private temporary directories (one per file system: renames stay within it)
+    def temp_dir_for(self, parent: str) -> str:
+        """The private temporary directory for files going into ``parent``: the target's,
+        unless ``parent`` lies on another file system (a mount inside a target that was not
+        empty), which gets its own there. Created on first use and recorded in the journal."""
+        dev = self.target_dev
+        if not self.fresh and parent != self.target:
+            found = self.parent_dev.get(parent)
+            if found is None:
+                found = self.parent_dev[parent] = os.stat(parent).st_dev
+            dev = found
+        path = self.temp_dirs.get(dev)
+        if path is None:
+            self.begin_writing()
+            base = self.target if dev == self.target_dev else parent
+            path = self.temp_dirs[dev] = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=base)
+            if self.journal is not None:
+                self.journal.add_temp_dir(path)
+        return path
+
+    def remove_temp_dirs(self) -> None:
+        """Remove the temporary directories (empty once every file was installed or its
+        temporary removed; whatever is left in them was never a restored file)."""
+        import shutil
+
+        for path in self.temp_dirs.values():
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+        self.temp_dirs.clear()
+
+    def _keep(self, path: str) -> None:
+        self.n_kept += 1
+        if len(self.kept) < 20:
+            self.kept.append(path)
+
+    # -- what is wanted, and where it goes
+    def wanted(self, path: str, kind: str) -> bool:
+        if ".smstudio-restore" in path and any(reserved(p) for p in path.split("/")):
+            return False  # the restore's own marker and temporaries: never from a snapshot
+        selections = self.selections
         if not selections:
             return True
         if not _selected(path, selections):
             return False
-        if kind == "d" and selections:
+        if kind == "d":
             # a parent of a selection: created, metadata not restored
             return any(path == s or path.startswith(s + "/") for s in selections)
         return True
 
-    def wanted_entries(kind: str) -> Iterator[list[Any]]:
-        """One more pass over the manifest: the wanted entries of one kind, each line parsed
-        only when its path and type say it is wanted."""
-        with manifest.reader() as reader:
+    def wanted_lines(self) -> Iterator[tuple[bytes, str, str]]:
+        """One more pass over the manifest: (line, path, kind) of the wanted entries (lines
+        validated by pass 1; only their path and kind are parsed here)."""
+        with self.manifest.reader() as reader:
             for line in reader.lines():
-                path, k = _path_kind(line)
-                if k == kind and wanted(path, k):
-                    yield _same_entry(line, path)
+                path, kind = _path_kind(line)
+                if self.wanted(path, kind):
+                    yield line, path, kind
 
-    # -- pass 1: validate every entry; keep directories (path, mode, mtime) and link paths
-    dirs: list[tuple[str, int, int]] = []
-    link_paths: set[str] = set()
-    n_files = n_bytes = 0
-    with manifest.reader() as reader:
-        for entry in reader.entries():
-            if not wanted(entry[0], entry[1]):
-                continue
-            if entry[1] == "f":
-                n_files += 1
-                n_bytes += entry[4]
-            elif entry[1] == "d":
-                dirs.append((entry[0], entry[2], entry[3]))
-            else:
-                link_paths.add(entry[0])
-    if selections and not (dirs or n_files or link_paths):
-        raise NotFound(f"none of {selections} is in snapshot {snap_id}")
+    def wanted_entries(self, kind: str) -> Iterator[Entry]:
+        """The wanted entries of one kind, each line parsed only when it is one."""
+        for line, path, k in self.wanted_lines():
+            if k == kind:
+                yield _same_entry(line, path)
 
-    fresh = not os.path.exists(target) or not os.listdir(target)
-    real_target = os.path.realpath(target)
-    safe_dirs: dict[str, str] = {}  # relative parent -> its path, once found inside
-
-    def place(rel: str, fresh: bool = False) -> tuple[str, str]:
+    def place(self, rel: str, fresh: bool = False) -> tuple[str, str]:
         """(destination, its parent) of ``rel``; refused when the parent resolves outside the
         target. Safe parents are remembered (one entry per directory) unless ``fresh``."""
         head, _, name = rel.rpartition("/")
-        parent = None if fresh else safe_dirs.get(head)
+        parent = None if fresh else self.safe_dirs.get(head)
         if parent is None:
-            parent = os.path.join(target, head) if head else target
+            parent = os.path.join(self.target, head) if head else self.target
             real = os.path.realpath(parent)
+            real_target = self.real_target
             if not (real == real_target or real.startswith(real_target + os.sep)):
-                raise BadInput(f"hostile manifest: {rel!r} would be written outside {target}")
-            safe_dirs[head] = parent
+                raise BadInput(f"hostile manifest: {rel!r} would be written outside {self.target}")
+            self.safe_dirs[head] = parent
         return os.path.join(parent, name), parent
 
-    def check_parent(rel: str) -> str:
-        return place(rel)[0]
-
-    def under_link(path: str) -> None:
-        link = mf.link_above(path, link_paths)
-        if link is not None:
-            raise BadInput(f"hostile manifest: {path!r} lies under the symlink {link!r}")
-
-    # -- pass 2: entries below a link of the manifest, and conflicts (nothing written yet);
-    # what is already there is skipped later (resume)
-    existing_dirs: set[str] = set()  # left as they are without --overwrite
-    conflicts = 0
-    files_todo, bytes_todo = n_files, n_bytes
-    if link_paths or not fresh:
-        if not fresh:
-            files_todo = bytes_todo = 0
-        with manifest.reader() as reader:
-            for line in reader.lines():
-                path, kind = _path_kind(line)
-                if not wanted(path, kind):
-                    continue
-                if link_paths:
-                    under_link(path)
-                if fresh:
-                    continue
-                dest = os.path.join(target, path)
-                if kind == "f":
-                    entry = _same_entry(line, path)
-                    state = _file_state(dest, entry)
-                    if state == "same":
-                        continue
-                    if state == "differs" and not overwrite:
-                        conflicts += 1
-                        continue
-                    files_todo += 1
-                    bytes_todo += entry[4]
-                elif kind == "d":
-                    if os.path.isdir(dest) and not os.path.islink(dest):
-                        existing_dirs.add(dest)
-                    elif os.path.lexists(dest) and not overwrite:
-                        conflicts += 1
-                elif os.path.lexists(dest) and not overwrite:
-                    try:
-                        same = (
-                            os.path.islink(dest) and os.readlink(dest) == _same_entry(line, path)[7]
-                        )
-                    except OSError:
-                        same = False
-                    if not same:
-                        conflicts += 1
-    if conflicts:
-        raise Conflict(
-            f"{conflicts} file(s), link(s) or dir(s) already exist in {target} with other content; "
-            "pass --overwrite (or restore into a fresh directory); nothing was written",
-            conflicts=conflicts,
-        )
-
-    os.makedirs(target, exist_ok=True)
-    progress.phase = "restore"
-    progress.files_total = files_todo
-    progress.bytes_total = bytes_todo
-    for rel, _mode, _mtime in dirs:
-        dest = check_parent(rel)
-        if dest not in existing_dirs:
-            _make_dir(dest, overwrite)
-    made: set[str] = {target}  # parent directories known to exist
-    touched: set[str] = set()  # existing directories this run wrote into
-
-    def make_parent(parent: str) -> None:
-        if parent not in made:
+    def make_parent(self, parent: str) -> None:
+        if parent not in self.made:
             if not os.path.isdir(parent):
                 os.makedirs(parent, exist_ok=True)
-            made.add(parent)
+            self.made.add(parent)
 
-    if not fresh:
-        # Every parent is checked before any file is written (the directories are there
-        # now, so what they resolve to is what the writes will go through).
-        with manifest.reader() as reader:
-            for line in reader.lines():
-                path, kind = _path_kind(line)
-                if kind != "d" and wanted(path, kind):
-                    make_parent(place(path)[1])
+    # -- pass 1
+    def validate(self) -> None:
+        """Every entry checked (shape, path, scan order); wanted directories and links kept,
+        wanted files counted."""
+        with self.manifest.reader() as reader:
+            for entry in reader.entries():
+                if not self.wanted(entry.path, entry.kind):
+                    continue
+                if entry.kind == "f":
+                    self.n_files += 1
+                    self.n_bytes += entry.size
+                elif entry.kind == "d":
+                    self.dirs.append((entry.path, entry.mode, entry.mtime_ns))
+                else:
+                    self.link_paths.add(entry.path)
 
-    # -- pass 3: files, one window at a time
-    writer = _Writer(store, target, fresh, progress, cancel, concurrency)
-    written = 0
-    try:
-        window: list[list[Any]] = []
-        refs = 0
-        for entry in wanted_entries("f"):
-            dest, parent = place(entry[0])
-            if not fresh:
-                state = _file_state(dest, entry)
-                if state == "same" or (state == "differs" and not overwrite):
-                    continue  # restored by an earlier run / appeared meanwhile: kept
-            make_parent(parent)
-            if existing_dirs and parent in existing_dirs:
-                touched.add(parent)
-            window.append(entry)
-            refs += len(entry[7])
-            if len(window) >= WINDOW_FILES or refs >= WINDOW_REFS:
-                writer.write(window)
+    # -- pass 2
+    def refuse_and_count(self) -> None:
+        """Refuse entries below a link of the manifest; count conflicts (what is already
+        there and the same is skipped later: resume). ``Conflict`` before anything is
+        written."""
+        self.files_todo, self.bytes_todo = self.n_files, self.n_bytes
+        if not self.link_paths and self.fresh:
+            return
+        if not self.fresh:
+            self.files_todo = self.bytes_todo = 0
+        conflicts = 0
+        for line, path, kind in self.wanted_lines():
+            if self.link_paths:
+                link = mf.link_above(path, self.link_paths)
+                if link is not None:
+                    raise BadInput(f"hostile manifest: {path!r} lies under the symlink {link!r}")
+            if not self.fresh:
+                conflicts += self._conflict(line, path, kind)
+        if conflicts:
+            raise Conflict(
+                f"{conflicts} file(s), link(s) or dir(s) already exist in {self.target} with "
+                "other content; pass --overwrite (or restore into a fresh directory); nothing "
+                "was written",
+                conflicts=conflicts,
+            )
+
+    def _conflict(self, line: bytes, path: str, kind: str) -> int:
+        """1 if what is at ``path`` conflicts with the entry (counting what is left to do)."""
+        dest = os.path.join(self.target, path)
+        overwrite = self.options.overwrite
+        if kind == "f":
+            entry = _same_entry(line, path)
+            state = _file_state(dest, entry)
+            if state == "same":
+                return 0
+            if state == "differs" and not overwrite:
+                if self.keep:
+                    self._keep(path)
+                    return 0
+                return 1
+            self.files_todo += 1
+            self.bytes_todo += entry.size
+            return 0
+        if kind == "d":
+            if os.path.isdir(dest) and not os.path.islink(dest):
+                self.existing_dirs.add(dest)
+                return 0
+            return int(os.path.lexists(dest) and not overwrite)
+        if not os.path.lexists(dest) or overwrite:
+            return 0
+        try:
+            same = os.path.islink(dest) and os.readlink(dest) == _same_entry(line, path).data
+        except OSError:
+            same = False
+        if not same and self.keep:
+            self._keep(path)
+            return 0
+        return int(not same)
+
+    def make_directories(self) -> None:
+        self.made.add(self.target)
+        for rel, _mode, _mtime in self.dirs:
+            dest = self.place(rel)[0]
+            if dest not in self.existing_dirs:
+                self.begin_writing()
+                _make_dir(dest, self.options.overwrite)
+
+    def check_parents(self) -> None:
+        """Into a target that was not empty: every parent is checked before any file is
+        written (the directories are there now, so what they resolve to is what the writes
+        will go through)."""
+        if self.fresh:
+            return
+        for _line, path, kind in self.wanted_lines():
+            if kind != "d":
+                self.make_parent(self.place(path)[1])
+
+    # -- pass 3
+    def write_files(self) -> int:
+        """Files, one window at a time; returns how many were written."""
+        opts = self.options
+        writer = _Writer(self.store, self.target, self.fresh, self.progress, opts, self.mode_mask)
+        written = 0
+        try:
+            window: list[Entry] = []
+            temps: list[str] = []
+            refs = 0
+            for entry in self.wanted_entries("f"):
+                dest, parent = self.place(entry.path)
+                if not self.fresh:
+                    state = _file_state(dest, entry)
+                    if state == "same" or (state == "differs" and not opts.overwrite):
+                        continue  # restored by an earlier run / appeared meanwhile: kept
+                self.make_parent(parent)
+                if self.existing_dirs and parent in self.existing_dirs:
+                    self.touched.add(parent)
+                window.append(entry)
+                temps.append(self.temp_dir_for(parent))
+                refs += len(entry.data)
+                if len(window) >= WINDOW_FILES or refs >= WINDOW_REFS:
+                    writer.write(window, temps)
+                    written += len(window)
+                    window, temps, refs = [], [], 0
+            if window:
+                writer.write(window, temps)
                 written += len(window)
-                window, refs = [], 0
-        if window:
-            writer.write(window)
-            written += len(window)
-        writer.finish()
-    finally:
-        writer.close()
+            writer.finish()
+        finally:
+            writer.close()
+        return written
 
-    # -- pass 4: links, then directory metadata (deepest first)
-    n_links = 0
-    if link_paths:
-        for entry in wanted_entries("l"):
+    # -- pass 4
+    def make_links(self) -> int:
+        """Links last (never followed); returns how many."""
+        n_links = 0
+        if not self.link_paths:
+            return 0
+        for entry in self.wanted_entries("l"):
             n_links += 1
             # Checked again now, not from the cache: links made earlier in this pass may
             # have replaced a directory (--overwrite) that this path goes through.
-            dest = place(entry[0], fresh=True)[0]
-            if existing_dirs and os.path.dirname(dest) in existing_dirs:
-                touched.add(os.path.dirname(dest))
+            dest = self.place(entry.path, fresh=True)[0]
+            if self.existing_dirs and os.path.dirname(dest) in self.existing_dirs:
+                self.touched.add(os.path.dirname(dest))
             try:
-                if os.path.islink(dest) and os.readlink(dest) == entry[7]:
-                    pass
-                else:
+                if not (os.path.islink(dest) and os.readlink(dest) == entry.data):
                     if os.path.lexists(dest):
-                        if not overwrite:
+                        if self.keep:
+                            continue  # counted as kept before anything was written
+                        if not self.options.overwrite:
                             raise Conflict(f"{dest} exists; pass --overwrite")
+                        self.begin_writing()
                         _remove_if_needed(dest)
-                    os.symlink(entry[7], dest)
-                os.utime(dest, ns=(entry[3], entry[3]), follow_symlinks=False)
+                    self.begin_writing()
+                    os.symlink(entry.data, dest)
+                os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
             except NotImplementedError:
                 pass
-    # Parents resolved afresh once, after every link exists (nothing below changes what a
-    # path resolves to), then remembered as in the passes before.
-    safe_dirs.clear()
-    dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
-    for rel, mode, mtime in dirs:
-        dest = place(rel)[0]
-        if not stat.S_ISDIR(os.lstat(dest).st_mode):
-            continue  # never chmod through a link (the manifest cannot have both; the target might)
-        if dest in existing_dirs and not overwrite:
-            # A directory that was there: its mode is the user's. Its mtime is reset only if
-            # this run wrote into it (a resumed restore), as our writes changed it anyway.
-            if dest in touched:
-                os.utime(dest, ns=(mtime, mtime))
-            continue
-        os.chmod(dest, mode)
-        os.utime(dest, ns=(mtime, mtime))
-    progress.phase = "done"
-    return {
-        "restored": True,
-        "snapshot_id": snap_id,
-        "target": target,
-        "files": n_files,
-        "files_written": written,
-        "dirs": len(dirs),
-        "links": n_links,
-        "bytes_written": progress.bytes_done,
-        "seconds": round(time.monotonic() - t0, 3),
-        "finished": clock.isoformat_z(clock.utcnow()),
-        "requests": dict(store.requests),
-    }
+        return n_links
+
+    def set_directory_metadata(self) -> None:
+        """Modes and mtimes, deepest first, on real directories only (never through a link)."""
+        # Parents resolved afresh once, after every link exists (nothing below changes what a
+        # path resolves to), then remembered as in the passes before.
+        self.safe_dirs.clear()
+        if self.dirs:
+            self.begin_writing()
+        self.dirs.sort(key=lambda d: d[0].count("/"), reverse=True)
+        for rel, mode, mtime in self.dirs:
+            dest = self.place(rel)[0]
+            if not stat.S_ISDIR(os.lstat(dest).st_mode):
+                continue  # the manifest cannot have both; the target might
+            if dest in self.existing_dirs and not self.options.overwrite and not self.resuming:
+                # A directory that was there: its mode is the user's. Its mtime is reset only
+                # if this run wrote into it, as our writes changed it anyway. (Resuming an
+                # interrupted restore, the directories are that restore's: set as made.)
+                if dest in self.touched:
+                    os.utime(dest, ns=(mtime, mtime))
+                continue
+            os.chmod(dest, mode & self.mode_mask)  # as root: no setgid directories either
+            os.utime(dest, ns=(mtime, mtime))
 
 
-def _file_state(dest: str, entry: list[Any]) -> str:
+def _file_state(dest: str, entry: Entry) -> str:
     """``missing``, ``same`` (a regular file of the entry's size and mtime: restored before,
     or identical) or ``differs``."""
     try:
@@ -435,7 +608,7 @@ def _file_state(dest: str, entry: list[Any]) -> str:
         return "missing"
     except NotADirectoryError:
         return "differs"
-    if stat.S_ISREG(st.st_mode) and st.st_size == entry[4] and st.st_mtime_ns == entry[3]:
+    if stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns:
         return "same"
     return "differs"
 
@@ -452,14 +625,15 @@ class _Writer:
         target: str,
         fresh: bool,
         progress: Progress,
-        cancel: threading.Event | None,
-        concurrency: int,
+        options: RestoreOptions,
+        mode_mask: int = 0o7777,
     ) -> None:
         self.store, self.target, self.fresh = store, target, fresh
-        self.progress, self.cancel = progress, cancel
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="smstudio-restore")
+        self.progress, self.cancel, self.mode_mask = progress, options.cancel, mode_mask
+        self.pool = ThreadPoolExecutor(options.concurrency, thread_name_prefix="smstudio-restore")
         self.locks = [threading.Lock() for _ in range(64)]
         self.inflight: deque[_Batch] = deque()
+        self.seq = 0  # temporaries are numbered: names in a private directory, never entries
 
     def close(self) -> None:
         """Stop (after an error elsewhere: the temporaries of windows in flight are removed)."""
@@ -471,30 +645,31 @@ class _Writer:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def write(self, todo: list[list[Any]]) -> None:
-        """Write a window (its empty files at once, its packs in parallel); returns once at
-        most ``PIPELINE_WINDOWS`` windows are still in flight; raises the first error."""
+    def write(self, todo: list[Entry], temps: list[str]) -> None:
+        """Write a window (its empty files at once, its packs in parallel; ``temps``: each
+        file's private temporary directory); returns once at most ``PIPELINE_WINDOWS``
+        windows are still in flight; raises the first error."""
         target, fresh, progress, locks = self.target, self.fresh, self.progress, self.locks
-        store = self.store
+        store, mode_mask = self.store, self.mode_mask
         status = bytearray(len(todo))  # 0 pending, 1 temp file exists, 2 complete
-        remaining = [len(e[7]) for e in todo]
-        jobs: dict[str, list[tuple[list[Any], int, int]]] = defaultdict(list)
+        remaining = [len(e.data) for e in todo]
+        jobs: dict[str, list[tuple[Ref, int, int]]] = defaultdict(list)
         for idx, entry in enumerate(todo):
             offset = 0
-            for ref in entry[7]:
-                jobs[ref[1]].append((ref, idx, offset))
-                offset += ref[4]
+            for ref in entry.data:
+                jobs[ref.pack].append((ref, idx, offset))
+                offset += ref.length
+        first = self.seq
+        self.seq += len(todo)
 
         def temp_of(idx: int) -> str:
-            return os.path.join(target, todo[idx][0]) + TEMP_SUFFIX
+            return os.path.join(temps[idx], str(first + idx))
 
         def open_temp(idx: int) -> int:
-            """The file's temporary (created on first use, exclusive of any other restore)."""
+            """The file's temporary (created on first use, in a directory only we write)."""
             with locks[idx % 64]:
                 tmp = temp_of(idx)
                 if status[idx] == 0:
-                    if os.path.lexists(tmp):
-                        os.unlink(tmp)  # left over by an interrupted restore
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                     status[idx] = 1
                     return fd
@@ -503,49 +678,50 @@ class _Writer:
         def install(idx: int) -> None:
             entry = todo[idx]
             tmp = temp_of(idx)
-            _finish_file(tmp, entry)
-            dest = os.path.join(target, entry[0])
+            _finish_file(tmp, entry, mode_mask)
+            dest = os.path.join(target, entry.path)
             if not fresh and os.path.isdir(dest) and not os.path.islink(dest):
                 _remove_if_needed(dest)  # a directory in the way (only with --overwrite)
             os.replace(tmp, dest)
             status[idx] = 2
 
-        def do_pack(pack_id: str) -> None:
+        def do_span(pack_id: str, items: list[tuple[Ref, int, int]]) -> None:
             if self.cancel is not None and self.cancel.is_set():
                 raise Cancelled("restore cancelled")
-            items = jobs[pack_id]
-            lo = min(it[0][2] for it in items)
-            hi = max(it[0][2] + it[0][3] for it in items)
+            lo = min(it[0].offset for it in items)
+            hi = hi_of(items)
             data = store.get(store.pack_key(pack_id), f"bytes={lo}-{hi - 1}")
             with _WRITERS:
                 write_pack(pack_id, items, lo, data)
 
-        def write_pack(pack_id: str, items: list[Any], lo: int, data: bytes) -> None:
+        def write_pack(
+            pack_id: str, items: list[tuple[Ref, int, int]], lo: int, data: bytes
+        ) -> None:
             if len(data) != hi_of(items) - lo:
                 raise CorruptBackup(f"pack {pack_id} is shorter than the manifest says")
             view = memoryview(data)
             cache: dict[str, Any] = {}
             for ref, idx, off in items:
-                blob = cache.get(ref[0])
+                blob = cache.get(ref.sha256)
                 if blob is None:
-                    piece: bytes | memoryview = view[ref[2] - lo : ref[2] - lo + ref[3]]
-                    if ref[3] < ref[4]:
+                    piece: bytes | memoryview = view[ref.offset - lo : ref.offset - lo + ref.stored]
+                    if ref.stored < ref.length:
                         try:
-                            piece = decompress(piece, ref[4])
+                            piece = decompress(piece, ref.length)
                         except ValueError as exc:
                             raise CorruptBackup(
-                                f"blob {ref[0][:12]} in pack {pack_id}: {exc}"
+                                f"blob {ref.sha256[:12]} in pack {pack_id}: {exc}"
                             ) from exc
-                    if len(piece) != ref[4] or hashlib.sha256(piece).hexdigest() != ref[0]:
+                    if len(piece) != ref.length or hashlib.sha256(piece).hexdigest() != ref.sha256:
                         raise CorruptBackup(
-                            f"checksum mismatch for {todo[idx][0]!r} (blob {ref[0][:12]}, pack "
-                            f"{pack_id}): the backup is damaged"
+                            f"checksum mismatch for {todo[idx].path!r} (blob {ref.sha256[:12]}, "
+                            f"pack {pack_id}): the backup is damaged"
                         )
                     blob = piece
                     if len(items) > 1:
-                        cache[ref[0]] = blob
+                        cache[ref.sha256] = blob
                 entry = todo[idx]
-                if len(entry[7]) == 1:
+                if len(entry.data) == 1:
                     fd = open_temp(idx)
                     try:
                         _write_all(fd, blob, 0)
@@ -571,11 +747,16 @@ class _Writer:
         self.inflight.append(batch)
         try:
             for idx, entry in enumerate(todo):
-                if not entry[7]:  # empty file: no blobs
+                if not entry.data:  # empty file: no blobs
                     os.close(open_temp(idx))
                     install(idx)
                     progress.add(1, 0)
-            batch.futures = [self.pool.submit(do_pack, p) for p in list(jobs)]
+            # one ranged GET per pack, split where a span would exceed SPAN_MAX bytes
+            batch.futures = [
+                self.pool.submit(do_span, pack_id, span)
+                for pack_id, items in jobs.items()
+                for span in pack_spans(items, _span_start, _span_end)
+            ]
         except BaseException as exc:
             self._fail(exc)
         while len(self.inflight) > PIPELINE_WINDOWS:
@@ -627,8 +808,16 @@ class _Batch:
         self.futures: list[Future[None]] = []
 
 
-def hi_of(items: list[Any]) -> int:
-    return max(it[0][2] + it[0][3] for it in items)
+def hi_of(items: list[tuple[Ref, int, int]]) -> int:
+    return max(it[0].offset + it[0].stored for it in items)
+
+
+def _span_start(item: tuple[Ref, int, int]) -> int:
+    return item[0].offset
+
+
+def _span_end(item: tuple[Ref, int, int]) -> int:
+    return item[0].offset + item[0].stored
 
 
 def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
@@ -652,12 +841,10 @@ def _cleanup_temps(status: bytearray, temp_of: Any) -> int:
     return removed
 
 
-def _finish_file(dest: str, entry: list[Any]) -> None:
-    mode = entry[2]
-    if _AS_ROOT:  # never hand out setuid/setgid programs when restoring as root
-        mode &= ~0o6000
-    os.chmod(dest, mode)
-    os.utime(dest, ns=(entry[3], entry[3]))
+def _finish_file(dest: str, entry: Entry, mode_mask: int) -> None:
+    # as root, setuid/setgid bits are not restored unless asked for (``mode_mask``)
+    os.chmod(dest, entry.mode & mode_mask)
+    os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns))
 
 
 def _remove_if_needed(dest: str) -> None:

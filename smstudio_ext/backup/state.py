@@ -16,6 +16,22 @@ import json
 import os
 from typing import Any
 
+from .capped import read_capped
+
+# What the state's JSON files may weigh: meta.json is ~100 bytes; last_result.json lists at
+# most 1,000 skipped files. Larger (or not regular) files are ignored, never read whole.
+META_MAX = 64 * 1024
+RESULT_MAX = 16 << 20
+
+
+def _read_json(path: str, limit: int) -> Any:
+    """The JSON in ``path``, or None when missing, unreadable, not a regular file or larger
+    than ``limit`` (``read_capped``)."""
+    try:
+        return json.loads(read_capped(path, limit))
+    except (OSError, ValueError):  # Unfit and bad JSON are ValueErrors
+        return None
+
 
 class LocalState:
     def __init__(self, directory: str) -> None:
@@ -33,13 +49,9 @@ class LocalState:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
 
     def meta(self) -> dict[str, Any]:
-        try:
-            with open(self.meta_path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            if isinstance(data, dict) and os.path.exists(self.snapshot_path):
-                return data
-        except (OSError, ValueError):
-            pass
+        data = _read_json(self.meta_path, META_MAX)
+        if isinstance(data, dict) and os.path.exists(self.snapshot_path):
+            return data
         return {}
 
     def install(self, snapshot_file: str, snapshot_id: str, trusted: bool) -> None:
@@ -63,12 +75,8 @@ class LocalState:
             pass
 
     def load_result(self) -> dict[str, Any] | None:
-        try:
-            with open(self.result_path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            return data if isinstance(data, dict) else None
-        except (OSError, ValueError):
-            return None
+        data = _read_json(self.result_path, RESULT_MAX)
+        return data if isinstance(data, dict) else None
 
     @staticmethod
     def _write_json(path: str, data: Any) -> None:

@@ -18,31 +18,11 @@ import builtins
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from ..aws import AwsClients, call, translate
 from ..errors import AccessDenied, BadInput, NotConfigured, NotFound
-
-# boto3/botocore are imported on first use, not with this module: the CLI forks its
-# "nothing changed?" check (backup.Speculation) before paying for that import.
-
-
-def call(*args: Any, **kwargs: Any) -> Any:
-    from ..aws import call as _call
-
-    return _call(*args, **kwargs)
-
-
-def translate(*args: Any, **kwargs: Any) -> Any:
-    from ..aws import translate as _translate
-
-    return _translate(*args, **kwargs)
-
-
-def iam_action(service: str, operation: str) -> str:
-    from ..aws import iam_action as _iam_action
-
-    return _iam_action(service, operation)
-
 
 log = logging.getLogger("smstudio_ext.backup")
 
@@ -82,22 +62,38 @@ class Location:
         return f"s3://{self.bucket}/{self.root}"
 
 
+def s3_client(aws: AwsClients) -> Any:
+    """The S3 client every backup request goes through."""
+    # Every PUT carries a CRC32 checksum S3 verifies, so SigV4 need not hash the body again:
+    # what botocore already does over HTTPS, now also over plain HTTP (a local S3-compatible
+    # server), where it would otherwise SHA-256 every pack a second time.
+    return aws.client("s3", s3={"payload_signing_enabled": False})
+
+
 class Store:
-    """Requests to one repository. Thread-safe (boto3 clients are)."""
+    """Requests to one repository. Thread-safe (botocore clients are).
+
+    The client is made on the first request, not here: building a store (and a backup run)
+    costs no botocore import, so the CLI forks its "nothing changed?" check before it.
+    """
 
     def __init__(
         self,
-        client: Any,
+        aws: AwsClients,
         location: Location,
         *,
         kms_key_id: str = "",
         expected_owner: str = "",
     ) -> None:
-        self.s3 = client
+        self.aws = aws
         self.loc = location
         self.kms_key_id = kms_key_id
         self.expected_owner = expected_owner
         self.requests = {"put": 0, "get": 0, "list": 0, "delete": 0}
+
+    @cached_property
+    def s3(self) -> Any:
+        return s3_client(self.aws)
 
     # -- keys
     def pack_key(self, pack_id: str) -> str:
@@ -155,29 +151,9 @@ class Store:
             **self._put_args(),
         )
 
-    def upload_file(self, key: str, path: str) -> None:
-        """A file of any size (multipart above s3transfer's threshold, checksummed per part)."""
-        import botocore.exceptions as bexc
-        from boto3.s3.transfer import S3Transfer  # only here: the CLI's start stays light
-
-        self.requests["put"] += 1
-        try:
-            S3Transfer(self.s3).upload_file(path, self.loc.bucket, key, extra_args=self._put_args())
-        except (bexc.ClientError, bexc.BotoCoreError) as exc:
-            raise translate(exc, iam_action("s3", "PutObject"), self._resource(key)) from exc
-        except Exception as exc:  # s3transfer wraps ClientError in S3UploadFailedError
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, (bexc.ClientError, bexc.BotoCoreError)):
-                raise translate(cause, iam_action("s3", "PutObject"), self._resource(key)) from exc
-            if "AccessDenied" in str(exc):
-                raise AccessDenied(
-                    f"AWS denied s3:PutObject on {self._resource(key)}: {exc}",
-                    action="s3:PutObject",
-                    resource=self._resource(key),
-                ) from exc
-            raise
-
-    def get(self, key: str, range_: str | None = None) -> bytes:
+    def get(self, key: str, range_: str | None = None, *, limit: int | None = None) -> bytes:
+        """The object, or ``range_`` of it (``bytes=FIRST-LAST``). Memory holds at most the
+        range, or ``limit`` bytes: a whole object larger than ``limit`` is ``BadInput``."""
         import botocore.exceptions as bexc
 
         self.requests["get"] += 1
@@ -185,13 +161,27 @@ class Store:
         if range_:
             params["Range"] = range_
         resp = call(self.s3, "GetObject", resource=self._resource(key), **self._owner(params))
+        body = resp["Body"]
         try:
-            data: bytes = resp["Body"].read()
-            if range_ and not resp.get("ContentRange"):
-                # A server that ignores Range answers 200 with the whole object: cut the
-                # range here, so callers always get what they asked for.
+            if range_ and resp.get("ContentRange"):
+                data: bytes = body.read()  # the server sent the range alone
+            elif range_:
+                # A server that ignores Range answers 200 with the whole object: skip to the
+                # range and read only it, so callers always get what they asked for.
                 first, _, last = range_[len("bytes=") :].partition("-")
-                data = data[int(first) : int(last) + 1]
+                _skip(body, int(first))
+                data = body.read(int(last) - int(first) + 1)
+                body.close()
+            elif limit is not None:
+                data = body.read(limit + 1)
+                if len(data) > limit:
+                    body.close()
+                    raise BadInput(
+                        f"s3://{self.loc.bucket}/{key} is larger than the {limit} bytes "
+                        "expected of it: refused"
+                    )
+            else:
+                data = body.read()
             return data
         except (bexc.BotoCoreError, OSError) as exc:
             raise translate(
@@ -253,3 +243,12 @@ class Store:
             resource=self._resource(key),
             **self._owner({"Bucket": self.loc.bucket, "Key": key}),
         )
+
+
+def _skip(body: Any, n: int) -> None:
+    """Read and drop ``n`` bytes of a streaming body (in blocks: memory stays one block)."""
+    while n > 0:
+        block = body.read(min(n, 1 << 20))
+        if not block:
+            return
+        n -= len(block)

@@ -9,11 +9,28 @@ or throttling; 8 other S3 error; 9 disk full; 10 corrupt backup; 130 interrupted
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
+from ..errors import BadInput
 from .common import Env, add_json_flag, print_json, print_table
+
+# What never reaches a terminal as is: C0 and C1 controls, DEL (escape sequences in a key
+# name), bidirectional overrides, and lone surrogates (names that are not UTF-8).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def clean(value: Any) -> str:
+    """``value`` as text safe for a terminal: every character above escaped (``\\x1b``)."""
+    text = "-" if value is None else str(value)
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """Print one human-readable line, escaped (``clean``)."""
+    print(clean(text), file=file or sys.stdout)
 
 
 def _service(args: argparse.Namespace) -> Any:
@@ -23,7 +40,8 @@ def _service(args: argparse.Namespace) -> Any:
 
     env = Env(args)
     studio = env.section(Studio)
-    return BackupService(env.section(HomeBackup), env.context, lambda: env.aws, home=studio.home)
+    # env.aws loads no botocore until the first request (see smstudio_ext/aws.py)
+    return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
 
 
 def _fmt_bytes(n: float) -> str:
@@ -84,39 +102,50 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return cmd_prune(args)
     if args.action == "check":
         return cmd_check(args)
-    from ..backup.backup import Progress
+    from ..backup.excludes import LeaveOut, bad_pattern
 
+    for pattern in args.exclude:  # typed now, by someone who can fix it: refused up front
+        why = bad_pattern(pattern)
+        if why is not None:
+            raise BadInput(f"invalid --exclude pattern {pattern!r}: {why}")
     svc = _service(args)
-    progress = Progress()
+    leave_out = LeaveOut(
+        excludes=tuple(args.exclude),
+        default_excludes=False if args.no_default_excludes else None,
+        include_secrets=True if args.include_secrets else None,
+    )
+    run = svc.backup_run(
+        bucket=args.bucket, source=args.source, dry_run=args.dry_run, leave_out=leave_out,
+        allow_shrink=args.allow_shrink,
+    )  # fmt: skip
+    # The "nothing changed?" check forks now, before the progress bar's thread exists (a
+    # process with threads never forks): a run on a terminal is as fast as one with -q.
+    run.speculate()
     tty = sys.stderr.isatty() and not args.json and not args.quiet
-    with ProgressBar(progress, tty):
-        result = svc.backup(
-            bucket=args.bucket,
-            source=args.source,
-            dry_run=args.dry_run,
-            excludes=args.exclude,
-            default_excludes=False if args.no_default_excludes else None,
-            progress=progress,
-            speculate=True,
-        )
+    with ProgressBar(run.progress, tty):
+        result = svc.execute(run)
     if args.json:
         print_json(result)
     elif not args.quiet:
         if result["dry_run"]:
-            print(
+            say(
                 f"dry run: {result['files']} files, {result['dirs']} dirs, {result['links']} "
                 f"links; would read {result['files_read']} files ({_fmt_bytes(result['bytes_read'])})"
             )
+            if result.get("held_back"):
+                say(f"would not commit: {result['held_back']}")
         else:
-            print(
+            say(
                 f"snapshot {result['snapshot_id']} in {result['location']}: {result['files']} "
                 f"files ({_fmt_bytes(result['bytes'])}), read {result['files_read']}, uploaded "
                 f"{_fmt_bytes(result['bytes_uploaded'])} in {result['packs']} packs, "
                 f"{result['seconds']:.2f}s"
             )
+    for warning in result.get("warnings") or []:
+        say(f"smstudio: warning: {warning}", sys.stderr)
     for item in result.get("skipped") or []:
-        print(f"smstudio: skipped {item['path']!r}: {item['reason']}", file=sys.stderr)
-    return 1 if result.get("skipped") else 0
+        say(f"smstudio: skipped {item['path']!r}: {item['reason']}", sys.stderr)
+    return 1 if result.get("skipped") or result.get("warnings") else 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -125,11 +154,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print_json(result)
     else:
         verb = "would remove" if result["dry_run"] else "removed"
-        print(
+        say(
             f"kept {len(result['snapshots_kept'])} snapshot(s); {verb} "
             f"{len(result['snapshots_removed'])} snapshot(s) and {result['packs_removed']} of "
             f"{result['packs_total']} pack(s) ({_fmt_bytes(result['bytes_removed'])})"
         )
+        if result.get("kept_last_data_snapshot"):
+            say(
+                f"kept {result['kept_last_data_snapshot']} beyond the policy: the last snapshot "
+                "that held data (every newer one has less than half its files)"
+            )
     return 0
 
 
@@ -145,15 +179,15 @@ def cmd_check(args: argparse.Namespace) -> int:
                 if item["path"]
                 else f"{item['snapshot']}: "
             )
-            print(f"smstudio: {where}{item['problem']}", file=sys.stderr)
+            say(f"smstudio: {where}{item['problem']}", sys.stderr)
         if result["problems_total"] > len(result["problems"]):
             more = result["problems_total"] - len(result["problems"])
-            print(f"smstudio: ... and {more} more problem(s)", file=sys.stderr)
+            say(f"smstudio: ... and {more} more problem(s)", sys.stderr)
         data = (
             f", {_fmt_bytes(result['bytes_read'])} of data verified" if result["read_data"] else ""
         )
         verdict = "ok" if result["ok"] else f"{result['problems_total']} problem(s)"
-        print(
+        say(
             f"{verdict}: {result['snapshots']} snapshot(s), {result['files']} file entries, "
             f"{result['packs']} pack(s) ({result['packs_unreferenced']} unreferenced: `backup "
             f"prune` removes them){data}, {result['seconds']:.2f}s"
@@ -167,41 +201,48 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         print_json(snaps)
         return 0
     rows = [
-        (s["id"], s.get("time"), s.get("host"), s.get("files"), _fmt_bytes(s.get("bytes") or 0))
+        (
+            clean(s["id"]), clean(s.get("time")), clean(s.get("host")), s.get("files"),
+            _fmt_bytes(s.get("bytes") or 0) if not s.get("error") else clean(s["error"])[:60],
+        )
         for s in snaps
-    ]
+    ]  # fmt: skip
     print_table(rows, ["ID", "TIME", "HOST", "FILES", "SIZE"])
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     _fast_switching()
-    from ..backup.backup import Progress
+    from ..backup.repo import Progress
+    from ..backup.restore import RestoreOptions
 
     svc = _service(args)
     progress = Progress("restore")
     tty = sys.stderr.isatty() and not args.json and not args.quiet
+    options = RestoreOptions(
+        paths=tuple(args.paths), overwrite=args.overwrite, if_empty=args.if_empty,
+        keep_setid=args.keep_setid,
+    )  # fmt: skip
     with ProgressBar(progress, tty):
         result = svc.restore(
-            args.snapshot,
-            target=args.target,
-            paths=args.paths,
-            overwrite=args.overwrite,
-            if_empty=args.if_empty,
-            bucket=args.bucket,
+            args.snapshot, target=args.target, options=options, bucket=args.bucket,
             progress=progress,
-        )
+        )  # fmt: skip
     if args.json:
         print_json(result)
     elif not args.quiet:
         if not result["restored"]:
-            print(f"nothing restored: {result['reason']}")
+            say(f"nothing restored: {result['reason']}")
         else:
-            print(
-                f"restored snapshot {result['snapshot_id']} into {result['target']}: "
+            resumed = " (resumed)" if result.get("resumed") else ""
+            say(
+                f"restored snapshot {result['snapshot_id']} into {result['target']}{resumed}: "
                 f"{result['files']} files ({result['files_written']} written), {result['dirs']} "
                 f"dirs, {result['links']} links in {result['seconds']:.2f}s"
             )
+            if result.get("kept"):
+                shown = ", ".join(repr(p) for p in result["kept_paths"][:5])
+                say(f"kept {result['kept']} existing file(s) or link(s) that differ: {shown}")
     return 0
 
 
@@ -241,6 +282,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style"
     )
+    b.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="also back up credentials (~/.aws/credentials, SSH private keys, .netrc, the "
+        "Jupyter runtime dir, ...: HomeBackup.secret_excludes), excluded by default",
+    )
+    b.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="commit even a snapshot that drops most of the previous one's files on a freshly "
+        "started app (held back otherwise: HomeBackup.hold_back_*)",
+    )
     add_json_flag(b)
     b.set_defaults(func=cmd_backup)
 
@@ -254,7 +307,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="restore a snapshot (or chosen paths) into a directory",
         description="Restore SNAPSHOT (an id, a unique id prefix, or 'latest'). Without "
         "--target, into a fresh folder under the home. --if-empty restores only when the target "
-        "holds nothing but what a fresh Studio home has (for a lifecycle configuration: "
+        "holds nothing but what a fresh Studio home has, and resumes a restore that was "
+        "interrupted (for a lifecycle configuration: "
         "`smstudio restore latest --target $HOME --if-empty`); exits 0 when it skips.",
     )
     r.add_argument("snapshot", metavar="SNAPSHOT|latest")
@@ -262,6 +316,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _bucket_flag(r)
     r.add_argument("--target", metavar="DIR", help="where to restore (default: a fresh folder)")
     r.add_argument("--overwrite", action="store_true", help="replace existing files")
-    r.add_argument("--if-empty", action="store_true", help="only restore when the target is empty")
+    r.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="only restore when the target is empty, or resume a restore into it that was "
+        "interrupted; files already there that differ are kept",
+    )
+    r.add_argument(
+        "--keep-setid",
+        action="store_true",
+        help="as root, keep setuid/setgid bits of files and directories (dropped by default)",
+    )
     add_json_flag(r)
     r.set_defaults(func=cmd_restore)

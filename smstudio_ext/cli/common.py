@@ -57,14 +57,16 @@ class Env:
 
     @cached_property
     def aws(self) -> AwsClients:
-        from ..aws import Aws, AwsClients  # boto3: imported when a command needs AWS
+        from ..aws import Aws, AwsClients
 
         aws = self.section(Aws)
         endpoint = getattr(self.args, "endpoint_url", None)
         if endpoint:
             services = "s3 sagemaker ce pricing sts iam logs cloudtrail organizations".split()
             aws.endpoint_urls = {**aws.endpoint_urls, **{s: endpoint for s in services}}
-        return AwsClients.from_config(aws, self.context.region)
+        # botocore loads (and the region is checked) with the first client, so a command's
+        # local work comes first (``smstudio backup`` forks its no-change check before it).
+        return AwsClients.from_config(aws, self.context.region, defer_validation=True)
 
 
 def print_json(data: Any) -> None:

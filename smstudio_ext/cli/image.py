@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..admin import images, lcc
 from ..errors import BadInput
+from ..fsutil import MB, ReadRefused, read_capped, read_capped_text
 from .common import Env, print_json
 from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
 
@@ -29,6 +30,15 @@ def _spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--display-name", default="Python 3 (smstudio)", help="kernel display name")
 
 
+def _our_wheel(args: argparse.Namespace) -> str | None:
+    """Our wheel's file name: ``--wheel FILE``, or the one a ``--wheelhouse DIR`` names."""
+    if getattr(args, "wheelhouse", None):
+        from ..admin.wheelhouse import read_manifest
+
+        return str(read_manifest(Path(args.wheelhouse))["smstudio_ext"]["file"])
+    return Path(args.wheel).name if getattr(args, "wheel", None) else None
+
+
 def _spec(args: argparse.Namespace) -> images.ImageSpec:
     return images.ImageSpec(
         kind=args.kind,
@@ -37,7 +47,8 @@ def _spec(args: argparse.Namespace) -> images.ImageSpec:
         uid=args.uid,
         gid=args.gid,
         pip_spec=getattr(args, "pip_spec", None),
-        wheel=Path(args.wheel).name if getattr(args, "wheel", None) else None,
+        wheel=_our_wheel(args),
+        wheelhouse=bool(getattr(args, "wheelhouse", None)),
         conda_env=bool(getattr(args, "with_conda_env", None)),
         kernel_name=args.kernel_name,
         display_name=args.display_name,
@@ -69,14 +80,20 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
         raise BadInput(f"conda environment file not found: {args.with_conda_env}")
     if args.wheel and not Path(args.wheel).is_file():
         raise BadInput(f"wheel not found: {args.wheel}")
+    if args.wheelhouse and not args.out_dir:
+        raise BadInput(
+            "--wheelhouse DIR needs --out-dir: the wheelhouse goes into the build context"
+        )
     text = images.render_dockerfile(spec)
     config = images.render_app_image_config(spec)
     images.check_pair(spec.kind, text, config)
     if not args.out_dir:
         sys.stdout.write(text)
-        if spec.kind == "jupyterlab":
+        needs = [lcc.EXTENSION_CONFIG_FILE] if spec.kind == "jupyterlab" else []
+        needs += [spec.wheel] if args.wheel and spec.wheel else []
+        if needs:
             print(
-                f"note: the build context also needs {lcc.EXTENSION_CONFIG_FILE}: use --out-dir DIR",
+                f"note: the build context also needs {' and '.join(needs)}: use --out-dir DIR",
                 file=sys.stderr,
             )
         return 0
@@ -95,6 +112,12 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
     if args.wheel:
         shutil.copyfile(args.wheel, out / Path(args.wheel).name)
         written.append(Path(args.wheel).name)
+    if args.wheelhouse:
+        target = out / images.WHEELHOUSE_DIR
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(args.wheelhouse, target)
+        written.append(f"{images.WHEELHOUSE_DIR}/")
     print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)
     print(f"build: docker build --platform linux/amd64 -t IMAGE {out}", file=sys.stderr)
     return 0
@@ -107,12 +130,16 @@ def app_image_config_cmd(args: argparse.Namespace) -> int:
 
 def check_cmd(args: argparse.Namespace) -> int:
     try:
-        text = Path(args.dockerfile).read_text(encoding="utf-8")
-        config = json.loads(Path(args.app_image_config).read_text(encoding="utf-8"))
+        text = read_capped_text(args.dockerfile, 1 * MB, what="a Dockerfile")
+        config = json.loads(read_capped(args.app_image_config, 1 * MB, what="an AppImageConfig"))
     except FileNotFoundError as exc:
         raise BadInput(f"file not found: {exc.filename}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{args.app_image_config}: not valid JSON: {exc}") from None
+    except ReadRefused as exc:
+        raise BadInput(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read the Dockerfile or the AppImageConfig: {exc}") from None
     images.check_pair(args.kind, text, config)
     print("ok: Dockerfile and AppImageConfig agree (UID/GID, user, kernel, mount path)")
     return 0
@@ -144,9 +171,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--with-conda-env", metavar="FILE", help="environment.yml merged into base")
     src = d.add_mutually_exclusive_group()
     src.add_argument(
-        "--wheel", metavar="FILE", help="install this local wheel (copied into --out-dir)"
+        "--wheel",
+        metavar="FILE",
+        help="install our wheel (copied into --out-dir); the base must have its dependencies",
     )
-    src.add_argument("--pip-spec", help="install this requirement (default: this version)")
+    src.add_argument(
+        "--wheelhouse",
+        metavar="DIR",
+        help="install from a wheelhouse (`smstudio wheelhouse build`; copied into --out-dir): "
+        "our wheel and the dependencies the base lacks, offline",
+    )
+    src.add_argument(
+        "--pip-spec",
+        help="opt-in: pip download this requirement from the builder's own package index "
+        "(pip settings of the build); one of the three is required",
+    )
     d.add_argument("--out-dir", metavar="DIR", help="write the whole build context here")
     add_server_flags(d)
     d.set_defaults(func=dockerfile_cmd)

@@ -32,6 +32,11 @@ def run_render(args: argparse.Namespace) -> int:
         tag_key=args.tag_key,
         user_id_source=args.user_id_source,
         partition=args.partition or partition_of(args.region or _env_region()),
+        backup_bucket=args.backup_bucket or "",
+        domain_id=args.domain_id or "",
+        execution_roles=args.execution_role or [],
+        shared_space_role=args.shared_space_role or "",
+        backup_kms_key=args.backup_kms_key or "",
     )
     policies, skipped = render_policies(inputs)
     written = write_policies(policies, skipped, args.out)
@@ -102,6 +107,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the domain's partition, used in every ARN the policies write (default: from "
         "--region / AWS_REGION, else aws)",
     )
+    b = r.add_argument_group(
+        "home-backup confinement (studio-backup-*: each user reads and writes only their own "
+        "homes' backups; needs ExecutionRoleIdentityConfig=USER_PROFILE_NAME)"
+    )
+    b.add_argument(
+        "--backup-bucket", metavar="s3://BUCKET[/PREFIX]", help="HomeBackup.bucket of the domain"
+    )
+    b.add_argument("--domain-id", metavar="d-…", help="the domain whose homes are confined")
+    b.add_argument(
+        "--execution-role",
+        action="append",
+        metavar="ARN,ARN",
+        help="the execution role(s) users' apps run with; repeatable",
+    )
+    b.add_argument(
+        "--shared-space-role",
+        metavar="ARN",
+        help="the execution role shared spaces run with (their own: DefaultSpaceSettings)",
+    )
+    b.add_argument("--backup-kms-key", metavar="ARN", help="HomeBackup.kms_key_id, as a key ARN")
     r.add_argument("--no-lint", action="store_true", help="skip the parliament lint")
     add_json_flag(r)
     r.set_defaults(func=run_render)

@@ -5,6 +5,11 @@ is added first to the top-level ``envs_dirs`` list (so ``conda create -n X`` lan
 in the list's own style (block or one-line flow). The result is parsed again and must equal the
 original plus our entry; otherwise, or when the file is not valid YAML, the file is left
 untouched and a warning says why. Written atomically, keeping the file's mode.
+
+A symlinked ``~/.condarc`` (dotfile repositories) is edited where it points, but root never
+follows another user's link: it could aim the write at any file on the system (the lifecycle
+script runs this as the home's owner; a Studio Classic server running as root follows its own).
+Read through ``fsutil.read_capped``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from typing import Any
+
+from ..fsutil import MB, foreign_symlink, read_capped_text
 
 log = logging.getLogger("smstudio_ext")
 
@@ -142,9 +149,17 @@ def ensure_condarc(path: str, envs_dir: str, pkgs_dir: str = "") -> CondarcResul
     entries = [("envs_dirs", envs_dir)]
     if pkgs_dir:
         entries.append(("pkgs_dirs", pkgs_dir))
+    if _as_root() and foreign_symlink(path):
+        return _warn(
+            CondarcResult(
+                path,
+                "error",
+                f"{path} left untouched: it is another user's symbolic link, and this runs as "
+                "root (root never writes through a user's link); run it as the home's owner",
+            )
+        )
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = read_capped_text(path, CONDARC_CAP, what="a .condarc")
         exists = True
     except FileNotFoundError:
         text, exists = "", False
@@ -191,6 +206,13 @@ def ensure_condarc(path: str, envs_dir: str, pkgs_dir: str = "") -> CondarcResul
     return CondarcResult(
         path, status, f"{path}: added {envs_dir} to {', '.join(changed)}", tuple(changed)
     )
+
+
+CONDARC_CAP = 1 * MB
+
+
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _warn(result: CondarcResult) -> CondarcResult:

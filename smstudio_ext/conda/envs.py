@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadInput
+from ..fsutil import KB, read_capped_text
 
 log = logging.getLogger("smstudio_ext")
 
@@ -109,13 +110,15 @@ def _meta_version(env: str, pattern: re.Pattern[str]) -> str | None:
 
 def _pyvenv_version(env: str) -> str | None:
     try:
-        with open(os.path.join(env, "pyvenv.cfg"), encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition("=")
-                if key.strip() in ("version", "version_info"):
-                    return value.strip()
+        text = read_capped_text(
+            os.path.join(env, "pyvenv.cfg"), 64 * KB, what="a pyvenv.cfg", errors="replace"
+        )
     except OSError:
         return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip()
     return None
 
 

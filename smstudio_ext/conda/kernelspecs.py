@@ -26,6 +26,7 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
 
+from ..fsutil import MB, foreign_symlink, read_capped_text
 from .config import CondaEnvs
 from .envs import EnvInfo, EnvScanner, fix_command
 
@@ -114,11 +115,19 @@ def desired_specs(
     return out
 
 
+KERNEL_JSON_CAP = 1 * MB
+
+
+def _read_spec(spec_dir: str) -> str:
+    return read_capped_text(
+        os.path.join(spec_dir, "kernel.json"), KERNEL_JSON_CAP, what="a kernelspec"
+    )
+
+
 def is_managed(spec_dir: str) -> bool:
     """True when ``spec_dir/kernel.json`` was written by us (carries the mark)."""
     try:
-        with open(os.path.join(spec_dir, "kernel.json"), encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(_read_spec(spec_dir))
     except (OSError, ValueError):
         return False
     meta = data.get("metadata") if isinstance(data, dict) else None
@@ -155,19 +164,23 @@ def _write_atomic(path: str, text: str) -> None:
 def sync_kernelspec_dir(kernels_dir: str, desired: dict[str, dict[str, Any]]) -> SyncResult:
     """Make ``kernels_dir`` hold exactly our ``desired`` specs (user-made ones untouched)."""
     result = SyncResult()
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     for name, spec in sorted(desired.items()):
         spec_dir = os.path.join(kernels_dir, name)
         text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
+        if as_root and any(foreign_symlink(p) for p in (kernels_dir, spec_dir)):
+            # root never writes through a user's link (it could aim anywhere)
+            result.errors.append(f"not writing kernelspec {spec_dir} as root: a user's link")
+            continue
         try:
             if os.path.isdir(spec_dir) and not is_managed(spec_dir):
                 result.skipped.append(name)
                 continue
             try:
-                with open(os.path.join(spec_dir, "kernel.json"), encoding="utf-8") as fh:
-                    if fh.read() == text:
-                        result.unchanged.append(name)
-                        continue
-            except OSError:
+                if _read_spec(spec_dir) == text:
+                    result.unchanged.append(name)
+                    continue
+            except (OSError, ValueError):
                 pass
             os.makedirs(spec_dir, exist_ok=True)
             _write_atomic(os.path.join(spec_dir, "kernel.json"), text)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tornado import web
 
+from ..backup.restore import RestoreOptions
 from ..errors import BadInput
 from .base import BaseHandler, handle_errors
 
@@ -74,13 +75,16 @@ class RestoreHandler(BaseHandler):
             raise BadInput("'paths' must be a list of strings")
         # a thread of its own: a long restore must not hold the shared executor other
         # handlers need
+        options = RestoreOptions(
+            paths=tuple(paths),
+            overwrite=_opt_bool(body, "overwrite"),
+            if_empty=_opt_bool(body, "if_empty"),
+        )
         result = await self.run_in_thread(
             self.services.backup.restore,
             snapshot,
             target=target,
-            paths=paths,
-            overwrite=_opt_bool(body, "overwrite"),
-            if_empty=_opt_bool(body, "if_empty"),
+            options=options,
             within_home=True,
         )
         self.write_json(result)

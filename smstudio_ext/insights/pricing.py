@@ -32,7 +32,7 @@ from typing import Any
 from .. import clock
 from ..aws import AwsClients, call, paginate, partition_info, pricing_region
 from ..errors import BadInput, SmStudioError
-from ..fsutil import atomic_write_json
+from ..fsutil import MB, atomic_write_json, read_capped
 
 log = logging.getLogger("smstudio_ext")
 
@@ -93,11 +93,13 @@ class Price:
         return asdict(self)
 
 
+PRICE_FILE_CAP = 16 * MB  # an admin price file or our cache: far below this
+
+
 def load_price_file(path: str) -> tuple[str, dict[str, float], dict[str, dict[str, float]]]:
     """(currency, prices for any region, prices per region) from an admin price file."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(read_capped(path, PRICE_FILE_CAP, what="a price file"))
     except FileNotFoundError as exc:
         raise BadInput(f"price file {path} does not exist") from exc
     except (OSError, ValueError) as exc:
@@ -284,8 +286,7 @@ class PriceBook:
         if not self.cache_path:
             return {}
         try:
-            with open(self.cache_path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = json.loads(read_capped(self.cache_path, PRICE_FILE_CAP, what="a price cache"))
             entries = data.get("entries", {}) if isinstance(data, dict) else {}
             return entries if isinstance(entries, dict) else {}
         except (OSError, ValueError):

@@ -169,15 +169,16 @@ def seed_world(emu: Emulator, kind: str = "both", compliant: bool = True) -> Wor
     jupyter_lab: dict[str, Any] = {
         "DefaultResourceSpec": {"InstanceType": "ml.t3.medium", "SageMakerImageArn": cpu_image}
     }
-    if compliant:
-        jupyter_lab["AppLifecycleManagement"] = {
-            "IdleSettings": {
-                "LifecycleManagement": "ENABLED",
-                "IdleTimeoutInMinutes": 60,
-                "MinIdleTimeoutInMinutes": 60,
-                "MaxIdleTimeoutInMinutes": 240,
-            }
+    idle_settings = {
+        "IdleSettings": {
+            "LifecycleManagement": "ENABLED",
+            "IdleTimeoutInMinutes": 60,
+            "MinIdleTimeoutInMinutes": 60,
+            "MaxIdleTimeoutInMinutes": 240,
         }
+    }
+    if compliant:
+        jupyter_lab["AppLifecycleManagement"] = idle_settings
     user_settings: dict[str, Any] = {
         "ExecutionRole": role_arn,
         "SharingSettings": sharing,
@@ -222,6 +223,11 @@ def seed_world(emu: Emulator, kind: str = "both", compliant: bool = True) -> Wor
         domain_args["KmsKeyId"] = kms
         domain_args["DomainSettings"]["SecurityGroupIds"] = security_groups
         domain_args["DefaultSpaceSettings"]["SecurityGroups"] = security_groups
+        # shared spaces take their defaults from DefaultSpaceSettings, not DefaultUserSettings:
+        # a compliant domain turns Studio's idle shutdown on for them too
+        domain_args["DefaultSpaceSettings"]["JupyterLabAppSettings"] = {
+            "AppLifecycleManagement": idle_settings
+        }
     domain = sm.create_domain(**domain_args)
     domain_id, domain_arn = domain["DomainId"], domain["DomainArn"]
 

@@ -144,10 +144,15 @@ def test_reading_the_platform_idle_through_aws(aws, world):
         )
 
     # alice-space is private: the domain's defaults under its owner's profile (180 min, ENABLED
-    # from the domain); team-space is shared: the domain's DefaultSpaceSettings only, which the
-    # seeded domain leaves without idle settings (studio_settings, docs/studio-facts.md)
+    # from the domain); team-space is shared: the domain's DefaultSpaceSettings only (the
+    # compliant seeded domain's: 60 min), never the user settings (studio_settings,
+    # docs/studio-facts.md)
     private = read_platform_idle(clients, ctx("alice-space"))
     assert private.state == "enabled" and private.timeout_minutes == 180
+    shared = read_platform_idle(clients, ctx("team-space"))
+    assert shared.state == "enabled" and shared.timeout_minutes == 60
+    # without idle settings in DefaultSpaceSettings, a shared space has none
+    sm.update_domain(DomainId=world.domain_id, DefaultSpaceSettings={"JupyterLabAppSettings": {}})
     shared = read_platform_idle(clients, ctx("team-space"))
     assert shared.state == "not-set" and not shared.enabled
     assert read_platform_idle(clients, StudioContext(kind="classic")) is None

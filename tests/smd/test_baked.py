@@ -51,7 +51,10 @@ def apply_dockerfile(space: SmdSpace, dockerfile: str, context: Path) -> list[st
             parts = [p for p in rest.split() if not p.startswith("--")]
             dest = Path(mapped(parts[-1]))
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(context / parts[0], dest)
+            if (context / parts[0]).is_dir():  # COPY of a folder copies its contents
+                shutil.copytree(context / parts[0], dest, dirs_exist_ok=True)
+            else:
+                shutil.copy(context / parts[0], dest)
             if space.as_root:
                 subprocess.run(["chown", "-R", "1000:100", str(dest.parent)], check=True)
             done.append(instr)
@@ -66,15 +69,22 @@ def apply_dockerfile(space: SmdSpace, dockerfile: str, context: Path) -> list[st
     return done
 
 
+@pytest.mark.parametrize("source", ["wheel", "wheelhouse"])
 def test_baked_image_then_the_lifecycle_script(
-    spaces, clients, world, smd_wheel, smd_wheelhouse, tmp_path
+    spaces, clients, world, smd_wheel, smd_wheelhouse, tmp_path, source
 ):
-    # Given the Dockerfile for a JupyterLab image with our wheel and the admin's config
-    spec = images.ImageSpec(kind="jupyterlab", wheel=smd_wheel.name)
+    # Given the Dockerfile for a JupyterLab image with our wheel (alone, or in a wheelhouse
+    # with its dependencies) and the admin's config
+    spec = images.ImageSpec(
+        kind="jupyterlab", wheel=smd_wheel.name, wheelhouse=source == "wheelhouse"
+    )
     dockerfile = images.render_dockerfile(spec)
     context = tmp_path / "context"
     context.mkdir()
-    shutil.copy(smd_wheel, context / smd_wheel.name)
+    if source == "wheelhouse":
+        shutil.copytree(smd_wheelhouse, context / images.WHEELHOUSE_DIR)
+    else:
+        shutil.copy(smd_wheel, context / smd_wheel.name)
     (context / "jupyter_smstudio_ext_config.json").write_text(
         '{"IdleShutdown": {"timeout_minutes": 90}}'
     )
@@ -82,7 +92,7 @@ def test_baked_image_then_the_lifecycle_script(
     packages = image_packages(space)
     # When its install steps run on the pinned SMD environment, as the notebook user
     steps = apply_dockerfile(space, dockerfile, context)
-    assert any("pip install" in s for s in steps), steps
+    assert any("lcc_runtime install" in s for s in steps), steps
     assert image_packages(space) == packages
     # Then the container starts with the extension loaded at first start
     space.start()
@@ -90,6 +100,8 @@ def test_baked_image_then_the_lifecycle_script(
     first = space.wait_server()
     status, idle = space.api("smstudio/idle", first)
     assert status == 200
+    if source == "wheelhouse":
+        return  # the lifecycle script on top: once is enough (below, with the wheel)
     # And the lifecycle script on top of it finds it loaded: nothing to restart
     push_wheelhouse(clients, smd_wheelhouse)
     run = space.run_lcc(registered_script(clients, world, panel_settings(world)))

@@ -194,6 +194,7 @@ def test_back_up_now_completes_and_the_snapshot_appears(page, demo):
     if not demo.has("backup"):
         assert NOT_AVAILABLE in sec.inner_text()
         pytest.skip("the backup engine is not in this build")
+    assert "not backed up (~/.aws/credentials, SSH keys, tokens)" in sec.inner_text()
     (demo.home / "notebooks" / "results.csv").write_text("a,b\n1,2\n")
     status, before = demo.api("GET", "smstudio/backup/snapshots")
     assert status == 200

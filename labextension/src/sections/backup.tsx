@@ -294,6 +294,12 @@ export function BackupView(props: {
           {
             key: trans.__('Location'),
             value: status.config?.location ?? status.config?.bucket ?? NOT_SET
+          },
+          {
+            key: 'Secrets',
+            value: status.config?.include_secrets
+              ? 'backed up (HomeBackup.include_secrets)'
+              : 'not backed up (~/.aws/credentials, SSH keys, tokens)'
           }
         ]}
       />

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..._version import __version__
 from ...errors import BadInput, SmStudioError
+from ...fsutil import MB, ReadRefused, read_capped
 from .. import validate as v
 from ..templates import read_template
 
@@ -161,9 +162,14 @@ class LccSettings:
 def load_settings_file(path: str) -> LccSettings:
     """A JSON (or YAML, when PyYAML is installed) file of :class:`LccSettings` keys."""
     p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"settings file not found: {path}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = read_capped(p, 1 * MB, what="a settings file").decode("utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"settings file not found: {path}") from None
+    except OSError as exc:  # refused (a FIFO, a device, too large) or unreadable
+        raise BadInput(str(exc) if isinstance(exc, ReadRefused) else f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text ({exc})") from None
     try:
         if p.suffix in (".yml", ".yaml"):
             import yaml
@@ -467,8 +473,10 @@ def render(settings: LccSettings) -> RenderedLcc:
 
 def _compact(template: str) -> str:
     """A template without its comments (they stay in lifecycle/ for readers; the script's size
-    is capped), keeping the ``# --- section (file) ---`` markers that say where code came from."""
+    is capped). Its ``# --- section (file) ---`` marker stays as ``# --- file ---``: where the
+    code came from, the description being in the file."""
     text = re.sub(r"^[ \t]*#(?! ---).*\n", "", template, flags=re.M)
+    text = re.sub(r"^# --- .*\((lifecycle/[\w./]+)\) ---$", r"# --- \1 ---", text, flags=re.M)
     return re.sub(r"(\(\) \{) # .*$", r"\1", text, flags=re.M).rstrip("\n")
 
 

@@ -26,12 +26,13 @@ from typing import Any
 from ... import clock
 from ...aws import AwsClients, call, paginate
 from ...errors import BadInput, SmStudioError
-from ...fsutil import atomic_write
+from ...fsutil import MB, atomic_write, read_capped, read_stream_capped
 
 log = logging.getLogger("smstudio_ext")
 
 FORMAT_VERSION = 1
 KIND = "smstudio-audit-run"
+HISTORY_CAP = 256 * MB  # one audit run of a very large domain is a few MB
 PREFIX = "audit-run-"
 _NAME = re.compile(r"^audit-run-\d{8}T\d{12}Z\.json$")
 _S3 = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$")
@@ -151,8 +152,8 @@ class Store:
 
     def read(self, name: str) -> Any:
         if self.bucket is None:
-            with open(os.path.join(self.location, name), encoding="utf-8") as fh:
-                return json.load(fh)
+            path = os.path.join(self.location, name)
+            return json.loads(read_capped(path, HISTORY_CAP, what="an audit history file"))
         assert self.clients is not None
         key = self.prefix + name
         body = call(
@@ -163,7 +164,14 @@ class Store:
             Key=key,
         )["Body"]
         try:
-            return json.loads(body.read())
+            return json.loads(
+                read_stream_capped(
+                    body,
+                    HISTORY_CAP,
+                    name=f"s3://{self.bucket}/{key}",
+                    what="an audit history file",
+                )
+            )
         finally:
             body.close()
 
