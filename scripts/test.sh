@@ -22,7 +22,7 @@ mypy smstudio_ext
 
 if [ -f labextension/package.json ] && grep -q '"test"' labextension/package.json && [ -d labextension/node_modules ]; then
   echo "[test] labextension unit tests"
-  (cd labextension && npm test --silent)
+  (cd labextension && npm run -s lint:ci && npm test --silent)
 fi
 
 if [ -d labextension/node_modules ] && command -v npm >/dev/null 2>&1; then

@@ -42,6 +42,8 @@ export interface IContext {
   app_status: string | null;
   /** ISO 8601 timestamp. */
   app_created: string | null;
+  /** The smstudio-ext version of the server (the panel's footer shows it). */
+  version?: string;
 }
 
 /** An error as our handlers write it: `{"error": code, "detail": message, ...extra}`. */

@@ -3,8 +3,9 @@
 Each check: kernels and terminals are read in-process on the event loop (cheap dict reads);
 everything that blocks (the psutil pass, GPU query, the platform file, ListApps, DeleteApp,
 the final backup) runs in a worker thread, so the loop never stalls on it. One structured JSON
-line per decision goes to stdout (Studio ships stdout to CloudWatch); decision changes and
-actions are kept in a short history for the panel.
+line per decision goes to stdout (Studio ships stdout to CloudWatch) and, through the ``events``
+callable the server gives it (``smstudio_ext/events.py``), to the server's Jupyter event bus;
+decision changes and actions are kept in a short history for the panel.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class IdleMonitor:
         out: Any = None,
         deleter: AppDeleter | None = None,
         platform_settings: Callable[[], PlatformIdle | None] | None = None,
+        events: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.config = config
         self.context = context
@@ -105,6 +107,7 @@ class IdleMonitor:
         self.before_shutdown = before_shutdown
         self.settings_path = settings_path
         self._out = out
+        self._events = events  # each decision line, also as a Jupyter event (events.py)
         self.timeline = Timeline()
         self.enabled = config.enabled
         self.dry_run = config.dry_run
@@ -765,6 +768,8 @@ class IdleMonitor:
             out.flush()
         except (OSError, ValueError):  # a closed stdout must not break the monitor
             pass
+        if self._events is not None:
+            self._events(line)
 
     def _record(
         self,

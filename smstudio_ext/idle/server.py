@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import clock
+from ..events import idle_decision_publisher
 from .config import IdleShutdown
 from .mode import read_platform_idle
 from .monitor import IdleMonitor, maybe_await
@@ -215,6 +216,7 @@ def build_monitor(app: Any) -> IdleMonitor:
         before_shutdown=_before_shutdown(app),
         settings_path=settings_path,
         platform_settings=platform_settings_reader(services),
+        events=idle_decision_publisher(app.serverapp),
     )
 
 
