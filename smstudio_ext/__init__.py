@@ -4,7 +4,10 @@ The package is three thin doors (a Jupyter server extension, the ``smstudio`` CL
 lifecycle scripts) onto one engine per concern; see ``docs/design.md``.
 """
 
-from ._version import __version__
+try:  # written at build time from labextension/package.json (pyproject.toml)
+    from ._version import __version__
+except ImportError:  # a source tree that was never built nor installed (pip install -e .)
+    __version__ = "0+unknown"
 
 __all__ = ["__version__"]
 

@@ -241,12 +241,16 @@ def _wait(
     what: str,
     timeout: float,
     poll: float,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     delay = min(0.2, poll)  # short first waits (usually enough), then every ``poll`` seconds
     while True:
         out = fetch()
         status = out.get(key)
+        if progress is not None:
+            progress(f"{what}: {status}, {time.monotonic() - started:.0f}s of {timeout:.0f}s")
         if status == ok:
             return out
         if status in failed:
@@ -268,8 +272,10 @@ def register_image(
     dry_run: bool = False,
     timeout: float = 600.0,
     poll: float = 5.0,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Create-or-reuse the image, a version for ``image_uri``, the AppImageConfig, the domain entry."""
+    """Create-or-reuse the image, a version for ``image_uri``, the AppImageConfig, the domain
+    entry. ``progress`` is told each status while it waits (up to ``timeout`` per wait)."""
     v.domain_id(domain)
     v.ecr_image_uri(image_uri)
     v.image_name(name)
@@ -314,6 +320,7 @@ def register_image(
             f"image {name}",
             timeout,
             poll,
+            progress,
         )
         plan.arn = image.get("ImageArn")
     # 2. a version for this URI (reused when it exists)
@@ -337,6 +344,7 @@ def register_image(
             f"image version of {name}",
             timeout,
             poll,
+            progress,
         )
     # 3. the AppImageConfig
     key = CONFIG_KEY[spec.kind]

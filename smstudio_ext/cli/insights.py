@@ -15,7 +15,7 @@ from ..errors import BadInput, NotConfigured
 from ..insights.config import Insights
 from ..insights.engine import PARTS, InsightsEngine
 from ..insights.facts import Subject
-from .common import Env, add_json_flag, print_json, print_table
+from .common import Env, examples, print_json, print_table
 from .server import server_api
 
 log = logging.getLogger("smstudio_ext")
@@ -164,9 +164,17 @@ def insights(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "insights", help="tags, costs and guardrail checks of this profile/space (or another)"
+        "insights",
+        help="tags, costs and guardrail checks of this profile/space (or another)",
+        description="Asks the running Jupyter server (warm caches; the idle and backup checks "
+        "need it); with no server, or --direct, computes here. --domain with --user-profile or "
+        "--space looks at another owner (needs the rights).",
+        epilog=examples(
+            "smstudio insights",
+            "smstudio insights --parts costs --json",
+            "smstudio insights --domain d-abc123 --user-profile alice --direct",
+        ),
     )
-    add_json_flag(p)
     p.add_argument("--refresh", action="store_true", help="bypass caches (within a floor)")
     p.add_argument(
         "--parts",
