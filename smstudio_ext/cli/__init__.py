@@ -250,6 +250,24 @@ TOP_EPILOG = (
 )
 
 
+# Examples for the commands whose module does not give its own yet (cli/backup.py is being
+# changed elsewhere: move these into its register() and drop them here).
+DEFAULT_EXAMPLES = {
+    "smstudio backup": (
+        "smstudio backup --bucket s3://corp-backups/homes",
+        "smstudio backup --dry-run --exclude '*.ckpt'",
+        "smstudio backup prune --dry-run",
+        "smstudio backup check --read-data --json",
+    ),
+    "smstudio snapshots": ("smstudio snapshots", "smstudio snapshots --json"),
+    "smstudio restore": (
+        "smstudio restore latest --target ~/restored",
+        "smstudio restore latest notebooks/analysis.ipynb --overwrite",
+        "smstudio restore latest --target $HOME --if-empty -q",
+    ),
+}
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command``, only that command's module is imported and registered."""
     parser = TopParser(
@@ -274,6 +292,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     for i, p in enumerate(all_parsers(parser)):
         p.formatter_class = HelpFormatter
+        if p.epilog is None and p.prog in DEFAULT_EXAMPLES:
+            p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in DEFAULT_EXAMPLES[p.prog])
         add_global_options(p, top=i == 0)
     return parser
 
@@ -313,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        if args.endpoint_url:
+        if args.endpoint_url is not None:
             from .common import check_endpoint_url
 
             check_endpoint_url(args.endpoint_url)

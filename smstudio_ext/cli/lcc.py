@@ -286,7 +286,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=examples(
             "smstudio lcc render --app-type JupyterLab --idle-timeout 2h30m "
             "--backup-bucket s3://corp-backups/homes --wheelhouse s3://corp-wheels/smstudio",
-            "smstudio lcc render --config settings.yaml --out smstudio-lcc.sh",
+            "smstudio lcc render --app-type JupyterLab --config settings.yaml --out lcc.sh",
             "smstudio lcc render --app-type JupyterLab --wheelhouse s3://corp-wheels/smstudio "
             "--json",
         ),
