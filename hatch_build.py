@@ -16,8 +16,10 @@ what it imports: see ``[build-system] requires``).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,9 @@ class CompletionBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        out = Path(self.root) / "build" / "completions"
-        out.mkdir(parents=True, exist_ok=True)
+        # a folder of this build's own: builds running side by side never read each other's
+        out = Path(tempfile.mkdtemp(prefix="smstudio-completions-"))
+        self._completions_dir = out
         argv: list[str] = []
         for shell, (name, _) in COMPLETIONS.items():
             argv += [shell, str(out / name)]
@@ -66,3 +69,8 @@ class CompletionBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             raise RuntimeError(f"generating the shell completion scripts failed:\n{proc.stderr}")
         for name, dest in COMPLETIONS.values():
             build_data["shared_data"][str(out / name)] = dest
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        out = getattr(self, "_completions_dir", None)
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
