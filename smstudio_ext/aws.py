@@ -527,4 +527,4 @@ def paginate(
 def _snake(operation: str) -> str:
     from botocore import xform_name
 
-    return xform_name(operation)
+    return str(xform_name(operation))

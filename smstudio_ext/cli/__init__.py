@@ -212,7 +212,9 @@ class TopParser(argparse.ArgumentParser):
         return formatter.format_help()
 
 
-def _subparsers_action(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+def _subparsers_action(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action

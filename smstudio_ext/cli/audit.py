@@ -143,7 +143,7 @@ def _print_migration(report: AuditReport) -> None:
             print(f"  {item}")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
         help="audit every profile and space of a domain (exit 1 when checks fail)",

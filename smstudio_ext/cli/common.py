@@ -248,6 +248,16 @@ def require_extra(extra: str, what: str, *modules: str) -> None:
             raise MissingExtra(what, extra, module)
 
 
+def show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command group run without its action: its help, exit 2 (usage)."""
+
+    def handler(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return handler
+
+
 def examples(*lines: str) -> str:
     """A command's help epilog: ``examples:`` and the command lines, indented (kept as typed)."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -168,7 +168,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "conda",
         help="conda environments persisted on the home volume",

@@ -7,7 +7,7 @@ import argparse
 from ..aws import Aws
 from ..config import config_files, effective_values
 from ..context import Studio
-from .common import Env, examples, print_json
+from .common import Env, examples, print_json, show_help
 
 
 def configurables() -> list[type]:
@@ -41,7 +41,7 @@ def context(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "config",
         help="show the effective configuration",
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=examples("smstudio config show", "smstudio config show --json"),
     )
     s.set_defaults(func=show)
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))
     c = sub.add_parser(
         "context",
         help="print where this runs (Studio Classic, spaces or local)",

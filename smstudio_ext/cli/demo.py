@@ -219,7 +219,7 @@ def _pick_app(world: Any, kind: str) -> dict[str, Any]:
     return dict(world.apps[0])
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
         help="JupyterLab with the extension against a seeded local AWS emulator",

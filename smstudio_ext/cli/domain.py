@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..admin.domain import copy_plan_script, export_domain, import_domain, load_manifest
 from ..errors import BadInput
-from .common import Env, examples, note, print_json, print_table, quiet, write_file
+from .common import Env, examples, note, print_json, print_table, quiet, show_help, write_file
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -87,7 +87,7 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "domain",
         help="export a domain's profiles/spaces, import them elsewhere",
@@ -131,4 +131,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         "JupyterLab and Code Editor space homes (EBS) always go through S3",
     )
     i.set_defaults(func=run_import)
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

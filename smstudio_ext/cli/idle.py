@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from ..units import format_duration, parse_minutes
-from .common import examples, info, print_json, print_table
+from .common import examples, info, print_json, print_table, show_help
 from .server import server_api
 
 
@@ -119,7 +119,7 @@ def cmd_keepalive(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "idle",
         help="idle auto-shutdown: status and keep-alive",
@@ -147,4 +147,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     keep.add_argument("duration", help="how long: 2h30m, 90m, 45s or minutes; 0 cancels")
     keep.set_defaults(func=cmd_keepalive)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=show_help(parser))

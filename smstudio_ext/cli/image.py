@@ -7,10 +7,11 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..admin import images, lcc
 from ..errors import BadInput
-from .common import SECONDS, Env, examples, make_dir, note, print_json
+from .common import SECONDS, Env, examples, make_dir, note, print_json, show_help
 from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
 from .progress import Progress
 
@@ -47,7 +48,7 @@ def _spec(args: argparse.Namespace) -> images.ImageSpec:
     )
 
 
-def _server_config(args: argparse.Namespace) -> dict:
+def _server_config(args: argparse.Namespace) -> dict[str, Any]:
     """The extension config a JupyterLab image bakes in (same choices as an LCC)."""
     overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in SERVER_FLAGS}
     features = [
@@ -147,7 +148,7 @@ def register_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "image",
         help="custom Studio images with smstudio-ext baked in",
@@ -235,4 +236,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
     r.set_defaults(func=register_cmd)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

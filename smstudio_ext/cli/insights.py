@@ -51,7 +51,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     if subject is None and not args.direct:
         try:
             path = "smstudio/insights?parts=" + ",".join(parts)
-            return server_api("GET", path + ("&refresh=1" if args.refresh else ""))
+            data: dict[str, Any] = server_api("GET", path + ("&refresh=1" if args.refresh else ""))
+            return data
         except NotConfigured:
             log.info("smstudio: no running server; computing insights in this process")
     engine = InsightsEngine(env.aws, env.section(Insights), env.context)
@@ -162,7 +163,7 @@ def insights(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "insights",
         help="tags, costs and guardrail checks of this profile/space (or another)",

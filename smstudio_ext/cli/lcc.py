@@ -9,7 +9,7 @@ from typing import Any
 
 from ..admin import lcc
 from ..errors import BadInput
-from .common import Env, duration_arg, examples, note, print_json, write_file
+from .common import Env, duration_arg, examples, note, print_json, show_help, write_file
 
 # durations as flags: 2h30m, 90m, or a bare number of the flag's unit (a whole number of it)
 MINUTES = duration_arg("m", "m", integer=True)
@@ -264,7 +264,7 @@ def _target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "lcc",
         help="render and register lifecycle configs",
@@ -345,4 +345,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--name", required=True, help="base name, full name or ARN")
     d.add_argument("--delete", action="store_true", help="also delete the detached configs")
     d.set_defaults(func=detach_cmd)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

@@ -15,7 +15,7 @@ from ..admin.policies import (
     write_policies,
 )
 from ..aws import partition_of
-from .common import examples, make_dir, note, print_json, print_table
+from .common import examples, make_dir, note, print_json, print_table, show_help
 
 
 def lint_unavailable() -> str | None:
@@ -93,7 +93,7 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "policies",
         help="IAM policies and SCPs enforcing the Studio guardrails",
@@ -149,4 +149,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--no-lint", action="store_true", help="skip the parliament lint")
     r.set_defaults(func=run_render)
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

@@ -48,7 +48,7 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "plan-subnet",
         help="size the domain's subnets (ENIs of EFS, endpoints, users' instances, jobs)",

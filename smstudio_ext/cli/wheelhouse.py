@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..admin import wheelhouse
 from ..units import format_bytes
-from .common import Env, examples, info, make_dir, note, print_json
+from .common import Env, examples, info, make_dir, note, print_json, show_help
 from .progress import Progress
 
 
@@ -45,7 +45,7 @@ def push_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "wheelhouse",
         help="our wheel + its dependencies for SMD, in S3",
@@ -84,4 +84,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("folder", metavar="DIR")
     u.add_argument("uri", metavar="s3://BUCKET[/PREFIX]")
     u.set_defaults(func=push_cmd)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))
