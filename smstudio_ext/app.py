@@ -17,6 +17,7 @@ from typing import Any, Callable
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float
 
+from . import clock
 from ._version import __version__
 from .apps import describe_app
 from .aws import Aws, AwsClients
@@ -74,7 +75,7 @@ class Services:
                     self._self_info = {
                         "instance_type": app.instance_type,
                         "app_status": app.status,
-                        "app_created": app.created.isoformat() if app.created else None,
+                        "app_created": clock.isoformat_z(app.created) if app.created else None,
                         "image_arn": app.image_arn,
                         "app_arn": app.app_arn,
                         "describe_error": None,

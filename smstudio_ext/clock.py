@@ -68,3 +68,14 @@ def travelling() -> Iterator[None]:
 def isoformat_z(when: datetime) -> str:
     """``2026-11-30T02:17:30.123456Z``: UTC with microseconds."""
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """The inverse of ``isoformat_z`` that also takes ``+00:00``, a lowercase ``z`` (SMD's
+    ``/api/idle``) and naive times (read as UTC), on every Python we support (3.9's
+    ``fromisoformat`` knows no ``Z``). Raises ValueError."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .fsutil import atomic_write_json
 
 log = logging.getLogger("smstudio_ext")
 
@@ -44,9 +45,7 @@ def write_marker(serverapp: Any) -> Path | None:
     path = Path(serverapp.runtime_dir) / MARKER.format(pid=os.getpid())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "version": __version__}))
-        tmp.replace(path)
+        atomic_write_json(path, {"pid": os.getpid(), "version": __version__})
         return path
     except OSError as exc:
         log.warning("smstudio: cannot write the runtime marker %s: %s", path, exc)

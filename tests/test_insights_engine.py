@@ -198,6 +198,33 @@ def test_idle_timeout_above_the_admin_maximum_fails(aws, engines, tmp_path):
     assert ours["status"] == "fail" and "dry-run" in ours["reason"]
 
 
+def test_idle_guardrail_follows_the_mode_smstudio_off_platform_on(aws, engines, tmp_path):
+    # Given the compliant world (the platform's IdleSettings on, 60 min) and smstudio's own idle
+    # shutdown turned off or in dry-run on this space (platform mode: we only feed the platform)
+    world = seed_world(aws, compliant=True)
+    config = Insights(max_idle_timeout_minutes=120, price_cache_path=str(tmp_path / "p.json"))
+    for own in ({**idle_ok(), "enabled": False}, {**idle_ok(), "dry_run": True}):
+        result = by_id(
+            engines(aws, world, "JupyterLab", config, {"idle": lambda own=own: own}).collect()
+        )["idle-shutdown"]
+        # Then the guardrail passes on the platform's shutdown, as the panel's mode says
+        assert result["status"] == "pass", result
+        assert result["evidence"]["mode"]["mode"] == "platform"
+        assert "the platform stops idle" in result["reason"]
+    # and with both on, the shorter timeout is the one judged
+    both = by_id(
+        engines(
+            aws,
+            world,
+            "JupyterLab",
+            config,
+            {"idle": lambda: {**idle_ok(), "timeout_minutes": 500}},
+        ).collect()
+    )["idle-shutdown"]
+    assert both["status"] == "pass" and both["evidence"]["mode"]["mode"] == "both"
+    assert both["evidence"]["mode"]["effective_timeout_minutes"] == 60
+
+
 # -- permissions and partial failures ----------------------------------------------------------------
 
 

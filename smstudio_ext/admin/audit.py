@@ -50,6 +50,7 @@ from .. import clock
 from ..apps import AppInfo, iter_apps
 from ..aws import AwsClients, call, paginate, partition_of_arn
 from ..errors import BadInput, SmStudioError
+from ..idle.mode import idle_mode
 from ..insights.config import Insights
 from ..insights.costs import estimate
 from ..insights.engine import InsightsEngine
@@ -321,28 +322,26 @@ class AuditContext:
 
 
 def _idle(platform: PlatformIdle, lcc: LccInfo | None) -> dict[str, Any]:
-    """Who stops idle apps of this owner: Studio's IdleSettings (read from the effective
-    settings, ``studio_settings``: the same answer the ``idle-shutdown`` check gets), or our
-    extension (our LCC). ``active`` is None when the platform's settings can't be read (an old
-    botocore drops them) and our LCC does not answer either."""
-    out: dict[str, Any] = {"platform": platform.state, "platform_reason": platform.reason}
-    if platform.enabled:
-        return {
-            "active": True,
-            "by": "Studio IdleSettings",
-            "timeout_minutes": platform.timeout_minutes,
-            **out,
-        }
-    if lcc is not None and lcc.ours:
-        ours = lcc.idle or {}
-        return {
-            "active": True,
-            "by": "smstudio extension (our LCC)",
-            "timeout_minutes": ours.get("timeout_minutes"),
-            **out,
-        }
-    active = None if platform.state == IDLE_UNKNOWN else False
-    return {"active": active, "by": None, "timeout_minutes": None, **out}
+    """Who stops idle apps of this owner: the mode of :func:`smstudio_ext.idle.mode.idle_mode`
+    (the answer the panel, ``smstudio idle status`` and the ``idle-shutdown`` check give), from
+    the platform's IdleSettings (``studio_settings``) and the idle settings our LCC writes.
+    ``active`` is None when the platform's settings can't be read (an old botocore drops them)
+    and our LCC does not delete either."""
+    mode = idle_mode(_idle_provider(lcc), platform)
+    by = {
+        "own": "smstudio extension (our LCC)",
+        "platform": "Studio IdleSettings",
+        "both": "Studio IdleSettings and smstudio extension (the shorter timeout wins)",
+    }.get(mode.mode)
+    return {
+        "active": None if mode.mode == "unknown" else mode.mode in ("own", "platform", "both"),
+        "mode": mode.mode,
+        "by": by,
+        "timeout_minutes": mode.effective_timeout_minutes,
+        "warning": mode.warning,
+        "platform": platform.state,
+        "platform_reason": platform.reason,
+    }
 
 
 def _idle_provider(lcc: LccInfo | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..clock import utcnow
 from ..errors import BadInput, Conflict, NotFound, SmStudioError
+from ..fsutil import atomic_write
 from .condarc import CondarcResult, ensure_condarc
 from .config import CondaEnvs
 from .envs import EnvInfo, validate_env_name
@@ -187,11 +188,8 @@ class CondaManager:
             line for line in text.splitlines(keepends=True) if not line.startswith("prefix:")
         )
         path = self.export_path(name)
-        tmp = path + ".tmp"
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
+            atomic_write(path, text)
         except OSError as exc:
             raise SmStudioError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return text, path

@@ -13,11 +13,13 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from .. import clock
 from ..errors import BadInput, SmStudioError
 from ..units import parse_bool
 
@@ -121,6 +123,8 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return clock.isoformat_z(value)  # the one REST timestamp format (uppercase Z)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if hasattr(value, "to_dict"):

@@ -27,6 +27,7 @@ from typing import Any
 from ..aws import AwsClients
 from ..context import StudioContext
 from ..studio_settings import (
+    IDLE_DISABLED,
     IDLE_ENABLED,
     IDLE_NOT_APPLICABLE,
     IDLE_UNKNOWN,
@@ -116,6 +117,9 @@ def idle_mode(
     elif platform.state == IDLE_NOT_APPLICABLE:
         platform_deletes = False
         reasons.append(platform.reason)
+    elif platform.state == IDLE_DISABLED:
+        platform_deletes = False
+        reasons.append(f"the platform's idle shutdown is disabled ({platform.reason})")
     else:
         platform_deletes = False
         reasons.append(f"the platform's idle shutdown is off: {platform.reason}")

@@ -536,12 +536,10 @@ def parse_timestamp(text: str) -> datetime | None:
         return datetime.fromtimestamp(float(text), timezone.utc)
     except (ValueError, OverflowError, OSError):  # '1e400', 'inf', out of range
         pass
-    candidate = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
     try:
-        when = datetime.fromisoformat(candidate)
+        return clock.parse_iso(text)
     except ValueError:
         return None
-    return as_utc(when)
 
 
 def as_utc(when: datetime | None) -> datetime | None:

@@ -19,17 +19,14 @@ import importlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import clock
 from ..apps import image_name  # noqa: F401  (re-exported: the one image identity)
 from ..errors import AccessDenied, SmStudioError
+from ..idle.mode import idle_mode
 from ..studio_settings import (
-    IDLE_DISABLED,
-    IDLE_ENABLED,
     IDLE_NOT_APPLICABLE,
-    IDLE_NOT_SET,
     model_can_read,
 )
 from .tags import tag_value
@@ -595,23 +592,14 @@ def check_custom_image_uid(facts: Facts) -> Result:
     "at most the admin maximum, or set the space's AppLifecycleManagement.IdleSettings.",
 )
 def check_idle(facts: Facts) -> Result:
+    """Whoever deletes idle apps here (smstudio, the platform's IdleSettings or both: the mode
+    of :func:`smstudio_ext.idle.mode.idle_mode`, the same answer the panel, ``smstudio idle
+    status`` and the audit give) must do so within the admin maximum; the shorter timeout wins
+    when both are on."""
     maximum = facts.config.max_idle_timeout_minutes
     ours = facts.idle_summary()
-    if ours is not None:
-        evidence = {"source": "smstudio", "max_allowed": maximum, **ours}
-        limit = min(maximum, ours.get("max_timeout_minutes") or maximum)
-        timeout = ours.get("timeout_minutes")
-        if not ours.get("enabled"):
-            return failed("smstudio idle shutdown is off", **evidence)
-        if ours.get("dry_run"):
-            return failed(
-                "smstudio idle shutdown is in dry-run mode: nothing is stopped", **evidence
-            )
-        if timeout is None or timeout > limit:
-            return failed(f"timeout {timeout} min exceeds the maximum {limit} min", **evidence)
-        return passed(f"smstudio stops idle apps after {timeout} min", **evidence)
     classic = facts.owner_app_types() & {"JupyterServer", "KernelGateway"}
-    if facts.subject.owner_kind == "user-profile" and classic:
+    if ours is None and facts.subject.owner_kind == "user-profile" and classic:
         return unknown(
             "Studio Classic has no platform idle shutdown and smstudio idle shutdown is not "
             "running here: can't tell",
@@ -619,29 +607,49 @@ def check_idle(facts: Facts) -> Result:
             classic_apps=sorted(classic),
         )
     platform = facts.effective_settings().platform_idle()
-    evidence = {"source": "platform", "max_allowed": maximum, "platform": platform.to_dict()}
-    evidence["IdleSettings"] = dict(platform.idle_settings)
-    if platform.state == IDLE_NOT_SET:
+    mode = idle_mode(ours, platform)
+    evidence: dict[str, Any] = {
+        "source": {"own": "smstudio", "platform": "platform", "both": "smstudio+platform"}.get(
+            mode.mode
+        ),
+        "max_allowed": maximum,
+        "mode": mode.to_dict(),
+        "platform": platform.to_dict(),
+        "IdleSettings": dict(platform.idle_settings),
+    }
+    if ours is not None:
+        evidence.update(ours)
+    if mode.mode == "unknown":
+        return unknown(f"can't tell: {'; '.join(mode.reasons)}", **evidence)
+    if mode.mode == "none":
+        if ours is None and platform.state == IDLE_NOT_APPLICABLE:
+            return unknown(
+                f"{platform.reason} and smstudio idle shutdown is not running here: can't tell",
+                **evidence,
+            )
         return failed(
-            "no idle shutdown: neither smstudio's nor the platform's IdleSettings "
-            f"({platform.settings_key})",
+            "no idle shutdown: neither smstudio's nor the platform's ("
+            + "; ".join(mode.reasons)
+            + ")",
             **evidence,
         )
-    if platform.state == IDLE_NOT_APPLICABLE:
-        return unknown(
-            f"{platform.reason} and smstudio idle shutdown is not running here: can't tell",
+    limit = maximum
+    if mode.own_deletes and ours is not None:
+        own_limit = min(maximum, ours.get("max_timeout_minutes") or maximum)
+        if mode.mode == "own":
+            limit = own_limit
+    timeout = mode.effective_timeout_minutes
+    if timeout is None or timeout > limit:
+        return failed(
+            f"timeout {timeout} min exceeds the maximum {limit} min ({'; '.join(mode.reasons)})",
             **evidence,
         )
-    if platform.state == IDLE_DISABLED:
-        return failed(f"the platform's idle shutdown is disabled ({platform.reason})", **evidence)
-    if platform.state != IDLE_ENABLED:
-        return unknown(f"can't tell: {platform.reason}", **evidence)
-    timeout = platform.timeout_minutes
-    if timeout is None or timeout > maximum:
-        return failed(f"timeout {timeout} min exceeds the maximum {maximum} min", **evidence)
-    return passed(
-        f"the platform stops idle {platform.app_type} apps after {timeout} min", **evidence
-    )
+    who = {
+        "own": "smstudio stops idle apps",
+        "platform": f"the platform stops idle {platform.app_type} apps",
+        "both": "smstudio and the platform stop idle apps (the shorter timeout wins)",
+    }[mode.mode]
+    return passed(f"{who} after {timeout} min", **evidence)
 
 
 @_builtin(
@@ -665,11 +673,9 @@ def check_backup(facts: Facts) -> Result:
     if not last:
         return failed("no successful backup yet", **evidence)
     try:
-        when = datetime.fromisoformat(str(last).replace("Z", "+00:00").replace("z", "+00:00"))
+        when = clock.parse_iso(str(last))
     except ValueError:
         return unknown(f"unreadable last_success {last!r}", **evidence)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     age_h = (clock.utcnow() - when).total_seconds() / 3600
     evidence["age_hours"] = round(age_h, 2)
     if age_h > rpo:

@@ -26,7 +26,7 @@ import os
 import re
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from .. import clock
@@ -297,8 +297,8 @@ class PriceBook:
         if not isinstance(entry, dict):
             return None
         try:
-            fetched = datetime.fromisoformat(entry["fetched"])
-        except (KeyError, TypeError, ValueError):
+            fetched = clock.parse_iso(entry["fetched"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             return None
         if clock.utcnow() - fetched > timedelta(days=self.cache_days):
             return None

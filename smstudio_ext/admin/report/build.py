@@ -346,7 +346,7 @@ class ReportBuilder:
         doc: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "kind": "smstudio-audit-report",
-            "generated_at": self.now.isoformat(),
+            "generated_at": clock.isoformat_z(self.now),
             "generator": f"smstudio-ext {__version__}",
             "options": {
                 "savings_days": self.options.savings_days,
@@ -433,8 +433,8 @@ class ReportBuilder:
             "status": status,
             "reason": "; ".join(unknown) or None,
             "window": {
-                "start": start.isoformat(),
-                "end": self.now.isoformat(),
+                "start": clock.isoformat_z(start),
+                "end": clock.isoformat_z(self.now),
                 "days": self.options.savings_days,
             },
             "cap_hours": self.options.working_day_hours,

@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
+from ... import clock
 from ...aws import AwsClients, call, paginate
 from ...errors import BadInput, SmStudioError
 from ...fsutil import atomic_write
@@ -65,7 +66,7 @@ def run_record(audits: list[dict[str, Any]], run_at: datetime) -> dict[str, Any]
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
-        "run_at": run_at.astimezone(timezone.utc).isoformat(),
+        "run_at": clock.isoformat_z(run_at),
         "domains": [{k: a[k] for k in ("account_id", "region", "domain_id")} for a in audits],
         "titles": titles,
         "results": results,
@@ -107,7 +108,7 @@ class Store:
 
     def write(self, record: dict[str, Any]) -> str:
         """Write one run (atomically in a directory); returns where it went."""
-        name = self.name(datetime.fromisoformat(record["run_at"]))
+        name = self.name(clock.parse_iso(record["run_at"]))
         data = json.dumps(record, indent=1, sort_keys=True).encode()
         if self.bucket is None:
             os.makedirs(self.location, exist_ok=True)

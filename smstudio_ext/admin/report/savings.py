@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ... import clock
 from ...apps import AppInfo
 from ...insights.pricing import Price
 from .owners import DomainOwners
@@ -94,7 +95,7 @@ class Shutdown:
 
 
 def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(timezone.utc).isoformat() if when else None
+    return clock.isoformat_z(when) if when else None
 
 
 def agent_label(user_agent: str) -> str:
