@@ -10,6 +10,18 @@ owners")``) and never knows where it goes. Here it goes to stderr:
 * with ``-q``, nowhere.
 
 ``with Progress(args) as progress:`` ends the terminal line when the work ends, failed or not.
+
+The whole API, for a new long command (``backup check --read-data``, ``restore``, ...)::
+
+    with Progress(args) as progress:        # args: the parsed namespace (its -q silences it)
+        engine.work(on_progress=progress)   # the engine calls progress("12/340 packs read")
+
+* ``Progress(args)``: enabled unless ``-q``; ``Progress(enabled=..., stream=..., interval=...)``
+  for tests or another stream;
+* ``progress(text)``: the current state, a whole sentence each time (not a delta); calling it
+  often is cheap (throttled here, thread-safe: worker threads may call it);
+* ``progress.done()``: what ``with`` does at the end; call it before printing the result when
+  not using ``with``.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 
 class Progress:
+    """One status line on stderr; see the module's docstring for the API."""
+
     def __init__(
         self,
         args: argparse.Namespace | None = None,
