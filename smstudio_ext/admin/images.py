@@ -145,7 +145,7 @@ def render_dockerfile(spec: ImageSpec) -> str:
 def render_app_image_config(spec: ImageSpec) -> dict[str, Any]:
     """The CreateAppImageConfig parameters, from the template with our values set."""
     spec.checked()
-    cfg = json.loads(read_template(f"images/app-image-config.{spec.kind}.json"))
+    cfg: dict[str, Any] = json.loads(read_template(f"images/app-image-config.{spec.kind}.json"))
     if spec.app_image_config_name:
         cfg["AppImageConfigName"] = spec.app_image_config_name
     inner = cfg[CONFIG_KEY[spec.kind]]
@@ -234,7 +234,7 @@ def check_pair(kind: str, dockerfile: str, app_image_config: dict[str, Any]) -> 
 
 
 def _wait(
-    fetch: Callable[[], dict],
+    fetch: Callable[[], dict[str, Any]],
     key: str,
     ok: str,
     failed: tuple[str, ...],
@@ -242,7 +242,7 @@ def _wait(
     timeout: float,
     poll: float,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + timeout
     delay = min(0.2, poll)  # short first waits (usually enough), then every ``poll`` seconds
@@ -373,7 +373,7 @@ def register_image(
     return plan
 
 
-def _find_version(sm: Any, name: str, image_uri: str, plan: Plan) -> dict | None:
+def _find_version(sm: Any, name: str, image_uri: str, plan: Plan) -> dict[str, Any] | None:
     """The newest usable version of ``name`` whose BaseImage is ``image_uri``, if any."""
     try:
         versions = call(sm, "ListImageVersions", resource=name, ImageName=name).get(
