@@ -799,7 +799,7 @@ def lint_policy(document: dict[str, Any]) -> list[dict[str, Any]]:
         def translate(name: str) -> str:
             if name.startswith("ArrayOf"):
                 name = name[len("ArrayOf") :]
-            return original(name)
+            return str(original(name))
 
         pst.translate_documentation_types = translate
         try:
