@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import stat as statmod
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from .. import clock
 from ..errors import BadInput
 from . import manifest as mf
 from .manifest import Entry
@@ -93,12 +93,18 @@ def permissions(entry: Entry) -> str:
     return statmod.filemode(_TYPE_BITS[entry.kind] | entry.mode)
 
 
-def mtime_iso(mtime_ns: int) -> str:
-    """The mtime as UTC ISO 8601 with microseconds (``2026-12-06T12:11:21.995965Z``)."""
-    from datetime import datetime, timedelta, timezone
-
-    when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=mtime_ns // 1000)
-    return clock.isoformat_z(when)
+def mtime_iso(mtime_ns: int) -> str | None:
+    """The mtime as UTC ISO 8601 with microseconds (``2026-12-06T12:11:21.995965Z``), or None
+    when no calendar date has it (a manifest holds any integer: year 10000, 10**30 ns)."""
+    secs, ns = divmod(mtime_ns, 1_000_000_000)
+    try:
+        t = time.gmtime(secs)
+    except (OverflowError, ValueError, OSError):
+        return None
+    if not 0 < t.tm_year <= 9999:
+        return None
+    y, mo, d, h, mi, sec = t[:6]
+    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}.{ns // 1000:06d}Z"
 
 
 def describe(entry: Entry) -> dict[str, Any]:
@@ -110,6 +116,7 @@ def describe(entry: Entry) -> dict[str, Any]:
         "permissions": permissions(entry),
         "size": entry.size,
         "mtime": mtime_iso(entry.mtime_ns),
+        "mtime_ns": entry.mtime_ns,
     }
     if entry.kind == "l":
         out["target"] = entry.data

@@ -296,11 +296,11 @@ def _cmd_snapshot_ls(args: argparse.Namespace, snapshot: str, path: str) -> int:
             for item in items:
                 count += 1
                 if not args.quiet:
-                    when = item["mtime"][:19].replace("T", " ")
+                    when = (item["mtime"] or "-")[:19].replace("T", " ")
                     name = item["path"] + ("/" if item["type"] == "dir" else "")
                     if "target" in item:
                         name += " -> " + item["target"]
-                    say(f"{item['permissions']} {item['size']:>12} {when}  {name}")
+                    say(f"{item['permissions']} {item['size']:>12} {when:<19}  {name}")
         if rel and not count:
             # not an error: an empty listing (a script asking "is it there?" gets [] and 0)
             say(f"smstudio: note: nothing at {rel!r} in snapshot {snap.id}", sys.stderr)
