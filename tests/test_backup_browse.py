@@ -358,13 +358,19 @@ def test_dry_run_refuses_what_the_restore_refuses(two, tmp_path):
 
 def test_status_line_plain_lines_rate_limited_and_forced(tmp_path):
     stream = io.StringIO()
-    line = StatusLine(stream, interval=3600)
+    line = StatusLine(stream, interval=3600, grace=0)
     line("restore restore", "files 1/3")
     line("restore restore", "files 2/3")  # same step, within the interval: held back
     line("restore done", "done")  # a new step: at once
     line("restore done", "done")  # the same text: never twice
     line("restore done", "done 2", force=True)
     assert stream.getvalue() == "files 1/3\ndone\ndone 2\n"
+    # the first second says nothing (a quick failure is its one-line error alone)
+    late = io.StringIO()
+    line = StatusLine(late, interval=0, grace=3600)
+    line("restore manifest", "reading")
+    line("restore done", "done", force=True)
+    assert late.getvalue() == "done\n"
 
 
 def test_engine_progress_on_a_terminal_is_one_redrawn_line():

@@ -165,7 +165,7 @@ def test_progress_line_shows_files_bytes_rate_eta(capsys):
     progress.phase = "upload"
     progress.files_total, progress.bytes_total = 10, 10_000_000
     progress.add(4, 2_000_000)
-    EngineProgress(progress, enabled=True).say()
+    EngineProgress(progress, enabled=True).say(force=True)
     line = capsys.readouterr().err
     assert "files 4/10" in line and "2.0 MB/10.0 MB" in line and "/s" in line
     assert "ETA" in line and "ETA -" not in line

@@ -4,8 +4,9 @@ The engines count into a ``backup.repo.Progress`` (files, bytes, phase) from the
 a thread here reads it a few times a second and says it as one status line:
 
 * on a terminal, one line redrawn in place, at most ``TTY_INTERVAL`` apart;
-* elsewhere (an LCC's log, CI, a pipe), plain lines without carriage returns: at once when the
-  phase changes, else at most one every ``interval`` seconds, and the last state at the end;
+* elsewhere (an LCC's log, CI, a pipe), plain lines without carriage returns, from
+  ``PLAIN_GRACE`` seconds on: at once when the phase changes, else at most one every
+  ``interval`` seconds, and the last state at the end;
 * with ``-q``, nothing.
 
 The smallest reporter these commands need: ``StatusLine`` has the same rules as the shared
@@ -22,19 +23,27 @@ from typing import Any, Callable, TextIO
 
 TTY_INTERVAL = 0.2  # seconds between redraws of a terminal line
 PLAIN_INTERVAL = 10.0  # seconds between plain lines while only the numbers change
+# Plain lines start only after this long: a command that ends (or fails) sooner says nothing
+# but its result or its one-line error (its last state still closes a successful run).
+PLAIN_GRACE = 1.0
 
 
 class StatusLine:
     """Say ``(step, text)`` pairs: a new ``step`` is always said, the same one rate-limited."""
 
     def __init__(
-        self, stream: TextIO | None = None, interval: float = PLAIN_INTERVAL, tty_only: bool = False
+        self,
+        stream: TextIO | None = None,
+        interval: float = PLAIN_INTERVAL,
+        tty_only: bool = False,
+        grace: float = PLAIN_GRACE,
     ) -> None:
         self.stream = stream or sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.tty = bool(isatty and isatty())
         self.enabled = self.tty or not tty_only
         self.interval = TTY_INTERVAL if self.tty else interval
+        self._quiet_until = time.monotonic() + (0.0 if self.tty else grace)
         self._drawn = False
         self._last_at = float("-inf")
         self._last: tuple[str, str] | None = None  # (step, text) last said
@@ -46,6 +55,8 @@ class StatusLine:
         now = time.monotonic()
         if self._last is not None and text == self._last[1]:
             self._pending = None
+            return
+        if not force and now < self._quiet_until:
             return
         same_step = self._last is not None and step == self._last[0]
         if same_step and not force and now - self._last_at < self.interval:
@@ -94,6 +105,8 @@ def describe(p: dict[str, Any]) -> tuple[str, str]:
             f"{fmt_bytes(p['bytes_done'])}/{fmt_bytes(p['bytes_total'])}, "
             f"{fmt_bytes(p['bytes_per_second'])}/s{left}"
         )
+    if phase == "starting":
+        return step, ""  # nothing to say yet
     if phase == "manifest":
         return step, f"{op}: reading the snapshot's manifest"
     return step, f"{op}: {phase}"
@@ -137,4 +150,6 @@ class EngineProgress:
             self.say()
 
     def say(self, force: bool = False) -> None:
-        self.line(*self.text(self.progress.to_dict()), force=force)
+        step, text = self.text(self.progress.to_dict())
+        if text:
+            self.line(step, text, force=force)
