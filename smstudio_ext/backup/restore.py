@@ -283,13 +283,18 @@ class Restore:
         self.temp_dirs: dict[int, str] = {}  # file system (st_dev) -> private temp directory
         self.parent_dev: dict[str, int] = {}  # parent directory -> its st_dev (not fresh)
 
-    def run(self, snap_id: str) -> dict[str, Any]:
+    def look(self, snap_id: str) -> None:
+        """Pass 1 and a look at the target, shared by ``run`` and ``plan`` (reads only)."""
         self.validate()
         if self.selections and not (self.dirs or self.n_files or self.link_paths):
             raise NotFound(f"none of {self.selections} is in snapshot {snap_id}")
         target = self.target
         self.fresh = not os.path.exists(target) or not os.listdir(target)
         self.real_target = os.path.realpath(target)
+
+    def run(self, snap_id: str) -> dict[str, Any]:
+        self.look(snap_id)
+        target = self.target
         self.refuse_and_count()
         os.makedirs(target, exist_ok=True)
         self.target_dev = os.stat(target).st_dev
@@ -344,12 +349,8 @@ class Restore:
         the same link, an existing directory), keep (``--if-empty``) or refuse (``conflicts``:
         the real restore stops with ``Conflict`` before writing), and the bytes its ranged
         GETs would download. A hostile manifest is refused as the restore would refuse it."""
-        self.validate()
-        if self.selections and not (self.dirs or self.n_files or self.link_paths):
-            raise NotFound(f"none of {self.selections} is in snapshot {snap_id}")
+        self.look(snap_id)
         target = self.target
-        self.fresh = not os.path.exists(target) or not os.listdir(target)
-        self.real_target = os.path.realpath(target)
         overwrite = self.options.overwrite
         plan = _Plan()
         download = _DownloadEstimate()
