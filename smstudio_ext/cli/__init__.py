@@ -261,11 +261,17 @@ DEFAULT_EXAMPLES = {
         "smstudio backup prune --dry-run",
         "smstudio backup check --read-data --json",
     ),
-    "smstudio snapshots": ("smstudio snapshots", "smstudio snapshots --json"),
+    "smstudio snapshots": (
+        "smstudio snapshots",
+        "smstudio snapshots --json",
+        "smstudio snapshots ls latest notebooks/",
+        "smstudio snapshots diff 20261206T12 latest --json",
+    ),
     "smstudio restore": (
         "smstudio restore latest --target ~/restored",
         "smstudio restore latest notebooks/analysis.ipynb --overwrite",
         "smstudio restore latest --target $HOME --if-empty -q",
+        "smstudio restore latest --target ~/restored --dry-run",
     ),
 }
 

@@ -402,8 +402,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "removed (-) and modified (M: content, type, link target, size or mode; an mtime alone "
         "is not a change) from A to B, and a summary. SNAPSHOT is an id, a unique id prefix or "
         "'latest'. Only the manifests are read, never file data.",
-        epilog="examples: smstudio snapshots ls latest notebooks/ ; "
-        "smstudio snapshots diff 20261206T12 latest --json",
     )
     s.add_argument("action", nargs="?", choices=("ls", "diff"), help="ls or diff")
     s.add_argument(
