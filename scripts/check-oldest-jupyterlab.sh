@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 oldest=(
   @jupyterlab/application@4.1.8 @jupyterlab/apputils@4.2.8 @jupyterlab/coreutils@6.1.8
   @jupyterlab/services@7.1.8 @jupyterlab/settingregistry@4.1.8 @jupyterlab/statusbar@4.1.8
-  @jupyterlab/ui-components@4.1.8 @lumino/disposable@2.1.2 @lumino/messaging@2.0.1
+  @jupyterlab/translation@4.1.8 @jupyterlab/ui-components@4.1.8
+  @lumino/disposable@2.1.2 @lumino/messaging@2.0.1
   @lumino/polling@2.1.2 @lumino/signaling@2.1.2 @lumino/widgets@2.3.1 react@18.2.0
 )
 work=$(mktemp -d)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, setting up what it needs: the venv with .[test], the built panel,
-# Debian's chromium for the browser tests (when root), then lint, the TS unit tests and pytest.
-#   scripts/test.sh [pytest args...]
+# Debian's chromium for the browser tests (when root), then lint, the TS unit tests, pytest and
+# the Python matrix (scripts/matrix.sh: 3.12 = SMD 3.x/4.x, the plain wheel on 3.10 and 3.13;
+# Pythons not on the machine are reported and skipped; SMSTUDIO_MATRIX="" skips it).
+#   scripts/test.sh [pytest args...]      # with pytest args (a subset): no matrix
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-venv.sh test
@@ -22,7 +24,7 @@ mypy smstudio_ext
 
 if [ -f labextension/package.json ] && grep -q '"test"' labextension/package.json && [ -d labextension/node_modules ]; then
   echo "[test] labextension unit tests"
-  (cd labextension && npm test --silent)
+  (cd labextension && npm run -s lint:ci && npm test --silent)
 fi
 
 if [ -d labextension/node_modules ] && command -v npm >/dev/null 2>&1; then
@@ -39,4 +41,7 @@ if [ "$rc" = 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
 fi
-exit "$rc"
+if [ "$rc" != 0 ] || [ "$#" != 0 ]; then
+  exit "$rc"
+fi
+exec scripts/matrix.sh

@@ -548,16 +548,18 @@ def _kms_failure(code: str, msg: str, action: str, where: str) -> SmStudioError 
     )
 
 
-def call(client: Any, operation: str, resource: str | None = None, **params: Any) -> Any:
-    """Call ``operation`` (API name, e.g. ``DeleteApp``) on ``client`` with typed errors."""
+def call(client: Any, operation: str, resource: str | None = None, **params: Any) -> dict[str, Any]:
+    """Call ``operation`` (API name, e.g. ``DeleteApp``) on ``client`` with typed errors; the
+    answer is botocore's parsed response, always a dict."""
     import botocore.exceptions as bexc  # loaded already: the client is botocore's
 
     service = client.meta.service_model.service_name
     method: Callable[..., Any] = getattr(client, _snake(operation))
     try:
-        return method(**params)
+        answer: dict[str, Any] = method(**params)
     except (bexc.ClientError, bexc.BotoCoreError) as exc:
         raise translate(exc, iam_action(service, operation), resource) from exc
+    return answer
 
 
 def paginate(
@@ -581,4 +583,4 @@ def paginate(
 def _snake(operation: str) -> str:
     from botocore import xform_name
 
-    return xform_name(operation)
+    return str(xform_name(operation))

@@ -30,6 +30,8 @@ from typing import Any, Callable
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
+from . import units
+from .errors import BadInput
 from .fsutil import MB, read_capped
 
 log = logging.getLogger("smstudio_ext")
@@ -134,12 +136,12 @@ def env_value(name: str, parse: Callable[[str], Any], fallback: Any) -> Any:
 
 
 def parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {raw!r}")
+    """An environment variable's yes/no (for :func:`env_value`): the words ``units.parse_bool``
+    accepts everywhere else (flags, query arguments); anything else is a ``ValueError``."""
+    try:
+        return units.parse_bool(raw, "value")
+    except BadInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 def effective_values(configurables: Iterable[Configurable]) -> dict[str, dict[str, Any]]:

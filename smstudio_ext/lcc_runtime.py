@@ -38,6 +38,7 @@ import sys
 import sysconfig
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -210,15 +211,26 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
     rc = _pip([*args, str(wheel)], deadline - time.monotonic(), out)
     text = out.read_text(errors="replace")
     lacking = [m for m in OPTIONAL if f"found for {m}" in text]
-    if rc not in (0, 124) and not index and lacking:
-        # offline, only optional speed-ups may be missing: the wheel alone, if every required
-        # dependency imports (pip names only the first missing one, so ask each)
+    if rc not in (0, 124) and lacking:
+        # only optional speed-ups are missing (offline, or an index/pip.conf that lacks them):
+        # the wheel alone, if every required dependency imports (pip names only the first
+        # missing one, so ask each)
         if not [m for m in REQUIRED if not _has(m)]:
             absent = [m for m in OPTIONAL if not _has(m)]
             why = "; ".join(OPTIONAL[m] for m in absent)
             say(f"no {', '.join(absent)} here: the wheel alone (--no-deps); {why}")
             rc = _pip([*args, "--no-deps", str(wheel)], deadline - time.monotonic(), out)
             text = out.read_text(errors="replace")
+            if rc == 0:
+                # the other speed-ups may well be there: each on its own, best effort
+                for module in absent:
+                    spec = _requirement(wheel, module)
+                    extra = state / f"pip-{module}.out"
+                    if spec and _pip([*args, spec], deadline - time.monotonic(), extra) == 0:
+                        say(f"{module} installed")
+                        text += extra.read_text(errors="replace")
+                    elif spec:
+                        say(f"no {module}: {OPTIONAL[module]}")
     if rc != 0:
         removed = undo(set(have), before_entries)
         reason = "timed out" if rc == 124 else _last_error(text)
@@ -249,6 +261,25 @@ def install(wheel: Path, find_links: Path, state: Path, timeout: int, index: boo
     except subprocess.TimeoutExpired:
         say("pip check did not finish in time: skipped")
     return 0
+
+
+def _requirement(wheel: Path, name: str) -> str | None:
+    """``name``'s requirement as the wheel declares it (``Requires-Dist`` of its METADATA),
+    without an environment marker; None when the wheel does not require it."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+            if meta is None or zf.getinfo(meta).file_size > 1 << 20:
+                return None
+            text = zf.read(meta).decode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    for line in text.splitlines():
+        if line.startswith("Requires-Dist:"):
+            req = line.split(":", 1)[1].split(";", 1)[0].strip()
+            if re.split(r"[<>=!~\[ (]", req, maxsplit=1)[0].lower() == name.lower():
+                return req
+    return None
 
 
 def _has(module: str) -> bool:

@@ -20,7 +20,10 @@ What counts as secret (case-insensitive), in every form we could recognise:
 * credentials in URLs (``https://user:pass@host``, ``https://<token>@github.com``) and secret
   query parameters (``?X-Amz-Signature=...&token=...``);
 * ``Authorization: Bearer ...``-style headers and ``'X-Amz-Security-Token': b'...'`` in dict
-  reprs (botocore's debug log).
+  reprs, ``x-amz-security-token:...`` in a canonical request, the ``Signature:`` line and
+  ``<SecretAccessKey>...</SecretAccessKey>`` in a response body (botocore's debug log, which
+  ``smstudio -v`` shows: every log handler we install filters records through
+  :class:`RedactFilter`).
 
 Over-redaction is accepted (``--keyboard-layout us`` loses ``us``); a leak is not. Short
 options (``-p hunter2``, ``mysql -phunter2``) cannot be told from others and are not redacted.
@@ -28,6 +31,7 @@ options (``-p hunter2``, ``mysql -phunter2``) cannot be told from others and are
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -65,11 +69,16 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?
 _URL_TOKEN = re.compile(r"(?P<head>\bhttps?://)(?P<user>[^\s/:@]+)@", re.IGNORECASE)
 # ?name=value / &name=value in URLs
 _QUERY = re.compile(r"(?P<head>[?&;](?P<name>[\w.\-]+)=)(?P<value>[^\s&;#\"']+)")
-# Authorization: Bearer xyz / X-Amz-Security-Token: xyz (header lines)
+# Authorization: Bearer xyz / X-Amz-Security-Token: xyz (header lines); botocore's debug log
+# writes "Signature:" and the value on the next line
 _HEADER = re.compile(
     r"(?P<head>\b(?P<name>(?:proxy-)?authorization|x-amz-security-token|x-api-key|cookie|"
-    r"set-cookie)\s*:\s*)(?P<value>[^\r\n]+)",
+    r"set-cookie|signature)\s*:\s*)(?P<value>[^\r\n]+)",
     re.IGNORECASE,
+)
+# <SecretAccessKey>x</SecretAccessKey> (XML answers: STS AssumeRole, GetSessionToken)
+_XML_ELEMENT = re.compile(
+    r"(?P<open><(?P<name>[A-Za-z][\w.\-]{0,80})>)(?P<value>[^<]+)(?=</(?P=name)>)"
 )
 # 'name': 'value' / "name": b"value" (dict reprs, JSON)
 _QUOTED_KEY = re.compile(
@@ -134,6 +143,9 @@ def redact_text(text: str) -> str:
     )
     text = _QUERY.sub(query, text)
     text = _HEADER.sub(lambda m: m.group("head") + MASK, text)
+    text = _XML_ELEMENT.sub(
+        lambda m: m.group("open") + MASK if says_secret(m.group("name")) else m.group(0), text
+    )
     text = _QUOTED_KEY.sub(quoted, text)
     text = _PAIR.sub(pair, text)
     text = _OPTION_SPACE.sub(option, text)
@@ -185,3 +197,31 @@ def format_command(argv: Sequence[str], limit: int = 120) -> str:
     if limit and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text
+
+
+class RedactFilter(logging.Filter):
+    """A handler filter that masks secrets in every record it passes: the message with its
+    arguments, the exception and the stack text (``smstudio -v`` shows botocore's debug log,
+    which holds the session token, the signature and assumed roles' keys).
+
+    Attach it to each handler we install (a logger's filters do not see records propagated
+    from child loggers such as ``botocore``). The record is rendered once and its arguments
+    dropped, so formatting later cannot bring the secret back.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: show what there is, still masked
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True

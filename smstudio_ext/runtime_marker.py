@@ -66,7 +66,7 @@ def _alive(pid: int, written: float) -> bool:
 
     try:
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= written + 1.0
+        return bool(proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= written + 1.0)
     except (psutil.Error, OSError):
         return False
 

@@ -40,6 +40,8 @@ def build_wheel(dest: Path) -> Path:
     for name in ("smstudio_ext", "lifecycle", "images", "jupyter-config"):
         if (REPO / name).exists():
             shutil.copytree(REPO / name, src / name, ignore=ignore)
+    (src / "labextension").mkdir()  # the version is read from its package.json
+    shutil.copy2(REPO / "labextension" / "package.json", src / "labextension" / "package.json")
     text = (REPO / "pyproject.toml").read_text()
     (src / "pyproject.toml").write_text(_strip_build_hooks(text, src))
     readme = REPO / "README.md"

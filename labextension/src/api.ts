@@ -48,6 +48,7 @@ export interface IContext {
   aws_error?: IApiError | null;
   /** Why DescribeApp of this app failed. */
   describe_error?: IApiError | null;
+  /** The smstudio-ext version of the server (the panel's footer shows it). */
   version?: string;
 }
 

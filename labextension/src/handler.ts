@@ -5,13 +5,35 @@ import { ServerConnection } from '@jupyterlab/services';
 export const API_NAMESPACE = 'smstudio';
 
 /**
+ * A non-2xx answer of the smstudio REST API, with the error code of the body (`conflict`,
+ * `not_configured`, `access_denied`, ...): callers decide by the code, not the status alone
+ * (409 is both "already running" and "not configured").
+ */
+export class ApiError extends ServerConnection.ResponseError {
+  constructor(
+    response: Response,
+    message: string,
+    readonly code: string | null
+  ) {
+    super(response, message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The error code of a failed call (`conflict`, `not_configured`, ...), or null. */
+export function errorCode(error: unknown): string | null {
+  return error instanceof ApiError ? error.code : null;
+}
+
+/**
  * Call the smstudio REST API and return the decoded JSON body.
  *
  * @param endPoint path below `smstudio/`, e.g. `context` or `idle/keepalive`
  * @param init fetch options (method, body, ...); auth and XSRF headers are added by ServerConnection
  * @param settings server settings; defaults to the page's settings
  * @throws ServerConnection.NetworkError when the server cannot be reached
- * @throws ServerConnection.ResponseError on a non-2xx answer, with the server's message
+ * @throws ApiError (a ServerConnection.ResponseError) on a non-2xx answer, with the server's
+ *   message and error code
  */
 export async function requestAPI<T>(
   endPoint = '',
@@ -44,10 +66,7 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    throw new ServerConnection.ResponseError(
-      response,
-      errorMessage(data, response)
-    );
+    throw new ApiError(response, errorMessage(data, response), bodyCode(data));
   }
   return data as T;
 }
@@ -72,6 +91,13 @@ export function errorMessage(data: unknown, response: Response): string {
   }
   const status = `${response.status} ${response.statusText}`.trim();
   return `Request failed (${status})`;
+}
+
+function bodyCode(data: unknown): string | null {
+  if (data && typeof data === 'object') {
+    return asText((data as Record<string, unknown>).error) ?? null;
+  }
+  return null;
 }
 
 function asText(value: unknown): string | undefined {

@@ -2,23 +2,37 @@
  * Who shuts this app down when it is idle, in words (GET smstudio/idle → mode). Pure, so the
  * unit tests run without JupyterLab.
  */
-import { IdleModeName, IIdleMode } from './api';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
-const MODE_LABELS: Record<IdleModeName, string> = {
-  own: 'smstudio',
-  platform: "Studio's idle shutdown (smstudio keeps it informed)",
-  both: 'smstudio and Studio: the shorter timeout wins',
-  none: 'nothing: this app runs until stopped',
-  unknown: "smstudio is off; Studio's settings are unknown"
-};
+import { IIdleMode } from './api';
+
+function modeLabel(mode: string, trans: TranslationBundle): string {
+  switch (mode) {
+    case 'own':
+      return trans.__('smstudio');
+    case 'platform':
+      return trans.__("Studio's idle shutdown (smstudio keeps it informed)");
+    case 'both':
+      return trans.__('smstudio and Studio: the shorter timeout wins');
+    case 'none':
+      return trans.__('nothing: this app runs until stopped');
+    case 'unknown':
+      return trans.__("smstudio is off; Studio's settings are unknown");
+    default:
+      return String(mode);
+  }
+}
 
 /** e.g. "smstudio and Studio: the shorter timeout wins (60 min)"; null without a mode. */
-export function modeText(mode: IIdleMode | undefined | null): string | null {
+export function modeText(
+  mode: IIdleMode | undefined | null,
+  trans: TranslationBundle
+): string | null {
   if (!mode) {
     return null;
   }
-  const label = MODE_LABELS[mode.mode] ?? String(mode.mode);
+  const label = modeLabel(mode.mode, trans);
   const minutes = mode.effective_timeout_minutes;
   const deletes = mode.mode !== 'none' && mode.mode !== 'unknown';
-  return deletes && minutes ? `${label} (${minutes} min)` : label;
+  return deletes && minutes ? trans.__('%1 (%2 min)', label, minutes) : label;
 }

@@ -1,3 +1,12 @@
+/**
+ * The plugin `smstudio-ext:plugin`: the service models (provided as the ISageMakerStudio token),
+ * the sidebar panel, the status-bar countdown, the shutdown warning, palette commands, settings,
+ * and the server's idle decision events.
+ *
+ * Works in JupyterLab and in Notebook 7: everything the shell offers is optional (Notebook 7 has
+ * no ILabShell and no status bar; its left area holds side panels in every view), and the panel
+ * goes into whatever `app.shell` is.
+ */
 import {
   ILabShell,
   ILayoutRestorer,
@@ -7,14 +16,16 @@ import {
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator } from '@jupyterlab/translation';
 
-import { API } from './api';
-import { IdleWatcher } from './idle';
+import { asIdleDecision } from './events';
+import { formatMinutes, setLanguage } from './format';
+import { loadTranslation } from './i18n';
 import { studioIcon } from './icons';
-import { formatMinutes } from './model';
+import { StudioModels } from './models';
 import { StudioPanel } from './panel';
 import { describeError } from './section';
-import { backupSection } from './sections/backup';
+import { backUpNow, backupSection } from './sections/backup';
 import { condaSection } from './sections/conda';
 import { contextSection } from './sections/context';
 import { costSection } from './sections/cost';
@@ -22,6 +33,12 @@ import { guardrailsSection } from './sections/guardrails';
 import { idleSection } from './sections/idle';
 import { tagsSection } from './sections/tags';
 import { IdleStatusItem } from './statusbar';
+import { ISageMakerStudio } from './tokens';
+import { ShutdownWarning } from './warning';
+
+export * from './tokens';
+export type { IIdleDecisionEvent } from './events';
+export { IDLE_DECISION_SCHEMA } from './events';
 
 const PLUGIN_ID = 'smstudio-ext:plugin';
 
@@ -34,44 +51,69 @@ export namespace CommandIDs {
 
 const DEFAULT_REFRESH_SECONDS = 30;
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<ISageMakerStudio> = {
   id: PLUGIN_ID,
   description:
     'SageMaker Studio panel: this app, idle shutdown, backup, conda and insights.',
   autoStart: true,
-  requires: [ILabShell, ILayoutRestorer],
-  optional: [ISettingRegistry, ICommandPalette, IStatusBar],
+  provides: ISageMakerStudio,
+  optional: [
+    ITranslator,
+    ILabShell,
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    IStatusBar
+  ],
   activate: (
     app: JupyterFrontEnd,
-    labShell: ILabShell,
-    restorer: ILayoutRestorer,
+    translator: ITranslator | null,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
     statusBar: IStatusBar | null
-  ): void => {
+  ): ISageMakerStudio => {
+    const trans = loadTranslation(translator);
+    setLanguage(
+      translator?.languageCode ||
+        (typeof document !== 'undefined' ? document.documentElement.lang : '')
+    );
     const serverSettings = app.serviceManager.serverSettings;
-    const watcher = new IdleWatcher({ serverSettings, interval: 30 });
+    const models = new StudioModels({ serverSettings, idleInterval: 30 });
+
+    // "warning" and "shutting down" as soon as the server decides (GET /api/events/subscribe)
+    app.serviceManager.events.stream.connect((_, emission) => {
+      const event = asIdleDecision(emission);
+      if (event) {
+        models.idle.handleEvent(event);
+      }
+    });
+
     const panel = new StudioPanel({
-      serverSettings,
-      refreshInterval: DEFAULT_REFRESH_SECONDS
+      trans,
+      context: models.context,
+      refreshInterval: DEFAULT_REFRESH_SECONDS,
+      showLabel: !labShell
     });
     // Default order; the `sections` setting may reorder or hide them.
-    panel.addSection(contextSection);
-    panel.addSection(idleSection(watcher));
-    panel.addSection(costSection);
-    panel.addSection(tagsSection);
-    panel.addSection(guardrailsSection);
-    panel.addSection(backupSection());
-    panel.addSection(condaSection);
+    panel.addSection(contextSection(models.context, trans));
+    panel.addSection(idleSection(models.idle, trans));
+    panel.addSection(costSection(models.insights, trans));
+    panel.addSection(tagsSection(models.insights, trans));
+    panel.addSection(guardrailsSection(models.insights, trans));
+    panel.addSection(backupSection(models.backup, trans));
+    panel.addSection(condaSection(models.conda, trans));
 
-    labShell.add(panel, 'left', { rank: 1000 });
-    restorer.add(panel, panel.id);
+    app.shell.add(panel, 'left', { rank: 1000 });
+    restorer?.add(panel, panel.id);
 
-    const openPanel = () => labShell.activateById(panel.id);
-    void watcher.start();
+    const openPanel = () => app.shell.activateById(panel.id);
+    void models.idle.start();
+    new ShutdownWarning(models.idle, trans);
     if (statusBar) {
       statusBar.registerStatusItem('smstudio-ext:idle', {
-        item: new IdleStatusItem(watcher, openPanel),
+        item: new IdleStatusItem(models.idle, trans, openPanel),
         align: 'left',
         rank: 10,
         isActive: () => true
@@ -79,57 +121,55 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     app.commands.addCommand(CommandIDs.openPanel, {
-      label: 'Open SageMaker Studio Panel',
-      caption: 'Show the SageMaker Studio panel in the left sidebar',
+      label: trans.__('Open SageMaker Studio Panel'),
+      caption: trans.__('Show the SageMaker Studio panel in the left sidebar'),
       icon: args => (args.isPalette ? undefined : studioIcon),
       execute: openPanel
     });
     app.commands.addCommand(CommandIDs.refresh, {
-      label: 'Refresh SageMaker Studio Panel',
+      label: trans.__('Refresh SageMaker Studio Panel'),
       execute: () => {
         panel.refreshAll();
       }
     });
     app.commands.addCommand(CommandIDs.backupNow, {
-      label: 'Back Up Home Now',
-      caption:
-        'Start a backup of the home folder to S3 (progress in the panel)',
+      label: trans.__('Back Up Home Now'),
+      caption: trans.__(
+        'Start a backup of the home folder to S3, or follow the one running (progress in the panel)'
+      ),
       execute: async () => {
-        try {
-          await API.startBackup(serverSettings);
-          Notification.info(
-            'Backup started; progress in the SageMaker Studio panel.',
-            {
-              autoClose: 4000
-            }
-          );
-        } catch (error) {
-          Notification.error(`Back up now failed: ${describeError(error)}`);
-        }
         panel.refreshSection('backup');
+        await backUpNow(models.backup, trans);
       }
     });
     app.commands.addCommand(CommandIDs.keepRunning, {
       label: args =>
-        `Keep This App Running for ${formatMinutes(
-          typeof args.minutes === 'number' ? args.minutes : 60
-        )}`,
-      caption: 'Postpone the automatic idle shutdown',
+        trans.__(
+          'Keep This App Running for %1',
+          formatMinutes(
+            typeof args.minutes === 'number' ? args.minutes : 60,
+            trans
+          )
+        ),
+      caption: trans.__('Postpone the automatic idle shutdown'),
       execute: async args => {
         const minutes = typeof args.minutes === 'number' ? args.minutes : 60;
         try {
-          await watcher.keepAlive(minutes);
-          Notification.success(`Kept running for ${formatMinutes(minutes)}.`, {
-            autoClose: 3000
-          });
+          await models.idle.keepAlive(minutes);
+          Notification.success(
+            trans.__('Kept running for %1.', formatMinutes(minutes, trans)),
+            { autoClose: 3000 }
+          );
         } catch (error) {
-          Notification.error(`Keep running failed: ${describeError(error)}`);
+          Notification.error(
+            trans.__('Keep running failed: %1', describeError(error, trans))
+          );
         }
         panel.refreshSection('idle');
       }
     });
     if (palette) {
-      const category = 'SageMaker Studio';
+      const category = trans.__('SageMaker Studio');
       for (const command of [
         CommandIDs.openPanel,
         CommandIDs.refresh,
@@ -164,6 +204,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           );
         });
     }
+    return models;
   }
 };
 

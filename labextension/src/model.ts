@@ -1,7 +1,9 @@
 /**
- * Pure view-model logic of the sections: REST JSON in, labels/numbers out. No DOM, no React,
- * so it is unit-tested in __tests__/model.spec.ts.
+ * Pure view logic of the sections: REST JSON in, labels/numbers out. No DOM, no React, so it is
+ * unit-tested in __tests__/model.spec.ts. Every word goes through `trans` (domain smstudio_ext).
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import {
   GuardrailStatus,
   IApiError,
@@ -31,22 +33,36 @@ export interface IIdleView {
   statusText: string;
 }
 
-const IDLE_LABELS: Record<string, [string, Tone]> = {
-  active: ['Active', 'ok'],
-  idle: ['Idle', 'warn'],
-  warning: ['Shutting down soon', 'danger'],
-  shutting_down: ['Shutting down', 'danger'],
-  disabled: ['Auto-shutdown off', 'muted'],
-  error: ['Check failed', 'danger']
-};
+function idleLabel(
+  state: string,
+  trans: TranslationBundle
+): [string, Tone] | null {
+  switch (state) {
+    case 'active':
+      return [trans.__('Active'), 'ok'];
+    case 'idle':
+      return [trans.__('Idle'), 'warn'];
+    case 'warning':
+      return [trans.__('Shutting down soon'), 'danger'];
+    case 'shutting_down':
+      return [trans.__('Shutting down'), 'danger'];
+    case 'disabled':
+      return [trans.__('Auto-shutdown off'), 'muted'];
+    case 'error':
+      return [trans.__('Check failed'), 'danger'];
+    default:
+      return null;
+  }
+}
 
 /** The state of GET smstudio/idle as the panel and the status bar show it. */
 export function idleView(
   status: IIdleStatus,
+  trans: TranslationBundle,
   now: Date = new Date()
 ): IIdleView {
-  const [label, tone] = IDLE_LABELS[status.state] ?? [
-    status.state ? String(status.state) : 'Unknown',
+  const [label, tone] = idleLabel(status.state, trans) ?? [
+    status.state ? String(status.state) : trans.__('Unknown'),
     'muted'
   ];
   const until = secondsUntil(status.shutdown_at, now);
@@ -58,20 +74,24 @@ export function idleView(
   const keepalive = keep !== null && keep > 0 ? keep : null;
   let statusText: string;
   if (status.state === 'disabled') {
-    statusText = 'Auto-shutdown: off';
+    statusText = trans.__('Auto-shutdown: off');
   } else if (status.state === 'shutting_down') {
-    statusText = 'Shutting down…';
+    statusText = trans.__('Shutting down…');
   } else if (countdown !== null) {
-    statusText = `Shutdown in ${formatDuration(countdown)}`;
+    statusText = trans.__('Shutdown in %1', formatDuration(countdown, trans));
   } else if (keepalive !== null) {
-    statusText = `Kept running ${formatDuration(keepalive)}`;
+    statusText = trans.__('Kept running %1', formatDuration(keepalive, trans));
   } else if (status.state === 'error') {
-    statusText = 'Auto-shutdown: check failed';
+    statusText = trans.__('Auto-shutdown: check failed');
+  } else if (status.state === 'active') {
+    statusText = trans.__('Auto-shutdown: active');
+  } else if (status.state === 'idle') {
+    statusText = trans.__('Auto-shutdown: idle');
   } else {
-    statusText = `Auto-shutdown: ${label.toLowerCase()}`;
+    statusText = trans.__('Auto-shutdown: %1', label);
   }
   if (status.dry_run && status.state !== 'disabled') {
-    statusText += ' (dry run)';
+    statusText = trans.__('%1 (dry run)', statusText);
   }
   return { label, tone, countdown, keepalive, statusText };
 }
@@ -90,13 +110,12 @@ export function shouldWarn(
   if (status.state === 'warning') {
     return true;
   }
-  const { countdown } = idleView(status, now);
+  if (status.state === 'active' || status.state === 'shutting_down') {
+    return false;
+  }
+  const until = secondsUntil(status.shutdown_at, now);
   const window = (status.warning_minutes ?? 10) * 60;
-  return (
-    countdown !== null &&
-    countdown <= window &&
-    status.state !== 'shutting_down'
-  );
+  return until !== null && Math.max(0, until) <= window;
 }
 
 /** "Keep running for…" choices (minutes) within the admin's bound. */
@@ -112,26 +131,22 @@ export function keepAliveChoices(max: number | null | undefined): number[] {
   return within;
 }
 
-/** `1 h`, `90 min`, `8 h`. */
-export function formatMinutes(minutes: number): string {
-  return minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`;
-}
-
 /** Validate a timeout typed by the user against the admin bounds; an error message or null. */
 export function checkTimeout(
   value: number,
-  bounds: { min?: number | null; max?: number | null } | undefined
+  bounds: { min?: number | null; max?: number | null } | undefined,
+  trans: TranslationBundle
 ): string | null {
   if (!Number.isInteger(value) || value <= 0) {
-    return 'Enter a whole number of minutes.';
+    return trans.__('Enter a whole number of minutes.');
   }
   const min = bounds?.min ?? null;
   const max = bounds?.max ?? null;
   if (min !== null && value < min) {
-    return `At least ${min} minutes (admin bound).`;
+    return trans.__('At least %1 minutes (admin bound).', min);
   }
   if (max !== null && value > max) {
-    return `At most ${max} minutes (admin bound).`;
+    return trans.__('At most %1 minutes (admin bound).', max);
   }
   return null;
 }
@@ -145,14 +160,18 @@ export interface IGuardrailView {
   tone: Tone;
 }
 
-const GUARDRAIL_VIEWS: Record<GuardrailStatus, IGuardrailView> = {
-  pass: { icon: '✓', label: 'Pass', tone: 'ok' },
-  fail: { icon: '✗', label: 'Fail', tone: 'danger' },
-  unknown: { icon: '?', label: 'Unknown', tone: 'muted' }
-};
-
-export function guardrailView(status: string): IGuardrailView {
-  return GUARDRAIL_VIEWS[status as GuardrailStatus] ?? GUARDRAIL_VIEWS.unknown;
+export function guardrailView(
+  status: string,
+  trans: TranslationBundle
+): IGuardrailView {
+  switch (status as GuardrailStatus) {
+    case 'pass':
+      return { icon: '✓', label: trans.__('Pass'), tone: 'ok' };
+    case 'fail':
+      return { icon: '✗', label: trans.__('Fail'), tone: 'danger' };
+    default:
+      return { icon: '?', label: trans.__('Unknown'), tone: 'muted' };
+  }
 }
 
 /** Failures first (high severity first), then unknowns, then passes; stable otherwise. */
@@ -171,7 +190,10 @@ export function sortGuardrails(checks: IGuardrail[]): IGuardrail[] {
 }
 
 /** `2 fail · 1 unknown · 5 pass`. */
-export function guardrailSummary(checks: IGuardrail[]): string {
+export function guardrailSummary(
+  checks: IGuardrail[],
+  trans: TranslationBundle
+): string {
   const counts = { fail: 0, unknown: 0, pass: 0 };
   for (const c of checks) {
     const key = (
@@ -179,10 +201,17 @@ export function guardrailSummary(checks: IGuardrail[]): string {
     ) as keyof typeof counts;
     counts[key] += 1;
   }
-  return (['fail', 'unknown', 'pass'] as const)
-    .filter(k => counts[k] > 0)
-    .map(k => `${counts[k]} ${k}`)
-    .join(' · ');
+  const parts: string[] = [];
+  if (counts.fail > 0) {
+    parts.push(trans._n('%1 fail', '%1 fail', counts.fail));
+  }
+  if (counts.unknown > 0) {
+    parts.push(trans._n('%1 unknown', '%1 unknown', counts.unknown));
+  }
+  if (counts.pass > 0) {
+    parts.push(trans._n('%1 pass', '%1 pass', counts.pass));
+  }
+  return parts.join(' · ');
 }
 
 // ----- backup ------------------------------------------------------------------------------------
@@ -193,44 +222,54 @@ export interface IProgressView {
   label: string;
 }
 
-const PHASES: Record<string, string> = {
-  starting: 'Starting',
-  scan: 'Scanning',
-  upload: 'Uploading',
-  commit: 'Committing',
-  done: 'Done',
-  restore: 'Restoring'
-};
+function phaseLabel(phase: string, trans: TranslationBundle): string {
+  switch (phase) {
+    case 'starting':
+      return trans.__('Starting');
+    case 'scan':
+      return trans.__('Scanning');
+    case 'upload':
+      return trans.__('Uploading');
+    case 'restore':
+      return trans.__('Restoring');
+    default:
+      return phase;
+  }
+}
 
 export function backupProgressView(
-  p: IBackupProgress | null | undefined
+  p: IBackupProgress | null | undefined,
+  trans: TranslationBundle
 ): IProgressView {
   if (!p) {
-    return { fraction: null, label: 'Starting…' };
+    return { fraction: null, label: trans.__('Starting…') };
   }
-  const phase = PHASES[p.phase] ?? p.phase;
   if (p.phase === 'done') {
-    return { fraction: 1, label: 'Done' };
+    return { fraction: 1, label: trans.__('Done') };
   }
   if (p.phase === 'commit') {
-    return { fraction: 1, label: 'Committing the snapshot…' };
+    return { fraction: 1, label: trans.__('Committing the snapshot…') };
   }
+  const phase = phaseLabel(p.phase, trans);
   const total = p.bytes_total ?? 0;
   const done = p.bytes_done ?? 0;
   if (p.phase === 'upload' || p.phase === 'restore') {
     const fraction = total > 0 ? Math.min(1, done / total) : null;
     const parts = [
-      `${phase} ${p.files_done ?? 0}/${p.files_total ?? 0} files`,
-      `${formatBytes(done)} of ${formatBytes(total)}`
+      trans.__('%1 %2/%3 files', phase, p.files_done ?? 0, p.files_total ?? 0),
+      trans.__('%1 of %2', formatBytes(done), formatBytes(total))
     ];
     if (p.eta_seconds !== null && p.eta_seconds !== undefined) {
-      parts.push(`~${formatDuration(p.eta_seconds)} left`);
+      parts.push(trans.__('~%1 left', formatDuration(p.eta_seconds, trans)));
     }
     return { fraction, label: parts.join(' · ') };
   }
   // starting / scan: totals still growing
   const seen = p.entries ?? p.files_total ?? 0;
-  return { fraction: null, label: `${phase}… ${seen} entries` };
+  return {
+    fraction: null,
+    label: trans._n('%2… %1 entry', '%2… %1 entries', seen, phase)
+  };
 }
 
 // ----- insights parts --------------------------------------------------------------------------
@@ -239,7 +278,7 @@ export function backupProgressView(
 function deniedAction(errors: IApiError[] | undefined): string | null {
   for (const e of errors ?? []) {
     if (e.error === 'access_denied') {
-      return e.action ?? 'an AWS permission';
+      return e.action ?? 'AWS';
     }
   }
   return null;
@@ -252,7 +291,8 @@ function deniedAction(errors: IApiError[] | undefined): string | null {
  */
 export function partUnavailable(
   data: IInsights,
-  part: InsightsPart
+  part: InsightsPart,
+  trans: TranslationBundle
 ): { unavailable: string | null; error: string | null } {
   const status = data.parts?.[part];
   const value = data[part];
@@ -262,7 +302,7 @@ export function partUnavailable(
     (Array.isArray(value) && value.length === 0);
   if (status?.status === 'not_available') {
     return {
-      unavailable: status.errors?.[0]?.detail ?? 'not available here',
+      unavailable: status.errors?.[0]?.detail ?? trans.__('not available here'),
       error: null
     };
   }
@@ -271,25 +311,34 @@ export function partUnavailable(
   const allDenied =
     errors.length > 0 && errors.every(e => e.error === 'access_denied');
   if ((status?.status === 'error' || empty) && denied && allDenied) {
-    return { unavailable: `permission missing (${denied})`, error: null };
+    return {
+      unavailable: trans.__('permission missing (%1)', denied),
+      error: null
+    };
   }
   if (status?.status === 'error') {
     const first = errors[0];
     return {
       unavailable: null,
-      error: first ? `${first.error}: ${first.detail ?? ''}`.trim() : 'failed'
+      error: first
+        ? `${first.error}: ${first.detail ?? ''}`.trim()
+        : trans.__('failed')
     };
   }
   return { unavailable: null, error: null };
 }
 
 /** Part errors worth a note under partial data (e.g. one tag source denied). */
-export function partNotes(data: IInsights, part: InsightsPart): string[] {
+export function partNotes(
+  data: IInsights,
+  part: InsightsPart,
+  trans: TranslationBundle
+): string[] {
   const errors = data.parts?.[part]?.errors ?? [];
   return errors.map(e => {
     const where = e.source ? `${e.source}: ` : '';
     if (e.error === 'access_denied') {
-      return `${where}permission missing (${e.action ?? 'AWS'})`;
+      return where + trans.__('permission missing (%1)', e.action ?? 'AWS');
     }
     return `${where}${e.detail ?? e.error}`;
   });

@@ -1,11 +1,13 @@
-/** The left-sidebar panel: a column of independent sections. */
-import { ServerConnection } from '@jupyterlab/services';
-import { ReactWidget } from '@jupyterlab/ui-components';
+/** The sidebar panel: a column of independent sections, and the version in the footer. */
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { IContext } from './api';
 import { studioIcon } from './icons';
 import { ISectionDefinition, SectionModel, SectionView } from './section';
+import { IResourceModel } from './tokens';
 
 export const PANEL_ID = 'smstudio-ext-panel';
 
@@ -14,11 +16,20 @@ export class StudioPanel extends ReactWidget {
     super();
     this.id = PANEL_ID;
     this.addClass('jp-smstudio-Panel');
+    this._trans = options.trans;
+    this._context = options.context;
+    const name = this._trans.__('SageMaker Studio');
     this.title.icon = studioIcon;
-    this.title.caption = 'SageMaker Studio';
+    this.title.caption = name;
+    if (options.showLabel) {
+      // Notebook 7 lists side panels by label (JupyterLab's sidebar shows the icon only)
+      this.title.label = name;
+    }
     this.node.setAttribute('role', 'region');
-    this.node.setAttribute('aria-label', 'SageMaker Studio panel');
-    this._serverSettings = options.serverSettings;
+    this.node.setAttribute(
+      'aria-label',
+      this._trans.__('SageMaker Studio panel')
+    );
     this._refreshInterval = options.refreshInterval ?? 30;
   }
 
@@ -29,7 +40,7 @@ export class StudioPanel extends ReactWidget {
     }
     const model = new SectionModel<T>({
       definition,
-      serverSettings: this._serverSettings,
+      trans: this._trans,
       refreshInterval: this._refreshInterval,
       isVisible: () => this.isVisible
     });
@@ -94,22 +105,37 @@ export class StudioPanel extends ReactWidget {
   }
 
   protected render(): React.ReactElement {
+    const trans = this._trans;
     const ids = this._order ?? [...this._models.keys()];
     const models = ids
       .map(id => this._models.get(id))
       .filter((m): m is SectionModel<any> => m !== undefined);
     return (
       <div className="jp-smstudio-Panel-content">
-        <h2 className="jp-smstudio-Panel-title">SageMaker Studio</h2>
+        <h2 className="jp-smstudio-Panel-title">
+          {trans.__('SageMaker Studio')}
+        </h2>
         {models.length === 0 ? (
           <p className="jp-smstudio-Section-message">
-            No sections selected. Choose some under Settings → SageMaker Studio.
+            {trans.__(
+              'No sections selected. Choose some under Settings → SageMaker Studio.'
+            )}
           </p>
         ) : (
           models.map(model => (
-            <SectionView key={model.definition.id} model={model} />
+            <SectionView
+              key={model.definition.id}
+              model={model}
+              trans={trans}
+            />
           ))
         )}
+        <UseSignal
+          signal={this._context.changed}
+          initialArgs={this._context.value ?? undefined}
+        >
+          {(_, context) => <Footer context={context} trans={trans} />}
+        </UseSignal>
       </div>
     );
   }
@@ -118,16 +144,37 @@ export class StudioPanel extends ReactWidget {
     return this._order === null || this._order.includes(id);
   }
 
-  private _serverSettings: ServerConnection.ISettings;
+  private _trans: TranslationBundle;
+  private _context: IResourceModel<IContext>;
   private _refreshInterval: number;
   private _order: string[] | null = null;
   private _models = new Map<string, SectionModel<any>>();
 }
 
+/** The server's smstudio-ext version (GET smstudio/context: one source for it). */
+function Footer(props: {
+  context: IContext | undefined;
+  trans: TranslationBundle;
+}): React.ReactElement | null {
+  const version = props.context?.version;
+  if (!version) {
+    return null;
+  }
+  return (
+    <footer className="jp-smstudio-Panel-footer">
+      {props.trans.__('smstudio-ext %1', version)}
+    </footer>
+  );
+}
+
 export namespace StudioPanel {
   export interface IOptions {
-    serverSettings: ServerConnection.ISettings;
+    trans: TranslationBundle;
+    /** Where the footer reads the server's version. */
+    context: IResourceModel<IContext>;
     /** Seconds; default 30. */
     refreshInterval?: number;
+    /** Give the panel a text label (shells that list side panels by name). */
+    showLabel?: boolean;
   }
 }

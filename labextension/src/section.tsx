@@ -8,6 +8,7 @@
  * others.
  */
 import { ServerConnection } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   caretDownIcon,
   caretRightIcon,
@@ -18,6 +19,8 @@ import { IDisposable } from '@lumino/disposable';
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
+
+import { errorCode } from './handler';
 
 /** Throw this from a section's `fetch` when the section does not apply here (with why). */
 export class SectionUnavailable extends Error {
@@ -44,10 +47,11 @@ export type SectionState<T> =
 export interface ISectionDefinition<T> {
   /** Stable id, used in the `sections` setting and in DOM ids. */
   id: string;
-  /** Heading shown to the user. */
+  /** Heading shown to the user (translated). */
   title: string;
-  /** Load the data; throw `SectionUnavailable` when the section does not apply. */
-  fetch(settings: ServerConnection.ISettings): Promise<T>;
+  /** Load the data (through a service model); throw `SectionUnavailable` when the section does
+   * not apply. */
+  fetch(): Promise<T>;
   /** A message when the data has nothing to show, else null. */
   emptyMessage?(data: T): string | null;
   /** Why the section does not apply for this data (e.g. not in Studio), else null. */
@@ -65,7 +69,7 @@ const MAX_BACKOFF_MS = 5 * 60 * 1000;
 export class SectionModel<T> implements IDisposable {
   constructor(options: SectionModel.IOptions<T>) {
     this.definition = options.definition;
-    this._settings = options.serverSettings;
+    this._trans = options.trans;
     this._isVisible = options.isVisible;
     this._poll = new Poll({
       auto: false,
@@ -126,7 +130,7 @@ export class SectionModel<T> implements IDisposable {
   private async _tick(): Promise<void> {
     const def = this.definition;
     try {
-      const data = await def.fetch(this._settings);
+      const data = await def.fetch();
       const reason = def.unavailableReason?.(data) ?? null;
       const empty = def.emptyMessage?.(data) ?? null;
       if (reason !== null) {
@@ -141,7 +145,7 @@ export class SectionModel<T> implements IDisposable {
         this._setState({ status: 'ready', data, updated: new Date() });
       }
     } catch (error) {
-      const reason = unavailableReason(error);
+      const reason = unavailableReason(error, this._trans);
       if (reason !== null) {
         // Not a failure: the feature is not there. Keep the normal schedule.
         this._setState({ status: 'unavailable', reason });
@@ -154,7 +158,11 @@ export class SectionModel<T> implements IDisposable {
           : previous.status === 'error'
             ? previous.stale
             : undefined;
-      this._setState({ status: 'error', message: describeError(error), stale });
+      this._setState({
+        status: 'error',
+        message: describeError(error, this._trans),
+        stale
+      });
       // Rethrow so the poll backs off.
       throw error;
     }
@@ -165,7 +173,7 @@ export class SectionModel<T> implements IDisposable {
     this._stateChanged.emit(state);
   }
 
-  private _settings: ServerConnection.ISettings;
+  private _trans: TranslationBundle;
   private _isVisible: () => boolean;
   private _poll: Poll;
   private _state: SectionState<T> = { status: 'loading' };
@@ -175,7 +183,7 @@ export class SectionModel<T> implements IDisposable {
 export namespace SectionModel {
   export interface IOptions<T> {
     definition: ISectionDefinition<T>;
-    serverSettings: ServerConnection.ISettings;
+    trans: TranslationBundle;
     /** Seconds between refreshes. */
     refreshInterval: number;
     /** Whether the panel is on screen; polling stands by while it is not. */
@@ -184,20 +192,25 @@ export namespace SectionModel {
 }
 
 /** Why an error means "not available" rather than "failed", or null. */
-export function unavailableReason(error: unknown): string | null {
+export function unavailableReason(
+  error: unknown,
+  trans: TranslationBundle
+): string | null {
   if (error instanceof SectionUnavailable) {
     return error.message;
   }
   if (error instanceof ServerConnection.ResponseError) {
     const status = error.response.status;
     if (status === 404) {
-      return 'this server has no such API (HTTP 404): the smstudio server extension, or this part of it, is not installed or not enabled';
+      return trans.__(
+        'this server has no such API (HTTP 404): the smstudio server extension, or this part of it, is not installed or not enabled'
+      );
     }
     if (status === 501) {
       return error.message;
     }
     // 409 not_configured: the engine is installed but not set up here (e.g. no bucket).
-    if (status === 409 && /^not_configured\b/.test(error.message)) {
+    if (errorCode(error) === 'not_configured') {
       return error.message.replace(/^not_configured:\s*/, '');
     }
   }
@@ -205,18 +218,21 @@ export function unavailableReason(error: unknown): string | null {
 }
 
 /** One line for the user. */
-export function describeError(error: unknown): string {
+export function describeError(
+  error: unknown,
+  trans: TranslationBundle
+): string {
   if (error instanceof ServerConnection.NetworkError) {
-    return 'Cannot reach the Jupyter server. Retrying…';
+    return trans.__('Cannot reach the Jupyter server. Retrying…');
   }
   if (error instanceof ServerConnection.ResponseError) {
     const status = error.response.status;
     const prefix =
       status === 403
-        ? 'Permission denied'
+        ? trans.__('Permission denied')
         : status === 503
-          ? 'Service unavailable'
-          : `Error ${status}`;
+          ? trans.__('Service unavailable')
+          : trans.__('Error %1', status);
     return error.message ? `${prefix}: ${error.message}` : prefix;
   }
   if (error instanceof Error) {
@@ -228,8 +244,9 @@ export function describeError(error: unknown): string {
 /** Draws one section and its states. */
 export function SectionView<T>(props: {
   model: SectionModel<T>;
+  trans: TranslationBundle;
 }): React.ReactElement {
-  const { model } = props;
+  const { model, trans } = props;
   const def = model.definition;
   const [expanded, setExpanded] = React.useState(true);
   const headingId = `jp-smstudio-section-${def.id}-heading`;
@@ -265,8 +282,8 @@ export function SectionView<T>(props: {
               </button>
               <button
                 className="jp-smstudio-Section-refresh"
-                aria-label={`Refresh ${def.title}`}
-                title={`Refresh ${def.title}`}
+                aria-label={trans.__('Refresh %1', def.title)}
+                title={trans.__('Refresh %1', def.title)}
                 onClick={() => void model.refresh()}
               >
                 <refreshIcon.react tag="span" />
@@ -274,8 +291,8 @@ export function SectionView<T>(props: {
             </div>
             {expanded && (
               <div id={bodyId} className="jp-smstudio-Section-body">
-                <SectionErrorBoundary title={def.title}>
-                  <SectionBody state={current} model={model} />
+                <SectionErrorBoundary title={def.title} trans={trans}>
+                  <SectionBody state={current} model={model} trans={trans} />
                 </SectionErrorBoundary>
               </div>
             )}
@@ -289,14 +306,15 @@ export function SectionView<T>(props: {
 function SectionBody<T>(props: {
   state: SectionState<T>;
   model: SectionModel<T>;
+  trans: TranslationBundle;
 }): React.ReactElement {
-  const { state, model } = props;
+  const { state, model, trans } = props;
   const def = model.definition;
   switch (state.status) {
     case 'loading':
       return (
         <div className="jp-smstudio-Section-message" role="status">
-          Loading…
+          {trans.__('Loading…')}
         </div>
       );
     case 'empty':
@@ -308,7 +326,7 @@ function SectionBody<T>(props: {
     case 'unavailable':
       return (
         <div className="jp-smstudio-Section-message jp-smstudio-Section-unavailableMessage">
-          Not available: {state.reason}
+          {trans.__('Not available: %1', state.reason)}
         </div>
       );
     case 'error':
@@ -327,7 +345,7 @@ function SectionBody<T>(props: {
                 className="jp-smstudio-Button"
                 onClick={() => void model.refresh()}
               >
-                Retry
+                {trans.__('Retry')}
               </button>
             </div>
           )}
@@ -336,7 +354,7 @@ function SectionBody<T>(props: {
               className={
                 error ? 'jp-smstudio-Section-stale' : 'jp-smstudio-Section-data'
               }
-              aria-label={error ? 'Last known values' : undefined}
+              aria-label={error ? trans.__('Last known values') : undefined}
             >
               {def.render(data, model.refresh)}
             </div>
@@ -349,7 +367,7 @@ function SectionBody<T>(props: {
 
 /** Keeps a render error inside its own section. */
 class SectionErrorBoundary extends React.Component<
-  { title: string; children?: React.ReactNode },
+  { title: string; trans: TranslationBundle; children?: React.ReactNode },
   { error: Error | null }
 > {
   state: { error: Error | null } = { error: null };
@@ -363,17 +381,21 @@ class SectionErrorBoundary extends React.Component<
   }
 
   render(): React.ReactNode {
+    const trans = this.props.trans;
     if (this.state.error) {
       return (
         <div className="jp-smstudio-Section-error" role="alert">
           <span>
-            This section could not be displayed: {this.state.error.message}
+            {trans.__(
+              'This section could not be displayed: %1',
+              this.state.error.message
+            )}
           </span>
           <button
             className="jp-smstudio-Button"
             onClick={() => this.setState({ error: null })}
           >
-            Retry
+            {trans.__('Retry')}
           </button>
         </div>
       );

@@ -1,24 +1,30 @@
 /** The status-bar item: the auto-shutdown countdown; clicking it opens the panel. */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IIdleStatus } from './api';
-import { IdleWatcher } from './idle';
 import { idleView } from './model';
+import { IIdleModel } from './tokens';
 import { useNow } from './sections/hooks';
 
 function IdleStatusText(props: {
   status: IIdleStatus;
+  trans: TranslationBundle;
   onClick: () => void;
 }): React.ReactElement {
+  const { trans } = props;
   const now = useNow();
-  const view = idleView(props.status, now);
+  const view = idleView(props.status, trans, now);
   return (
     <button
       className={`jp-smstudio-StatusItem jp-smstudio-tone-${view.tone}`}
       onClick={props.onClick}
-      title="SageMaker Studio auto-shutdown: open the panel"
-      aria-label={`${view.statusText}. Open the SageMaker Studio panel`}
+      title={trans.__('SageMaker Studio auto-shutdown: open the panel')}
+      aria-label={trans.__(
+        '%1. Open the SageMaker Studio panel',
+        view.statusText
+      )}
     >
       {view.statusText}
     </button>
@@ -27,7 +33,8 @@ function IdleStatusText(props: {
 
 export class IdleStatusItem extends ReactWidget {
   constructor(
-    private watcher: IdleWatcher,
+    private model: IIdleModel,
+    private trans: TranslationBundle,
     private onClick: () => void
   ) {
     super();
@@ -36,13 +43,14 @@ export class IdleStatusItem extends ReactWidget {
 
   protected render(): React.ReactElement {
     return (
-      <UseSignal
-        signal={this.watcher.changed}
-        initialArgs={this.watcher.status}
-      >
+      <UseSignal signal={this.model.changed} initialArgs={this.model.status}>
         {(_, status) =>
           status ? (
-            <IdleStatusText status={status} onClick={this.onClick} />
+            <IdleStatusText
+              status={status}
+              trans={this.trans}
+              onClick={this.onClick}
+            />
           ) : (
             <span />
           )

@@ -95,7 +95,9 @@ def attached_lccs(settings: dict[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def overrides_only(settings: dict[str, Any] | None, defaults: dict[str, Any] | None) -> dict:
+def overrides_only(
+    settings: dict[str, Any] | None, defaults: dict[str, Any] | None
+) -> dict[str, Any]:
     """The first-level keys of ``settings`` that differ from the domain's defaults."""
     defaults = defaults or {}
     return {k: v for k, v in (settings or {}).items() if defaults.get(k) != v}
@@ -531,7 +533,7 @@ def plan_import(clients: AwsClients, manifest: dict[str, Any], domain_id: str) -
 
 
 def _differences(
-    want: dict[str, Any], have: dict[str, Any], want_tags: dict, have_tags: dict
+    want: dict[str, Any], have: dict[str, Any], want_tags: dict[str, Any], have_tags: dict[str, Any]
 ) -> list[str]:
     diff = []
     if want != have:

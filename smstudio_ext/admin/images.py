@@ -192,7 +192,7 @@ def render_dockerfile(spec: ImageSpec) -> str:
 def render_app_image_config(spec: ImageSpec) -> dict[str, Any]:
     """The CreateAppImageConfig parameters, from the template with our values set."""
     spec.checked()
-    cfg = json.loads(read_template(f"images/app-image-config.{spec.kind}.json"))
+    cfg: dict[str, Any] = json.loads(read_template(f"images/app-image-config.{spec.kind}.json"))
     if spec.app_image_config_name:
         cfg["AppImageConfigName"] = spec.app_image_config_name
     inner = cfg[CONFIG_KEY[spec.kind]]
@@ -281,19 +281,23 @@ def check_pair(kind: str, dockerfile: str, app_image_config: dict[str, Any]) -> 
 
 
 def _wait(
-    fetch: Callable[[], dict],
+    fetch: Callable[[], dict[str, Any]],
     key: str,
     ok: str,
     failed: tuple[str, ...],
     what: str,
     timeout: float,
     poll: float,
-) -> dict:
-    deadline = time.monotonic() + timeout
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    started = time.monotonic()
+    deadline = started + timeout
     delay = min(0.2, poll)  # short first waits (usually enough), then every ``poll`` seconds
     while True:
         out = fetch()
         status = out.get(key)
+        if progress is not None:
+            progress(f"{what}: {status}, {time.monotonic() - started:.0f}s of {timeout:.0f}s")
         if status == ok:
             return out
         if status in failed:
@@ -315,8 +319,10 @@ def register_image(
     dry_run: bool = False,
     timeout: float = 600.0,
     poll: float = 5.0,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Create-or-reuse the image, a version for ``image_uri``, the AppImageConfig, the domain entry."""
+    """Create-or-reuse the image, a version for ``image_uri``, the AppImageConfig, the domain
+    entry. ``progress`` is told each status while it waits (up to ``timeout`` per wait)."""
     v.domain_id(domain)
     v.ecr_image_uri(image_uri)
     v.image_name(name)
@@ -361,6 +367,7 @@ def register_image(
             f"image {name}",
             timeout,
             poll,
+            progress,
         )
         plan.arn = image.get("ImageArn")
     # 2. a version for this URI (reused when it exists)
@@ -384,6 +391,7 @@ def register_image(
             f"image version of {name}",
             timeout,
             poll,
+            progress,
         )
     # 3. the AppImageConfig
     key = CONFIG_KEY[spec.kind]
@@ -412,7 +420,7 @@ def register_image(
     return plan
 
 
-def _find_version(sm: Any, name: str, image_uri: str, plan: Plan) -> dict | None:
+def _find_version(sm: Any, name: str, image_uri: str, plan: Plan) -> dict[str, Any] | None:
     """The newest usable version of ``name`` whose BaseImage is ``image_uri``, if any."""
     try:
         versions = call(sm, "ListImageVersions", resource=name, ImageName=name).get(

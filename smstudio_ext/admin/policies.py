@@ -51,7 +51,6 @@ from .policy_doc import (
     _doc,
     _split,
 )
-from .policy_doc import DEFAULT_TAG_KEY as DEFAULT_TAG_KEY  # the CLI reads it here
 
 SYSTEM_INSTANCE_TYPE = "system"
 USER_ID_SOURCES = {
@@ -487,7 +486,7 @@ def lint_policy(document: dict[str, Any]) -> list[dict[str, Any]]:
         def translate(name: str) -> str:
             if name.startswith("ArrayOf"):
                 name = name[len("ArrayOf") :]
-            return original(name)
+            return str(original(name))
 
         pst.translate_documentation_types = translate
         try:

@@ -25,7 +25,7 @@ from ..errors import BadInput, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
 from .chunker import LEGACY
 from .packer import decompress, zstd_available
-from .repo import CorruptBackup, fetch_snapshot, list_snapshot_ids, pack_spans
+from .repo import CorruptBackup, Progress, fetch_snapshot, list_snapshot_ids, pack_spans
 from .store import Store
 
 MAX_PROBLEMS = 1000
@@ -42,9 +42,20 @@ class _Problems:
             self.items.append(item)
 
 
-def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) -> dict[str, Any]:
+def run_check(
+    store: Store,
+    *,
+    read_data: bool = False,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``progress`` (for the doors): phase ``manifests`` counts snapshots read
+    (``files_*``), phase ``read data`` the packs verified (``files_*``) and their bytes."""
     t0 = time.monotonic()
+    progress = progress or Progress("check")
     ids = list_snapshot_ids(store)
+    progress.phase = "manifests"
+    progress.files_total = len(ids)
     sizes = {o["Key"].rsplit("/", 1)[-1]: int(o.get("Size", 0)) for o in store.list("data/")}
     problems = _Problems()
     used: set[str] = set()
@@ -54,6 +65,7 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
     # reference (the first snapshot and path that use it, for the report)
     blobs: dict[str, dict[tuple[str, int, int, int], tuple[str, str]]] = defaultdict(dict)
     for snap_id in ids:
+        progress.add(1, 0)  # counted as it starts: the line names the snapshot being read
         # (pack, problem) -> [files, first path]: one line per pack and snapshot, not per file
         broken: dict[tuple[str, str], list[Any]] = {}
         try:
@@ -158,11 +170,20 @@ def run_check(store: Store, *, read_data: bool = False, concurrency: int = 8) ->
             for pack, wanted in blobs.items()
             for span in pack_spans(list(wanted), _key_start, _key_end)
         ]
+        progress.phase = "read data"
+        progress.files_done = progress.bytes_done = 0
+        progress.files_total = len(jobs)
+        progress.bytes_total = sum(
+            max(_key_end(k) for k in span) - _key_start(span[0]) for _pack, span in jobs
+        )
+        progress.started = time.monotonic()  # the rate is the data read's
         with ThreadPoolExecutor(concurrency, thread_name_prefix="smstudio-check") as pool:
             for n, bad in pool.map(verify, jobs):
                 bytes_read += n
+                progress.add(1, n)
                 for snap, path, message in bad:
                     problems.add(snapshot=snap, path=path, problem=message)
+    progress.phase = "done"
     return {
         "ok": problems.count == 0,
         "snapshots": len(ids) - vanished,

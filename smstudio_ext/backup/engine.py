@@ -291,12 +291,25 @@ class BackupService:
             data_min_files=self.config.hold_back_min_files,
         )
 
-    def check(self, *, bucket: str | None = None, read_data: bool = False) -> dict[str, Any]:
+    def check(
+        self,
+        *,
+        bucket: str | None = None,
+        read_data: bool = False,
+        progress: repo.Progress | None = None,
+    ) -> dict[str, Any]:
         from .check import run_check
 
         return run_check(
-            self.store(bucket), read_data=read_data, concurrency=self.config.restore_concurrency
-        )
+            self.store(bucket), read_data=read_data,
+            concurrency=self.config.restore_concurrency, progress=progress,
+        )  # fmt: skip
+
+    def open_snapshot(self, snapshot: str, *, bucket: str | None = None) -> Any:
+        """A snapshot's manifest to browse (``browse.OpenSnapshot``, a context manager)."""
+        from .browse import OpenSnapshot
+
+        return OpenSnapshot(self.store(bucket), snapshot)
 
     # -- schedule and shutdown
     def next_run(self) -> str | None:

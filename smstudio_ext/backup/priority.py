@@ -27,7 +27,7 @@ def _libc_syscall() -> Callable[..., int] | None:
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).syscall  # type: ignore[no-any-return]
+        return ctypes.CDLL(None, use_errno=True).syscall
     except Exception:
         return None
 

@@ -49,6 +49,11 @@ class CorruptBackup(SmStudioError):
     exit_code = 10
 
 
+# Phases whose totals are known up front (an ETA makes sense): a backup's upload, a restore's
+# writes, the data reads of ``backup check --read-data``.
+_TIMED_PHASES = ("upload", "restore", "read data")
+
+
 class Progress:
     """Counters read by the progress bar and GET smstudio/backup (updated from workers)."""
 
@@ -72,7 +77,7 @@ class Progress:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = self.bytes_done / elapsed
         left = max(self.bytes_total - self.bytes_done, 0)
-        eta = left / rate if rate > 0 and self.phase == "upload" else None
+        eta = left / rate if rate > 0 and self.phase in _TIMED_PHASES else None
         return {
             "operation": self.operation,
             "phase": self.phase,
@@ -130,7 +135,8 @@ def list_snapshot_ids(store: Store) -> list[str]:
 
 
 def resolve_snapshot(store: Store, snapshot: str | None) -> str:
-    """A snapshot id from an id, a unique id prefix, or ``latest``; ``NotFound`` otherwise."""
+    """A snapshot id from an id, a unique id prefix, or ``latest``; ``NotFound`` when nothing
+    matches, ``BadInput`` when a prefix matches several."""
     ids = list_snapshot_ids(store)
     if snapshot in ("latest", "", None):
         if not ids:
@@ -139,7 +145,13 @@ def resolve_snapshot(store: Store, snapshot: str | None) -> str:
     assert snapshot is not None
     if snapshot not in ids:
         matches = [i for i in ids if i.startswith(snapshot)]
-        if len(matches) != 1:
+        if len(matches) > 1:
+            # bad input rather than "not found": the user can fix it by typing more of the id
+            shown = ", ".join(matches[:3]) + (
+                f" and {len(matches) - 3} more" if len(matches) > 3 else ""
+            )
+            raise BadInput(f"snapshot prefix {snapshot!r} is ambiguous: it matches {shown}")
+        if not matches:
             raise NotFound(f"snapshot {snapshot!r} not found in {store.loc.url}")
         return matches[0]
     return snapshot

@@ -23,6 +23,7 @@ import stat
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, not in the stubs
@@ -32,12 +33,13 @@ from .. import clock
 from ..errors import BadInput, Conflict, NotConfigured, NotFound
 from . import manifest as mf
 from .journal import TEMP_PREFIX, Journal, read_marker, reserved
-from .manifest import Entry
+from .manifest import Entry, Ref
 from .packer import zstd_available
 from .repo import (
     Progress,
     fetch_snapshot,
     list_snapshot_ids,
+    pack_spans,
     resolve_snapshot,
 )
 from .store import Store
@@ -149,6 +151,9 @@ class RestoreOptions:
     # restore left unfinished (resumed). What is there and differs is kept, not a conflict.
     if_empty: bool = False
     keep_setid: bool = False  # as root, keep setuid/setgid bits (dropped by default)
+    # Only say what would be written, overwritten, kept, skipped and downloaded: nothing is
+    # created or changed in the target (no directory, no temporary, no journal marker).
+    dry_run: bool = False
     concurrency: int = 8  # parallel pack downloads
     cancel: threading.Event | None = None
 
@@ -167,18 +172,21 @@ def run_restore(
     target = check_target(target)
     _selections(options.paths)  # bad paths refused before any download
     previous = read_marker(target) if os.path.isdir(target) else None
+    dry = {"dry_run": True} if options.dry_run else {}
     if options.if_empty:
         if previous is not None:
             # An interrupted restore: resumed (its snapshot, if it is still there).
             snap = previous.get("snapshot_id")
             if isinstance(snap, str) and snap in list_snapshot_ids(store):
                 snapshot = snap
-            log.info("smstudio restore: resuming the unfinished restore into %s", target)
+            if not options.dry_run:
+                log.info("smstudio restore: resuming the unfinished restore into %s", target)
         elif not home_is_empty(target):
-            return {"restored": False, "reason": f"{target} is not empty", "target": target}
+            return {"restored": False, "reason": f"{target} is not empty", "target": target, **dry}
         elif not list_snapshot_ids(store):
-            return {"restored": False, "reason": "no snapshot to restore", "target": target}
+            return {"restored": False, "reason": "no snapshot to restore", "target": target, **dry}
     snap_id = resolve_snapshot(store, snapshot)
+    progress.phase = "manifest"
     manifest = _Manifest(store, snap_id)
     try:
         with manifest.reader() as reader:
@@ -188,6 +196,11 @@ def run_restore(
                 f"snapshot {snap_id} stores Zstandard-compressed data and no decoder is "
                 "installed here: pip install zstandard (nothing was written)"
             )
+        if options.dry_run:
+            result = Restore(store, manifest, target, options, progress).plan(snap_id)
+            result["resumes"] = previous is not None
+            result["seconds"] = round(time.monotonic() - t0, 3)
+            return result
         try:
             result = Restore(store, manifest, target, options, progress).run(snap_id)
         except OSError as exc:  # the target itself (a writer's errors are mapped there)
@@ -252,13 +265,18 @@ class Restore:
         self.temp_dirs: dict[int, str] = {}  # file system (st_dev) -> private temp directory
         self.parent_dev: dict[str, int] = {}  # parent directory -> its st_dev (not fresh)
 
-    def run(self, snap_id: str) -> dict[str, Any]:
+    def look(self, snap_id: str) -> None:
+        """Pass 1 and a look at the target, shared by ``run`` and ``plan`` (reads only)."""
         self.validate()
         if self.selections and not (self.dirs or self.n_files or self.link_paths):
             raise NotFound(f"none of {self.selections} is in snapshot {snap_id}")
         target = self.target
         self.fresh = not os.path.exists(target) or not os.listdir(target)
         self.real_target = os.path.realpath(target)
+
+    def run(self, snap_id: str) -> dict[str, Any]:
+        self.look(snap_id)
+        target = self.target
         self.refuse_and_count()
         os.makedirs(target, exist_ok=True)
         self.target_dev = os.stat(target).st_dev
@@ -304,6 +322,53 @@ class Restore:
             "bytes_written": self.progress.bytes_done,
             "finished": clock.isoformat_z(clock.utcnow()),
             "requests": dict(self.store.requests),
+        }
+
+    def plan(self, snap_id: str) -> dict[str, Any]:
+        """What ``run`` would do, found with the same checks and reading nothing but the
+        manifest and the target (``lstat``, ``readlink``, ``realpath``): entries to write
+        (new), overwrite, leave as they are (``unchanged``: a file of the same size and mtime,
+        the same link, an existing directory), keep (``--if-empty``) or refuse (``conflicts``:
+        the real restore stops with ``Conflict`` before writing), and the bytes its ranged
+        GETs would download. A hostile manifest is refused as the restore would refuse it."""
+        self.look(snap_id)
+        target = self.target
+        overwrite = self.options.overwrite
+        plan = _Plan()
+        download = _DownloadEstimate()
+        for line, path, kind in self.wanted_lines():
+            if self.link_paths:
+                link = mf.link_above(path, self.link_paths)
+                if link is not None:
+                    raise BadInput(f"hostile manifest: {path!r} lies under the symlink {link!r}")
+            entry = _same_entry(line, path)
+            if self.fresh:
+                verdict = "write"
+            else:
+                dest = self.place(path)[0]  # a parent resolving outside: refused, as in run
+                verdict = _verdict(dest, entry, overwrite, self.keep)
+            plan.add(verdict, kind, path, entry.size if kind == "f" else 0)
+            if kind == "f" and verdict in ("write", "overwrite"):
+                download.add(entry)
+        download.flush()
+        conflicts = plan.counts["conflict"]
+        return {
+            "restored": False,
+            "dry_run": True,
+            "snapshot_id": snap_id,
+            "target": target,
+            "files": self.n_files,
+            "dirs": len(self.dirs),
+            "links": len(self.link_paths),
+            **plan.result(),
+            "bytes_to_download": download.bytes,
+            "requests_to_download": download.requests,
+            "would_fail": (
+                f"{conflicts} file(s), link(s) or dir(s) already exist in {target} with other "
+                "content; pass --overwrite (or restore into a fresh directory)"
+                if conflicts
+                else None
+            ),
         }
 
     def begin_writing(self) -> None:
@@ -579,6 +644,100 @@ class Restore:
                 continue
             os.chmod(dest, mode & self.mode_mask)  # as root: no setgid directories either
             os.utime(dest, ns=(mtime, mtime))
+
+
+def _verdict(dest: str, entry: Entry, overwrite: bool, keep: bool) -> str:
+    """What a restore into a target that is not empty does with one entry (``Restore.plan``;
+    the same rules as ``_conflict``, ``write_files``, ``make_links``, ``make_directories``)."""
+    if entry.kind == "f":
+        state = _file_state(dest, entry)
+    elif entry.kind == "d":
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            return "unchanged"
+        state = "differs" if os.path.lexists(dest) else "missing"
+    else:
+        try:
+            same = os.path.islink(dest) and os.readlink(dest) == entry.data
+        except OSError:
+            same = False
+        state = "same" if same else "differs" if os.path.lexists(dest) else "missing"
+    if state == "missing":
+        return "write"
+    if state == "same":
+        return "unchanged"
+    if overwrite:
+        return "overwrite"
+    return "kept" if keep and entry.kind != "d" else "conflict"
+
+
+# Paths of each verdict a dry run names (the counts are complete; memory stays flat).
+PLAN_PATHS = 20
+
+
+class _Plan:
+    """Counts, bytes and the first paths of each verdict of a dry run."""
+
+    VERDICTS = ("write", "overwrite", "unchanged", "kept", "conflict")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(self.VERDICTS, 0)
+        self.bytes = dict.fromkeys(self.VERDICTS, 0)
+        self.paths: dict[str, list[str]] = {v: [] for v in self.VERDICTS}
+        self.dirs_created = 0
+
+    def add(self, verdict: str, kind: str, path: str, size: int) -> None:
+        if kind == "d" and verdict in ("write", "overwrite"):
+            self.dirs_created += 1
+        self.counts[verdict] += 1
+        self.bytes[verdict] += size
+        if len(self.paths[verdict]) < PLAN_PATHS:
+            self.paths[verdict].append(path + ("/" if kind == "d" else ""))
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dirs_created": self.dirs_created}
+        for verdict in self.VERDICTS:
+            out[verdict] = self.counts[verdict]
+            out[f"bytes_{verdict}"] = self.bytes[verdict]
+            out[f"{verdict}_paths"] = self.paths[verdict]
+        out["conflicts"] = out.pop("conflict")
+        out["bytes_conflicts"] = out.pop("bytes_conflict")
+        out["conflict_paths"] = out.pop("conflict_paths")
+        return out
+
+
+class _DownloadEstimate:
+    """The bytes (and ranged GETs) a restore would download for the files it writes, grouped
+    in windows exactly as ``FileWriter`` fetches them: per window, one GET per span of a pack
+    (``pack_spans``) from its first blob to its last."""
+
+    def __init__(self) -> None:
+        self.bytes = self.requests = 0
+        self._jobs: dict[str, list[Ref]] = defaultdict(list)
+        self._files = self._refs = 0
+
+    def add(self, entry: Entry) -> None:
+        for ref in entry.data:
+            self._jobs[ref.pack].append(ref)
+        self._files += 1
+        self._refs += len(entry.data)
+        if self._files >= WINDOW_FILES or self._refs >= WINDOW_REFS:
+            self.flush()
+
+    def flush(self) -> None:
+        for refs in self._jobs.values():
+            for span in pack_spans(refs, _ref_start, _ref_end):
+                self.bytes += max(_ref_end(r) for r in span) - span[0].offset
+                self.requests += 1
+        self._jobs.clear()
+        self._files = self._refs = 0
+
+
+def _ref_start(ref: Ref) -> int:
+    return ref.offset
+
+
+def _ref_end(ref: Ref) -> int:
+    return ref.offset + ref.stored
 
 
 def _file_state(dest: str, entry: Entry) -> str:

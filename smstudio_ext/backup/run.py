@@ -420,7 +420,8 @@ class BackupRun:
     def _parent_header(self) -> dict[str, Any]:
         try:
             with mf.SnapshotReader(self.state.snapshot_path) as parent:
-                return parent.header
+                header: dict[str, Any] = parent.header
+                return header
         except (OSError, BadInput):
             return {}
 

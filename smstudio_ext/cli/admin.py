@@ -8,6 +8,6 @@ import importlib
 SUBMODULES = ("subnet", "policies", "domain", "audit")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in SUBMODULES:
         importlib.import_module(f"{__package__}.{name}").register(sub)

@@ -6,11 +6,13 @@ import argparse
 
 from traitlets import TraitError
 
+from .. import __version__
 from ..admin.audit import AuditOptions, AuditReport, exit_code, run_audit
 from ..errors import BadInput
 from ..insights.config import Insights
 from .audit_report import add_report_flags, report_requested, run_report
-from .common import Env, add_json_flag, print_json, print_table
+from .common import Env, examples, print_json, print_table
+from .progress import Progress
 
 
 def _list(values: list[str] | None) -> list[str]:
@@ -40,23 +42,28 @@ def run(args: argparse.Namespace) -> int:
         return run_report(env, args)
     if not args.domain:
         raise BadInput("--domain is required (or --accounts/--org to audit every domain)")
-    options = AuditOptions(
-        domain_id=args.domain,
-        concurrency=args.concurrency,
-        max_rps=args.max_rps,
-        lcc_prefix=args.lcc_prefix,
-        include_prices=not args.no_prices,
-        insights=insights_config(env, args),
-    )
-    options.validate()
     if args.fail_on not in ("fail", "unknown"):  # argparse choices guard this; keep engines honest
         return 2
-    report = run_audit(env.aws, options)
+    with Progress(args) as progress:
+        options = AuditOptions(
+            domain_id=args.domain,
+            concurrency=args.concurrency,
+            max_rps=args.max_rps,
+            lcc_prefix=args.lcc_prefix,
+            include_prices=not args.no_prices,
+            insights=insights_config(env, args),
+            progress=progress,
+        )
+        options.validate()
+        report = run_audit(env.aws, options)
     if args.json:
-        print_json(report.to_dict(args.fail_on))
+        print_json({"smstudio_version": __version__, **report.to_dict(args.fail_on)})
         return exit_code(report, args.fail_on)
     s = report.summary()
-    print(f"domain {report.domain_id}: {s['profiles']} profile(s), {s['spaces']} space(s)")
+    print(
+        f"domain {report.domain_id}: {s['profiles']} profile(s), {s['spaces']} space(s) "
+        f"(smstudio-ext {__version__})"
+    )
     print(
         f"our LCC attached: {s['with_our_lcc']} (versions {s['lcc_versions'] or '-'}); "
         f"idle shutdown active: {s['idle_shutdown_active']}"
@@ -136,15 +143,24 @@ def _print_migration(report: AuditReport) -> None:
             print(f"  {item}")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
         help="audit every profile and space of a domain (exit 1 when checks fail)",
         description="Per profile and space: our lifecycle config (built-in, default or listed) "
         "and the version the extension last recorded running, guardrails, idle shutdown, "
-        "running apps and their cost; Studio Classic use (legacy) as migration items. "
+        "running apps and their cost; Studio Classic use (legacy) as migration items. A big "
+        "domain takes minutes: progress goes to stderr (-q: none). "
         "Exit codes: 0 nothing failing, 1 a check of the --fail-on severity failed, "
-        ">1 the audit itself could not run.",
+        ">1 the audit itself could not run (see smstudio --help).",
+        epilog=examples(
+            "smstudio audit --domain d-abc123",
+            "smstudio audit --domain d-abc123 --json --fail-on unknown > audit.json",
+            "smstudio audit --domain d-abc123 --report report.html --cost-tag team "
+            "--history s3://corp-audits/studio",
+            "smstudio --profile org-admin audit --org --assume-role-name "
+            "OrganizationAccountAccessRole --regions us-east-1,eu-west-1 --report report.html",
+        ),
     )
     p.add_argument(
         "--domain", help="domain id (d-...); optional with --accounts/--org (every domain)"
@@ -182,5 +198,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip the Pricing API (admin price file, disk cache and bundled table only)",
     )
     add_report_flags(p)
-    add_json_flag(p)
     p.set_defaults(func=run)

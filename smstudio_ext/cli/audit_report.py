@@ -9,8 +9,8 @@ import sys
 
 from ..admin.audit import AuditOptions
 from ..errors import BadInput
-from ..fsutil import atomic_write
-from .common import Env, print_json, print_table
+from .common import DAYS, HOURS, Env, print_json, print_table, write_file
+from .progress import Progress
 
 REPORT_FLAGS = ("report", "accounts", "org", "history", "billed")
 
@@ -25,15 +25,15 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--report", metavar="FILE.html", help="write the report as one HTML file")
     g.add_argument(
         "--savings-days",
-        type=float,
+        type=DAYS,
         default=30.0,
-        help="days of CloudTrail history to count shutdowns in (max 90, default 30)",
+        help="CloudTrail history to count shutdowns in: 2w, 30d or days (max 90, default 30)",
     )
     g.add_argument(
         "--working-day-hours",
-        type=float,
+        type=HOURS,
         default=8.0,
-        help="cap of the hours one shutdown avoids (default 8: a working day)",
+        help="cap of the time one shutdown avoids: 7h30m or hours (default 8: a working day)",
     )
     g.add_argument("--no-savings", action="store_true", help="skip CloudTrail (no savings section)")
     g.add_argument(
@@ -84,6 +84,7 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
         raise BadInput(f"--report must name an .html file, got {args.report!r}")
     if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         raise BadInput(f"--report: directory {os.path.dirname(args.report)} does not exist")
+    progress = Progress(args)
     options = ReportOptions(
         audit=AuditOptions(
             domain_id=args.domain or "d-x",
@@ -92,6 +93,7 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
             lcc_prefix=args.lcc_prefix,
             include_prices=not args.no_prices,
             insights=insights_config(env, args),
+            progress=progress,
         ),
         domain_id=args.domain,
         accounts=_list(args.accounts),
@@ -109,12 +111,13 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
         savings=not args.no_savings,
     )
     options.validate()
-    doc, reports = build_report(env.aws, options)
+    with progress:
+        doc, reports = build_report(env.aws, options)
     if args.report:
-        atomic_write(args.report, render(doc))  # a failed run never leaves half a report
+        write_file(args.report, render(doc), what="--report")  # atomic: never half a report
     code = exit_code(doc, reports, args.fail_on)
     if args.json:
-        print_json(doc)
+        print_json(doc)  # its "generator" names this version
         return code
     h, cur = doc["headline"], doc["currency"]
     saved = "unknown" if h["saved"] is None else f"{h['saved']:.2f} {cur}"

@@ -9,12 +9,15 @@ or throttling; 8 other S3 error; 9 disk full; 10 corrupt backup; 130 interrupted
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
-import threading
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..errors import BadInput
+from .backup_progress import EngineProgress
+from .backup_progress import fmt_bytes as _fmt_bytes
 from .common import Env, add_json_flag, print_json, print_table
 
 # What never reaches a terminal as is: C0 and C1 controls, DEL (escape sequences in a key
@@ -44,50 +47,9 @@ def _service(args: argparse.Namespace) -> Any:
     return BackupService(env.section(HomeBackup), env.context, env.aws, home=studio.home)
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000.0
-    return f"{n:.1f} GB"
-
-
-class ProgressBar:
-    """A one-line progress display on stderr when it is a terminal (files, bytes, rate, ETA)."""
-
-    def __init__(self, progress: Any, enabled: bool) -> None:
-        self.progress = progress
-        self.enabled = enabled
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ProgressBar:
-        if self.enabled:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self._stop.set()
-            self._thread.join()
-            self.draw()
-            sys.stderr.write("\n")
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            self.draw()
-
-    def draw(self) -> None:
-        p = self.progress.to_dict()
-        eta = p["eta_seconds"]
-        line = (
-            f"{p['operation']} {p['phase']}: files {p['files_done']}/{p['files_total']}  "
-            f"{_fmt_bytes(p['bytes_done'])}/{_fmt_bytes(p['bytes_total'])}  "
-            f"{_fmt_bytes(p['bytes_per_second'])}/s  "
-            f"ETA {'-' if eta is None else f'{eta:.0f}s'}"
-        )
-        sys.stderr.write("\r" + line[:150].ljust(80))
-        sys.stderr.flush()
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    """Progress goes to stderr, so --json output stays clean; -q silences it."""
+    return not getattr(args, "quiet", False)
 
 
 def _fast_switching() -> None:
@@ -121,8 +83,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     # The "nothing changed?" check forks now, before the progress bar's thread exists (a
     # process with threads never forks): a run on a terminal is as fast as one with -q.
     run.speculate()
-    tty = sys.stderr.isatty() and not args.json and not args.quiet
-    with ProgressBar(run.progress, tty):
+    # a terminal only (a backup's stderr is an LCC's or a cron job's log: summaries only)
+    with EngineProgress(run.progress, not args.json and not args.quiet, tty_only=True):
         result = svc.execute(run)
     if args.json:
         print_json(result)
@@ -169,7 +131,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 when every snapshot can be restored, 10 (corrupt backup) otherwise."""
-    result = _service(args).check(bucket=args.bucket, read_data=args.read_data)
+    from ..backup.repo import Progress
+
+    svc = _service(args)
+    svc.location(args.bucket)  # not configured, a bad URL: one line, before any progress
+    progress = Progress("check")
+    with EngineProgress(progress, _progress_enabled(args)):
+        result = svc.check(bucket=args.bucket, read_data=args.read_data, progress=progress)
     if args.json:
         print_json(result)
     else:
@@ -195,7 +163,98 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 10
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    _fast_switching()
+    from ..backup.repo import Progress
+    from ..backup.restore import RestoreOptions
+
+    svc = _service(args)
+    svc.location(args.bucket)  # not configured, a bad URL: one line, before any progress
+    progress = Progress("restore")
+    options = RestoreOptions(
+        paths=tuple(args.paths), overwrite=args.overwrite, if_empty=args.if_empty,
+        keep_setid=args.keep_setid, dry_run=args.dry_run,
+    )  # fmt: skip
+    with EngineProgress(progress, _progress_enabled(args) and not args.dry_run):
+        result = svc.restore(
+            args.snapshot, target=args.target, options=options, bucket=args.bucket,
+            progress=progress,
+        )  # fmt: skip
+    if result.get("dry_run") and result.get("would_fail"):
+        code = 5  # as the restore itself: Conflict, nothing would be written
+    else:
+        code = 0
+    if args.json:
+        print_json(result)
+    elif not args.quiet:
+        if not result["restored"] and "reason" in result:
+            verb = "nothing would be restored" if result.get("dry_run") else "nothing restored"
+            say(f"{verb}: {result['reason']}")
+        elif result.get("dry_run"):
+            _say_restore_plan(result)
+        else:
+            resumed = " (resumed)" if result.get("resumed") else ""
+            say(
+                f"restored snapshot {result['snapshot_id']} into {result['target']}{resumed}: "
+                f"{result['files']} files ({result['files_written']} written), {result['dirs']} "
+                f"dirs, {result['links']} links in {result['seconds']:.2f}s"
+            )
+            if result.get("kept"):
+                shown = ", ".join(repr(p) for p in result["kept_paths"][:5])
+                say(f"kept {result['kept']} existing file(s) or link(s) that differ: {shown}")
+    if code:
+        say(f"smstudio: error: a restore would stop: {result['would_fail']}", sys.stderr)
+    return code
+
+
+def _say_restore_plan(r: dict[str, Any]) -> None:
+    """``restore --dry-run``: what a restore would do, one line per kind of action."""
+    resumes = " (resuming the unfinished restore there)" if r.get("resumes") else ""
+    say(
+        f"dry run: restore snapshot {r['snapshot_id']} into {r['target']}{resumes}; nothing written"
+    )
+    rows = (
+        ("write", "new", r["write"], r["bytes_write"], r["write_paths"]),
+        ("overwrite", "replaced", r["overwrite"], r["bytes_overwrite"], r["overwrite_paths"]),
+        ("skip", "unchanged", r["unchanged"], r["bytes_unchanged"], ()),
+        ("keep", "differ, kept", r["kept"], r["bytes_kept"], r["kept_paths"]),
+        ("conflict", "differ, refused", r["conflicts"], r["bytes_conflicts"], r["conflict_paths"]),
+    )
+    for verb, what, count, nbytes, paths in rows:
+        if not count and verb not in ("write", "skip"):
+            continue
+        shown = ""
+        if paths and verb != "write":
+            more = f", ... ({count - 5} more)" if count > 5 else ""
+            shown = ": " + ", ".join(repr(p) for p in paths[:5]) + more
+        say(f"  {verb:<9} {count} entries ({what}, {_fmt_bytes(nbytes)} of files){shown}")
+    say(
+        f"  download  {_fmt_bytes(r['bytes_to_download'])} in {r['requests_to_download']} "
+        "ranged GET(s)"
+    )
+
+
+# -- snapshots ls / diff
+
+
 def cmd_snapshots(args: argparse.Namespace) -> int:
+    action, rest = args.action, list(args.args)
+    if action is None:
+        if rest:
+            raise BadInput(
+                f"unexpected argument {rest[0]!r}: use `snapshots ls` or `snapshots diff`"
+            )
+        return _cmd_snapshot_list(args)
+    if action == "ls":
+        if not 1 <= len(rest) <= 2:
+            raise BadInput("usage: smstudio snapshots ls SNAPSHOT [PATH]")
+        return _cmd_snapshot_ls(args, rest[0], rest[1] if len(rest) == 2 else "")
+    if len(rest) != 2:
+        raise BadInput("usage: smstudio snapshots diff SNAPSHOT_A SNAPSHOT_B")
+    return _cmd_snapshot_diff(args, rest[0], rest[1])
+
+
+def _cmd_snapshot_list(args: argparse.Namespace) -> int:
     snaps = _service(args).snapshots(bucket=args.bucket)
     if args.json:
         print_json(snaps)
@@ -211,38 +270,73 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_restore(args: argparse.Namespace) -> int:
-    _fast_switching()
-    from ..backup.repo import Progress
-    from ..backup.restore import RestoreOptions
+def _json_stream(items: Iterable[dict[str, Any]]) -> int:
+    """A JSON array written as it is produced, one object a line (never held whole)."""
+    out = sys.stdout
+    count = 0
+    out.write("[")
+    for item in items:
+        out.write(",\n  " if count else "\n  ")
+        out.write(json.dumps(item))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _cmd_snapshot_ls(args: argparse.Namespace, snapshot: str, path: str) -> int:
+    from ..backup import browse
+
+    rel = browse.clean_path(path)
+    with _service(args).open_snapshot(snapshot, bucket=args.bucket) as snap:
+        items = browse.list_entries(snap, rel)
+        if args.json:
+            count = _json_stream(items)
+        else:
+            count = 0
+            for item in items:
+                count += 1
+                if not args.quiet:
+                    when = (item["mtime"] or "-")[:19].replace("T", " ")
+                    name = item["path"] + ("/" if item["type"] == "dir" else "")
+                    if "target" in item:
+                        name += " -> " + item["target"]
+                    say(f"{item['permissions']} {item['size']:>12} {when:<19}  {name}")
+        if rel and not count:
+            # not an error: an empty listing (a script asking "is it there?" gets [] and 0)
+            say(f"smstudio: note: nothing at {rel!r} in snapshot {snap.id}", sys.stderr)
+    return 0
+
+
+_MARKS = {"added": "+", "removed": "-", "modified": "M"}
+
+
+def _cmd_snapshot_diff(args: argparse.Namespace, a: str, b: str) -> int:
+    from ..backup import browse
 
     svc = _service(args)
-    progress = Progress("restore")
-    tty = sys.stderr.isatty() and not args.json and not args.quiet
-    options = RestoreOptions(
-        paths=tuple(args.paths), overwrite=args.overwrite, if_empty=args.if_empty,
-        keep_setid=args.keep_setid,
-    )  # fmt: skip
-    with ProgressBar(progress, tty):
-        result = svc.restore(
-            args.snapshot, target=args.target, options=options, bucket=args.bucket,
-            progress=progress,
-        )  # fmt: skip
-    if args.json:
-        print_json(result)
-    elif not args.quiet:
-        if not result["restored"]:
-            say(f"nothing restored: {result['reason']}")
-        else:
-            resumed = " (resumed)" if result.get("resumed") else ""
-            say(
-                f"restored snapshot {result['snapshot_id']} into {result['target']}{resumed}: "
-                f"{result['files']} files ({result['files_written']} written), {result['dirs']} "
-                f"dirs, {result['links']} links in {result['seconds']:.2f}s"
-            )
-            if result.get("kept"):
-                shown = ", ".join(repr(p) for p in result["kept_paths"][:5])
-                say(f"kept {result['kept']} existing file(s) or link(s) that differ: {shown}")
+    with svc.open_snapshot(a, bucket=args.bucket) as old:
+        with svc.open_snapshot(b, bucket=args.bucket) as new:
+            diff = browse.Diff(old, new)
+            if args.json:
+                sys.stdout.write('{"changes": ')
+                _json_stream(diff.items())
+                sys.stdout.write(f', "summary": {json.dumps(diff.summary())}}}\n')
+                return 0
+            for item in diff.items():
+                if args.quiet:
+                    continue
+                name = item["path"] + ("/" if item["type"] == "dir" else "")
+                what = f"  ({', '.join(item['what'])})" if "what" in item else ""
+                say(f"{_MARKS[item['change']]}  {name}{what}")
+            s = diff.summary()
+            if not args.quiet:
+                say(
+                    f"{s['from']} -> {s['to']}: {s['added']} added "
+                    f"({_fmt_bytes(s['bytes_added'])}), {s['removed']} removed "
+                    f"({_fmt_bytes(s['bytes_removed'])}), {s['modified']} modified "
+                    f"({_fmt_bytes(s['bytes_modified_before'])} -> "
+                    f"{_fmt_bytes(s['bytes_modified_after'])})"
+                )
     return 0
 
 
@@ -252,7 +346,9 @@ def _bucket_flag(p: argparse.ArgumentParser) -> None:
         metavar="s3://BUCKET/PREFIX",
         help="backup location (default: HomeBackup.bucket); the per-user folder is appended",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, summary or listing (errors only)"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -297,7 +393,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(b)
     b.set_defaults(func=cmd_backup)
 
-    s = sub.add_parser("snapshots", help="list backup snapshots")
+    s = sub.add_parser(
+        "snapshots",
+        help="list backup snapshots, the entries of one (`ls`), or what changed (`diff`)",
+        description="Without an action: the snapshots. `snapshots ls SNAPSHOT [PATH]`: the "
+        "entries of one snapshot (mode, size, mtime, path), under PATH if given (nothing there "
+        "is an empty listing with a note, exit 0). `snapshots diff A B`: the paths added (+), "
+        "removed (-) and modified (M: content, type, link target, size or mode; an mtime alone "
+        "is not a change) from A to B, and a summary. SNAPSHOT is an id, a unique id prefix or "
+        "'latest'. Only the manifests are read, never file data.",
+    )
+    s.add_argument("action", nargs="?", choices=("ls", "diff"), help="ls or diff")
+    s.add_argument(
+        "args", nargs="*", metavar="SNAPSHOT|PATH", help="ls: SNAPSHOT [PATH]; diff: A B"
+    )
     _bucket_flag(s)
     add_json_flag(s)
     s.set_defaults(func=cmd_snapshots)
@@ -326,6 +435,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keep-setid",
         action="store_true",
         help="as root, keep setuid/setgid bits of files and directories (dropped by default)",
+    )
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only say what would be written, overwritten, skipped (unchanged), kept or refused "
+        "and how much would be downloaded; nothing is created or changed (exit 5 if the "
+        "restore would stop on a conflict)",
     )
     add_json_flag(r)
     r.set_defaults(func=cmd_restore)

@@ -7,7 +7,7 @@ import argparse
 from ..aws import Aws
 from ..config import config_files, effective_values
 from ..context import Studio
-from .common import Env, add_json_flag, print_json
+from .common import Env, examples, print_json, show_help
 
 
 def configurables() -> list[type]:
@@ -41,11 +41,28 @@ def context(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help="show the effective configuration")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "config",
+        help="show the effective configuration",
+        epilog=examples("smstudio config show", "smstudio --config extra.json config show --json"),
+    )
     csub = p.add_subparsers(dest="config_command", metavar="ACTION")
-    s = csub.add_parser("show", help="print every setting and where config is read from")
-    add_json_flag(s)
+    s = csub.add_parser(
+        "show",
+        help="print every setting and where config is read from",
+        description="Every setting of every section as the server would load it (Jupyter's "
+        "config files, the extension's own file, SMSTUDIO_* variables, --config last), and the "
+        "files it was read from.",
+        epilog=examples("smstudio config show", "smstudio config show --json"),
+    )
     s.set_defaults(func=show)
-    c = sub.add_parser("context", help="print where this runs (Studio Classic, spaces or local)")
+    p.set_defaults(func=show_help(p))
+    c = sub.add_parser(
+        "context",
+        help="print where this runs (Studio Classic, spaces or local)",
+        description="What the resource metadata says about this app (domain, profile or space, "
+        "app type and name, region), as JSON (with or without --json).",
+        epilog=examples("smstudio context", "smstudio --metadata /tmp/metadata.json context"),
+    )
     c.set_defaults(func=context)

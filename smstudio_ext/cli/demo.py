@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
+from .common import examples, print_json, require_extra
 
 SAMPLE_NOTEBOOK = {
     "cells": [
@@ -78,7 +79,14 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
     return False
 
 
+# what the demo runs beyond the package's own dependencies: the [demo] extra
+DEMO_MODULES = ("moto", "flask", "werkzeug", "regex", "ipykernel")
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    require_extra("demo", "smstudio demo", *DEMO_MODULES)
+    if not args.server_only:
+        require_extra("demo", "smstudio demo (JupyterLab; or use --server-only)", "jupyterlab")
     from ..testing import Emulator, seed_world
 
     denies = [_deny_spec(spec) for spec in args.deny or []]  # bad input: fail before starting
@@ -90,7 +98,8 @@ def run_demo(args: argparse.Namespace) -> int:
         world = seed_world(emu, kind=args.kind)
         for service, operation in denies:
             emu.deny(operation, service=service)
-            print(f"smstudio demo: denying {service}:{operation} (test fault)")
+            if not args.quiet:
+                print(f"smstudio demo: denying {service}:{operation} (test fault)")
         app = _pick_app(world, args.kind)
         metadata = workdir / "resource-metadata.json"
         world.write_metadata(metadata, app)
@@ -136,14 +145,37 @@ def run_demo(args: argparse.Namespace) -> int:
             print("smstudio demo: JupyterLab did not start (log above)", file=sys.stderr)
             return 1
         owner = app["owner"]
-        print(f"smstudio demo: emulated AWS at {emu.endpoint_url}")
-        print(
-            f"smstudio demo: Studio {args.kind}, domain {world.domain_id}, {owner}, app {app['app_name']}"
-        )
-        print(f"smstudio demo: home {home}; log {workdir / 'jupyter.log'}")
-        print(f"smstudio demo: open {base}lab?token={token}")
-        print(f"smstudio demo: try  curl -H 'Authorization: token {token}' {base}smstudio/context")
-        print("smstudio demo: Ctrl-C stops everything", flush=True)
+        url = f"{base}lab?token={token}"
+        if args.json:
+            print_json(
+                {
+                    "url": url,
+                    "base_url": base,
+                    "token": token,
+                    "endpoint_url": emu.endpoint_url,
+                    "kind": args.kind,
+                    "domain_id": world.domain_id,
+                    "owner": owner,
+                    "app_name": app["app_name"],
+                    "home": str(home),
+                    "log": str(workdir / "jupyter.log"),
+                }
+            )
+        elif args.quiet:
+            print(url)
+        else:
+            print(f"smstudio demo: emulated AWS at {emu.endpoint_url}")
+            print(
+                f"smstudio demo: Studio {args.kind}, domain {world.domain_id}, {owner}, "
+                f"app {app['app_name']}"
+            )
+            print(f"smstudio demo: home {home}; log {workdir / 'jupyter.log'}")
+            print(f"smstudio demo: open {url}")
+            print(
+                f"smstudio demo: try  curl -H 'Authorization: token {token}' {base}smstudio/context"
+            )
+            print("smstudio demo: Ctrl-C stops everything")
+        sys.stdout.flush()
         proc.wait()
         return 0 if proc.returncode in (0, -signal.SIGTERM, -signal.SIGINT) else proc.returncode
     except KeyboardInterrupt:
@@ -187,9 +219,19 @@ def _pick_app(world: Any, kind: str) -> dict[str, Any]:
     return dict(world.apps[0])
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "demo", help="JupyterLab with the extension against a seeded local AWS emulator"
+        "demo",
+        help="JupyterLab with the extension against a seeded local AWS emulator",
+        description="Starts the local AWS emulator, seeds a Studio domain, and runs JupyterLab "
+        "with the extension pointed at it; prints the URL; Ctrl-C stops everything. Needs the "
+        "demo extra: pip install 'smstudio-ext[demo]'.",
+        epilog=examples(
+            "smstudio demo",
+            "smstudio demo --kind classic --port 8899",
+            "smstudio demo --server-only --json   # the URL, token and emulator as JSON",
+            "smstudio demo --deny ListTags --deny s3:PutObject",
+        ),
     )
     p.add_argument(
         "--kind",

@@ -10,17 +10,7 @@ from pathlib import Path
 from ..admin.copy_plan import copy_plan_script
 from ..admin.domain import export_domain, import_domain, load_manifest
 from ..errors import BadInput
-from ..fsutil import atomic_write
-from .common import Env, add_json_flag, print_json, print_table
-
-
-def _write(path: str, text: str, *, executable: bool = False) -> None:
-    p = Path(path)
-    if p.exists() and p.is_dir():
-        raise BadInput(f"{p} is a directory")
-    if not p.parent.is_dir():
-        raise BadInput(f"directory {p.parent} does not exist")
-    atomic_write(p, text, mode=0o755 if executable else None)
+from .common import Env, examples, note, print_json, print_table, quiet, show_help, write_file
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -28,14 +18,24 @@ def run_export(args: argparse.Namespace) -> int:
     manifest = export_domain(env.aws, args.domain)
     text = json.dumps(manifest, indent=2, default=str) + "\n"
     if args.out:
-        _write(args.out, text)
-        print(
+        write_file(args.out, text)
+        summary = (
             f"exported {len(manifest['profiles'])} profile(s) and {len(manifest['spaces'])} "
-            f"space(s) of {args.domain} to {args.out}",
-            file=sys.stderr,
+            f"space(s) of {args.domain} to {args.out}"
         )
+        if args.json:
+            print_json(
+                {
+                    "out": args.out,
+                    "domain_id": args.domain,
+                    "profiles": len(manifest["profiles"]),
+                    "spaces": len(manifest["spaces"]),
+                }
+            )
+        else:
+            note(args, summary)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(text)  # the manifest is JSON already (--json changes nothing)
     return 0
 
 
@@ -50,17 +50,22 @@ def run_import(args: argparse.Namespace) -> int:
         manifest,
         args.domain,
         dry_run=args.dry_run,
-        progress=None if args.json else (lambda msg: print(msg, file=sys.stderr)),
+        progress=None if quiet(args) else (lambda msg: print(msg, file=sys.stderr)),
     )
     source = (manifest.get("source") or {}).get("domain_id", "")
     if not args.dry_run:
         if args.uid_map_out:
-            _write(args.uid_map_out, json.dumps(result.uid_map, indent=2) + "\n")
+            write_file(
+                args.uid_map_out,
+                json.dumps(result.uid_map, indent=2) + "\n",
+                what="--uid-map-out",
+            )
         if args.copy_plan_out:
-            _write(
+            write_file(
                 args.copy_plan_out,
                 copy_plan_script(result.uid_map, source=source, target=args.domain, via=args.via),
-                executable=True,
+                what="--copy-plan-out",
+                mode=0o755,
             )
     if args.json:
         print_json(result.to_dict())
@@ -83,15 +88,35 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("domain", help="export a domain's profiles/spaces, import them elsewhere")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "domain",
+        help="export a domain's profiles/spaces, import them elsewhere",
+        epilog=examples(
+            "smstudio domain export --domain d-old --out manifest.json",
+            "smstudio domain import --manifest manifest.json --domain d-new --dry-run",
+        ),
+    )
     dsub = p.add_subparsers(dest="domain_command", metavar="SUBCOMMAND")
-    e = dsub.add_parser("export", help="write the manifest of a domain's profiles and spaces")
+    e = dsub.add_parser(
+        "export",
+        help="write the manifest of a domain's profiles and spaces",
+        epilog=examples(
+            "smstudio domain export --domain d-old --out manifest.json",
+            "smstudio domain export --domain d-old > manifest.json",
+        ),
+    )
     e.add_argument("--domain", required=True, help="domain id (d-...)")
     e.add_argument("--out", help="manifest file (default: stdout)")
     e.set_defaults(func=run_export)
     i = dsub.add_parser(
-        "import", help="create the manifest's profiles/spaces in a domain (create-or-skip)"
+        "import",
+        help="create the manifest's profiles/spaces in a domain (create-or-skip)",
+        epilog=examples(
+            "smstudio domain import --manifest manifest.json --domain d-new --dry-run",
+            "smstudio domain import --manifest manifest.json --domain d-new "
+            "--uid-map-out uids.json --copy-plan-out copy-homes.sh",
+        ),
     )
     i.add_argument("--manifest", required=True, help="manifest written by domain export")
     i.add_argument("--domain", required=True, help="target domain id (d-...)")
@@ -106,6 +131,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "EFS to EFS on a host mounting both (default) or S3 via smstudio backup snapshots; "
         "JupyterLab and Code Editor space homes (EBS) always go through S3",
     )
-    add_json_flag(i)
     i.set_defaults(func=run_import)
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

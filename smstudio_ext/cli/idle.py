@@ -1,4 +1,4 @@
-"""``smstudio idle status [--json]`` and ``smstudio idle keepalive 2h|90m|30``.
+"""``smstudio idle status [--json]`` and ``smstudio idle keepalive 2h30m|90m|30``.
 
 Both talk to the running Jupyter server (found through Jupyter's runtime files), which holds
 the monitor's state.
@@ -7,31 +7,18 @@ the monitor's state.
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
-from ..errors import BadInput
-from .common import add_json_flag, print_json, print_table
+from ..units import format_duration, parse_minutes
+from .common import examples, info, print_json, print_table, show_help
 from .server import server_api
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?)?\s*$", re.I)
-
-
-def parse_duration(text: str) -> float:
-    """``2h`` -> 120, ``90m`` -> 90, ``30`` -> 30 (minutes); ``0`` cancels."""
-    m = _DURATION_RE.match(text or "")
-    if not m:
-        raise BadInput(f"invalid duration {text!r}: use e.g. 2h, 90m or 30 (minutes)")
-    value = float(m.group(1))
-    unit = (m.group(2) or "m").lower()
-    return value * 60 if unit.startswith("h") else value
 
 
 def _fmt_minutes(seconds: float | None) -> str:
+    """Idle time to the minute (``1h05m``, ``12m``)."""
     if seconds is None:
         return "-"
-    minutes = int(seconds // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return format_duration(int(seconds // 60) * 60) if seconds >= 60 else "0m"
 
 
 MODE_LABELS = {
@@ -121,25 +108,43 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_keepalive(args: argparse.Namespace) -> int:
-    minutes = parse_duration(args.duration)
+    minutes = parse_minutes(args.duration)
     data = server_api("POST", "smstudio/idle/keepalive", {"minutes": minutes})
     if args.json:
         print_json(data)
     elif data.get("keepalive_until"):
-        print(f"kept alive until {data['keepalive_until']}")
+        info(args, f"kept alive until {data['keepalive_until']}")
     else:
-        print("keep-alive cancelled")
+        info(args, "keep-alive cancelled")
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("idle", help="idle auto-shutdown: status and keep-alive")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "idle",
+        help="idle auto-shutdown: status and keep-alive",
+        description="Ask the running Jupyter server (found through Jupyter's runtime files, or "
+        "SMSTUDIO_SERVER_URL and SMSTUDIO_SERVER_TOKEN) about idle shutdown.",
+        epilog=examples("smstudio idle status", "smstudio idle keepalive 2h30m"),
+    )
     idle_sub = parser.add_subparsers(dest="idle_command", metavar="SUBCOMMAND")
-    status = idle_sub.add_parser("status", help="state, signals and decisions of the idle monitor")
-    add_json_flag(status)
+    status = idle_sub.add_parser(
+        "status",
+        help="state, signals and decisions of the idle monitor",
+        epilog=examples("smstudio idle status", "smstudio idle status --json"),
+    )
     status.set_defaults(func=cmd_status)
-    keep = idle_sub.add_parser("keepalive", help="postpone shutdown, e.g. 2h, 90m, 30 (0 cancels)")
-    keep.add_argument("duration", help="how long: 2h, 90m or minutes; 0 cancels")
-    add_json_flag(keep)
+    keep = idle_sub.add_parser(
+        "keepalive",
+        help="postpone shutdown, e.g. 2h30m, 90m, 30 (0 cancels)",
+        description="Keep this app running for a while, within the admin's bound "
+        "(IdleShutdown.max_keepalive_minutes); 0 cancels a keep-alive.",
+        epilog=examples(
+            "smstudio idle keepalive 2h30m",
+            "smstudio idle keepalive 90",
+            "smstudio idle keepalive 0",
+        ),
+    )
+    keep.add_argument("duration", help="how long: 2h30m, 90m, 45s or minutes; 0 cancels")
     keep.set_defaults(func=cmd_keepalive)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=show_help(parser))

@@ -7,12 +7,14 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..admin import images, lcc
 from ..errors import BadInput
 from ..fsutil import MB, ReadRefused, read_capped, read_capped_text
-from .common import Env, print_json
+from .common import SECONDS, Env, examples, make_dir, note, print_json, show_help
 from .lcc import SERVER_FLAGS, _print_plan, add_server_flags
+from .progress import Progress
 
 
 def _spec_flags(p: argparse.ArgumentParser) -> None:
@@ -57,7 +59,7 @@ def _spec(args: argparse.Namespace) -> images.ImageSpec:
     )
 
 
-def _server_config(args: argparse.Namespace) -> dict:
+def _server_config(args: argparse.Namespace) -> dict[str, Any]:
     """The extension config a JupyterLab image bakes in (same choices as an LCC)."""
     overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in SERVER_FLAGS}
     features = [
@@ -88,17 +90,19 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
     config = images.render_app_image_config(spec)
     images.check_pair(spec.kind, text, config)
     if not args.out_dir:
+        if args.json:
+            print_json({"dockerfile": text, "app_image_config": config, "out_dir": None})
+            return 0
         sys.stdout.write(text)
         needs = [lcc.EXTENSION_CONFIG_FILE] if spec.kind == "jupyterlab" else []
         needs += [spec.wheel] if args.wheel and spec.wheel else []
         if needs:
-            print(
-                f"note: the build context also needs {' and '.join(needs)}: use --out-dir DIR",
-                file=sys.stderr,
+            note(
+                args, f"note: the build context also needs {' and '.join(needs)}: use --out-dir DIR"
             )
         return 0
+    make_dir(args.out_dir)
     out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "Dockerfile").write_text(text, encoding="utf-8")
     (out / "app-image-config.json").write_text(json.dumps(config, indent=2) + "\n")
     written = ["Dockerfile", "app-image-config.json"]
@@ -118,8 +122,13 @@ def dockerfile_cmd(args: argparse.Namespace) -> int:
             shutil.rmtree(target)
         shutil.copytree(args.wheelhouse, target)
         written.append(f"{images.WHEELHOUSE_DIR}/")
-    print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)
-    print(f"build: docker build --platform linux/amd64 -t IMAGE {out}", file=sys.stderr)
+    if args.json:
+        print_json(
+            {"dockerfile": text, "app_image_config": config, "out_dir": str(out), "files": written}
+        )
+        return 0
+    note(args, f"wrote {', '.join(written)} in {out}")
+    note(args, f"build: docker build --platform linux/amd64 -t IMAGE {out}")
     return 0
 
 
@@ -141,30 +150,51 @@ def check_cmd(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read the Dockerfile or the AppImageConfig: {exc}") from None
     images.check_pair(args.kind, text, config)
-    print("ok: Dockerfile and AppImageConfig agree (UID/GID, user, kernel, mount path)")
+    if args.json:
+        print_json({"ok": True, "kind": args.kind})
+    elif not args.quiet:
+        print("ok: Dockerfile and AppImageConfig agree (UID/GID, user, kernel, mount path)")
     return 0
 
 
 def register_cmd(args: argparse.Namespace) -> int:
-    plan = images.register_image(
-        Env(args).aws,
-        domain=args.domain,
-        image_uri=args.image_uri,
-        name=args.name,
-        role_arn=args.role_arn,
-        spec=_spec(args),
-        dry_run=args.dry_run,
-        timeout=args.timeout,
-    )
-    _print_plan(plan, args.json, label="image")
+    with Progress(args) as progress:  # up to --timeout waiting for CREATED
+        plan = images.register_image(
+            Env(args).aws,
+            domain=args.domain,
+            image_uri=args.image_uri,
+            name=args.name,
+            role_arn=args.role_arn,
+            spec=_spec(args),
+            dry_run=args.dry_run,
+            timeout=args.timeout,
+            progress=progress,
+        )
+    _print_plan(plan, args, label="image")
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("image", help="custom Studio images with smstudio-ext baked in (admins)")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "image",
+        help="custom Studio images with smstudio-ext baked in",
+        epilog=examples(
+            "smstudio image dockerfile --kind jupyterlab --out-dir build/",
+            "smstudio image register --domain d-abc123 --kind jupyterlab --image-uri "
+            "111122223333.dkr.ecr.us-east-1.amazonaws.com/studio:1 --name studio-smstudio "
+            "--role-arn arn:aws:iam::111122223333:role/SageMakerImages",
+        ),
+    )
     isub = p.add_subparsers(dest="image_command", metavar="ACTION")
 
-    d = isub.add_parser("dockerfile", help="print (or write with --out-dir) a Dockerfile")
+    d = isub.add_parser(
+        "dockerfile",
+        help="print (or write with --out-dir) a Dockerfile",
+        epilog=examples(
+            "smstudio image dockerfile --kind jupyterlab --out-dir build/ --idle-timeout 1h",
+            "smstudio image dockerfile --kind kernelgateway --with-conda-env environment.yml",
+        ),
+    )
     _spec_flags(d)
     d.add_argument("--base", help=f"base image (default {images.DEFAULT_BASE})")
     d.add_argument("--python", help=f"the image's Python (default {images.DEFAULT_PYTHON})")
@@ -190,12 +220,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_server_flags(d)
     d.set_defaults(func=dockerfile_cmd)
 
-    a = isub.add_parser("app-image-config", help="print the matching AppImageConfig JSON")
+    a = isub.add_parser(
+        "app-image-config",
+        help="print the matching AppImageConfig JSON",
+        epilog=examples("smstudio image app-image-config --kind jupyterlab --name my-image"),
+    )
     _spec_flags(a)
     a.add_argument("--name", help="AppImageConfigName (default smstudio-<kind>)")
     a.set_defaults(func=app_image_config_cmd)
 
-    c = isub.add_parser("check", help="check a Dockerfile against an AppImageConfig")
+    c = isub.add_parser(
+        "check",
+        help="check a Dockerfile against an AppImageConfig",
+        epilog=examples(
+            "smstudio image check --kind jupyterlab --dockerfile build/Dockerfile "
+            "--app-image-config build/app-image-config.json"
+        ),
+    )
     c.add_argument(
         "--kind",
         choices=images.KINDS,
@@ -206,15 +247,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--app-image-config", required=True, metavar="FILE")
     c.set_defaults(func=check_cmd)
 
-    r = isub.add_parser("register", help="create-or-reuse image, version, config; attach to domain")
+    r = isub.add_parser(
+        "register",
+        help="create-or-reuse image, version, config; attach to domain",
+        description="Creates (or reuses) the SageMaker image, a version for --image-uri and "
+        "the AppImageConfig, waits until they are CREATED (up to --timeout; progress on "
+        "stderr, none with -q), and attaches the image to the domain, keeping its other images.",
+        epilog=examples(
+            "smstudio image register --domain d-abc123 --kind jupyterlab --image-uri "
+            "111122223333.dkr.ecr.us-east-1.amazonaws.com/studio:1 --name studio-smstudio "
+            "--role-arn arn:aws:iam::111122223333:role/SageMakerImages --timeout 15m",
+            "smstudio image register ... --dry-run --json",
+        ),
+    )
     _spec_flags(r)
     r.add_argument("--domain", required=True, help="domain id (d-…)")
     r.add_argument("--image-uri", required=True, help="ECR URI of the pushed image")
     r.add_argument("--name", required=True, help="SageMaker image name")
     r.add_argument("--role-arn", required=True, help="role SageMaker uses to pull the image")
     r.add_argument("--app-image-config-name", help="default: the image name")
-    r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for CREATED")
+    r.add_argument(
+        "--timeout",
+        type=SECONDS,
+        default=600.0,
+        help="how long to wait for CREATED: 15m, 90s or seconds (default 10m)",
+    )
     r.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
-    r.add_argument("--json", action="store_true", help="print the plan as JSON")
     r.set_defaults(func=register_cmd)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

@@ -15,7 +15,7 @@ from ..errors import BadInput, NotConfigured
 from ..insights.config import Insights
 from ..insights.engine import PARTS, InsightsEngine
 from ..insights.facts import Subject
-from .common import Env, add_json_flag, print_json, print_table
+from .common import Env, examples, print_json, print_table
 from .server import server_api
 
 log = logging.getLogger("smstudio_ext")
@@ -51,7 +51,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     if subject is None and not args.direct:
         try:
             path = "smstudio/insights?parts=" + ",".join(parts)
-            return server_api("GET", path + ("&refresh=1" if args.refresh else ""))
+            data: dict[str, Any] = server_api("GET", path + ("&refresh=1" if args.refresh else ""))
+            return data
         except NotConfigured:
             log.info("smstudio: no running server; computing insights in this process")
     engine = InsightsEngine(env.aws, env.section(Insights), env.context)
@@ -162,11 +163,19 @@ def insights(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "insights", help="tags, costs and guardrail checks of this profile/space (or another)"
+        "insights",
+        help="tags, costs and guardrail checks of this profile/space (or another)",
+        description="Asks the running Jupyter server (warm caches; the idle and backup checks "
+        "need it); with no server, or --direct, computes here. --domain with --user-profile or "
+        "--space looks at another owner (needs the rights).",
+        epilog=examples(
+            "smstudio insights",
+            "smstudio insights --parts costs --json",
+            "smstudio insights --domain d-abc123 --user-profile alice --direct",
+        ),
     )
-    add_json_flag(p)
     p.add_argument("--refresh", action="store_true", help="bypass caches (within a floor)")
     p.add_argument(
         "--parts",

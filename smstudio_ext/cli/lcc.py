@@ -5,20 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..admin import lcc
 from ..errors import BadInput
-from .common import Env, print_json
+from .common import Env, duration_arg, examples, note, print_json, show_help, write_file
+
+# durations as flags: 2h30m, 90m, or a bare number of the flag's unit (a whole number of it)
+MINUTES = duration_arg("m", "m", integer=True)
+HOURS = duration_arg("h", "h", integer=True)
+SECONDS = duration_arg("s", "s", integer=True)
 
 # CLI flag dest → LccSettings field (same names); lists are repeatable flags.
 SERVER_FLAGS = (
-    ("--idle-timeout", "idle_timeout", int, "idle shutdown after N minutes (IdleShutdown)"),
-    ("--idle-max-timeout", "idle_max_timeout", int, "the most a user may set (minutes)"),
+    (
+        "--idle-timeout",
+        "idle_timeout",
+        MINUTES,
+        "idle shutdown after this long: 1h30m, 90m or minutes (IdleShutdown)",
+    ),
+    ("--idle-max-timeout", "idle_max_timeout", MINUTES, "the most a user may set (e.g. 8h)"),
     ("--backup-bucket", "backup_bucket", str, "s3://BUCKET[/prefix] for home backups"),
     ("--kms-key", "kms_key", str, "KMS key id, alias/NAME or ARN for backups"),
-    ("--backup-interval-hours", "backup_interval_hours", int, "hours between backups"),
+    (
+        "--backup-interval-hours",
+        "backup_interval_hours",
+        HOURS,
+        "time between backups: 1d, 6h or hours",
+    ),
     ("--conda-envs-dir", "conda_envs_dir", str, "where persisted conda envs live (~/…)"),
     (
         "--user-id-tag-key",
@@ -56,8 +70,8 @@ SCRIPT_FLAGS = (
     (
         "--pip-timeout",
         "pip_timeout",
-        int,
-        "seconds a foreground pip install may take (10-150, default 150)",
+        SECONDS,
+        "how long a foreground pip install may take: 2m, 90s or seconds (10-150, default 150)",
     ),
 )
 
@@ -67,7 +81,7 @@ def add_server_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(flag, dest=dest, type=_typed(typ, flag), help=text)
 
 
-def _typed(typ: type, flag: str) -> Any:
+def _typed(typ: Any, flag: str) -> Any:
     if typ is not int:
         return typ
 
@@ -146,26 +160,41 @@ def render_checked(args: argparse.Namespace) -> lcc.RenderedLcc:
     return rendered
 
 
-def _report(rendered: lcc.RenderedLcc) -> None:
-    for note in rendered.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(rendered.summary(), file=sys.stderr)
+def _report(rendered: lcc.RenderedLcc, args: argparse.Namespace) -> None:
+    for text in rendered.notes:
+        note(args, f"note: {text}")
+    note(args, rendered.summary())
 
 
 def render_cmd(args: argparse.Namespace) -> int:
     rendered = render_checked(args)
     if args.out:
-        Path(args.out).write_text(rendered.script, encoding="utf-8", newline="\n")
-        print(f"wrote {args.out}", file=sys.stderr)
+        write_file(args.out, rendered.script)
+    if args.json:
+        print_json(
+            {
+                "script": rendered.script,
+                "out": args.out,
+                "notes": rendered.notes,
+                "summary": rendered.summary(),
+            }
+        )
+        return 0
+    if args.out:
+        note(args, f"wrote {args.out}")
     else:
         sys.stdout.write(rendered.script)
-    _report(rendered)
+    _report(rendered, args)
     return 0
 
 
-def _print_plan(plan: lcc.Plan, as_json: bool, label: str = "lifecycle config") -> None:
-    if as_json:
+def _print_plan(plan: lcc.Plan, args: argparse.Namespace, label: str = "lifecycle config") -> None:
+    if args.json:
         print_json(plan.to_dict())
+        return
+    if args.quiet:
+        if plan.name:
+            print(f"{plan.name} {plan.arn or ''}".rstrip())
         return
     head = "dry run: would call" if plan.dry_run else "called"
     for call in plan.calls:
@@ -175,28 +204,29 @@ def _print_plan(plan: lcc.Plan, as_json: bool, label: str = "lifecycle config") 
                 f"<base64, {len(params['StudioLifecycleConfigContent'])} characters>"
             )
         print(f"{head} {call.operation} {json.dumps(params, sort_keys=True, default=str)}")
-    for note in plan.notes:
-        print(f"note: {note}")
+    for text in plan.notes:
+        print(f"note: {text}")
     if plan.name:
         print(f"{label}: {plan.name} {plan.arn or ''}".rstrip())
 
 
 def register_cmd(args: argparse.Namespace) -> int:
     rendered = render_checked(args)
-    _report(rendered)
+    if not args.json:
+        _report(rendered, args)
     plan = lcc.register(
         Env(args).aws,
         rendered,
         domain=args.domain,
         name=args.name,
-        profile=args.profile,
+        profile=args.user_profile,
         space=args.space,
         shared_spaces=args.shared_spaces,
         default=args.default,
         built_in=args.built_in,
         dry_run=args.dry_run,
     )
-    _print_plan(plan, args.json)
+    _print_plan(plan, args)
     return 0
 
 
@@ -206,20 +236,24 @@ def detach_cmd(args: argparse.Namespace) -> int:
         domain=args.domain,
         app_type=args.app_type,
         name=args.name,
-        profile=args.profile,
+        profile=args.user_profile,
         space=args.space,
         shared_spaces=args.shared_spaces,
         delete=args.delete,
         dry_run=args.dry_run,
     )
-    _print_plan(plan, args.json)
+    _print_plan(plan, args)
     return 0
 
 
 def _target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", required=True, help="domain id (d-…)")
     who = p.add_mutually_exclusive_group()
-    who.add_argument("--profile", help="this user profile instead of the domain's defaults")
+    who.add_argument(
+        "--user-profile",
+        metavar="NAME",
+        help="this user profile instead of the domain's defaults (--profile is the AWS profile)",
+    )
     who.add_argument("--space", help="this space instead of the domain's defaults")
     who.add_argument(
         "--shared-spaces",
@@ -228,19 +262,35 @@ def _target_flags(p: argparse.ArgumentParser) -> None:
         "(profiles and their private spaces)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the API calls, change nothing")
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "lcc",
-        help="render and register lifecycle configs (admins)",
+        help="render and register lifecycle configs",
         description="Lifecycle configs for JupyterLab spaces, and for Studio Classic's "
         "JupyterServer/KernelGateway apps (legacy: closed to new onboarding).",
+        epilog=examples(
+            "smstudio lcc render --app-type JupyterLab --idle-timeout 1h "
+            "--wheelhouse s3://corp-wheels/smstudio",
+            "smstudio lcc register --domain d-abc123 --name smstudio --app-type JupyterLab "
+            "--wheelhouse s3://corp-wheels/smstudio --built-in --dry-run",
+            "smstudio lcc detach --domain d-abc123 --name smstudio --app-type JupyterLab",
+        ),
     )
     lsub = p.add_subparsers(dest="lcc_command", metavar="ACTION")
 
-    r = lsub.add_parser("render", help="print a lifecycle script (size and headroom on stderr)")
+    r = lsub.add_parser(
+        "render",
+        help="print a lifecycle script (size and headroom on stderr)",
+        epilog=examples(
+            "smstudio lcc render --app-type JupyterLab --idle-timeout 2h30m "
+            "--backup-bucket s3://corp-backups/homes --wheelhouse s3://corp-wheels/smstudio",
+            "smstudio lcc render --app-type JupyterLab --config settings.yaml --out lcc.sh",
+            "smstudio lcc render --app-type JupyterLab --wheelhouse s3://corp-wheels/smstudio "
+            "--json",
+        ),
+    )
     add_render_flags(r)
     r.add_argument("--out", metavar="FILE", help="write the script here instead of stdout")
     r.set_defaults(func=render_cmd)
@@ -255,6 +305,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "which keep it: an upgrade does not reach existing spaces), or neither (listed: runs "
         "only when a user picks it). JupyterServer and KernelGateway are Studio Classic "
         "(legacy, closed to new onboarding).",
+        epilog=examples(
+            "smstudio lcc register --domain d-abc123 --name smstudio --app-type JupyterLab "
+            "--wheelhouse s3://corp-wheels/smstudio --built-in --dry-run",
+            "smstudio lcc register --domain d-abc123 --user-profile alice --name smstudio "
+            "--app-type JupyterLab --wheelhouse s3://corp-wheels/smstudio --default",
+        ),
     )
     add_render_flags(g)
     _target_flags(g)
@@ -270,7 +326,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.set_defaults(func=register_cmd)
 
-    d = lsub.add_parser("detach", help="detach a config (by base name, name or ARN)")
+    d = lsub.add_parser(
+        "detach",
+        help="detach a config (by base name, name or ARN)",
+        epilog=examples(
+            "smstudio lcc detach --domain d-abc123 --name smstudio --app-type JupyterLab",
+            "smstudio lcc detach --domain d-abc123 --space team --name smstudio "
+            "--app-type JupyterLab --delete --dry-run",
+        ),
+    )
     d.add_argument(
         "--app-type",
         choices=lcc.APP_TYPES,
@@ -281,4 +345,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--name", required=True, help="base name, full name or ARN")
     d.add_argument("--delete", action="store_true", help="also delete the detached configs")
     d.set_defaults(func=detach_cmd)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

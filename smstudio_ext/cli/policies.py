@@ -5,17 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..admin.policies import (
-    DEFAULT_TAG_KEY,
-    PARTITION_NAMES,
-    USER_ID_SOURCES,
-    PolicyInputs,
-    lint_policy,
-    render_policies,
-    write_policies,
-)
+from ..admin.policies import USER_ID_SOURCES, lint_policy, render_policies, write_policies
+from ..admin.policy_doc import DEFAULT_TAG_KEY, PARTITION_NAMES, PolicyInputs
 from ..aws import partition_of
-from .common import add_json_flag, print_json, print_table
+from .common import examples, make_dir, note, print_json, print_table, show_help
+
+
+def lint_unavailable() -> str | None:
+    """Why the policy lint (parliament, the ``admin`` extra) cannot run here, or None."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # parliament imports pkg_resources (deprecated)
+            import parliament  # noqa: F401
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or "parliament"
+        why = (
+            "parliament needs pkg_resources (setuptools<82)"
+            if missing == "pkg_resources"
+            else f"{missing} is not installed"
+        )
+        return f"policy lint skipped: {why}; pip install 'smstudio-ext[admin]' for it"
+    return None
 
 
 def _env_region() -> str | None:
@@ -39,10 +51,14 @@ def run_render(args: argparse.Namespace) -> int:
         backup_kms_key=args.backup_kms_key or "",
     )
     policies, skipped = render_policies(inputs)
+    make_dir(args.out, what="--out")
     written = write_policies(policies, skipped, args.out)
+    no_lint = None if args.no_lint else lint_unavailable()
+    if no_lint:
+        note(args, f"note: {no_lint}")
     results = []
     for p in policies:
-        findings = [] if args.no_lint else lint_policy(p.document)
+        findings = None if args.no_lint or no_lint else lint_policy(p.document)
         results.append(
             {
                 "name": p.name,
@@ -53,10 +69,21 @@ def run_render(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print_json({"policies": results, "skipped": skipped, "files": [str(w) for w in written]})
+        print_json(
+            {
+                "policies": results,
+                "skipped": skipped,
+                "files": [str(w) for w in written],
+                "lint": "skipped" if args.no_lint else (no_lint or "ran"),
+            }
+        )
     else:
         print_table(
-            [(r["file"], len(r["lint_findings"]), r["description"]) for r in results],
+            [
+                (r["file"], None if f is None else len(f), r["description"])
+                for r in results
+                for f in [r["lint_findings"]]
+            ],
             ["file", "lint", "description"],
         )
         for s in skipped:
@@ -64,12 +91,23 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("policies", help="IAM policies and SCPs enforcing the Studio guardrails")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "policies",
+        help="IAM policies and SCPs enforcing the Studio guardrails",
+        epilog=examples("smstudio policies render --out policies/ --vpce vpce-0123"),
+    )
     psub = p.add_subparsers(dest="policies_command", metavar="SUBCOMMAND")
     r = psub.add_parser(
         "render",
         help="write one JSON file per policy (+ .meta.json description, README.md) into --out",
+        description="Each policy is linted with parliament when the admin extra is installed "
+        "(pip install 'smstudio-ext[admin]'); without it the lint is skipped with a note.",
+        epilog=examples(
+            "smstudio policies render --out policies/ --allowed-instance-types "
+            "ml.t3.medium,ml.m5.large --vpce vpce-0123 --source-ip 10.0.0.0/8",
+            "smstudio policies render --out policies/ --user-id-source principal-tag --json",
+        ),
     )
     r.add_argument("--out", required=True, help="directory to write the policies into")
     r.add_argument(
@@ -128,6 +166,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--backup-kms-key", metavar="ARN", help="HomeBackup.kms_key_id, as a key ARN")
     r.add_argument("--no-lint", action="store_true", help="skip the parliament lint")
-    add_json_flag(r)
     r.set_defaults(func=run_render)
-    p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])
+    p.set_defaults(func=show_help(p))

@@ -12,23 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..errors import (
-    AccessDenied,
-    AwsUnavailable,
-    BadInput,
-    Conflict,
-    NotConfigured,
-    NotFound,
-    SmStudioError,
-)
-
-_STATUS_ERRORS: dict[int, type[SmStudioError]] = {
-    400: BadInput,
-    403: AccessDenied,
-    404: NotFound,
-    409: Conflict,
-    503: AwsUnavailable,
-}
+from ..errors import AwsUnavailable, NotConfigured, SmStudioError, from_answer
 
 
 def find_server() -> tuple[str, str]:
@@ -83,9 +67,11 @@ def api(
             payload = json.loads(exc.read() or b"{}")
         except ValueError:
             payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
         detail = payload.get("detail") or payload.get("message") or exc.reason
-        cls = _STATUS_ERRORS.get(exc.code, SmStudioError)
-        raise cls(f"server answered {exc.code}: {detail}") from exc
+        # mapped by the body's error code (a 409 not_configured exits 6, a conflict 5)
+        raise from_answer(payload, exc.code, f"server answered {exc.code}: {detail}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise AwsUnavailable(f"cannot reach the Jupyter server at {base_url}: {exc}") from exc
     return json.loads(raw) if raw.strip() else None

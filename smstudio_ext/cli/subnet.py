@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..admin.subnet import plan_subnets
-from .common import add_json_flag, print_json, print_table
+from .common import examples, print_json, print_table
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "plan-subnet",
         help="size the domain's subnets (ENIs of EFS, endpoints, users' instances, jobs)",
@@ -57,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "subnet; each user 1 IP per distinct instance (system included); training/processing "
         "2 IPs per instance (5 with EFA); AWS reserves 5 per subnet. Worst case: all users in "
         "one subnet.",
+        epilog=examples(
+            "smstudio plan-subnet --subnets 2 --endpoints 10 --users 100 --instances-per-user 3",
+            "smstudio plan-subnet --subnets 3 --users 400 --instances-per-user 2 "
+            "--training-instances-per-user 4 --efa --growth 25 --json",
+        ),
     )
     p.add_argument("--subnets", type=int, required=True, help="subnets of the domain, 1-16")
     p.add_argument(
@@ -82,5 +87,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--efa", action="store_true", help="jobs use EFA: 5 IPs per instance, not 2")
     p.add_argument("--growth", type=int, default=0, help="expected growth in users, percent 0-1000")
-    add_json_flag(p)
     p.set_defaults(func=run_plan)

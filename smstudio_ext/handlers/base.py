@@ -22,6 +22,7 @@ from tornado import web
 from .. import clock
 from ..errors import BadInput, SmStudioError
 from ..services import Services
+from ..units import parse_bool
 
 log = logging.getLogger("smstudio_ext")
 T = TypeVar("T")
@@ -41,6 +42,11 @@ class BaseHandler(APIHandler):
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data, default=_json_default))
+
+    def bool_arg(self, name: str, default: bool = False) -> bool:
+        """A yes/no query argument (``?refresh=1``), parsed the same way on every route
+        (``units.parse_bool``: 1/0, true/false, yes/no, on/off); anything else is a 400."""
+        return parse_bool(self.get_query_argument(name, None), name, default)
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; ``{}`` when empty; 400 when not an object."""

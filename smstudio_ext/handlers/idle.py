@@ -25,7 +25,7 @@ class IdleStatusHandler(BaseHandler):
     @handle_errors
     async def get(self) -> None:
         idle = _idle(self)
-        refresh = self.get_query_argument("refresh", "0").lower() in ("1", "true", "yes")
+        refresh = self.bool_arg("refresh")
         if refresh or idle.last is None:
             await idle.refresh()
         self.write_json(idle.status())

@@ -8,18 +8,13 @@ from ..errors import BadInput
 from ..insights.engine import PARTS
 from .base import BaseHandler, handle_errors
 
-_TRUE = ("1", "true", "yes")
-_FALSE = ("", "0", "false", "no")
-
 
 class InsightsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
         engine = self.services.require("insights")
-        refresh = self.get_argument("refresh", "0").strip().lower()
-        if refresh not in _TRUE + _FALSE:
-            raise BadInput(f"refresh must be 0 or 1, got {refresh!r}")
+        refresh = self.bool_arg("refresh")
         raw_parts = self.get_argument("parts", ",".join(PARTS))
         parts = [p.strip() for p in raw_parts.split(",") if p.strip()]
         unknown = [p for p in parts if p not in PARTS]
@@ -27,7 +22,7 @@ class InsightsHandler(BaseHandler):
             raise BadInput(
                 f"parts must be a comma-separated subset of {', '.join(PARTS)}; got {raw_parts!r}"
             )
-        data = await self.run_blocking(engine.collect, refresh=refresh in _TRUE, parts=parts)
+        data = await self.run_blocking(engine.collect, refresh=refresh, parts=parts)
         self.write_json(data)
 
 

@@ -2,13 +2,14 @@
 
 Its rooms: the user's settings (``usersettings.py``), what may be shut down and which
 observation belongs to which target (``targets.py``), the policy (``policy.py``), the decision
-log and status document (``report.py``).
+log (stdout and the Jupyter events) and the status document (``report.py``).
 
 Each check: kernels and terminals are read in-process on the event loop (cheap dict reads);
 everything that blocks (the psutil pass, GPU query, the platform file, ListApps, DeleteApp,
 the final backup) runs in a worker thread, so the loop never stalls on it. One structured JSON
-line per decision goes to stdout (Studio ships stdout to CloudWatch); decision changes and
-actions are kept in a short history for the panel.
+line per decision goes to stdout (Studio ships stdout to CloudWatch) and, through the ``events``
+callable the server gives it (``smstudio_ext/events.py``), to the server's Jupyter event bus;
+decision changes and actions are kept in a short history for the panel.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class IdleMonitor:
         out: Any = None,
         deleter: AppDeleter | None = None,
         platform_settings: Callable[[], PlatformIdle | None] | None = None,
+        events: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.config = config
         self.context = context
@@ -142,7 +144,8 @@ class IdleMonitor:
                 denied_retry_seconds=config.denied_retry_minutes * 60,
             )
         self.targets = Targets(context, clients, delete_jupyter_server=config.delete_jupyter_server)
-        self.log = DecisionLog(config.history_size, out)
+        # each decision line, also as a Jupyter event (events.py)
+        self.log = DecisionLog(config.history_size, out, events)
         self.started = self.timeline.now()
         self.keepalive_until: datetime | None = None
         self.last: CheckResult | None = None

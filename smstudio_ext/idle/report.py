@@ -1,5 +1,5 @@
 """What the idle monitor tells: one JSON line per decision on stdout (Studio ships it to
-CloudWatch), the short history of decision changes and actions, and the status document of
+CloudWatch) and as a Jupyter event, the short history of decision changes and actions, and the status document of
 GET smstudio/idle (rest-api.yaml)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import sys
 from collections import deque
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .actions import ActionResult
 from .policy import Decision
@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 class DecisionLog:
     """The decision lines and the history the panel shows (changes and actions only)."""
 
-    def __init__(self, history_size: int, out: Any = None) -> None:
+    def __init__(
+        self,
+        history_size: int,
+        out: Any = None,
+        events: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self._out = out
+        self._events = events  # each line, also as a Jupyter event (smstudio_ext/events.py)
         self.history: deque[dict[str, Any]] = deque(maxlen=max(history_size, 1))
         self._previous: dict[str, str] = {}  # each target's last decision
 
@@ -33,6 +39,8 @@ class DecisionLog:
             out.flush()
         except (OSError, ValueError):  # a closed stdout must not break the monitor
             pass
+        if self._events is not None:
+            self._events(line)
 
     def record(
         self,

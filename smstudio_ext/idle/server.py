@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .. import clock
+from ..events import idle_decision_publisher
 from ..services import Services
 from ..studio_settings import PlatformIdle
 from .config import IdleShutdown
@@ -216,6 +217,7 @@ def build_monitor(app: Any) -> IdleMonitor:
         before_shutdown=_before_shutdown(app),
         settings_path=settings_path,
         platform_settings=platform_settings_reader(services),
+        events=idle_decision_publisher(app.serverapp),
     )
 
 

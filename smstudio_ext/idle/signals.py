@@ -453,7 +453,7 @@ class GpuSignal(Signal):
 
     def _utilizations(self) -> list[float]:
         try:
-            import pynvml  # type: ignore[import-not-found]
+            import pynvml
         except ImportError:
             pynvml = None
         if pynvml is not None:

@@ -177,7 +177,7 @@ class Registry:
             group = (
                 found.select(group=ENTRY_POINT_GROUP)
                 if hasattr(found, "select")
-                else found.get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined,arg-type]
+                else found.get(ENTRY_POINT_GROUP, [])  # type: ignore[arg-type]
             )
             for ep in group:
                 sources.append((f"entry point {ep.name}", ep.load))

@@ -168,7 +168,8 @@ def test_restore_target_dev_null_and_proc_are_one_line(aws, make_service, bucket
             aws, tmp_path, "restore", "latest", "--bucket", URL, "--target", target
         )
         assert rc == 2 and says in err, (target, err)
-        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert sum(ln.startswith("smstudio:") for ln in err.splitlines()) == 1, err  # + progress
+        assert err.strip().splitlines()[-1].startswith("smstudio:") and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

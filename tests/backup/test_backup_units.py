@@ -159,13 +159,13 @@ def test_retention_policy_keeps_last_n_and_recent(monkeypatch):
 
 def test_progress_line_shows_files_bytes_rate_eta(capsys):
     from smstudio_ext.backup.repo import Progress
-    from smstudio_ext.cli.backup import ProgressBar
+    from smstudio_ext.cli.backup_progress import EngineProgress
 
     progress = Progress()
     progress.phase = "upload"
     progress.files_total, progress.bytes_total = 10, 10_000_000
     progress.add(4, 2_000_000)
-    ProgressBar(progress, enabled=True).draw()
+    EngineProgress(progress, enabled=True).say(force=True)
     line = capsys.readouterr().err
     assert "files 4/10" in line and "2.0 MB/10.0 MB" in line and "/s" in line
     assert "ETA" in line and "ETA -" not in line

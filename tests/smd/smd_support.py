@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smstudio_ext._version import __version__
+
 from smstudio_ext.testing.smd import SmdSpace
 
 

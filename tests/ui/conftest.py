@@ -127,7 +127,9 @@ class Demo:
                 self.proc.wait(timeout=5)
 
 
-def start_demo(tmp_path: Path, *extra: str) -> Demo:
+def start_demo(tmp_path: Path, *extra: str, env_extra: dict[str, str] | None = None) -> Demo:
+    """`smstudio demo` with this checkout's panel; `env_extra` adds to its environment (e.g.
+    PYTHONPATH for a test language pack, JUPYTER_CONFIG_PATH for config the demo leaves unset)."""
     jupyter_path = tmp_path / "jupyter-path"
     (jupyter_path / "labextensions").mkdir(parents=True)
     (jupyter_path / "labextensions" / "smstudio-ext").symlink_to(BUILT, target_is_directory=True)
@@ -142,6 +144,7 @@ def start_demo(tmp_path: Path, *extra: str) -> Demo:
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(jupyter_path)] + ([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else [])
     )
+    env.update(env_extra or {})
     port, token = _free_port(), "ui-test-" + os.urandom(8).hex()
     proc = subprocess.Popen(
         [sys.executable, "-m", "smstudio_ext", "demo", "--port", str(port), "--token", token]

@@ -1,3 +1,5 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
 import {
   formatDuration,
   formatMoney,
@@ -5,8 +7,13 @@ import {
   NOT_SET,
   orNotSet,
   secondsSince,
+  setLanguage,
   shortArn
 } from '../format';
+
+const trans = nullTranslator.load('smstudio_ext');
+
+beforeEach(() => setLanguage('en'));
 
 describe('formatDuration', () => {
   it.each([
@@ -19,15 +26,15 @@ describe('formatDuration', () => {
     [86400, '1d 0h'],
     [2 * 86400 + 4 * 3600 + 59, '2d 4h']
   ])('%p seconds is %p', (seconds, expected) => {
-    expect(formatDuration(seconds)).toBe(expected);
+    expect(formatDuration(seconds, trans)).toBe(expected);
   });
 
   it('shows NOT_SET for null, negative and non-finite input', () => {
-    expect(formatDuration(null)).toBe(NOT_SET);
-    expect(formatDuration(undefined)).toBe(NOT_SET);
-    expect(formatDuration(-1)).toBe(NOT_SET);
-    expect(formatDuration(NaN)).toBe(NOT_SET);
-    expect(formatDuration(Infinity)).toBe(NOT_SET);
+    expect(formatDuration(null, trans)).toBe(NOT_SET);
+    expect(formatDuration(undefined, trans)).toBe(NOT_SET);
+    expect(formatDuration(-1, trans)).toBe(NOT_SET);
+    expect(formatDuration(NaN, trans)).toBe(NOT_SET);
+    expect(formatDuration(Infinity, trans)).toBe(NOT_SET);
   });
 });
 
@@ -64,10 +71,10 @@ describe('since', () => {
   });
 
   it('formats a start time with its age', () => {
-    expect(formatSince('2024-05-01T08:48:00Z', now)).toMatch(
-      /^\d{4}-\d\d-\d\d \d\d:\d\d \(3h 12m ago\)$/
+    expect(formatSince('2024-05-01T08:48:00Z', trans, now)).toMatch(
+      /^\d+\/\d+\/\d+, \d+:\d\d\s?[AP]M \(3h 12m ago\)$/
     );
-    expect(formatSince(null, now)).toBe(NOT_SET);
+    expect(formatSince(null, trans, now)).toBe(NOT_SET);
   });
 });
 

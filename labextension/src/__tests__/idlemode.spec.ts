@@ -1,5 +1,10 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
 import { IIdleMode } from '../api';
-import { modeText } from '../idlemode';
+import { modeText as modeTextIn } from '../idlemode';
+
+const trans = nullTranslator.load('smstudio_ext');
+const modeText = (mode: IIdleMode | undefined) => modeTextIn(mode, trans);
 
 function mode(extra: Partial<IIdleMode>): IIdleMode {
   return {

@@ -1,5 +1,12 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
 import { IGuardrail, IIdleStatus, IInsights } from '../api';
-import { formatBytes, formatRelative, secondsUntil } from '../format';
+import {
+  formatBytes,
+  formatRelative,
+  secondsUntil,
+  setLanguage
+} from '../format';
 import {
   backupProgressView,
   checkTimeout,
@@ -14,7 +21,10 @@ import {
   warningStep
 } from '../model';
 
+const trans = nullTranslator.load('smstudio_ext');
 const NOW = new Date('2026-11-30T12:00:00Z');
+
+beforeEach(() => setLanguage('en'));
 const at = (seconds: number) =>
   new Date(NOW.getTime() + seconds * 1000).toISOString();
 
@@ -38,7 +48,7 @@ function idle(extra: Partial<IIdleStatus>): IIdleStatus {
 describe('formatBytes', () => {
   it.each([
     [0, '0 B'],
-    [1023, '1023 B'],
+    [1023, '1,023 B'],
     [1536, '1.5 KiB'],
     [10 * 1024 * 1024, '10 MiB'],
     [3.25 * 1024 ** 3, '3.3 GiB']
@@ -52,63 +62,71 @@ describe('formatBytes', () => {
 describe('secondsUntil / formatRelative', () => {
   it('counts towards the future and past', () => {
     expect(secondsUntil(at(90), NOW)).toBe(90);
-    expect(formatRelative(at(90), NOW)).toBe('in 1m');
-    expect(formatRelative(at(-7200), NOW)).toBe('2h 00m ago');
-    expect(formatRelative(at(0), NOW)).toBe('now');
-    expect(formatRelative('garbage', NOW)).toBe('—');
+    expect(formatRelative(at(90), trans, NOW)).toBe('in 1m');
+    expect(formatRelative(at(-7200), trans, NOW)).toBe('2h 00m ago');
+    expect(formatRelative(at(0), trans, NOW)).toBe('now');
+    expect(formatRelative('garbage', trans, NOW)).toBe('—');
   });
 });
 
 describe('idleView', () => {
   it('maps each server state to a label and tone', () => {
-    expect(idleView(idle({ state: 'active' }), NOW)).toMatchObject({
+    expect(idleView(idle({ state: 'active' }), trans, NOW)).toMatchObject({
       label: 'Active',
       tone: 'ok',
       countdown: null,
       statusText: 'Auto-shutdown: active'
     });
     expect(
-      idleView(idle({ state: 'disabled', enabled: false }), NOW)
+      idleView(idle({ state: 'disabled', enabled: false }), trans, NOW)
     ).toMatchObject({
       label: 'Auto-shutdown off',
       tone: 'muted',
       statusText: 'Auto-shutdown: off'
     });
-    expect(idleView(idle({ state: 'shutting_down' }), NOW).statusText).toBe(
-      'Shutting down…'
-    );
-    expect(idleView(idle({ state: 'error' }), NOW).tone).toBe('danger');
-    expect(idleView(idle({ state: 'mystery' as never }), NOW).label).toBe(
-      'mystery'
-    );
+    expect(
+      idleView(idle({ state: 'shutting_down' }), trans, NOW).statusText
+    ).toBe('Shutting down…');
+    expect(idleView(idle({ state: 'error' }), trans, NOW).tone).toBe('danger');
+    expect(
+      idleView(idle({ state: 'mystery' as never }), trans, NOW).label
+    ).toBe('mystery');
   });
 
   it('counts down to shutdown_at, never below zero', () => {
-    const v = idleView(idle({ state: 'idle', shutdown_at: at(750) }), NOW);
+    const v = idleView(
+      idle({ state: 'idle', shutdown_at: at(750) }),
+      trans,
+      NOW
+    );
     expect(v.countdown).toBe(750);
     expect(v.statusText).toBe('Shutdown in 12m');
-    expect(idleView(idle({ shutdown_at: at(-30) }), NOW).countdown).toBe(0);
+    expect(idleView(idle({ shutdown_at: at(-30) }), trans, NOW).countdown).toBe(
+      0
+    );
   });
 
   it('ignores a shutdown time while active', () => {
     expect(
-      idleView(idle({ state: 'active', shutdown_at: at(60) }), NOW).countdown
+      idleView(idle({ state: 'active', shutdown_at: at(60) }), trans, NOW)
+        .countdown
     ).toBeNull();
   });
 
   it('shows a running keep-alive and flags dry runs', () => {
     const v = idleView(
       idle({ state: 'active', keepalive_until: at(3000) }),
+      trans,
       NOW
     );
     expect(v.keepalive).toBe(3000);
     expect(v.statusText).toBe('Kept running 50m');
     expect(
-      idleView(idle({ state: 'active', keepalive_until: at(-5) }), NOW)
+      idleView(idle({ state: 'active', keepalive_until: at(-5) }), trans, NOW)
         .keepalive
     ).toBeNull();
     expect(
-      idleView(idle({ state: 'active', dry_run: true }), NOW).statusText
+      idleView(idle({ state: 'active', dry_run: true }), trans, NOW).statusText
     ).toBe('Auto-shutdown: active (dry run)');
   });
 });
@@ -147,11 +165,15 @@ describe('keepAliveChoices / checkTimeout', () => {
     expect(keepAliveChoices(1440)).toEqual([60, 120, 240, 480]);
   });
   it('checks a timeout against the bounds', () => {
-    expect(checkTimeout(60, { min: 15, max: 240 })).toBeNull();
-    expect(checkTimeout(5, { min: 15, max: 240 })).toMatch(/At least 15/);
-    expect(checkTimeout(500, { min: 15, max: 240 })).toMatch(/At most 240/);
-    expect(checkTimeout(1.5, undefined)).toMatch(/whole number/);
-    expect(checkTimeout(NaN, undefined)).toMatch(/whole number/);
+    expect(checkTimeout(60, { min: 15, max: 240 }, trans)).toBeNull();
+    expect(checkTimeout(5, { min: 15, max: 240 }, trans)).toMatch(
+      /At least 15/
+    );
+    expect(checkTimeout(500, { min: 15, max: 240 }, trans)).toMatch(
+      /At most 240/
+    );
+    expect(checkTimeout(1.5, undefined, trans)).toMatch(/whole number/);
+    expect(checkTimeout(NaN, undefined, trans)).toMatch(/whole number/);
   });
 });
 
@@ -173,18 +195,18 @@ describe('guardrails', () => {
   });
 
   it('maps status to icon, label and tone (unknown for anything else)', () => {
-    expect(guardrailView('pass')).toEqual({
+    expect(guardrailView('pass', trans)).toEqual({
       icon: '✓',
       label: 'Pass',
       tone: 'ok'
     });
-    expect(guardrailView('fail')).toEqual({
+    expect(guardrailView('fail', trans)).toEqual({
       icon: '✗',
       label: 'Fail',
       tone: 'danger'
     });
-    expect(guardrailView('unknown').label).toBe('Unknown');
-    expect(guardrailView('weird').label).toBe('Unknown');
+    expect(guardrailView('unknown', trans).label).toBe('Unknown');
+    expect(guardrailView('weird', trans).label).toBe('Unknown');
   });
 
   it('sorts failures first, by severity, and summarises', () => {
@@ -195,38 +217,41 @@ describe('guardrails', () => {
       check('d', 'fail', 'high')
     ];
     expect(sortGuardrails(checks).map(c => c.id)).toEqual(['d', 'b', 'c', 'a']);
-    expect(guardrailSummary(checks)).toBe('2 fail · 1 unknown · 1 pass');
-    expect(guardrailSummary([])).toBe('');
+    expect(guardrailSummary(checks, trans)).toBe('2 fail · 1 unknown · 1 pass');
+    expect(guardrailSummary([], trans)).toBe('');
   });
 });
 
 describe('backupProgressView', () => {
   it('is indeterminate while scanning', () => {
-    expect(backupProgressView({ phase: 'scan', entries: 42 })).toEqual({
+    expect(backupProgressView({ phase: 'scan', entries: 42 }, trans)).toEqual({
       fraction: null,
       label: 'Scanning… 42 entries'
     });
-    expect(backupProgressView(null).fraction).toBeNull();
+    expect(backupProgressView(null, trans).fraction).toBeNull();
   });
   it('reports the upload fraction, files, bytes and eta', () => {
-    const v = backupProgressView({
-      phase: 'upload',
-      files_done: 3,
-      files_total: 10,
-      bytes_done: 1024,
-      bytes_total: 4096,
-      eta_seconds: 75
-    });
+    const v = backupProgressView(
+      {
+        phase: 'upload',
+        files_done: 3,
+        files_total: 10,
+        bytes_done: 1024,
+        bytes_total: 4096,
+        eta_seconds: 75
+      },
+      trans
+    );
     expect(v.fraction).toBe(0.25);
     expect(v.label).toBe(
       'Uploading 3/10 files · 1.0 KiB of 4.0 KiB · ~1m left'
     );
   });
   it('is full when committing or done, and safe with a zero total', () => {
-    expect(backupProgressView({ phase: 'commit' }).fraction).toBe(1);
-    expect(backupProgressView({ phase: 'done' }).label).toBe('Done');
+    expect(backupProgressView({ phase: 'commit' }, trans).fraction).toBe(1);
+    expect(backupProgressView({ phase: 'done' }, trans).label).toBe('Done');
     expect(
-      backupProgressView({ phase: 'upload', bytes_total: 0 }).fraction
+      backupProgressView({ phase: 'upload', bytes_total: 0 }, trans).fraction
     ).toBeNull();
   });
 });
@@ -252,7 +277,7 @@ describe('partUnavailable', () => {
       ],
       parts: { tags: { status: 'partial', errors: [denied] } }
     };
-    expect(partUnavailable(data, 'tags')).toEqual({
+    expect(partUnavailable(data, 'tags', trans)).toEqual({
       unavailable: null,
       error: null
     });
@@ -264,7 +289,7 @@ describe('partUnavailable', () => {
       tags: [],
       parts: { tags: { status: 'partial', errors: [denied] } }
     };
-    expect(partUnavailable(data, 'tags').unavailable).toBe(
+    expect(partUnavailable(data, 'tags', trans).unavailable).toBe(
       'permission missing (sagemaker:ListTags)'
     );
   });
@@ -280,7 +305,7 @@ describe('partUnavailable', () => {
         }
       }
     };
-    expect(partUnavailable(data, 'guardrails')).toEqual({
+    expect(partUnavailable(data, 'guardrails', trans)).toEqual({
       unavailable: null,
       error: 'aws_error: boom'
     });
@@ -296,7 +321,9 @@ describe('partUnavailable', () => {
         }
       }
     };
-    expect(partUnavailable(data, 'costs').unavailable).toBe('not in Studio');
+    expect(partUnavailable(data, 'costs', trans).unavailable).toBe(
+      'not in Studio'
+    );
   });
 });
 

@@ -1,15 +1,24 @@
 /** "This app": where this server runs (GET smstudio/context). */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { API, IContext } from '../api';
+import { IContext } from '../api';
 import { formatSince, NOT_SET, orNotSet, shortArn } from '../format';
 import { ISectionDefinition, KeyValueList } from '../section';
+import { IResourceModel } from '../tokens';
 
-const KIND_LABEL: Record<IContext['kind'], string> = {
-  classic: 'Studio Classic',
-  spaces: 'Studio (spaces)',
-  local: 'Local (not in Studio)'
-};
+function kindLabel(kind: string, trans: TranslationBundle): string {
+  switch (kind) {
+    case 'classic':
+      return trans.__('Studio Classic');
+    case 'spaces':
+      return trans.__('Studio (spaces)');
+    case 'local':
+      return trans.__('Local (not in Studio)');
+    default:
+      return kind;
+  }
+}
 
 /** "space my-space" / "user profile alice" / "—". */
 function owner(ctx: IContext): string {
@@ -36,9 +45,14 @@ function region(ctx: IContext): string {
   return ctx.account_id ? `${ctx.region} · ${ctx.account_id}` : ctx.region;
 }
 
-export function ContextView(props: { context: IContext }): React.ReactElement {
+export function ContextView(props: {
+  context: IContext;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { trans } = props;
   const ctx = props.context;
-  const ownerKey = ctx.owner_kind === 'space' ? 'Space' : 'User profile';
+  const ownerKey =
+    ctx.owner_kind === 'space' ? trans.__('Space') : trans.__('User profile');
   return (
     <div className="jp-smstudio-Context">
       {ctx.warning && (
@@ -47,41 +61,46 @@ export function ContextView(props: { context: IContext }): React.ReactElement {
         </div>
       )}
       <KeyValueList
-        label="This app"
+        label={trans.__('This app')}
         rows={[
-          { key: 'Studio', value: KIND_LABEL[ctx.kind] ?? ctx.kind },
-          { key: 'Domain', value: orNotSet(ctx.domain_id) },
+          { key: trans.__('Studio'), value: kindLabel(ctx.kind, trans) },
+          { key: trans.__('Domain'), value: orNotSet(ctx.domain_id) },
           {
             key: ownerKey,
             value: owner(ctx),
             title:
               ctx.owner_kind === 'space' && ctx.user_profile_name
-                ? `Opened by ${ctx.user_profile_name}`
+                ? trans.__('Opened by %1', ctx.user_profile_name)
                 : undefined
           },
-          { key: 'App type', value: appType(ctx) },
-          { key: 'Instance', value: orNotSet(ctx.instance_type) },
+          { key: trans.__('App type'), value: appType(ctx) },
+          { key: trans.__('Instance'), value: orNotSet(ctx.instance_type) },
           {
-            key: 'Image',
+            key: trans.__('Image'),
             value: shortArn(ctx.image_version),
             title: ctx.image_version ?? undefined
           },
-          { key: 'Region', value: region(ctx) },
+          { key: trans.__('Region'), value: region(ctx) },
           {
-            key: 'Running since',
-            value: formatSince(ctx.app_created),
+            key: trans.__('Running since'),
+            value: formatSince(ctx.app_created, trans),
             title: ctx.app_created ?? undefined
           },
-          { key: 'Status', value: orNotSet(ctx.app_status) }
+          { key: trans.__('Status'), value: orNotSet(ctx.app_status) }
         ]}
       />
     </div>
   );
 }
 
-export const contextSection: ISectionDefinition<IContext> = {
-  id: 'context',
-  title: 'This app',
-  fetch: settings => API.getContext(settings),
-  render: ctx => <ContextView context={ctx} />
-};
+export function contextSection(
+  model: IResourceModel<IContext>,
+  trans: TranslationBundle
+): ISectionDefinition<IContext> {
+  return {
+    id: 'context',
+    title: trans.__('This app'),
+    fetch: () => model.fetch(),
+    render: ctx => <ContextView context={ctx} trans={trans} />
+  };
+}

@@ -1,57 +1,74 @@
 /** "Cost": estimate from running apps and prices, billed month-to-date from Cost Explorer. */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ICostApp, ICostBilled, ICostEstimate, IInsights } from '../api';
 import { formatMoney, formatSince, NOT_SET } from '../format';
 import { ISectionDefinition, KeyValueList } from '../section';
+import { IInsightsModel } from '../tokens';
 import { fetchPart, PartFooter } from './insights';
 
-function estimateSource(est: ICostEstimate): string {
-  const parts = ['estimate'];
+function estimateSource(est: ICostEstimate, trans: TranslationBundle): string {
+  const parts = [trans.__('estimate')];
   if (est.price_source) {
-    parts.push(`prices: ${est.price_source}`);
+    parts.push(trans.__('prices: %1', est.price_source));
   }
   if (est.as_of) {
-    parts.push(`as of ${formatSince(est.as_of)}`);
+    parts.push(trans.__('as of %1', formatSince(est.as_of, trans)));
   }
   return parts.join(' · ');
 }
 
-function billedValue(billed: ICostBilled | null | undefined): React.ReactNode {
+function perHour(amount: string, trans: TranslationBundle): string {
+  return trans.__('%1/h', amount);
+}
+
+function billedValue(
+  billed: ICostBilled | null | undefined,
+  trans: TranslationBundle
+): React.ReactNode {
   if (!billed) {
     return NOT_SET;
   }
   if (billed.status === 'ok') {
     const cur = billed.currency ?? 'USD';
+    const money = formatMoney(billed.month_to_date, cur);
     return (
       <span>
-        {formatMoney(billed.month_to_date, cur)}
-        {billed.estimated ? ' (estimated by AWS)' : ''}
+        {billed.estimated ? trans.__('%1 (estimated by AWS)', money) : money}
       </span>
     );
   }
   const label =
     billed.status === 'disabled'
-      ? 'off'
+      ? trans.__('off')
       : billed.status === 'error'
-        ? 'error'
-        : 'not available';
+        ? trans.__('error')
+        : trans.__('not available');
   return <span className="jp-smstudio-mod-muted">{label}</span>;
 }
 
 /** Why the billed figures are missing (or odd), as a note under the figures. */
-function billedNote(billed: ICostBilled | null | undefined): string | null {
+function billedNote(
+  billed: ICostBilled | null | undefined,
+  trans: TranslationBundle
+): string | null {
   if (!billed?.reason) {
     return null;
   }
-  return `Month to date: ${billed.reason.replace(/^not available: /, '')}`;
+  return trans.__(
+    'Month to date: %1',
+    billed.reason.replace(/^not available: /, '')
+  );
 }
 
 /** Horizontal bars of each app's hourly cost; only drawn when there are several apps. */
 export function CostChart(props: {
   apps: ICostApp[];
   currency: string;
+  trans: TranslationBundle;
 }): React.ReactElement | null {
+  const { trans } = props;
   const apps = props.apps.filter(a => typeof a.per_hour === 'number');
   if (apps.length < 2) {
     return null;
@@ -59,7 +76,7 @@ export function CostChart(props: {
   const max = Math.max(...apps.map(a => a.per_hour as number), 0.0001);
   return (
     <figure className="jp-smstudio-CostChart">
-      <figcaption>Cost per hour by app</figcaption>
+      <figcaption>{trans.__('Cost per hour by app')}</figcaption>
       <ul>
         {apps.map(a => (
           <li key={`${a.app_type}/${a.app_name}`}>
@@ -69,13 +86,17 @@ export function CostChart(props: {
             <span
               className="jp-smstudio-CostChart-bar"
               role="img"
-              aria-label={`${a.app_name}: ${formatMoney(a.per_hour, props.currency)} per hour`}
+              aria-label={trans.__(
+                '%1: %2 per hour',
+                a.app_name,
+                formatMoney(a.per_hour, props.currency)
+              )}
               style={{
                 width: `${Math.max(2, ((a.per_hour as number) / max) * 100)}%`
               }}
             />
             <span className="jp-smstudio-CostChart-value">
-              {formatMoney(a.per_hour, props.currency)}/h
+              {perHour(formatMoney(a.per_hour, props.currency), trans)}
             </span>
           </li>
         ))}
@@ -84,7 +105,11 @@ export function CostChart(props: {
   );
 }
 
-export function CostView(props: { data: IInsights }): React.ReactElement {
+export function CostView(props: {
+  data: IInsights;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { trans } = props;
   const costs = props.data.costs;
   const est = costs?.estimate ?? null;
   const billed = costs?.billed ?? null;
@@ -92,36 +117,36 @@ export function CostView(props: { data: IInsights }): React.ReactElement {
   const rows: Array<{ key: string; value: React.ReactNode; title?: string }> =
     [];
   if (est && est.status !== 'error') {
-    const src = estimateSource(est);
+    const src = estimateSource(est, trans);
     rows.push(
       {
-        key: 'Per hour now',
-        value: `${formatMoney(est.per_hour, cur)}/h`,
+        key: trans.__('Per hour now'),
+        value: perHour(formatMoney(est.per_hour, cur), trans),
         title: src
       },
       {
-        key: 'Since start',
+        key: trans.__('Since start'),
         value: formatMoney(est.since_start, cur),
         title: src
       },
-      { key: 'Today', value: formatMoney(est.today, cur), title: src }
+      { key: trans.__('Today'), value: formatMoney(est.today, cur), title: src }
     );
   } else {
     rows.push({
-      key: 'Estimate',
+      key: trans.__('Estimate'),
       value: (
         <span className="jp-smstudio-mod-muted">
-          {est?.reason ?? 'not available'}
+          {est?.reason ?? trans.__('not available')}
         </span>
       )
     });
   }
   rows.push({
-    key: 'Month to date',
-    value: billedValue(billed),
+    key: trans.__('Month to date'),
+    value: billedValue(billed, trans),
     title: billed?.as_of
-      ? `billed · as of ${billed.as_of}`
-      : 'billed (Cost Explorer)'
+      ? trans.__('billed · as of %1', billed.as_of)
+      : trans.__('billed (Cost Explorer)')
   });
   if (
     billed?.status === 'ok' &&
@@ -129,36 +154,44 @@ export function CostView(props: { data: IInsights }): React.ReactElement {
     billed.last_month !== undefined
   ) {
     rows.push({
-      key: 'Last month',
+      key: trans.__('Last month'),
       value: formatMoney(billed.last_month, billed.currency ?? cur)
     });
   }
+  const note = billedNote(billed, trans);
   return (
     <div className="jp-smstudio-Cost">
-      <KeyValueList label="Cost" rows={rows} />
+      <KeyValueList label={trans.__('Cost')} rows={rows} />
       {est && est.status !== 'error' && (
-        <div className="jp-smstudio-Freshness">{estimateSource(est)}</div>
+        <div className="jp-smstudio-Freshness">
+          {estimateSource(est, trans)}
+        </div>
       )}
       {est?.reason && est.status === 'partial' && (
         <div className="jp-smstudio-Notice" role="note">
           {est.reason}
         </div>
       )}
-      {billedNote(billed) && (
+      {note && (
         <div className="jp-smstudio-Freshness jp-smstudio-BilledNote">
-          {billedNote(billed)}
+          {note}
         </div>
       )}
-      {est?.apps && <CostChart apps={est.apps} currency={cur} />}
-      <PartFooter data={props.data} part="costs" />
+      {est?.apps && <CostChart apps={est.apps} currency={cur} trans={trans} />}
+      <PartFooter data={props.data} part="costs" trans={trans} />
     </div>
   );
 }
 
-export const costSection: ISectionDefinition<IInsights> = {
-  id: 'cost',
-  title: 'Cost',
-  fetch: settings => fetchPart('costs', settings),
-  render: data => <CostView data={data} />,
-  refreshInterval: 120
-};
+export function costSection(
+  model: IInsightsModel,
+  trans: TranslationBundle
+): ISectionDefinition<IInsights> {
+  return {
+    id: 'cost',
+    title: trans.__('Cost'),
+    fetch: () => fetchPart(model, 'costs', trans),
+    render: data => <CostView data={data} trans={trans} />,
+    refreshInterval: 120
+  };
+}

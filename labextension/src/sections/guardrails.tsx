@@ -1,9 +1,11 @@
 /** "Guardrails": each check with pass/fail/unknown, a reason, and expandable evidence and fix. */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IGuardrail, IInsights } from '../api';
 import { guardrailSummary, guardrailView, sortGuardrails } from '../model';
 import { ISectionDefinition } from '../section';
+import { IInsightsModel } from '../tokens';
 import { fetchPart, PartFooter } from './insights';
 
 function Evidence(props: {
@@ -27,9 +29,11 @@ function Evidence(props: {
 
 export function GuardrailItem(props: {
   check: IGuardrail;
+  trans: TranslationBundle;
 }): React.ReactElement {
+  const { trans } = props;
   const c = props.check;
-  const view = guardrailView(c.status);
+  const view = guardrailView(c.status, trans);
   return (
     <li
       className={`jp-smstudio-Guardrail jp-smstudio-tone-${view.tone}`}
@@ -47,21 +51,22 @@ export function GuardrailItem(props: {
         <div className="jp-smstudio-Guardrail-details">
           {c.why && (
             <p>
-              <strong>Why: </strong>
+              <strong>{trans.__('Why:')} </strong>
               {c.why}
             </p>
           )}
           <Evidence evidence={c.evidence} />
           {c.fix && c.status !== 'pass' && (
             <p>
-              <strong>Fix: </strong>
+              <strong>{trans.__('Fix:')} </strong>
               {c.fix}
             </p>
           )}
           {c.severity && (
             <p className="jp-smstudio-Freshness">
-              severity {c.severity}
-              {c.level ? ` · ${c.level} level` : ''}
+              {c.level
+                ? trans.__('severity %1 · %2 level', c.severity, c.level)
+                : trans.__('severity %1', c.severity)}
             </p>
           )}
         </div>
@@ -70,29 +75,41 @@ export function GuardrailItem(props: {
   );
 }
 
-export function GuardrailsView(props: { data: IInsights }): React.ReactElement {
+export function GuardrailsView(props: {
+  data: IInsights;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { trans } = props;
   const checks = sortGuardrails(props.data.guardrails ?? []);
   return (
     <div className="jp-smstudio-Guardrails">
       <div className="jp-smstudio-Summary" role="status">
-        {guardrailSummary(checks)}
+        {guardrailSummary(checks, trans)}
       </div>
-      <ul className="jp-smstudio-GuardrailList" aria-label="Guardrail checks">
+      <ul
+        className="jp-smstudio-GuardrailList"
+        aria-label={trans.__('Guardrail checks')}
+      >
         {checks.map(c => (
-          <GuardrailItem key={c.id} check={c} />
+          <GuardrailItem key={c.id} check={c} trans={trans} />
         ))}
       </ul>
-      <PartFooter data={props.data} part="guardrails" />
+      <PartFooter data={props.data} part="guardrails" trans={trans} />
     </div>
   );
 }
 
-export const guardrailsSection: ISectionDefinition<IInsights> = {
-  id: 'guardrails',
-  title: 'Guardrails',
-  fetch: settings => fetchPart('guardrails', settings),
-  emptyMessage: d =>
-    (d.guardrails ?? []).length ? null : 'No checks configured.',
-  render: data => <GuardrailsView data={data} />,
-  refreshInterval: 300
-};
+export function guardrailsSection(
+  model: IInsightsModel,
+  trans: TranslationBundle
+): ISectionDefinition<IInsights> {
+  return {
+    id: 'guardrails',
+    title: trans.__('Guardrails'),
+    fetch: () => fetchPart(model, 'guardrails', trans),
+    emptyMessage: d =>
+      (d.guardrails ?? []).length ? null : trans.__('No checks configured.'),
+    render: data => <GuardrailsView data={data} trans={trans} />,
+    refreshInterval: 300
+  };
+}

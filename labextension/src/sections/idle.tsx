@@ -1,32 +1,28 @@
 /** "Auto-shutdown": state, live signals, countdown, keep running for…, timeout (GET smstudio/idle). */
 import { Notification } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { API, IIdleStatus } from '../api';
+import { IIdleStatus } from '../api';
 import {
   formatDuration,
+  formatMinutes,
   formatRelative,
   formatSince,
   NOT_SET
 } from '../format';
-import { IdleWatcher } from '../idle';
 import { modeText } from '../idlemode';
-import {
-  checkTimeout,
-  formatMinutes,
-  idleView,
-  keepAliveChoices
-} from '../model';
+import { checkTimeout, idleView, keepAliveChoices } from '../model';
+import { IdleModel } from '../models/idle';
 import { describeError, ISectionDefinition, KeyValueList } from '../section';
-import { useNow } from './hooks';
+import { useLatest, useNow } from './hooks';
 
 function TimeoutControl(props: {
   status: IIdleStatus;
-  settings: ServerConnection.ISettings;
-  onChange: (s: IIdleStatus) => void;
+  model: IdleModel;
+  trans: TranslationBundle;
 }): React.ReactElement {
-  const { status } = props;
+  const { status, trans } = props;
   const [value, setValue] = React.useState(String(status.timeout_minutes));
   const [message, setMessage] = React.useState<string | null>(null);
   const [busy, setBusy] = React.useState(false);
@@ -36,26 +32,24 @@ function TimeoutControl(props: {
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const minutes = Number(value);
-    const problem = checkTimeout(minutes, status.bounds);
+    const problem = checkTimeout(minutes, status.bounds, trans);
     if (problem) {
       setMessage(problem);
       return;
     }
     setBusy(true);
     try {
-      props.onChange(
-        await API.putIdleSettings({ timeout_minutes: minutes }, props.settings)
-      );
-      setMessage(`Timeout set to ${minutes} min.`);
+      await props.model.setSettings({ timeout_minutes: minutes });
+      setMessage(trans.__('Timeout set to %1 min.', minutes));
     } catch (error) {
-      setMessage(describeError(error));
+      setMessage(describeError(error, trans));
     } finally {
       setBusy(false);
     }
   };
   return (
     <form className="jp-smstudio-Inline" onSubmit={submit} noValidate>
-      <label htmlFor={id}>Shut down after idle for</label>
+      <label htmlFor={id}>{trans.__('Shut down after idle for')}</label>
       <input
         id={id}
         className="jp-mod-styled"
@@ -67,9 +61,9 @@ function TimeoutControl(props: {
         onChange={e => setValue(e.target.value)}
         aria-describedby={`${id}-help`}
       />
-      <span>min</span>
+      <span>{trans.__('min')}</span>
       <button className="jp-smstudio-Button" type="submit" disabled={busy}>
-        Set
+        {trans.__('Set')}
       </button>
       <div
         id={`${id}-help`}
@@ -78,39 +72,46 @@ function TimeoutControl(props: {
       >
         {message ??
           (min !== undefined || max !== undefined
-            ? `Allowed: ${min ?? 1}–${max ?? '∞'} min`
+            ? trans.__('Allowed: %1–%2 min', min ?? 1, max ?? '∞')
             : '')}
       </div>
     </form>
   );
 }
 
+function signalClass(s: { available: boolean; active: boolean }): string {
+  return s.available && s.active
+    ? 'jp-smstudio-tone-ok'
+    : 'jp-smstudio-tone-muted';
+}
+
 export function IdleView(props: {
   status: IIdleStatus;
-  watcher: IdleWatcher;
-  settings: ServerConnection.ISettings;
+  model: IdleModel;
+  trans: TranslationBundle;
   refresh: () => void;
 }): React.ReactElement {
-  const [status, setStatus] = React.useState(props.status);
-  React.useEffect(() => setStatus(props.status), [props.status]);
+  const { model, trans } = props;
+  const status = useLatest(model.changed, props.status);
   const now = useNow();
-  const view = idleView(status, now);
+  const view = idleView(status, trans, now);
   const [busy, setBusy] = React.useState(false);
   const choices = keepAliveChoices(status.max_keepalive_minutes);
 
   const keep = async (minutes: number) => {
     setBusy(true);
     try {
-      const next = await props.watcher.keepAlive(minutes);
-      setStatus(next);
+      await model.keepAlive(minutes);
       Notification.success(
         minutes
-          ? `Kept running for ${formatMinutes(minutes)}.`
-          : 'Keep-running cancelled.',
+          ? trans.__('Kept running for %1.', formatMinutes(minutes, trans))
+          : trans.__('Keep-running cancelled.'),
         { autoClose: 3000 }
       );
     } catch (error) {
-      Notification.error(`Keep running failed: ${describeError(error)}`);
+      Notification.error(
+        trans.__('Keep running failed: %1', describeError(error, trans))
+      );
     } finally {
       setBusy(false);
       props.refresh();
@@ -129,34 +130,47 @@ export function IdleView(props: {
         </span>
         {view.countdown !== null && (
           <span className="jp-smstudio-Countdown" role="timer" aria-live="off">
-            shuts down in {formatDuration(view.countdown)}
+            {trans.__(
+              'shuts down in %1',
+              formatDuration(view.countdown, trans)
+            )}
           </span>
         )}
-        {status.dry_run && <span className="jp-smstudio-Badge">dry run</span>}
+        {status.dry_run && (
+          <span className="jp-smstudio-Badge">{trans.__('dry run')}</span>
+        )}
       </div>
       <KeyValueList
-        label="Auto-shutdown"
+        label={trans.__('Auto-shutdown')}
         rows={[
           {
-            key: 'Timeout',
-            value: status.enabled ? `${status.timeout_minutes} min idle` : 'off'
+            key: trans.__('Timeout'),
+            value: status.enabled
+              ? trans.__('%1 min idle', status.timeout_minutes)
+              : trans.__('off')
           },
           {
-            key: 'Idle for',
+            key: trans.__('Idle for'),
             value:
               status.state === 'active'
-                ? '0s (active now)'
-                : formatDuration(status.idle_seconds)
+                ? trans.__('0s (active now)')
+                : formatDuration(status.idle_seconds, trans)
           },
-          { key: 'Last active', value: formatSince(status.last_active) },
           {
-            key: 'Kept running',
+            key: trans.__('Last active'),
+            value: formatSince(status.last_active, trans)
+          },
+          {
+            key: trans.__('Kept running'),
             value:
               view.keepalive !== null
-                ? `for ${formatDuration(view.keepalive)} more`
+                ? trans.__('for %1 more', formatDuration(view.keepalive, trans))
                 : NOT_SET
           },
-          { key: 'Shut down by', value: modeText(status.mode) ?? NOT_SET }
+          {
+            key: trans.__('Shut down by'),
+            value: modeText(status.mode, trans) ?? NOT_SET
+          }
         ]}
       />
       {status.mode?.warning && (
@@ -174,8 +188,10 @@ export function IdleView(props: {
           className="jp-smstudio-Freshness jp-smstudio-tone-warn"
           role="note"
         >
-          {status.platform_file.error}: Studio's idle shutdown cannot see the
-          work smstudio sees.
+          {trans.__(
+            "%1: Studio's idle shutdown cannot see the work smstudio sees.",
+            status.platform_file.error
+          )}
         </div>
       )}
       {status.settings_ignored && (
@@ -183,27 +199,22 @@ export function IdleView(props: {
           className="jp-smstudio-Freshness jp-smstudio-tone-warn"
           role="note"
         >
-          Saved settings {status.settings_ignored}
+          {trans.__('Saved settings %1', status.settings_ignored)}
         </div>
       )}
       {signals.length > 0 && (
-        <ul className="jp-smstudio-Signals" aria-label="Activity signals">
+        <ul
+          className="jp-smstudio-Signals"
+          aria-label={trans.__('Activity signals')}
+        >
           {signals.map(s => (
-            <li
-              key={s.name}
-              title={s.reason}
-              className={
-                !s.available
-                  ? 'jp-smstudio-tone-muted'
-                  : s.active
-                    ? 'jp-smstudio-tone-ok'
-                    : 'jp-smstudio-tone-muted'
-              }
-            >
+            <li key={s.name} title={s.reason} className={signalClass(s)}>
               <span aria-hidden="true">{s.active ? '● ' : '○ '}</span>
               <strong>{s.name}</strong>
               <span className="jp-smstudio-visuallyHidden">
-                {s.active ? ' (keeping the app alive)' : ' (idle)'}
+                {s.active
+                  ? trans.__(' (keeping the app alive)')
+                  : trans.__(' (idle)')}
               </span>
               : {s.reason}
             </li>
@@ -211,12 +222,15 @@ export function IdleView(props: {
         </ul>
       )}
       {(status.apps ?? []).length > 1 && (
-        <table className="jp-smstudio-Table" aria-label="Apps watched">
+        <table
+          className="jp-smstudio-Table"
+          aria-label={trans.__('Apps watched')}
+        >
           <thead>
             <tr>
-              <th scope="col">App</th>
-              <th scope="col">Decision</th>
-              <th scope="col">Shutdown</th>
+              <th scope="col">{trans.__('App')}</th>
+              <th scope="col">{trans.__('Decision')}</th>
+              <th scope="col">{trans.__('Shutdown')}</th>
             </tr>
           </thead>
           <tbody>
@@ -231,7 +245,9 @@ export function IdleView(props: {
                 </td>
                 <td>{a.decision}</td>
                 <td>
-                  {a.shutdown_at ? formatRelative(a.shutdown_at, now) : NOT_SET}
+                  {a.shutdown_at
+                    ? formatRelative(a.shutdown_at, trans, now)
+                    : NOT_SET}
                 </td>
               </tr>
             ))}
@@ -242,18 +258,23 @@ export function IdleView(props: {
         <div
           className="jp-smstudio-Actions"
           role="group"
-          aria-label="Keep running for"
+          aria-labelledby="jp-smstudio-keep-label"
         >
-          <span>Keep running for</span>
+          <span id="jp-smstudio-keep-label">
+            {trans.__('Keep running for')}
+          </span>
           {choices.map(m => (
             <button
               key={m}
               className="jp-smstudio-Button"
               disabled={busy}
               onClick={() => void keep(m)}
-              aria-label={`Keep running for ${formatMinutes(m)}`}
+              aria-label={trans.__(
+                'Keep running for %1',
+                formatMinutes(m, trans)
+              )}
             >
-              {formatMinutes(m)}
+              {formatMinutes(m, trans)}
             </button>
           ))}
           {view.keepalive !== null && (
@@ -261,21 +282,15 @@ export function IdleView(props: {
               className="jp-smstudio-Button"
               disabled={busy}
               onClick={() => void keep(0)}
+              aria-label={trans.__('Cancel keep running')}
             >
-              Cancel
+              {trans.__('Cancel')}
             </button>
           )}
         </div>
       )}
       {status.enabled && (
-        <TimeoutControl
-          status={status}
-          settings={props.settings}
-          onChange={s => {
-            setStatus(s);
-            props.watcher.update(s);
-          }}
-        />
+        <TimeoutControl status={status} model={model} trans={trans} />
       )}
       {status.last_error && (
         <div className="jp-smstudio-Section-error" role="alert">
@@ -289,25 +304,15 @@ export function IdleView(props: {
 }
 
 export function idleSection(
-  watcher: IdleWatcher
+  model: IdleModel,
+  trans: TranslationBundle
 ): ISectionDefinition<IIdleStatus> {
-  let serverSettings: ServerConnection.ISettings | undefined;
   return {
     id: 'idle',
-    title: 'Auto-shutdown',
-    fetch: async settings => {
-      serverSettings = settings;
-      const status = await API.getIdle(settings);
-      watcher.update(status);
-      return status;
-    },
+    title: trans.__('Auto-shutdown'),
+    fetch: () => model.fetch(),
     render: (status, refresh) => (
-      <IdleView
-        status={status}
-        watcher={watcher}
-        settings={serverSettings ?? ServerConnection.makeSettings()}
-        refresh={refresh}
-      />
+      <IdleView status={status} model={model} trans={trans} refresh={refresh} />
     ),
     refreshInterval: 15
   };

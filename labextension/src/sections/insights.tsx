@@ -1,19 +1,21 @@
 /** The three insights sections (Cost, Tags, Guardrails): GET smstudio/insights?parts=<part>. */
-import { ServerConnection } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { API, IInsights, InsightsPart } from '../api';
+import { IInsights, InsightsPart } from '../api';
 import { formatSince } from '../format';
 import { partNotes, partUnavailable } from '../model';
 import { SectionUnavailable } from '../section';
+import { IInsightsModel } from '../tokens';
 
 /** Fetch one part; "not available" and failed parts become the section's states. */
 export async function fetchPart(
+  model: IInsightsModel,
   part: InsightsPart,
-  settings: ServerConnection.ISettings
+  trans: TranslationBundle
 ): Promise<IInsights> {
-  const data = await API.getInsights([part], settings);
-  const { unavailable, error } = partUnavailable(data, part);
+  const data = await model.fetch(part);
+  const { unavailable, error } = partUnavailable(data, part, trans);
   if (unavailable !== null) {
     throw new SectionUnavailable(unavailable);
   }
@@ -27,13 +29,15 @@ export async function fetchPart(
 export function PartFooter(props: {
   data: IInsights;
   part: InsightsPart;
+  trans: TranslationBundle;
 }): React.ReactElement {
-  const notes = partNotes(props.data, props.part);
+  const { trans } = props;
+  const notes = partNotes(props.data, props.part, trans);
   const asOf = props.data.parts?.[props.part]?.as_of;
   return (
     <>
       {notes.length > 0 && (
-        <ul className="jp-smstudio-Notes" aria-label="Problems">
+        <ul className="jp-smstudio-Notes" aria-label={trans.__('Problems')}>
           {notes.map((n, i) => (
             <li key={i}>{n}</li>
           ))}
@@ -41,7 +45,7 @@ export function PartFooter(props: {
       )}
       {asOf && (
         <div className="jp-smstudio-Freshness">
-          AWS data as of {formatSince(asOf)}
+          {trans.__('AWS data as of %1', formatSince(asOf, trans))}
         </div>
       )}
     </>
