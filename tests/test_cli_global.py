@@ -11,22 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from cli_support import LEAVES
 
-from smstudio_ext.cli import GROUPS, all_parsers, build_parser, main
+from smstudio_ext.cli import GROUPS, build_parser, main
 from smstudio_ext.errors import EXIT_CODES, SmStudioError
-
-
-def _leaves() -> list[tuple[str, argparse.ArgumentParser]]:
-    """Every command a user can run (``lcc render``, ``audit``, ...), by its words."""
-    out = []
-    for parser in all_parsers(build_parser()):
-        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
-            continue
-        out.append((parser.prog.removeprefix("smstudio "), parser))
-    return out
-
-
-LEAVES = _leaves()
 
 
 def one_line_error(err: str) -> str:

@@ -11,7 +11,6 @@ import asyncio
 import json
 
 import pytest
-from smstudio_ext.conda.testenv import make_env
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext.cli import main
@@ -26,6 +25,7 @@ from smstudio_ext.errors import (
     error_for,
     from_answer,
 )
+from smstudio_ext.testing.condaenv import make_env
 
 
 @pytest.fixture
