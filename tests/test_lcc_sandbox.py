@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -547,6 +548,11 @@ def test_restore_without_the_restore_command_is_logged_and_clones_still_run(sand
     out = sandbox.run(r.script, PYTHONPATH=str(fake.parent))
     assert out.returncode == 0, out.stdout + out.stderr
     sandbox.wait_jobs("restore", "git_clone")
+    # each job marks itself done just after its last log line: wait for the markers too
+    deadline = time.monotonic() + 30
+    while not all((sandbox.state / f"{j}.done").exists() for j in ("restore", "git_clone")):
+        assert time.monotonic() < deadline, "the jobs' .done markers did not appear"
+        time.sleep(0.05)
     restore_log = (sandbox.state / "restore.log").read_text()
     assert "restore not available in this smstudio" in restore_log
     assert "job restore finished (exit 0)" in restore_log

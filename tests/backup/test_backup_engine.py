@@ -24,7 +24,8 @@ from smstudio_ext.backup import readers as readers_mod
 from smstudio_ext.backup import run as run_mod
 from smstudio_ext.backup.lock import Lease
 from smstudio_ext.backup.packer import Packer
-from smstudio_ext.backup.restore import CorruptBackup, DiskFull, RestoreOptions
+from smstudio_ext.backup.repo import CorruptBackup
+from smstudio_ext.backup.restore import DiskFull, RestoreOptions
 from smstudio_ext.cli import main as cli_main
 from smstudio_ext.errors import AccessDenied, BadInput, Conflict, NotConfigured, NotFound
 
