@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..errors import BadInput
+from ..units import format_bytes
 from .backup_progress import EngineProgress
-from .backup_progress import fmt_bytes as _fmt_bytes
 from .common import Env, add_json_flag, print_json, print_table
 
 # What never reaches a terminal as is: C0 and C1 controls, DEL (escape sequences in a key
@@ -92,15 +92,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if result["dry_run"]:
             say(
                 f"dry run: {result['files']} files, {result['dirs']} dirs, {result['links']} "
-                f"links; would read {result['files_read']} files ({_fmt_bytes(result['bytes_read'])})"
+                f"links; would read {result['files_read']} files ({format_bytes(result['bytes_read'])})"
             )
             if result.get("held_back"):
                 say(f"would not commit: {result['held_back']}")
         else:
             say(
                 f"snapshot {result['snapshot_id']} in {result['location']}: {result['files']} "
-                f"files ({_fmt_bytes(result['bytes'])}), read {result['files_read']}, uploaded "
-                f"{_fmt_bytes(result['bytes_uploaded'])} in {result['packs']} packs, "
+                f"files ({format_bytes(result['bytes'])}), read {result['files_read']}, uploaded "
+                f"{format_bytes(result['bytes_uploaded'])} in {result['packs']} packs, "
                 f"{result['seconds']:.2f}s"
             )
     for warning in result.get("warnings") or []:
@@ -119,7 +119,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         say(
             f"kept {len(result['snapshots_kept'])} snapshot(s); {verb} "
             f"{len(result['snapshots_removed'])} snapshot(s) and {result['packs_removed']} of "
-            f"{result['packs_total']} pack(s) ({_fmt_bytes(result['bytes_removed'])})"
+            f"{result['packs_total']} pack(s) ({format_bytes(result['bytes_removed'])})"
         )
         if result.get("kept_last_data_snapshot"):
             say(
@@ -152,7 +152,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             more = result["problems_total"] - len(result["problems"])
             say(f"smstudio: ... and {more} more problem(s)", sys.stderr)
         data = (
-            f", {_fmt_bytes(result['bytes_read'])} of data verified" if result["read_data"] else ""
+            f", {format_bytes(result['bytes_read'])} of data verified"
+            if result["read_data"]
+            else ""
         )
         verdict = "ok" if result["ok"] else f"{result['problems_total']} problem(s)"
         say(
@@ -227,9 +229,9 @@ def _say_restore_plan(r: dict[str, Any]) -> None:
         if paths and verb != "write":
             more = f", ... ({count - 5} more)" if count > 5 else ""
             shown = ": " + ", ".join(repr(p) for p in paths[:5]) + more
-        say(f"  {verb:<9} {count} entries ({what}, {_fmt_bytes(nbytes)} of files){shown}")
+        say(f"  {verb:<9} {count} entries ({what}, {format_bytes(nbytes)} of files){shown}")
     say(
-        f"  download  {_fmt_bytes(r['bytes_to_download'])} in {r['requests_to_download']} "
+        f"  download  {format_bytes(r['bytes_to_download'])} in {r['requests_to_download']} "
         "ranged GET(s)"
     )
 
@@ -262,7 +264,7 @@ def _cmd_snapshot_list(args: argparse.Namespace) -> int:
     rows = [
         (
             clean(s["id"]), clean(s.get("time")), clean(s.get("host")), s.get("files"),
-            _fmt_bytes(s.get("bytes") or 0) if not s.get("error") else clean(s["error"])[:60],
+            format_bytes(s.get("bytes") or 0) if not s.get("error") else clean(s["error"])[:60],
         )
         for s in snaps
     ]  # fmt: skip
@@ -332,10 +334,10 @@ def _cmd_snapshot_diff(args: argparse.Namespace, a: str, b: str) -> int:
             if not args.quiet:
                 say(
                     f"{s['from']} -> {s['to']}: {s['added']} added "
-                    f"({_fmt_bytes(s['bytes_added'])}), {s['removed']} removed "
-                    f"({_fmt_bytes(s['bytes_removed'])}), {s['modified']} modified "
-                    f"({_fmt_bytes(s['bytes_modified_before'])} -> "
-                    f"{_fmt_bytes(s['bytes_modified_after'])})"
+                    f"({format_bytes(s['bytes_added'])}), {s['removed']} removed "
+                    f"({format_bytes(s['bytes_removed'])}), {s['modified']} modified "
+                    f"({format_bytes(s['bytes_modified_before'])} -> "
+                    f"{format_bytes(s['bytes_modified_after'])})"
                 )
     return 0
 

@@ -17,7 +17,8 @@ from smstudio_ext.backup.journal import MARKER
 from smstudio_ext.backup.repo import Progress
 from smstudio_ext.backup.restore import RestoreOptions
 from smstudio_ext.cli import main as cli_main
-from smstudio_ext.cli.backup_progress import EngineProgress, StatusLine
+from smstudio_ext.cli.backup_progress import EngineProgress
+from smstudio_ext.cli.progress import Progress as StatusLine
 from smstudio_ext.errors import BadInput, NotFound
 
 URL = f"s3://{BUCKET}/backups"
@@ -192,7 +193,7 @@ def test_diff_lists_added_removed_modified_with_a_summary(two, aws, tmp_path, mo
     lines = out.splitlines()
     assert "+  new/deep/x.bin" in lines and "-  gone.txt" in lines and "+  new/" in lines
     assert "M  notebooks/a.ipynb  (content, size)" in lines
-    assert lines[-1].startswith(f"{first} -> {second}: 3 added (1.0 KB), 1 removed (3 B), ")
+    assert lines[-1].startswith(f"{first} -> {second}: 3 added (1000 B), 1 removed (3 B), ")
     # reversed: what was added is removed
     code, out, _ = run(aws, tmp_path, monkeypatch, capsys, "snapshots", "diff", second, first,
                        "--bucket", URL, "--json")  # fmt: skip
@@ -320,7 +321,7 @@ def test_dry_run_into_a_restored_home_says_overwrite_skip_and_writes_nothing(
     assert not os.path.lexists(target / MARKER)
     code, out, err = run(aws, tmp_path, monkeypatch, capsys, *common, "--overwrite")
     assert code == 0 and err == ""
-    assert "  write     1 entries (new, 1.0 KB of files)" in out
+    assert "  write     1 entries (new, 1000 B of files)" in out
     assert "  overwrite 1 entries (replaced, 120 B of files): 'notebooks/a.ipynb'" in out
     assert "nothing written" in out.splitlines()[0] and "  download  " in out
     # --if-empty into a home that holds more than a fresh one: nothing would happen, as for real
@@ -354,19 +355,20 @@ def test_dry_run_refuses_what_the_restore_refuses(two, tmp_path):
 
 
 def test_status_line_plain_lines_rate_limited_and_forced(tmp_path):
+    # the CLI's one reporter, as the backup commands drive it: explicit steps, forced lines
     stream = io.StringIO()
-    line = StatusLine(stream, interval=3600, grace=0)
-    line("restore restore", "files 1/3")
-    line("restore restore", "files 2/3")  # same step, within the interval: held back
-    line("restore done", "done")  # a new step: at once
-    line("restore done", "done")  # the same text: never twice
-    line("restore done", "done 2", force=True)
+    line = StatusLine(stream=stream, interval=3600, grace=0)
+    line("files 1/3", step="restore restore")
+    line("files 2/3", step="restore restore")  # same step, within the interval: held back
+    line("done", step="restore done")  # a new step: at once
+    line("done", step="restore done")  # the same text: never twice
+    line("done 2", step="restore done", force=True)
     assert stream.getvalue() == "files 1/3\ndone\ndone 2\n"
     # the first second says nothing (a quick failure is its one-line error alone)
     late = io.StringIO()
-    line = StatusLine(late, interval=0, grace=3600)
-    line("restore manifest", "reading")
-    line("restore done", "done", force=True)
+    line = StatusLine(stream=late, interval=0, grace=3600)
+    line("reading", step="restore manifest")
+    line("done", step="restore done", force=True)
     assert late.getvalue() == "done\n"
 
 
@@ -398,7 +400,7 @@ def test_restore_and_check_progress_in_a_log_are_plain_lines(two, aws, tmp_path)
     assert "\r" not in err and "\x1b" not in err
     lines = err.splitlines()
     # phases are said as they are seen (a fast restore may show none); the end always
-    assert lines[-1].startswith("restore done: files 6/6, 1.2 KB/1.2 KB, ")
+    assert lines[-1].startswith("restore done: files 6/6, 1.2 KiB/1.2 KiB, ")
     rc, out, err, _ = cli(aws, tmp_path, "backup", "check", "--read-data", "--bucket", URL)
     assert rc == 0 and out.startswith("ok: 2 snapshot(s)")
     assert "\r" not in err and err.splitlines()[-1].startswith("check done: packs ")

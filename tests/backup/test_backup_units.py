@@ -167,5 +167,5 @@ def test_progress_line_shows_files_bytes_rate_eta(capsys):
     progress.add(4, 2_000_000)
     EngineProgress(progress, enabled=True).say(force=True)
     line = capsys.readouterr().err
-    assert "files 4/10" in line and "2.0 MB/10.0 MB" in line and "/s" in line
+    assert "files 4/10" in line and "1.9 MiB/9.5 MiB" in line and "/s" in line
     assert "ETA" in line and "ETA -" not in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from smstudio_ext._version import __version__
@@ -29,3 +30,25 @@ def check_loaded(space: SmdSpace, world: Any) -> None:
     app = world.find_app(app_type="JupyterLab")
     assert ctx["space_name"] == app["owner"] and ctx["domain_id"] == world.domain_id, ctx
     assert ctx["app_type"] == "JupyterLab" and ctx["version"] == __version__
+
+
+def our_requirements() -> set[str]:
+    """Names of the distributions our wheel requires (what an install may add, never change)."""
+    import importlib.metadata as m
+
+    names = set()
+    for req in m.requires("smstudio-ext") or []:
+        if "extra ==" in req:
+            continue
+        names.add(re.split(r"[<>=!~\[ ;(]", req, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def assert_image_kept(space: SmdSpace, before: dict[str, str]) -> None:
+    """Every package the image had is still there at the same version; the only additions
+    are dependencies of ours the image lacked (SMD 2.0.0 has no pyfastcdc, for one)."""
+    after = image_packages(space)
+    changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+    assert not changed, changed
+    added = {k.lower().replace("_", "-") for k in set(after) - set(before)}
+    assert added <= our_requirements(), added

@@ -17,7 +17,7 @@ from smstudio_ext.admin import images
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 
 from .conftest import panel_settings, push_wheelhouse, registered_script
-from .smd_support import check_loaded, image_packages
+from .smd_support import assert_image_kept, check_loaded, image_packages
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -93,7 +93,7 @@ def test_baked_image_then_the_lifecycle_script(
     # When its install steps run on the pinned SMD environment, as the notebook user
     steps = apply_dockerfile(space, dockerfile, context)
     assert any("lcc_runtime install" in s for s in steps), steps
-    assert image_packages(space) == packages
+    assert_image_kept(space, packages)
     # Then the container starts with the extension loaded at first start
     space.start()
     check_loaded(space, world)
