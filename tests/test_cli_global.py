@@ -147,7 +147,7 @@ def test_every_example_is_a_command_line_of_that_command(words, parser):
 
 
 def test_quiet_silences_summaries_not_data(tmp_path, capsys):
-    from smstudio_ext.conda.testenv import make_env
+    from smstudio_ext.testing.condaenv import make_env
 
     envs = tmp_path / "envs"
     make_env(str(envs), "ds")

@@ -84,7 +84,17 @@ def index(wheel, tmp_path_factory):
 
 
 @pytest.fixture
-def sandbox(tmp_path, s3):
+def sandbox(tmp_path, s3, wheel):
+    # the emulator's reset (another module's test on this worker) empties every moto backend
+    # in the process, this module's server's too: put the wheel back if it went
+    client = boto3.client("s3", endpoint_url=s3[0], region_name="us-east-1", **_creds())
+    key = s3[1].split(f"s3://{BUCKET}/", 1)[1]
+    try:
+        client.head_object(Bucket=BUCKET, Key=key)
+    except client.exceptions.ClientError:
+        if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+            client.create_bucket(Bucket=BUCKET)
+        client.upload_file(str(wheel), BUCKET, key)
     return Sandbox(tmp_path, endpoint=s3[0])
 
 

@@ -28,7 +28,7 @@ class DecisionLog:
         events: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._out = out
-        self._events = events  # each line, also as a Jupyter event (smstudio_ext/events.py)
+        self.events = events  # each line, also as a Jupyter event (smstudio_ext/events.py)
         self.history: deque[dict[str, Any]] = deque(maxlen=max(history_size, 1))
         self._previous: dict[str, str] = {}  # each target's last decision
 
@@ -39,8 +39,8 @@ class DecisionLog:
             out.flush()
         except (OSError, ValueError):  # a closed stdout must not break the monitor
             pass
-        if self._events is not None:
-            self._events(line)
+        if self.events is not None:
+            self.events(line)
 
     def record(
         self,
