@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from smstudio_ext._version import __version__
-
 from smstudio_ext.testing.smd import SmdSpace
 
 

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from smstudio_ext._version import __version__
 
+from smstudio_ext._version import __version__
 from smstudio_ext.admin import images
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 

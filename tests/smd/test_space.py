@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 import pytest
-from smstudio_ext._version import __version__
 
+from smstudio_ext._version import __version__
 from smstudio_ext.testing.smd import LCC_LIMIT, SmdSpace
 from tests.ui.conftest import ARTIFACTS, PANEL, ensure_panel_open, wait_settled, widen_sidebar
 
