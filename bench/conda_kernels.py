@@ -22,7 +22,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
-from smstudio_ext.conda.testenv import make_env  # noqa: E402
+from smstudio_ext.testing.condaenv import make_env  # noqa: E402
 
 KSM = "smstudio_ext.conda.kernelspecs.PersistedEnvKernelSpecManager"
 SPAWN_EVENTS = (

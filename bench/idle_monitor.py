@@ -26,6 +26,7 @@ from datetime import timedelta
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from smstudio_ext import clock
+from smstudio_ext.apps import AppInfo
 from smstudio_ext.context import StudioContext
 from smstudio_ext.idle.config import IdleShutdown
 from smstudio_ext.idle.monitor import IdleMonitor
@@ -104,6 +105,7 @@ def shutdown_latency(interval: float, timeout_minutes: int, trials: int = 2000) 
     """Worst delay past the timeout, checks every ``interval`` at a random phase."""
     policy = Policy(timeout_minutes, min_timeout_minutes=1, warning_minutes=0, grace_minutes=0)
     start = clock.utcnow()
+    target = Target.of(AppInfo("d-bench", "JupyterLab", "x", "InService"))
     worst = 0.0
     for _ in range(trials):
         last = start + timedelta(seconds=random.uniform(0, interval))
@@ -112,7 +114,7 @@ def shutdown_latency(interval: float, timeout_minutes: int, trials: int = 2000) 
             t += timedelta(seconds=interval)
             if t < last:
                 continue
-            if policy.decide(Target("x", "JupyterLab", "x"), t, last, None).decision == "shutdown":
+            if policy.decide(target, t, last, None).decision == "shutdown":
                 worst = max(worst, (t - last).total_seconds() - timeout_minutes * 60)
                 break
     return worst

@@ -24,21 +24,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE=os.devnull,
-    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-)
 
 from smstudio_ext.aws import AwsClients  # noqa: E402
 from smstudio_ext.context import load_context  # noqa: E402
 from smstudio_ext.insights.config import Insights  # noqa: E402
 from smstudio_ext.insights.engine import InsightsEngine  # noqa: E402
 from smstudio_ext.testing.emulator import Emulator  # noqa: E402
+from smstudio_ext.testing.offline import go_offline  # noqa: E402
 from smstudio_ext.testing.seed import seed_world  # noqa: E402
 
+go_offline()
 SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
 
 

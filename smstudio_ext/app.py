@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from collections.abc import Coroutine
 from typing import Any, Callable
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float
+from traitlets import Float, TraitError
+from traitlets.config import Configurable
 
-from . import clock
 from ._version import __version__
-from .apps import describe_app
 from .aws import Aws, AwsClients
 from .backup.config import HomeBackup
 from .backup.server import setup_backup
 from .conda.config import CondaEnvs
 from .conda.server import setup_conda
-from .context import Studio, StudioContext, context_from_config
+from .context import Studio, context_from_config
 from .errors import SmStudioError
 from .handlers import all_routes
 from .idle.config import IdleShutdown
@@ -34,58 +31,9 @@ from .insights.config import Insights
 from .insights.server import setup_insights
 from .rollout import setup_rollout
 from .runtime_marker import remove_marker, write_marker
+from .services import Services
 
 log = logging.getLogger("smstudio_ext")
-
-
-class Services:
-    """What handlers reach through ``settings["smstudio"]``: the context, AWS and the engines."""
-
-    def __init__(self, app: StudioExtensionApp, context: StudioContext, aws: AwsClients) -> None:
-        self.app = app
-        self.context = context
-        self.aws = aws
-        self.version = __version__
-        self._self_info: dict[str, Any] | None = None
-        self._self_info_at = 0.0
-        self._lock = threading.Lock()
-
-    def describe_self(self) -> dict[str, Any]:
-        """The context plus this app's instance type/status/creation (DescribeApp, cached)."""
-        info = self.context.to_dict()
-        info.update(version=self.version, instance_type=None, app_status=None, app_created=None)
-        info["aws_error"] = self.app.aws_error
-        ctx = self.context
-        if not (ctx.in_studio and ctx.domain_id and ctx.app_type and ctx.app_name):
-            return info
-        if self.app.aws_error:  # e.g. an unknown region: no call can succeed
-            return info
-        with self._lock:
-            fresh = time.monotonic() - self._self_info_at < self.app.describe_cache_seconds
-            if self._self_info is None or not fresh:
-                try:
-                    app = describe_app(
-                        self.aws,
-                        ctx.domain_id,
-                        ctx.app_type,
-                        ctx.app_name,
-                        user_profile_name=ctx.user_profile_name,
-                        space_name=ctx.space_name if ctx.kind == "spaces" else None,
-                    )
-                    self._self_info = {
-                        "instance_type": app.instance_type,
-                        "app_status": app.status,
-                        "app_created": clock.isoformat_z(app.created) if app.created else None,
-                        "image_arn": app.image_arn,
-                        "app_arn": app.app_arn,
-                        "describe_error": None,
-                    }
-                except SmStudioError as exc:
-                    log.warning("smstudio: DescribeApp of this app failed: %s", exc)
-                    self._self_info = {"describe_error": exc.to_dict()}
-                self._self_info_at = time.monotonic()
-            info.update(self._self_info)
-        return info
 
 
 class StudioExtensionApp(ExtensionApp):
@@ -129,18 +77,25 @@ class StudioExtensionApp(ExtensionApp):
                 validate=False,
             )
             self.aws_error = exc.to_dict()
-        self.services = Services(self, context, clients)
+        self.services = Services(
+            context,
+            clients,
+            aws_error=self.aws_error,
+            describe_cache_seconds=self.describe_cache_seconds,
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.settings.update({"smstudio": self.services})
-        # One setup per engine, each adding its service to self.services (and loops):
-        # --- engine setup calls (keep one line each) ---
-        setup_conda(self)
-        setup_backup(self)
-        setup_idle(self)
-        setup_insights(self)
+        # One setup per engine, each setting its service on self.services (and loops); an
+        # invalid section disables its engine with the reason, the same way for every engine
+        for name, section, setup in (
+            ("conda", CondaEnvs, setup_conda),
+            ("backup", HomeBackup, setup_backup),
+            ("idle", IdleShutdown, setup_idle),
+            ("insights", Insights, setup_insights),
+        ):
+            self._setup_engine(name, section, setup)
         setup_rollout(self)  # proof of rollout: our version as a tag on the space, once a start
-        # --- end engine setup calls ---
         log.info(
             "smstudio %s: %s mode (domain=%s owner=%s app=%s/%s region=%s)",
             __version__,
@@ -153,8 +108,21 @@ class StudioExtensionApp(ExtensionApp):
         )
         self._marker = write_marker(self.serverapp)  # tells the lifecycle script we loaded
 
+    def _setup_engine(
+        self, name: str, section: type[Configurable], setup: Callable[[Any], Any]
+    ) -> None:
+        """``setup(self)``; a bad ``section`` (a trait refused by its validation, or a value
+        the engine refuses) disables only this engine, with the reason naming the trait."""
+        try:
+            setup(self)
+        except (TraitError, SmStudioError) as exc:
+            message = exc.message if isinstance(exc, SmStudioError) else str(exc)
+            why = f"invalid {section.__name__} config: {message}"
+            log.error("smstudio %s: disabled: %s", name, why)
+            self.services.disable(name, why)
+
     def initialize_handlers(self) -> None:
-        self.handlers.extend(all_routes())
+        self.handlers.extend(all_routes(self.services))
 
     def add_loop(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Register a background coroutine started with the server and cancelled at stop."""

@@ -43,6 +43,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import CLASSIC_APP_TYPES
+
 # -- facts from botocore's model ---------------------------------------------------------------
 
 #: the app-settings member of UserSettings/SpaceSettings that configures each app type
@@ -54,7 +56,6 @@ APP_SETTINGS_KEYS = {
 }
 #: app types whose settings carry ``AppLifecycleManagement.IdleSettings`` (platform idle shutdown)
 PLATFORM_IDLE_APP_TYPES = ("JupyterLab", "CodeEditor")
-CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 
 #: UserSettings members aggregated across levels instead of overridden (UserSettings doc)
 AGGREGATED = frozenset({"SecurityGroups"})

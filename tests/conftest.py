@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from traitlets.config import Config
 
+from smstudio_ext.testing.offline import go_offline
+
 pytest_plugins = ["pytest_jupyter.jupyter_server", "smstudio_ext.testing.fixtures"]
 
 # Never reach a real AWS account from the tests, whatever the machine has configured.
-for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-    os.environ.pop(_var, None)
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE=os.devnull,
-    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-)
+go_offline()
 
 AWS_SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
 
@@ -76,3 +69,28 @@ def jp_server_config(request, metadata_path, jp_root_dir, extra_server_config, s
     config = Config(cfg)
     config.merge(Config(extra_server_config))
     return config
+
+
+@pytest.fixture
+def jp_fetch(jp_fetch):
+    """pytest-jupyter's ``jp_fetch``, with every answer of a route documented in rest-api.yaml
+    validated against its schema (``rest_spec_support``): each REST shape the tests see is the
+    documented one."""
+    from rest_spec_support import check_response
+    from tornado.httpclient import HTTPClientError
+
+    async def fetch(*parts, **kwargs):
+        path = "/".join(p.strip("/") for p in parts)
+        verb = kwargs.get("method", "GET")
+        try:
+            response = await jp_fetch(*parts, **kwargs)
+        except HTTPClientError as exc:
+            if exc.response is not None:
+                problem = check_response(path, verb, exc.code, exc.response.body)
+                assert problem is None, problem
+            raise
+        problem = check_response(path, verb, response.code, response.body)
+        assert problem is None, problem
+        return response
+
+    return fetch

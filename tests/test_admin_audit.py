@@ -9,15 +9,16 @@ import os
 import time
 
 import pytest
-
 from smstudio_ext._version import __version__
-from smstudio_ext.admin.audit import AuditOptions, RateLimiter, exit_code, run_audit
+
+from smstudio_ext.admin.audit import AuditOptions, exit_code, run_audit
 from smstudio_ext.admin.lcc import LccSettings, render
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.cli import main
 from smstudio_ext.errors import BadInput
 from smstudio_ext.insights.config import Insights
 from smstudio_ext.insights.guardrails import BUILTIN, image_name
+from smstudio_ext.ratelimit import RateLimiter
 from smstudio_ext.testing.pricing import hourly_price
 
 SERVICES = ("s3", "sagemaker", "iam", "sts", "pricing")

@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
+from smstudio_ext.admin.copy_plan import copy_plan_script
 from smstudio_ext.admin.domain import (
     FORMAT_VERSION,
-    copy_plan_script,
     creatable,
     export_domain,
     import_domain,

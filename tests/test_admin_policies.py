@@ -15,9 +15,9 @@ from smstudio_ext.admin.policies import (
     render_policies,
     write_policies,
 )
-from smstudio_ext.admin.policy_eval import PolicyBug, Request, allow_all, evaluate
 from smstudio_ext.cli import main
 from smstudio_ext.errors import BadInput
+from smstudio_ext.testing.policy_eval import PolicyBug, Request, allow_all, evaluate
 
 ACCOUNT = "123456789012"
 IMG = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:image/team-image"

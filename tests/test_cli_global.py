@@ -11,22 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from cli_support import LEAVES
 
-from smstudio_ext.cli import GROUPS, all_parsers, build_parser, main
+from smstudio_ext.cli import GROUPS, build_parser, main
 from smstudio_ext.errors import EXIT_CODES, SmStudioError
-
-
-def _leaves() -> list[tuple[str, argparse.ArgumentParser]]:
-    """Every command a user can run (``lcc render``, ``audit``, ...), by its words."""
-    out = []
-    for parser in all_parsers(build_parser()):
-        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
-            continue
-        out.append((parser.prog.removeprefix("smstudio "), parser))
-    return out
-
-
-LEAVES = _leaves()
 
 
 def one_line_error(err: str) -> str:
@@ -159,7 +147,7 @@ def test_every_example_is_a_command_line_of_that_command(words, parser):
 
 
 def test_quiet_silences_summaries_not_data(tmp_path, capsys):
-    from smstudio_ext.conda.testenv import make_env
+    from smstudio_ext.testing.condaenv import make_env
 
     envs = tmp_path / "envs"
     make_env(str(envs), "ds")

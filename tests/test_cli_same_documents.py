@@ -15,7 +15,6 @@ from tornado.httpclient import HTTPClientError
 
 from smstudio_ext.cli import main
 from smstudio_ext.cli.server import api
-from smstudio_ext.conda.testenv import make_env
 from smstudio_ext.errors import (
     AccessDenied,
     Conflict,
@@ -26,6 +25,7 @@ from smstudio_ext.errors import (
     error_for,
     from_answer,
 )
+from smstudio_ext.testing.condaenv import make_env
 
 
 @pytest.fixture

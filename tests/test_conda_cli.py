@@ -12,7 +12,7 @@ import pytest
 
 from smstudio_ext.cli import main
 from smstudio_ext.conda.kernelspecs import is_managed
-from smstudio_ext.conda.testenv import make_env
+from smstudio_ext.testing.condaenv import make_env
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from smstudio_ext.conda.kernelspecs import (
     sync_kernelspec_dir,
 )
 from smstudio_ext.conda.manage import CondaManager
-from smstudio_ext.conda.testenv import make_env
 from smstudio_ext.conda.tools import (
     Tool,
     ToolFailed,
@@ -30,6 +29,7 @@ from smstudio_ext.conda.tools import (
     require_tool,
 )
 from smstudio_ext.errors import BadInput, Conflict, NotConfigured, NotFound
+from smstudio_ext.testing.condaenv import make_env
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -349,7 +349,7 @@ fi
 if [ -n "${STANDIN_FAIL:-}" ]; then echo "PackagesNotFoundError: nothing here" >&2; mkdir -p "$5"; exit 3; fi
 prefix=""
 while [ $# -gt 0 ]; do if [ "$1" = "-p" ]; then prefix="$2"; fi; shift; done
-"$STANDIN_PYTHON" -c "import sys; from smstudio_ext.conda.testenv import make_env; import os; make_env(os.path.dirname(sys.argv[1]), os.path.basename(sys.argv[1]))" "$prefix"
+"$STANDIN_PYTHON" -c "import sys; from smstudio_ext.testing.condaenv import make_env; import os; make_env(os.path.dirname(sys.argv[1]), os.path.basename(sys.argv[1]))" "$prefix"
 """
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from smstudio_ext.conda.testenv import make_env
+from smstudio_ext.testing.condaenv import make_env
 
 KSM = "smstudio_ext.conda.kernelspecs.PersistedEnvKernelSpecManager"
 

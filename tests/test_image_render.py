@@ -299,3 +299,38 @@ def test_cli_wheelhouse_goes_into_the_build_context(tmp_path, capsys):
     (house / WHEEL).write_bytes(b"changed")
     assert main([*args, "--out-dir", str(tmp_path / "ctx2")]) == 2
     assert "differs from wheelhouse.json" in capsys.readouterr().err
+
+
+# --- images install as the notebook user ----------------------------------------------------------
+def _install_users(dockerfile: str) -> list[tuple[str, str]]:
+    """(effective USER, RUN text) for every RUN that installs packages."""
+    user, out = "root", []
+    for instr in re.split(r"\n(?=[A-Z]+ )", dockerfile.replace("\\\n", " ")):
+        word, _, rest = instr.partition(" ")
+        if word == "USER":
+            user = rest.strip()
+        elif word == "RUN" and re.search(
+            r"pip install|lcc_runtime install|micromamba|ipykernel install", rest
+        ):
+            out.append((user, rest))
+    return out
+
+
+@pytest.mark.parametrize("kind", images.KINDS)
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"pip_spec": "smstudio-ext==0.1.0"},
+        {"pip_spec": "smstudio-ext==0.1.0", "conda_env": True},
+        {"wheel": "smstudio_ext-0.1-py3-none-any.whl"},
+        {"wheel": "smstudio_ext-0.1-py3-none-any.whl", "wheelhouse": True},
+    ],
+)
+def test_images_install_packages_as_the_notebook_user(kind, extra):
+    text = images.render_dockerfile(images.ImageSpec(kind=kind, **extra))
+    installs = _install_users(text)
+    assert installs, text
+    for user, run in installs:
+        assert user not in ("0", "root", "0:0"), run
+    for line in re.findall(r"^COPY .*/tmp/smstudio.*$", text, re.M):
+        assert "--chown=" in line, line  # removable by the non-root user afterwards

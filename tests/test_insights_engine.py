@@ -16,9 +16,10 @@ from smstudio_ext.context import load_context
 from smstudio_ext.insights import pricing
 from smstudio_ext.insights.config import Insights
 from smstudio_ext.insights.costs import billed_periods
-from smstudio_ext.insights.engine import InsightsEngine, evaluate_domain, evaluate_owner
+from smstudio_ext.insights.engine import InsightsEngine
 from smstudio_ext.insights.guardrails import BUILTIN, image_name
 from smstudio_ext.testing import pricing as emu_pricing
+from smstudio_ext.testing.guardrails import evaluate_domain, evaluate_owner
 from smstudio_ext.testing.seed import seed_world
 
 SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")

@@ -207,8 +207,12 @@ class TestBadConfig:
     def extra_server_config(self):
         return {"Insights": {"allowed_instance_types": ["t3.medium"]}}
 
-    async def test_bad_config_is_reported_and_the_extension_stays_up(self, jp_fetch):
-        data = await get_insights(jp_fetch)
-        errors = data["parts"]["context"]["errors"]
-        assert errors[0]["error"] == "bad_config" and "'t3.medium'" in errors[0]["detail"]
-        assert data["parts"]["context"]["status"] == "partial"
+    async def test_bad_config_disables_the_engine_with_the_reason(self, jp_fetch):
+        # the same path as every engine's bad section (test_engine_config.py)
+        with pytest.raises(HTTPClientError) as info:
+            await get_insights(jp_fetch)
+        assert info.value.code == 409
+        detail = json.loads(info.value.response.body)["detail"]
+        assert detail.startswith("the insights engine is disabled: invalid Insights config")
+        assert "'t3.medium'" in detail
+        assert (await jp_fetch("smstudio", "context")).code == 200

@@ -412,3 +412,53 @@ def test_cli_render_register_detach(aws, world, capsys, tmp_path):
     assert main([*base, "register", "--domain", world.domain_id, "--app-type", "JupyterServer",
                  "--wheelhouse", WHEELHOUSE, "--name", "smstudio", "--built-in"]) == 2  # fmt: skip
     assert "--built-in is for JupyterLab and CodeEditor" in capsys.readouterr().err
+
+
+# --- detach by base name touches only our configs -------------------------------------------------
+def test_detach_by_base_name_leaves_someone_elses_date_versioned_config(aws, world, clients):
+    corp = other_config(aws, name="jupyter-20240115", app_type="JupyterLab")
+    sm = aws.client("sagemaker")
+    sm.update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [corp]}},
+    )
+    ours = lcc.register(clients, script(), domain=world.domain_id, name="jupyter")
+    plan = lcc.detach(
+        clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter", delete=True
+    )
+    assert domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"] == [corp]
+    deleted = [
+        c.params["StudioLifecycleConfigName"]
+        for c in plan.calls
+        if c.operation == "DeleteStudioLifecycleConfig"
+    ]
+    assert deleted == [ours.name]
+    sm.describe_studio_lifecycle_config(StudioLifecycleConfigName="jupyter-20240115")  # kept
+
+
+def test_detach_by_exact_name_still_detaches_an_untagged_config(aws, world, clients):
+    corp = other_config(aws, name="jupyter-20240115", app_type="JupyterLab")
+    aws.client("sagemaker").update_domain(
+        DomainId=world.domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"LifecycleConfigArns": [corp]}},
+    )
+    lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter-20240115")
+    assert domain_app_settings(aws, world, "JupyterLabAppSettings")["LifecycleConfigArns"] == []
+
+
+def test_detach_by_base_name_when_tags_cannot_be_read_changes_nothing(aws, world, clients):
+    plan = lcc.register(clients, script(), domain=world.domain_id, name="jupyter")
+    before = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    # the tags can't be read and neither can the content: nothing proves it ours
+    aws.deny("ListTags")
+    aws.deny("DescribeStudioLifecycleConfig")
+    with pytest.raises(AccessDenied) as err:
+        lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter")
+    assert "sagemaker:DescribeStudioLifecycleConfig" in str(err.value)
+    assert domain_app_settings(aws, world, "JupyterLabAppSettings") == before
+    # the content alone (our marker line) proves it ours when only the tags are denied
+    aws.clear_faults()
+    aws.deny("ListTags")
+    lcc.detach(clients, domain=world.domain_id, app_type="JupyterLab", name="jupyter")
+    after = domain_app_settings(aws, world, "JupyterLabAppSettings")
+    assert plan.arn not in after["LifecycleConfigArns"]

@@ -10,6 +10,7 @@ import pytest
 from smstudio_ext.admin import lcc
 from smstudio_ext.admin.lcc import APP_TYPES, FEATURES, LccSettings, render
 from smstudio_ext.admin.templates import read_template, template_roots
+from smstudio_ext.cli import main
 from smstudio_ext.errors import BadInput, SmStudioError
 
 WHEEL = "s3://corp-wheels/smstudio/smstudio_ext-0.1.0-py3-none-any.whl"
@@ -301,3 +302,136 @@ def test_the_audit_recognises_our_scripts_and_their_version():
     marker = next(x for x in r.script.splitlines() if x.startswith(audit.DEFAULT_LCC_MARKER))
     assert r.script.splitlines()[1] == marker
     assert audit._VERSION_IN_MARKER.search(marker).group(1) == __version__
+
+
+def _function(script: str, name: str) -> str:
+    """The body of shell function ``name`` in a rendered script."""
+    m = re.search(rf"^{name}\(\) {{(.*?)^}}", script, re.M | re.S)
+    if m is None:  # one-line function
+        m = re.search(rf"^{name}\(\) {{(.*)}}$", script, re.M)
+    assert m, f"no function {name}"
+    return m.group(1)
+
+
+# --- the foreground part is bounded well inside Studio's 5 minutes --------------------------------
+def test_foreground_network_work_is_bounded_within_five_minutes():
+    # Given the slowest pip timeout and extensions, git identity from tags, a wheel from S3
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            pip_timeout=lcc.MAX_PIP_TIMEOUT,
+            extensions=["jupyterlab-git==0.50.0"],
+            features=["extensions", "git"],
+            git_name_tag="name",
+            wheel=WHEEL,
+        )
+    )
+    # Then at most one foreground pip run and the worst case stays within the budget
+    fg_pips = len(re.findall(r"^run (install|extensions)$", r.script, re.M))
+    assert fg_pips == 1 and re.search(r"^run extensions_bg$", r.script, re.M)
+    assert lcc.foreground_budget(r) <= lcc.FOREGROUND_BUDGET
+    assert any("background" in n for n in r.notes)
+    # and every foreground network call is bounded by `timeout`
+    fetch = _function(r.script, "fetch")
+    assert fetch.count('bounded "${3:-60}" ') == 2 and "connect_timeout=" in fetch
+    assert "--cli-connect-timeout" in fetch and "--cli-read-timeout" in fetch
+    tags = _function(r.script, "profile_tags")
+    assert "bounded 30" in tags and "lcc_runtime profile-tags" in tags
+    # the lookup itself (smstudio_ext.lcc_runtime.profile_tags) uses short boto3 timeouts
+    import inspect
+
+    from smstudio_ext import lcc_runtime
+
+    code = inspect.getsource(lcc_runtime.profile_tags)
+    assert "connect_timeout=" in code and "max_attempts" in code
+
+
+def test_extensions_stay_in_the_foreground_when_the_budget_allows():
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            pip_timeout=60,
+            extensions=["jupyterlab-git==0.50.0"],
+            wheel=WHEEL,
+        )
+    )
+    assert re.search(r"^run extensions$", r.script, re.M)
+    assert lcc.foreground_budget(r) <= lcc.FOREGROUND_BUDGET
+
+
+def test_a_pip_timeout_over_the_budget_is_refused():
+    with pytest.raises(BadInput, match="pip timeout"):
+        render(LccSettings(app_type="JupyterLab", pip_timeout=280, wheel=WHEEL))
+
+
+@pytest.mark.parametrize("app_type", lcc.APP_TYPES)
+@pytest.mark.parametrize("features", FEATURE_SETS, ids=lambda f: "+".join(f) or "minimal")
+def test_every_variant_fits_the_foreground_budget(app_type, features):
+    r = render(settings_for(app_type, features, pip_timeout=lcc.MAX_PIP_TIMEOUT))
+    assert lcc.foreground_budget(r) <= lcc.FOREGROUND_BUDGET < 300
+
+
+# --- a wheel URI without s3:// is normalised ------------------------------------------------------
+def test_wheel_without_s3_scheme_is_normalised():
+    r = render(
+        LccSettings(app_type="JupyterLab", wheel="mybucket/w/smstudio_ext-0.1.0-py3-none-any.whl")
+    )
+    uri = re.search(r"^WHEEL_URI=(.*)$", r.script, re.M).group(1)
+    assert uri.strip("'") == "s3://mybucket/w/smstudio_ext-0.1.0-py3-none-any.whl"
+
+
+# --- the git clones wait for the restore ----------------------------------------------------------
+def test_git_clone_waits_for_the_restore_in_the_script():
+    r = render(
+        settings_for("JupyterLab", ["restore", "git"]),
+    )
+    clone = _function(r.script, "job_git_clone")
+    assert "after restore" in clone
+    job = _function(r.script, "job_restore")
+    assert "restore --help" in job
+
+
+# --- settings for a feature not selected are refused ----------------------------------------------
+@pytest.mark.parametrize(
+    "setting, value, feature",
+    [
+        ("pip_index_url", "https://mirror.corp/simple", "proxy"),
+        ("no_proxy", "localhost", "proxy"),
+        ("pip_trusted_host", "mirror.corp", "proxy"),
+        ("idle_timeout", 60, "idle"),
+        ("kms_key", "alias/studio", "backup"),
+        ("backup_interval_hours", 6, "backup"),
+        ("restore", True, "restore"),
+        ("conda_envs_dir", "~/.conda/envs", "conda"),
+        ("user_id_tag_key", "studiouserid", "insights"),
+        ("git_user_email", "a@example.com", "git"),
+        ("git_repos", ["https://github.com/corp/x.git"], "git"),
+        ("extensions", ["jupyterlab-git==0.50.0"], "extensions"),
+    ],
+)
+def test_settings_for_a_feature_not_selected_are_refused(setting, value, feature):
+    with pytest.raises(BadInput, match=f"needs feature {feature}") as err:
+        render(LccSettings(app_type="JupyterLab", features=["conda"] if feature != "conda" else [],
+                           wheel=WHEEL, **{setting: value}))  # fmt: skip
+    assert "--features" in str(err.value)
+
+
+def test_cli_refuses_a_setting_of_an_unselected_feature(capsys):
+    args = ["lcc", "render", "--app-type", "JupyterLab", "--features", "conda", "--wheel", WHEEL]
+    assert main([*args, "--pip-index-url", "https://mirror.corp/simple"]) == 2
+    assert "--pip-index-url needs feature proxy (add it to --features)" in capsys.readouterr().err
+
+
+def test_a_setting_that_only_implies_a_feature_still_turns_it_on():
+    r = render(LccSettings(app_type="JupyterLab", no_proxy="localhost", wheel=WHEEL))
+    assert "proxy" in r.features
+
+
+# --- empty arrays on bash < 4.4 under set -u ------------------------------------------------------
+@pytest.mark.parametrize("features", [[], list(FEATURES)], ids=["minimal", "all"])
+def test_no_bare_expansion_of_an_array_that_can_be_empty(features):
+    r = render(settings_for("JupyterServer", features))
+    # "${a[@]}" of an empty array is 'unbound' on bash < 4.4 under set -u; only arrays the
+    # generator guarantees non-empty may be expanded bare
+    bare = set(re.findall(r'(?<!\+)"\$\{(\w+)\[@\]\}"', r.script))
+    assert bare <= {"PYTHONS", "EXTENSIONS"}, bare

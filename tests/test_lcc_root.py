@@ -31,8 +31,7 @@ import pytest
 from smstudio_ext.admin.lcc import LccSettings, render
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lcc_support import build_wheel
-from test_lcc_sandbox import SYSTEM_PYTHON, Sandbox
+from lcc_support import SYSTEM_PYTHON, Sandbox, build_wheel
 
 OWNER = "smstudio-home-owner"
 TARGET = "root-only content\n"

@@ -29,17 +29,9 @@ from moto.server import ThreadedMotoServer
 from smstudio_ext.admin.lcc import LccSettings, render
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lcc_support import build_wheel, shared_site_overlay, tree_digest
+from lcc_support import SYSTEM_PYTHON, Sandbox, build_wheel, tree_digest
 
 BUCKET = "corp-wheels"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
 
 
 @pytest.fixture(scope="module")
@@ -91,122 +83,18 @@ def index(wheel, tmp_path_factory):
     server.server_close()
 
 
-class Sandbox:
-    """A Studio-like app: HOME, metadata, a target Python, PATH without the machine's extras."""
-
-    def __init__(
-        self,
-        root: Path,
-        endpoint: str | None = None,
-        base_python: str = "",
-        hide: tuple[str, ...] = (),
-    ) -> None:
-        self.root = root
-        self.home = root / "home" / "sagemaker-user"
-        self.home.mkdir(parents=True)
-        self.state = root / "state"
-        self.bin = root / "bin"
-        self.bin.mkdir()
-        self.venv = root / "venv"
-        subprocess.run(
-            [
-                base_python or sys.executable,
-                "-m",
-                "venv",
-                "--system-site-packages",
-                "--without-pip",
-                str(self.venv),
-            ],
-            check=True,
-            timeout=120,
-        )
-        # --system-site-packages reaches the base interpreter; add the shared venv's packages
-        site = next((self.venv / "lib").glob("python3*/site-packages"))
-        shared = shared_site_overlay(root / "shared-site", hide)
-        (site / "_shared_venv.pth").write_text(f"{shared}\n")
-        self.site = site
-        self.python = self.venv / "bin" / "python"
-        self.metadata = root / "resource-metadata.json"
-        self.metadata.write_text(
-            json.dumps({"AppType": "JupyterLab", "DomainId": "d-xxxxxxxxxxxx"})
-        )
-        self.env = {
-            "HOME": str(self.home),
-            "PATH": f"{self.bin}:/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "SMSTUDIO_LCC_HOME": str(self.home),
-            "SMSTUDIO_LCC_PYTHON": str(self.python),
-            "SMSTUDIO_LCC_STATE_DIR": str(self.state),
-            "SMSTUDIO_METADATA_PATH": str(self.metadata),
-            "PIP_NO_INDEX": "1",  # offline unless a test gives an index
-            "SMSTUDIO_LCC_RESTART_DELAY": "0",
-            "PIP_CONFIG_FILE": os.devnull,
-            **AWS_ENV,
-        }
-        if endpoint:
-            self.env["AWS_ENDPOINT_URL"] = endpoint
-
-    def run(self, script: str, **env: str) -> subprocess.CompletedProcess:
-        path = self.root / "lcc.sh"
-        path.write_text(script)
-        return subprocess.run(
-            ["bash", str(path)],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=str(self.root),
-        )
-
-    def wait_jobs(self, *names: str, count: int = 1, timeout: float = 60) -> None:
-        """Until each background job's log says it finished ``count`` times."""
-        deadline = time.monotonic() + timeout
-        for name in names:
-            log = self.state / f"{name}.log"
-            while True:
-                text = log.read_text() if log.exists() else ""
-                if text.count(f"job {name} finished") >= count:
-                    break
-                assert time.monotonic() < deadline, f"job {name} did not finish: {text}"
-                time.sleep(0.05)
-
-    def py(self, code: str) -> str:
-        out = subprocess.run(
-            [str(self.python), "-c", code],
-            env={**self.env, "PYTHONPATH": ""},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=str(self.root),
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    def extension_list(self) -> str:
-        out = subprocess.run(
-            [
-                str(self.python),
-                "-c",
-                "import sys; from jupyter_server.extension.serverextension import main; "
-                "sys.argv = ['jupyter-server-extension', 'list']; main()",
-            ],
-            env={**self.env, "NO_COLOR": "1"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=str(self.root),
-        )
-        return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
-
-    def digest(self) -> dict[str, str]:
-        roots = [self.venv / "etc", self.home]
-        roots += [p for p in self.site.iterdir() if p.name.startswith("smstudio_ext")]
-        roots += [p for p in (self.venv / "pip.conf",) if p.exists()]
-        return tree_digest(*roots)
-
-
 @pytest.fixture
-def sandbox(tmp_path, s3):
+def sandbox(tmp_path, s3, wheel):
+    # the emulator's reset (another module's test on this worker) empties every moto backend
+    # in the process, this module's server's too: put the wheel back if it went
+    client = boto3.client("s3", endpoint_url=s3[0], region_name="us-east-1", **_creds())
+    key = s3[1].split(f"s3://{BUCKET}/", 1)[1]
+    try:
+        client.head_object(Bucket=BUCKET, Key=key)
+    except client.exceptions.ClientError:
+        if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+            client.create_bucket(Bucket=BUCKET)
+        client.upload_file(str(wheel), BUCKET, key)
     return Sandbox(tmp_path, endpoint=s3[0])
 
 
@@ -473,7 +361,6 @@ def test_git_identity_skipped_when_tags_are_unavailable(tmp_path, wheel, aws, wo
 
 
 # An interpreter a plain user may run (the shared venv's base may sit in root's private home).
-SYSTEM_PYTHON = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 @pytest.fixture
@@ -621,3 +508,67 @@ def test_the_runtime_marker_names_only_live_servers_that_wrote_their_file(tmp_pa
     # a pid that is gone
     info.write_text(json.dumps({"pid": 2**22 + 7, "base_url": "/"}))
     assert rm.status(runtime, "0.1.0")[0] == rm.NONE
+
+
+# --- extensions over the foreground budget install in the background ------------------------------
+def test_extensions_in_the_background_install_and_log(sandbox, s3):
+    # Given extensions that do not fit the foreground budget (pip timeout 150 s)
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            wheel=s3[1],
+            pip_timeout=150,
+            extensions=["smstudio-ext==0.1.0"],  # already installed by then: a no-op
+        )
+    )
+    assert re.search(r"^run extensions_bg$", r.script, re.M), r.script
+    out = sandbox.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "job extensions started in the background" in out.stdout
+    sandbox.wait_jobs("extensions")
+    assert "job extensions finished (exit 0)" in (sandbox.state / "extensions.log").read_text()
+
+
+# --- a bare wheel URI downloads -------------------------------------------------------------------
+def test_a_bare_wheel_uri_downloads_in_the_sandbox(sandbox, s3):
+    bare = s3[1][len("s3://") :]
+    r = render(LccSettings(app_type="KernelGateway", wheel=bare))
+    out = sandbox.run(r.script)
+    assert out.returncode == 0 and "FAILED" not in out.stdout, out.stdout + out.stderr
+    assert "installed: smstudio_ext" in out.stdout
+
+
+# --- restore guarded at run time; the clones still run --------------------------------------------
+def test_restore_without_the_restore_command_is_logged_and_clones_still_run(sandbox, tmp_path):
+    # Given the installed smstudio has no `restore` command (the backup engine is separate)
+    fake = tmp_path / "fakepkg" / "smstudio_ext"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '0.1.0'\n")
+    (fake / "__main__.py").write_text("import sys\nsys.exit('no such command: ' + sys.argv[1])\n")
+    r = render(
+        LccSettings(
+            app_type="JupyterLab",
+            features=["restore", "git"],
+            backup_bucket="s3://corp-backups/homes",
+            restore=True,
+            pip_spec="/nonexistent/smstudio_ext-0.1.0-py3-none-any.whl",
+            git_repos=["https://127.0.0.1:9/corp/gone"],
+        )
+    )
+    out = sandbox.run(r.script, PYTHONPATH=str(fake.parent))
+    assert out.returncode == 0, out.stdout + out.stderr
+    sandbox.wait_jobs("restore", "git_clone")
+    # each job marks itself done just after its last log line: wait for the markers too
+    deadline = time.monotonic() + 30
+    while not all((sandbox.state / f"{j}.done").exists() for j in ("restore", "git_clone")):
+        assert time.monotonic() < deadline, "the jobs' .done markers did not appear"
+        time.sleep(0.05)
+    restore_log = (sandbox.state / "restore.log").read_text()
+    assert "restore not available in this smstudio" in restore_log
+    assert "job restore finished (exit 0)" in restore_log
+    # the clone job waited for the restore job: it finished after it
+    clone_log = (sandbox.state / "git_clone.log").read_text()
+    assert "waited for restore" in clone_log
+    assert (sandbox.state / "restore.done").stat().st_mtime_ns <= (
+        sandbox.state / "git_clone.done"
+    ).stat().st_mtime_ns

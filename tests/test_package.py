@@ -182,7 +182,7 @@ def test_no_extra_is_installed(fresh):
 
 
 def test_every_commands_help_runs_on_a_plain_install(fresh, fresh_env):
-    from test_cli_global import LEAVES
+    from cli_support import LEAVES
 
     argvs = [["--help"]] + [[*words.split(), "--help"] for words, _ in LEAVES]
     for result in run_all(fresh, argvs, fresh_env):

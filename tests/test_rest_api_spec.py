@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import yaml
 from openapi_spec_validator import validate
+from rest_spec_support import check_response
 from tornado.web import RequestHandler
 
 import smstudio_ext
@@ -46,3 +48,20 @@ def test_no_flow_mapping_swallowed_a_comma():
                 walk(value)
 
     walk(_spec())
+
+
+def test_the_response_check_catches_an_undocumented_or_missing_field():
+    """``rest_spec_support.check_response`` (run on every ``jp_fetch`` answer) is not vacuous."""
+    good = {"lastActiveTimestamp": "2026-11-30T02:17:30.123456z"}
+    assert check_response("api/idle", "GET", 200, json.dumps(good).encode()) is None
+    extra = check_response("api/idle", "GET", 200, json.dumps({**good, "x": 1}).encode())
+    assert "'x' was unexpected" in extra
+    missing = check_response("smstudio/backup/snapshots", "GET", 200, b"{}")
+    assert "'snapshots' is a required property" in missing
+    # errors: the common shape, extra fields allowed; Jupyter's own refusals are not ours
+    assert check_response("smstudio/idle", "GET", 409, b'{"error": "x", "detail": "y"}') is None
+    assert "'detail' is a required property" in check_response(
+        "smstudio/idle", "GET", 409, b'{"error": "x"}'
+    )
+    assert check_response("smstudio/idle", "GET", 403, b'{"message": "Forbidden"}') is None
+    assert check_response("api/contents", "GET", 200, b"[]") is None  # not our route

@@ -95,8 +95,8 @@ class TestExtensionConfigFile:
 
     async def test_file_is_applied(self, jp_fetch, jp_serverapp):
         await jp_fetch("smstudio", "context")
-        app = jp_serverapp.web_app.settings["smstudio"].app
-        assert app.describe_cache_seconds == 12.5
+        services = jp_serverapp.web_app.settings["smstudio"]
+        assert services.describe_cache_seconds == 12.5  # the app's trait, from the file
 
 
 class TestUnknownRegion:

@@ -15,7 +15,7 @@ import pytest
 from smstudio_ext.admin.audit import AuditOptions, run_audit
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.insights.config import Insights
-from smstudio_ext.insights.engine import InsightsEngine, evaluate_owner, list_owners
+from smstudio_ext.insights.engine import InsightsEngine
 from smstudio_ext.studio_settings import (
     IDLE_DISABLED,
     IDLE_ENABLED,
@@ -26,6 +26,7 @@ from smstudio_ext.studio_settings import (
     missing_member,
     resolve,
 )
+from smstudio_ext.testing.guardrails import evaluate_owner, list_owners
 
 SERVICES = ("s3", "sagemaker", "iam", "sts", "pricing")
 

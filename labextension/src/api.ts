@@ -42,6 +42,12 @@ export interface IContext {
   app_status: string | null;
   /** ISO 8601 timestamp. */
   app_created: string | null;
+  image_arn?: string | null;
+  app_arn?: string | null;
+  /** Why no AWS call can succeed (e.g. an unknown region). */
+  aws_error?: IApiError | null;
+  /** Why DescribeApp of this app failed. */
+  describe_error?: IApiError | null;
   /** The smstudio-ext version of the server (the panel's footer shows it). */
   version?: string;
 }
@@ -49,11 +55,9 @@ export interface IContext {
 /** An error as our handlers write it: `{"error": code, "detail": message, ...extra}`. */
 export interface IApiError {
   error: string;
-  detail?: string;
+  detail: string;
   /** The IAM action that was denied (`access_denied`). */
   action?: string | null;
-  /** Where the error happened (insights: the tag source, "estimate", "billed", ...). */
-  source?: string;
   [key: string]: unknown;
 }
 
@@ -68,17 +72,18 @@ export interface IIdleSignal {
   available: boolean;
   active: boolean;
   reason: string;
-  last_activity?: string | null;
+  last_activity: string | null;
   /** Set when the signal failed this check: apps are kept alive. */
   error?: string | null;
 }
 
 export interface IIdleApp {
-  app_type: string;
-  app_name: string;
-  instance_type?: string | null;
+  /** null: nothing to shut down here (local) */
+  app_type: string | null;
+  app_name: string | null;
+  instance_type: string | null;
   decision: string;
-  reason?: string | null;
+  reason: string | null;
   timeout_minutes?: number | null;
   idle_seconds?: number | null;
   shutdown_at?: string | null;
@@ -86,13 +91,13 @@ export interface IIdleApp {
 
 export interface IIdleStatus {
   enabled: boolean;
-  dry_run?: boolean;
+  dry_run: boolean;
   timeout_minutes: number;
   /** Admin bounds of the timeout (minutes). */
-  bounds?: { min?: number | null; max?: number | null };
+  bounds: { min?: number | null; max?: number | null };
   context?: string;
   state: IdleState;
-  idle_seconds?: number;
+  idle_seconds: number;
   last_active?: string | null;
   checked_at?: string | null;
   check_interval_seconds?: number;
@@ -103,10 +108,10 @@ export interface IIdleStatus {
   shutdown_at?: string | null;
   warning_at?: string | null;
   keepalive_until?: string | null;
-  signals?: IIdleSignal[];
-  apps?: IIdleApp[];
-  history?: unknown[];
-  last_error?: string | IApiError | null;
+  signals: IIdleSignal[];
+  apps: IIdleApp[];
+  history: unknown[];
+  last_error: string | IApiError | null;
   /** Who shuts this app down when idle (smstudio, the platform, both, nobody). */
   mode?: IIdleMode;
   /** The platform's activity file, kept current while our signals say the app is active. */
@@ -195,7 +200,7 @@ export interface IBackupResult {
 
 export interface IBackupStatus {
   configured: boolean;
-  config?: {
+  config: {
     bucket?: string | null;
     location?: string | null;
     source?: string | null;
@@ -203,6 +208,8 @@ export interface IBackupStatus {
     keep_last?: number;
     keep_days?: number;
     kms?: boolean;
+    excludes?: string[];
+    default_excludes?: boolean;
     include_secrets?: boolean;
   };
   running: boolean;
@@ -221,7 +228,9 @@ export interface ISnapshot {
   files?: number | null;
   dirs?: number | null;
   bytes?: number | null;
+  links?: number | null;
   skipped?: number;
+  changed_during_read?: number;
   /** Set when the snapshot's manifest could not be read. */
   error?: string;
 }
@@ -231,6 +240,8 @@ export interface IRestoreRequest {
   target?: string;
   paths?: string[];
   overwrite?: boolean;
+  /** Only restore into an empty target (a fresh home). */
+  if_empty?: boolean;
 }
 
 export interface IRestoreResult {
@@ -240,8 +251,18 @@ export interface IRestoreResult {
   target: string;
   files?: number;
   files_written?: number;
+  dirs?: number;
+  links?: number;
+  /** The target held an unfinished restore: this one took it over. */
+  resumed?: boolean;
+  /** if_empty: files already in the target that differ, kept as they are (and the first 20). */
+  kept?: number;
+  kept_paths?: string[];
   bytes_written?: number;
   seconds?: number;
+  finished?: string;
+  /** Requests per S3 operation. */
+  requests?: Record<string, number>;
 }
 
 // ----- conda: GET smstudio/conda/envs ----------------------------------------------------------
@@ -253,7 +274,7 @@ export interface ICondaEnv {
   python_version?: string | null;
   r_version?: string | null;
   language?: string;
-  kernels?: string[];
+  kernels: string[];
   kernel_name?: string | null;
   /** Why there is no kernel. */
   reason?: string | null;
@@ -262,11 +283,11 @@ export interface ICondaEnv {
 }
 
 export interface ICondaEnvs {
-  envs_dir?: string | null;
+  envs_dir: string | null;
   kernel_mode?: string | null;
   tool?: string | null;
   tool_message?: string | null;
-  warnings?: string[];
+  warnings: string[];
   envs: ICondaEnv[];
 }
 
@@ -276,8 +297,11 @@ export type InsightsPart = 'tags' | 'costs' | 'guardrails';
 
 export interface IPartStatus {
   status: 'ok' | 'partial' | 'error' | 'not_available' | string;
-  errors?: IApiError[];
+  errors: IApiError[];
   as_of?: string | null;
+  /** Why the part is not available. */
+  reason?: string;
+  /** guardrails: counts of results by status */
   summary?: Record<string, number>;
 }
 
@@ -287,46 +311,50 @@ export interface ITag {
   /** domain | space | user-profile | app */
   source: string;
   resource_arn?: string | null;
-  automatic?: boolean;
-  user_id?: boolean;
+  automatic: boolean;
+  user_id: boolean;
 }
 
 export interface ICostApp {
   app_type: string;
   app_name: string;
   status?: string | null;
-  instance_type?: string | null;
-  per_hour?: number | null;
-  since_start?: number | null;
+  instance_type: string | null;
+  per_hour: number | null;
+  since_start: number | null;
   today?: number | null;
-  started?: string | null;
+  started: string | null;
   price_source?: string | null;
+  /** This app's price currency (null when unpriced). */
+  currency?: string | null;
 }
 
 export interface ICostEstimate {
   status: string;
   reason?: string | null;
   action?: string | null;
-  source?: string;
-  as_of?: string | null;
+  source: string;
+  as_of: string | null;
   apps_as_of?: string | null;
-  per_hour?: number | null;
-  since_start?: number | null;
-  today?: number | null;
-  currency?: string | null;
-  apps?: ICostApp[];
-  price_source?: string | null;
+  per_hour: number | null;
+  since_start: number | null;
+  today: number | null;
+  currency: string | null;
+  /** One sum per currency, never added together (keys are currency codes). */
+  totals?: Record<string, Record<string, number | null>>;
+  apps: ICostApp[];
+  price_source: string | null;
   notes?: string[];
 }
 
 export interface ICostBilled {
   /** ok | not_available | disabled | error */
   status: string;
-  reason?: string | null;
-  source?: string;
-  as_of?: string | null;
-  month_to_date?: number | null;
-  last_month?: number | null;
+  reason: string | null;
+  source: string;
+  as_of: string | null;
+  month_to_date: number | null;
+  last_month: number | null;
   currency?: string | null;
   estimated?: boolean;
   tag_key?: string;
@@ -345,21 +373,21 @@ export interface IGuardrail {
   title: string;
   status: GuardrailStatus | string;
   reason: string;
-  evidence?: Record<string, unknown>;
-  why?: string;
-  fix?: string;
-  severity?: string;
-  level?: string;
+  evidence: Record<string, unknown>;
+  why: string;
+  fix: string;
+  severity: string;
+  level: string;
   action?: string | null;
 }
 
 export interface IInsights {
-  context?: Record<string, unknown>;
+  context: Record<string, unknown>;
   tags?: ITag[];
   costs?: ICosts;
   guardrails?: IGuardrail[];
-  parts?: Record<string, IPartStatus>;
-  generated_at?: string;
+  parts: Record<string, IPartStatus>;
+  generated_at: string;
 }
 
 /** Thin typed calls; one per route, so components never build URLs. */

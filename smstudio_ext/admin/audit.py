@@ -34,10 +34,8 @@ lifecycle config (``LifecycleConfigArn``), which installs and configures the ext
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
-import shlex
 import threading
 import time
 from collections import Counter
@@ -49,89 +47,27 @@ from typing import Any, Callable
 from .. import clock
 from ..apps import AppInfo, iter_apps
 from ..aws import AwsClients, call, paginate, partition_of_arn
+from ..context import CLASSIC_APP_TYPES
 from ..errors import BadInput, SmStudioError
 from ..idle.mode import idle_mode
 from ..insights.config import Insights
 from ..insights.costs import estimate
 from ..insights.engine import InsightsEngine
 from ..insights.facts import Facts, Subject
-from ..rollout import read_rollout
+from ..insights.results import FAIL, PASS, STATUSES, UNKNOWN, CheckResult
+from ..ratelimit import RateLimiter, RequestMeter
 from ..studio_settings import IDLE_UNKNOWN, PlatformIdle
-from .domain import attached_lccs
-from .lcc.ours import MARKER, VERSION_IN_MARKER, Ownership
+from .audit_rollout import classic_landing, lcc_arns, migration, rollout
+from .lcc.ours import MARKER, VERSION_IN_MARKER, Ownership, extension_config
 
 log = logging.getLogger("smstudio_ext")
 
-PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 DEFAULT_LCC_PREFIX = "smstudio-"
 DEFAULT_LCC_MARKER = MARKER
 _VERSION_IN_MARKER = VERSION_IN_MARKER  # the marker's version (lcc/ours.py reads it)
-BUILT_IN_SETTINGS = ("JupyterLabAppSettings", "CodeEditorAppSettings")
-CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 # An audit is a snapshot: what it fetched stays valid until it ends (one DescribeDomain, one
 # answer per owner, one denied call is not asked again).
 SNAPSHOT_TTL = 24 * 3600.0
-
-
-# -- request-rate limit ------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """A thread-safe token bucket: at most ``rate`` acquisitions per second (burst ``burst``)."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not rate or rate <= 0:
-            raise BadInput(f"max requests per second must be positive, got {rate}")
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, min(rate, 10.0)))
-        self._tokens = self.burst
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._last = monotonic()
-        self._lock = threading.Lock()
-        self.acquired = 0
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = self._monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1 - 1e-9:  # float dust must not spin the loop
-                    self._tokens -= 1
-                    self.acquired += 1
-                    return
-                wait = max((1 - self._tokens) / self.rate, 1e-6)
-            self._sleep(wait)
-
-
-class RequestMeter:
-    """Before every HTTP request (retries included) take a token from ``limiter``, and count
-    requests per ``service:Operation``. Used as an ``AwsClients.with_request_hook`` hook, so
-    everything handed those clients (the insights engine, ``iter_apps``, the ``PriceBook``) is
-    bounded too."""
-
-    def __init__(self, limiter: RateLimiter) -> None:
-        self.limiter = limiter
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, service: str, operation: str) -> None:
-        self.limiter.acquire()
-        with self._lock:
-            self.counts[f"{service}:{operation}"] += 1
-
-    @property
-    def requests(self) -> int:
-        with self._lock:
-            return sum(self.counts.values())
 
 
 class Caller:
@@ -149,43 +85,6 @@ class Caller:
 
 
 # -- results -----------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckResult:
-    """One check's answer. Insights checks carry their title, evidence, why, fix and the IAM
-    action whose absence made them ``unknown``; the audit's own checks a reason."""
-
-    id: str
-    status: str
-    severity: str
-    reason: str
-    level: str
-    title: str | None = None
-    why: str | None = None
-    fix: str | None = None
-    action: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-    source: str = "audit"  # "insights" (the guardrail registry) or "audit" (audit-only)
-
-    @classmethod
-    def from_insights(cls, r: dict[str, Any]) -> CheckResult:
-        return cls(
-            id=r["id"],
-            status=r["status"],
-            severity=r["severity"],
-            reason=r["reason"],
-            level=r["level"],
-            title=r.get("title"),
-            why=r.get("why"),
-            fix=r.get("fix"),
-            action=r.get("action"),
-            evidence=dict(r.get("evidence") or {}),
-            source="insights",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -259,29 +158,6 @@ def snapshot_config(config: Insights | None) -> Insights:
 # -- the audit ---------------------------------------------------------------------------------
 
 
-def _lcc_arns(settings: dict[str, Any] | None) -> list[str]:
-    """Every lifecycle config a settings block names: listed, default and built-in."""
-    found = attached_lccs(settings)
-    for key in BUILT_IN_SETTINGS:
-        built_in = ((settings or {}).get(key) or {}).get("BuiltInLifecycleConfigArn")
-        if built_in and built_in != "None":
-            found.append(built_in)
-    return list(dict.fromkeys(found))
-
-
-def _ext_config(content: str) -> dict[str, Any] | None:
-    """The extension config our generated LCC writes (its ``EXT_CONFIG='{...}'`` line)."""
-    for line in content.splitlines():
-        if line.startswith("EXT_CONFIG="):
-            try:
-                words = shlex.split(line[len("EXT_CONFIG=") :])
-                data = json.loads(words[0]) if words else None
-            except (ValueError, IndexError):
-                return None
-            return data if isinstance(data, dict) else None
-    return None
-
-
 class AuditContext:
     """State shared by the workers of one audit."""
 
@@ -316,7 +192,7 @@ class AuditContext:
             by=verdict.by,
         )
         if verdict.ours and verdict.script:
-            idle = (_ext_config(verdict.script) or {}).get("IdleShutdown")
+            idle = (extension_config(verdict.script) or {}).get("IdleShutdown")
             info.idle = idle if isinstance(idle, dict) else None
         return info
 
@@ -388,157 +264,6 @@ def _audit_checks(report: OwnerReport) -> list[CheckResult]:
     return out
 
 
-# -- rollout: where our config sits and which version last ran --------------------------------
-
-
-def _last(layers: list[dict[str, Any]], key: str, get: Callable[[dict[str, Any]], Any]) -> Any:
-    """The value of the last layer that sets it ("None" clears)."""
-    found = None
-    for layer in layers:
-        value = get(layer.get(key) or {})
-        if value:
-            found = value
-    return None if found == "None" else found
-
-
-def _default_of(app: dict[str, Any]) -> Any:
-    return (app.get("DefaultResourceSpec") or {}).get("LifecycleConfigArn")
-
-
-def _built_in_of(app: dict[str, Any]) -> Any:
-    return app.get("BuiltInLifecycleConfigArn")
-
-
-def _layers(facts: Facts) -> list[dict[str, Any]]:
-    """The settings an owner's apps inherit, lowest first: the layers of the one effective-settings
-    resolution (``studio_settings``: a private space takes its defaults from its owner's profile,
-    a shared space from DefaultSpaceSettings)."""
-    return [layer.settings for layer in facts.effective_settings().layers]
-
-
-def _rollout_app_type(kind: str, desc: dict[str, Any], live: list[AppInfo]) -> str:
-    if kind == "space":
-        return str((desc.get("SpaceSettings") or {}).get("AppType") or "JupyterLab")
-    classic_settings = (desc.get("UserSettings") or {}).get("JupyterServerAppSettings") or {}
-    if any(a.app_type in CLASSIC_APP_TYPES for a in live) or _lcc_arns(
-        {"JupyterServerAppSettings": classic_settings}
-    ):
-        return "JupyterServer"
-    return "JupyterLab"
-
-
-def _config_view(audit: AuditContext, arn: str | None) -> dict[str, Any] | None:
-    if not arn:
-        return None
-    info = audit.lcc(arn)
-    return {"name": info.name, "arn": arn, "ours": info.ours, "version": info.version}
-
-
-def _placement(audit: AuditContext, layers: list[dict[str, Any]], app_type: str) -> dict[str, Any]:
-    """Where our config sits for ``app_type``: ``built-in`` (always runs, resolved from the
-    domain or profile at launch), ``default`` (pre-selected; a space keeps the one it was
-    created with), ``listed`` (runs only when picked) or ``none``."""
-    key = app_type + "AppSettings"
-    built_in = _last(layers, key, _built_in_of) if key in BUILT_IN_SETTINGS else None
-    default = _last(layers, key, _default_of)
-    listed = list(
-        dict.fromkeys(
-            a for layer in layers for a in (layer.get(key) or {}).get("LifecycleConfigArns") or []
-        )
-    )
-    built_in_v = _config_view(audit, built_in)
-    default_v = _config_view(audit, default)
-    listed_v = [v for v in (_config_view(audit, a) for a in listed) if v]
-    notes: list[str] = []
-    runs: dict[str, Any] | None = None
-    if built_in_v and built_in_v["ours"]:
-        mode, runs = "built-in", built_in_v
-        if default_v and default_v["ours"] and default_v["arn"] != built_in:
-            notes.append(
-                f"also pre-selects {default_v['name']} (version {default_v['version'] or '?'}) "
-                "as its default: it runs after the built-in and may undo it"
-            )
-    elif default_v and default_v["ours"]:
-        mode, runs = "default", default_v
-        inherited = _last(layers[:-1], key, _default_of)
-        if inherited and inherited != default and audit.lcc(inherited).ours:
-            notes.append(
-                f"keeps {default_v['name']} as its default; the current default is "
-                f"{_name_of(inherited)}: a new default does not reach an existing space "
-                "(use smstudio lcc register --built-in)"
-            )
-    elif any(v["ours"] for v in listed_v):
-        mode = "listed"
-        notes.append("listed only: it runs only when the user picks it")
-    else:
-        mode = "none"
-    return {
-        "app_type": app_type,
-        "mode": mode,
-        "runs": runs,
-        "built_in": built_in_v,
-        "default": default_v,
-        "listed": listed_v,
-        "notes": notes,
-    }
-
-
-def _name_of(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
-def _rollout(
-    audit: AuditContext, facts: Facts, kind: str, desc: dict[str, Any], live: list[AppInfo]
-) -> dict[str, Any]:
-    """Our config's placement and the version last seen running (the tags the extension writes
-    on its space, or its profile in Classic: :mod:`smstudio_ext.rollout`)."""
-    app_type = _rollout_app_type(kind, desc, live)
-    out = _placement(audit, _layers(facts), app_type)
-    configured = (out["runs"] or {}).get("version")
-    out["configured_version"] = configured
-    out.update(seen_version=None, seen_at=None, seen_error=None)
-    try:
-        seen = read_rollout(facts.tags(facts.owner_arn()))
-        out["seen_version"], out["seen_at"] = seen["version"], seen["seen"]
-    except SmStudioError as exc:
-        out["seen_error"] = exc.message
-    if out["seen_error"]:
-        out["state"] = "unknown"
-    elif not out["seen_version"]:
-        out["state"] = "not seen"
-    elif configured and out["seen_version"] == configured:
-        out["state"] = "current"
-    else:
-        out["state"] = "differs"
-    return out
-
-
-def _migration(kind: str, desc: dict[str, Any], live: list[AppInfo]) -> list[str]:
-    """Studio Classic use of one owner: legacy, closed to new onboarding (AWS docs)."""
-    items = []
-    classic = Counter(a.app_type for a in live if a.app_type in CLASSIC_APP_TYPES)
-    if classic:
-        what = ", ".join(f"{t} x{n}" for t, n in sorted(classic.items()))
-        items.append(
-            f"{sum(classic.values())} Studio Classic app(s) running ({what}): Studio Classic "
-            "is legacy (closed to new onboarding); move this work to JupyterLab spaces"
-        )
-    if kind == "user-profile":
-        items.extend(_classic_landing((desc.get("UserSettings") or {}), "this profile"))
-    elif (desc.get("SpaceSettings") or {}).get("AppType") in CLASSIC_APP_TYPES:
-        items.append("a Studio Classic space: recreate it as a JupyterLab space")
-    return items
-
-
-def _classic_landing(settings: dict[str, Any], whose: str) -> list[str]:
-    if settings.get("DefaultLandingUri") == "app:JupyterServer:":
-        return [
-            f"Studio Classic is {whose}'s default experience (DefaultLandingUri "
-            "app:JupyterServer:): set studio:: to land in Studio"
-        ]
-    return []
-
-
 def _audit_owner(
     audit: AuditContext,
     domain: dict[str, Any],
@@ -580,8 +305,8 @@ def _audit_owner(
     report.status = desc.get("Status")
     own = facts.owner_settings()
 
-    own_ours = [a for a in _lcc_arns(own) if audit.lcc(a).ours]
-    domain_ours = [a for a in _lcc_arns(domain.get("DefaultUserSettings")) if audit.lcc(a).ours]
+    own_ours = [a for a in lcc_arns(own) if audit.lcc(a).ours]
+    domain_ours = [a for a in lcc_arns(domain.get("DefaultUserSettings")) if audit.lcc(a).ours]
     chosen = own_ours or domain_ours
     if chosen:
         info = audit.lcc(chosen[0])
@@ -629,12 +354,12 @@ def _audit_owner(
             }
         )
 
-    report.rollout = _rollout(audit, facts, kind, desc, live)
-    report.migration = _migration(kind, desc, live)
+    report.rollout = rollout(audit, facts, kind, desc, live)
+    report.migration = migration(kind, desc, live)
 
     # every owner- and app-level guardrail of the insights registry, then the audit's own
     results = audit.engine.guardrails_part(facts, ("owner", "app"))[0]
-    report.checks.extend(CheckResult.from_insights(r) for r in results)
+    report.checks.extend(CheckResult.from_row(r) for r in results)
     report.checks.extend(_audit_checks(report))
     return report
 
@@ -695,7 +420,7 @@ class AuditReport:
             "estimated_cost_per_hour_by_currency": by_currency,
             "cost_complete": len(known) == len(running) and None not in costs,
             "price_sources": dict(Counter(a.get("price_source") or "unknown" for a in running)),
-            "checks": {s: counts.get(s, 0) for s in (PASS, FAIL, UNKNOWN)},
+            "checks": {s: counts.get(s, 0) for s in STATUSES},
             "requests": sum(self.calls.values()),
             "requests_per_second": round(self.requests_per_second, 2),
             "max_rps": self.max_rps,
@@ -753,8 +478,7 @@ def _run(audit: AuditContext) -> AuditReport:
     )
     domain_facts.prime(domain=domain, ttl=SNAPSHOT_TTL)
     domain_checks = [
-        CheckResult.from_insights(r)
-        for r in audit.engine.guardrails_part(domain_facts, ("domain",))[0]
+        CheckResult.from_row(r) for r in audit.engine.guardrails_part(domain_facts, ("domain",))[0]
     ]
 
     say(f"audit {domain_id}: listing profiles, spaces and apps")
@@ -793,7 +517,7 @@ def _run(audit: AuditContext) -> AuditReport:
         owners=owners,
         calls=dict(audit.meter.counts),
         max_rps=options.max_rps,
-        domain_migration=_classic_landing(domain.get("DefaultUserSettings") or {}, "the domain"),
+        domain_migration=classic_landing(domain.get("DefaultUserSettings") or {}, "the domain"),
     )
 
 

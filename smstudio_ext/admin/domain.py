@@ -25,7 +25,6 @@ import copy
 import functools
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +45,10 @@ APP_SETTINGS_KEYS = (
     "CodeEditorAppSettings",
     "RSessionAppSettings",
 )
-_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
-_UID_RE = re.compile(r"[0-9]{1,10}\Z")
-_FOLDER_RE = re.compile(r"([a-zA-Z0-9_-]{1,63}/){0,3}[a-zA-Z0-9-]{1,63}\Z")
-_DOMAIN_RE = re.compile(r"d-[a-z0-9]{1,63}\Z")
+NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
+UID_RE = re.compile(r"[0-9]{1,10}\Z")
+FOLDER_RE = re.compile(r"([a-zA-Z0-9_-]{1,63}/){0,3}[a-zA-Z0-9-]{1,63}\Z")
+DOMAIN_RE = re.compile(r"d-[a-z0-9]{1,63}\Z")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 # App types whose space home is the space's own EBS volume (STUDIO.md, "A JupyterLab space from
 # the inside"); every other home (profiles, Classic spaces) is on the domain's EFS volume.
@@ -251,14 +250,14 @@ def _check_structure(manifest: dict[str, Any]) -> list[str]:
         seen = set()
         for i, item in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else None
-            if not isinstance(name, str) or not _NAME_RE.match(name):
+            if not isinstance(name, str) or not NAME_RE.match(name):
                 problems.append(f"{kind}[{i}]: invalid name {name!r}")
                 continue
             if name in seen:
                 problems.append(f"{kind}[{i}]: {name} appears twice")
             seen.add(name)
             uid = item.get("home_efs_uid")
-            if uid is not None and not _UID_RE.match(str(uid)):
+            if uid is not None and not UID_RE.match(str(uid)):
                 problems.append(f"{kind} {name}: home_efs_uid {uid!r} is not a number")
             if not isinstance(item.get("tags", {}), dict):
                 problems.append(f"{kind} {name}: tags must be an object")
@@ -273,7 +272,7 @@ def _check_structure(manifest: dict[str, Any]) -> list[str]:
                 problems.append(f"{kind} {name}: sso needs a string identifier and value")
     source_domain = (manifest.get("source") or {}).get("domain_id")
     if source_domain is not None and not (
-        isinstance(source_domain, str) and _DOMAIN_RE.match(source_domain)
+        isinstance(source_domain, str) and DOMAIN_RE.match(source_domain)
     ):
         problems.append(f"source.domain_id {source_domain!r} is not a domain id (d-...)")
     return problems
@@ -409,7 +408,7 @@ def _describe_or_none(sm: Any, operation: str, **params: Any) -> dict[str, Any] 
 def plan_import(clients: AwsClients, manifest: dict[str, Any], domain_id: str) -> ImportPlan:
     """Validate the manifest against the target domain and list the create calls to make."""
     plan = ImportPlan(domain_id=domain_id)
-    if not _DOMAIN_RE.match(domain_id or ""):
+    if not DOMAIN_RE.match(domain_id or ""):
         raise BadInput(f"invalid target domain id {domain_id!r} (expected d-...)")
     plan.problems = _check_structure(manifest)
     if plan.problems:
@@ -598,146 +597,3 @@ def _uid_map(
                 "folder": backup_folder(kind, item),
             }
     return out
-
-
-# -- copy plans --------------------------------------------------------------------------------
-
-
-def _q(value: Any) -> str:
-    return shlex.quote(str(value))
-
-
-def _comment(value: str) -> str:
-    """Text safe inside a '#' comment line: no line breaks or control characters."""
-    return re.sub(r"[^\x20-\x7e]", "?", value)
-
-
-def copy_plan_script(
-    uid_map: dict[str, Any], source: str = "", target: str = "", *, via: str = "efs"
-) -> str:
-    """The copy plan: a bash script with two steps, ``efs`` and ``s3``.
-
-    ``efs OLD_MOUNT NEW_MOUNT`` (as root on a host mounting both volumes) copies the homes that
-    live on the domain's EFS volume, ``OLD/<old uid>`` to ``NEW/<new uid>``, then ``chown``.
-    ``s3 s3://BUCKET[/PREFIX]`` copies the smstudio home-backup folder of each other home,
-    ``<old domain>/<folder>/`` to ``<new domain>/<folder>/`` (``backup_folder``: a profile's
-    name, ``<owner>/spaces/<space>`` or ``_shared/<space>``): JupyterLab and Code Editor spaces
-    (their home is the space's own EBS volume, which no EFS copy reaches) always; every home
-    with ``via="s3"``. The new app then restores the snapshot on its first start."""
-    if via not in ("efs", "s3"):
-        raise BadInput(f"--via must be 'efs' or 's3', got {via!r}")
-    efs_rows: list[str] = []
-    s3_rows: list[str] = []
-    for kind in ("profiles", "spaces"):
-        for name, entry in sorted(uid_map.get(kind, {}).items()):
-            label = f"{kind[:-1]} {name}"
-            if not _NAME_RE.match(name):
-                raise BadInput(f"{label}: not a Studio name")
-            if via == "s3" or entry.get("home") == "ebs":
-                why = "its home is on EBS" if entry.get("home") == "ebs" else "--via s3"
-                folder = str(entry.get("folder") or name)
-                if not _FOLDER_RE.match(folder):
-                    raise BadInput(f"{label}: not a backup folder: {folder!r}")
-                s3_rows.append(f"copy_snapshots {_q(label)} {_q(folder)}  # {why}")
-                efs_rows.append(f"# {label}: moves through S3 ({why}): see the s3 step")
-                continue
-            old, new = entry.get("old_uid"), entry.get("new_uid")
-            if not old or not new:
-                efs_rows.append(f"# {label}: no EFS home to copy (old {old}, new {new})")
-                continue
-            if not (_UID_RE.match(str(old)) and _UID_RE.match(str(new))):
-                raise BadInput(f"{label}: UIDs must be numbers ({old!r}, {new!r})")
-            efs_rows.append(f"copy_home {_q(label)} {_q(old)} {_q(new)}")
-    old_domain = source if _DOMAIN_RE.match(source or "") else ""
-    new_domain = target if _DOMAIN_RE.match(target or "") else ""
-    efs_count = sum(1 for r in efs_rows if r.startswith("copy_home"))
-    lines = [
-        "#!/usr/bin/env bash",
-        "# Copy plan written by `smstudio domain import`: moves every Studio home from the old",
-        f"# domain ({_comment(source) or 'unknown'}) to the new one "
-        f"({_comment(target) or 'unknown'}).",
-        "#",
-        "# Homes on the domain's EFS volume (user profiles, Studio Classic spaces), as root on a",
-        "# host that mounts both volumes:",
-        "#   copy-homes.sh efs OLD_EFS_MOUNT NEW_EFS_MOUNT",
-        "# Homes that move through S3 (JupyterLab and Code Editor spaces: their home is the",
-        "# space's own EBS volume, not the EFS one; every home with --via s3):",
-        "#   1. in each old app: smstudio backup          (a last snapshot)",
-        "#   2. copy-homes.sh s3 s3://BUCKET[/PREFIX]     (HomeBackup.bucket; needs the aws CLI)",
-        "#   3. the new app restores it on its first start (our lifecycle config runs",
-        '#      `smstudio restore latest --target "$HOME" --if-empty`), or run that in its',
-        "#      terminal.",
-        "# Re-running either step is safe (rsync / cp -a and aws s3 sync overwrite with the same).",
-        "set -euo pipefail",
-        "",
-        f"old_domain={_q(old_domain)}",
-        f"new_domain={_q(new_domain)}",
-        "",
-        "usage() {",
-        '  echo "usage: $0 efs OLD_EFS_MOUNT NEW_EFS_MOUNT | $0 s3 s3://BUCKET[/PREFIX]" >&2',
-        "  exit 2",
-        "}",
-        "",
-        "copy_home() {",
-        '  local name="$1" old_uid="$2" new_uid="$3"',
-        '  local src="$old_root/$old_uid" dst="$new_root/$new_uid"',
-        '  if [ ! -d "$src" ]; then',
-        '    echo "skip $name: no home at $src" >&2',
-        "    return 0",
-        "  fi",
-        '  echo "copy $name: $src -> $dst"',
-        '  mkdir -p "$dst"',
-        "  if command -v rsync >/dev/null 2>&1; then",
-        '    rsync -a "$src/" "$dst/"',
-        "  else",
-        '    cp -a "$src/." "$dst/"',
-        "  fi",
-        '  chown -R --from="$old_uid" "$new_uid" "$dst"',
-        '  chown "$new_uid" "$dst"',
-        "}",
-        "",
-        "copy_snapshots() {",
-        '  local name="$1" folder="$2"',
-        '  local src="$base/$old_domain/$folder/" dst="$base/$new_domain/$folder/"',
-        '  echo "copy $name snapshots: $src -> $dst"',
-        '  aws s3 sync --only-show-errors "$src" "$dst"',
-        "}",
-        "",
-        'case "${1:-}" in',
-        "  efs)",
-        '    if [ "$#" -ne 3 ]; then usage; fi',
-        '    old_root="$2"',
-        '    new_root="$3"',
-        '    for root in "$old_root" "$new_root"; do',
-        '      if [ ! -d "$root" ]; then',
-        '        echo "not a directory: $root" >&2',
-        "        exit 2",
-        "      fi",
-        "    done",
-        *(f"    {row}" for row in efs_rows),
-        f'    echo "done: {efs_count} EFS home(s)"',
-        "    ;;",
-        "  s3)",
-        '    if [ "$#" -ne 2 ]; then usage; fi',
-        '    case "$2" in',
-        "      s3://?*) ;;",
-        '      *) echo "not an s3:// URL: $2" >&2; exit 2 ;;',
-        "    esac",
-        '    base="${2%/}"',
-        '    if [ -z "$old_domain" ] || [ -z "$new_domain" ]; then',
-        '      echo "the manifest names no source or target domain id: cannot find the '
-        'snapshot folders" >&2',
-        "      exit 2",
-        "    fi",
-        "    if ! command -v aws >/dev/null 2>&1; then",
-        '      echo "the aws CLI is needed for the s3 step" >&2',
-        "      exit 2",
-        "    fi",
-        *(f"    {row}" for row in s3_rows),
-        f'    echo "done: {len(s3_rows)} home(s) through S3"',
-        "    ;;",
-        "  *) usage ;;",
-        "esac",
-        "",
-    ]
-    return "\n".join(lines)

@@ -292,10 +292,6 @@ def display_name(value: object, what: str = "display name") -> str:
     )
 
 
-def env_name(value: object, what: str = "environment variable name") -> str:
-    return _match(what, value, re.compile(r"[A-Z_][A-Z0-9_]{0,127}"), "UPPER_CASE_NAME")
-
-
 def safe_text(value: object, what: str) -> str:
     """Generic plain value: no whitespace or shell characters at all."""
     if not isinstance(value, str) or not value or _FORBIDDEN.search(value) or len(value) > 256:

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..admin.domain import copy_plan_script, export_domain, import_domain, load_manifest
+from ..admin.copy_plan import copy_plan_script
+from ..admin.domain import export_domain, import_domain, load_manifest
 from ..errors import BadInput
 from .common import Env, examples, note, print_json, print_table, quiet, show_help, write_file
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..admin.policies import (
-    DEFAULT_TAG_KEY,
-    PARTITION_NAMES,
-    USER_ID_SOURCES,
-    PolicyInputs,
-    lint_policy,
-    render_policies,
-    write_policies,
-)
+from ..admin.policies import USER_ID_SOURCES, lint_policy, render_policies, write_policies
+from ..admin.policy_doc import DEFAULT_TAG_KEY, PARTITION_NAMES, PolicyInputs
 from ..aws import partition_of
 from .common import examples, make_dir, note, print_json, print_table, show_help
 

@@ -21,7 +21,6 @@ import asyncio
 import logging
 from typing import Any
 
-from ..errors import SmStudioError
 from .config import CondaEnvs
 from .kernelspecs import KernelspecSync, PersistedEnvKernelSpecManager, build_sync
 from .manage import CondaManager
@@ -29,15 +28,11 @@ from .manage import CondaManager
 log = logging.getLogger("smstudio_ext")
 
 
-def setup_conda(app: Any) -> CondaManager | None:
-    try:
-        cfg = CondaEnvs(parent=app)
-        manager = CondaManager(cfg)
-    except SmStudioError as exc:  # bad CondaEnvs config: the other engines still run
-        log.error("smstudio conda: disabled: %s", exc.message)
-        app.services.conda = None
-        app.services.conda_error = exc.message
-        return None
+def setup_conda(app: Any) -> CondaManager:
+    """Build ``services.conda`` from the ``CondaEnvs`` section; a bad section raises
+    (``TraitError``, ``SmStudioError``) and the app disables the engine with the reason."""
+    cfg = CondaEnvs(parent=app)
+    manager = CondaManager(cfg)
     app.services.conda = manager
     if cfg.manage_condarc:
         manager.ensure_condarc()  # logs a warning itself when it cannot

@@ -35,7 +35,7 @@ class BackupHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        self.write_json(await self.run_blocking(self.services.backup.status))
+        self.write_json(await self.run_blocking(self.services.require("backup").status))
 
     @web.authenticated
     @handle_errors
@@ -44,7 +44,7 @@ class BackupHandler(BaseHandler):
         unknown = set(body) - {"dry_run"}
         if unknown:
             raise BadInput(f"unknown field(s): {sorted(unknown)}")
-        svc = self.services.backup
+        svc = self.services.require("backup")
         if _opt_bool(body, "dry_run"):
             result = await self.run_blocking(svc.backup, dry_run=True)
             self.write_json(result)
@@ -56,7 +56,7 @@ class SnapshotsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        snaps = await self.run_blocking(self.services.backup.snapshots)
+        snaps = await self.run_blocking(self.services.require("backup").snapshots)
         self.write_json({"snapshots": snaps})
 
 
@@ -81,7 +81,7 @@ class RestoreHandler(BaseHandler):
             if_empty=_opt_bool(body, "if_empty"),
         )
         result = await self.run_in_thread(
-            self.services.backup.restore,
+            self.services.require("backup").restore,
             snapshot,
             target=target,
             options=options,

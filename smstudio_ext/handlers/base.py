@@ -21,6 +21,7 @@ from tornado import web
 
 from .. import clock
 from ..errors import BadInput, SmStudioError
+from ..services import Services
 from ..units import parse_bool
 
 log = logging.getLogger("smstudio_ext")
@@ -34,8 +35,9 @@ class BaseHandler(APIHandler):
     auth_resource = "smstudio"
 
     @property
-    def services(self) -> Any:
-        return self.settings["smstudio"]
+    def services(self) -> Services:
+        services: Services = self.settings["smstudio"]
+        return services
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -7,7 +7,6 @@ from typing import Any
 from tornado import web
 
 from ..conda.document import envs_document
-from ..errors import NotConfigured
 from .base import BaseHandler, handle_errors
 
 
@@ -20,10 +19,7 @@ class CondaEnvsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        manager = getattr(self.services, "conda", None)
-        if manager is None:
-            why = getattr(self.services, "conda_error", None) or "not set up in this server"
-            raise NotConfigured(f"the conda engine is disabled: {why}")
+        manager = self.services.require("conda")
         sizes = self.bool_arg("sizes", True)
         self.write_json(await self.run_blocking(envs_payload, manager, sizes))
 

@@ -10,15 +10,14 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import BadInput, NotConfigured
+from ..errors import BadInput
+from ..idle.monitor import IdleMonitor
+from ..services import Services
 from .base import BaseHandler, handle_errors
 
 
-def _idle(handler: BaseHandler) -> Any:
-    idle = getattr(handler.services, "idle", None)
-    if idle is None:
-        raise NotConfigured("the idle engine is not set up on this server")
-    return idle
+def _idle(handler: BaseHandler) -> IdleMonitor:
+    return handler.services.require("idle")
 
 
 class IdleStatusHandler(BaseHandler):
@@ -70,6 +69,12 @@ ROUTES = [
     (r"idle/keepalive", IdleKeepAliveHandler),
 ]
 
-# Registered by ``setup_idle`` only when ``IdleShutdown.serve_api_idle`` is on: Studio's own
-# activity-monitor extension serves the same path in SageMaker Distribution images.
+# Served only when the idle engine says so (``IdleShutdown.serve_api_idle`` on and Studio's own
+# activity-monitor extension, which serves the same path in SageMaker Distribution images, off).
 API_IDLE_ROUTE = (r"/api/idle", ApiIdleHandler)
+
+
+def routes(services: Services | None) -> list[tuple[str, Any]]:
+    """The idle routes this server serves, as the engine declared them."""
+    idle = services.idle if services is not None else None
+    return ROUTES + ([API_IDLE_ROUTE] if idle is not None and idle.serves_api_idle else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..errors import BadInput, NotConfigured
+from ..errors import BadInput
 from ..insights.engine import PARTS
 from .base import BaseHandler, handle_errors
 
@@ -13,9 +13,7 @@ class InsightsHandler(BaseHandler):
     @web.authenticated
     @handle_errors
     async def get(self) -> None:
-        engine = getattr(self.services, "insights", None)
-        if engine is None:
-            raise NotConfigured("the insights engine is not set up in this server")
+        engine = self.services.require("insights")
         refresh = self.bool_arg("refresh")
         raw_parts = self.get_argument("parts", ",".join(PARTS))
         parts = [p.strip() for p in raw_parts.split(",") if p.strip()]

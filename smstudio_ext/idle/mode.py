@@ -20,12 +20,16 @@ one resolution of effective settings that guardrails and the audit use too);
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from .. import clock
 from ..aws import AwsClients
 from ..context import StudioContext
+from ..errors import SmStudioError
 from ..studio_settings import (
     IDLE_DISABLED,
     IDLE_ENABLED,
@@ -34,6 +38,8 @@ from ..studio_settings import (
     PlatformIdle,
     load,
 )
+
+log = logging.getLogger("smstudio_ext")
 
 MODES = ("own", "platform", "both", "none", "unknown")
 
@@ -49,6 +55,66 @@ def read_platform_idle(clients: AwsClients, context: StudioContext) -> PlatformI
         clients, context.domain_id, "space", context.space_name, app_type=context.app_type
     )
     return settings.platform_idle()
+
+
+class PlatformSettings:
+    """The platform's effective IdleSettings of this app as the monitor last read them:
+    ``refresh`` (in the monitor's worker thread) reads them at most every ``every_minutes``;
+    ``current`` is what ``idle_mode`` gets, never half an answer."""
+
+    def __init__(
+        self,
+        reader: Callable[[], PlatformIdle | None] | None,
+        kind: str,
+        every_minutes: float,
+    ) -> None:
+        self._reader = reader
+        self._kind = kind
+        self._every = every_minutes * 60
+        self._settings: PlatformIdle | None = None
+        self._error: str | None = None
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        last = self._read_at
+        if last is not None and clock.monotonic() - last < self._every:
+            return
+        settings, error = None, None
+        try:
+            settings = reader()
+        except SmStudioError as exc:
+            error = exc.message
+            log.info("smstudio idle: cannot read the platform's IdleSettings: %s", exc.message)
+        except Exception as exc:  # the mode is information: never break a check for it
+            error = str(exc) or type(exc).__name__
+            log.warning("smstudio idle: reading the platform's IdleSettings failed: %s", exc)
+        # published together, once read
+        with self._lock:
+            self._settings, self._error = settings, error
+            self._read_at = clock.monotonic()
+
+    def current(self) -> tuple[PlatformIdle | None, str | None]:
+        """The settings (None: unknown) and why they are unknown."""
+        with self._lock:
+            platform, error = self._settings, self._error
+            read = self._read_at is not None
+        if self._kind == "classic":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "Studio Classic has no platform idle shutdown", None, None
+            )
+        elif self._kind != "spaces":
+            platform = PlatformIdle(
+                IDLE_NOT_APPLICABLE, "not in Studio: no platform idle shutdown here", None, None
+            )
+        elif self._reader is None:
+            platform, error = None, "no AWS access to read them"
+        elif not read:
+            platform, error = None, "not read yet"
+        return platform, error
 
 
 @dataclass

@@ -11,43 +11,59 @@ import fnmatch
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from ..apps import AppInfo
 from ..errors import BadInput
 from .config import TIMEOUT_CEILING_MINUTES
 from .signals import iso
 
-DECISIONS = ("active", "idle", "grace", "warning", "shutdown", "dry_run", "no_action")
+# What the policy decides about a target, the ``decision`` of GET smstudio/idle's apps and
+# history (rest-api.yaml). "shutdown" is the only one that deletes; "no_action" is a due target
+# with nothing to delete (local, or no app we may delete).
+DecisionKind = Literal["active", "idle", "grace", "warning", "shutdown", "dry_run", "no_action"]
+# decisions under which a warning stands (remembered until the target is active again)
+WARNED: tuple[DecisionKind, ...] = ("warning", "shutdown", "dry_run")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Target:
-    """Something we may shut down: this space's app, a KernelGateway app, or nothing (local)."""
+    """Something we may shut down: this space's app, a Classic KernelGateway app, or nothing
+    (local: ``app`` None). Names and instance type are the app's own (``AppInfo``); only where
+    it starts on the monitor's timeline is the target's (see ``Timeline``)."""
 
     key: str
-    app_type: str | None = None
-    app_name: str | None = None
-    instance_type: str | None = None
-    started: datetime | None = None
     app: AppInfo | None = None
+    started: datetime | None = None
     deletable: bool = True
+
+    @classmethod
+    def of(cls, app: AppInfo, *, deletable: bool = True) -> Target:
+        return cls(f"{app.app_type}/{app.app_name}", app, app.created, deletable)
+
+    @property
+    def app_type(self) -> str | None:
+        return (self.app.app_type or None) if self.app is not None else None
+
+    @property
+    def app_name(self) -> str | None:
+        return (self.app.app_name or None) if self.app is not None else None
+
+    @property
+    def instance_type(self) -> str | None:
+        return self.app.instance_type if self.app is not None else None
 
 
 @dataclass
 class Decision:
     target: Target
-    decision: str
+    decision: DecisionKind
     reason: str
     idle_seconds: float
     timeout_minutes: int
     last_active: datetime
     warning_at: datetime | None = None
     shutdown_at: datetime | None = None
-
-    @property
-    def wants_shutdown(self) -> bool:
-        return self.decision == "shutdown"
 
     def to_dict(self, wall_offset: timedelta | None = None) -> dict[str, Any]:
         """For the log and the panel; ``wall_offset`` turns timeline instants into wall time."""
@@ -165,7 +181,6 @@ class Policy:
         last_active: datetime,
         active_reason: str | None,
         *,
-        can_act: bool = True,
         warned_at: datetime | None = None,
         wall_offset: timedelta | None = None,
     ) -> Decision:
@@ -194,7 +209,7 @@ class Policy:
             shutdown_at = grace_until
         warning_at = shutdown_at - self.warning
 
-        def made(decision: str, reason: str) -> Decision:
+        def made(decision: DecisionKind, reason: str) -> Decision:
             return Decision(
                 target,
                 decision,
@@ -209,7 +224,7 @@ class Policy:
         if active_reason:
             return made("active", active_reason)
         idle_for = f"idle for {_minutes(idle_seconds)} (timeout {timeout_minutes} min)"
-        if now >= shutdown_at and (not can_act or not target.deletable):
+        if now >= shutdown_at and not target.deletable:
             return made("no_action", f"{idle_for}; nothing to shut down here")
         if now >= warning_at:
             # due (or overdue): the warning must have stood for the whole lead time first
@@ -217,7 +232,7 @@ class Policy:
             warning_at = warned
             shutdown_at = max(shutdown_at, warned + self.warning)
         if now >= shutdown_at:
-            if not can_act or not target.deletable:
+            if not target.deletable:
                 return made("no_action", f"{idle_for}; nothing to shut down here")
             if self.dry_run:
                 return made("dry_run", f"{idle_for}; dry-run: would delete {target.app_name}")

@@ -13,10 +13,12 @@ import inspect
 import logging
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from .. import clock
 from ..events import idle_decision_publisher
+from ..services import Services
+from ..studio_settings import PlatformIdle
 from .config import IdleShutdown
 from .mode import read_platform_idle
 from .monitor import IdleMonitor, maybe_await
@@ -154,23 +156,22 @@ class JupyterProbe:
 
 def _before_shutdown(app: Any) -> Any:
     def final_backup(timeout_seconds: float) -> None:
-        backup = getattr(app.services, "backup", None)
-        fn = getattr(backup, "final_backup", None)
-        if fn is None:
+        backup = app.services.backup
+        if backup is None:
             log.info("smstudio idle: no backup engine configured; no final backup")
             return
-        fn(timeout_seconds)
+        backup.final_backup(timeout_seconds)
 
     return final_backup
 
 
-def platform_settings_reader(services: Any) -> Any:
+def platform_settings_reader(services: Services) -> Callable[[], PlatformIdle | None] | None:
     """Reads the platform's idle shutdown of this space (``studio_settings``, the resolution
     guardrails and the audit use); None outside spaces or without AWS clients."""
     if services.aws is None or services.context.kind != "spaces":
         return None
 
-    def read() -> Any:
+    def read() -> PlatformIdle | None:
         return read_platform_idle(services.aws, services.context)
 
     return read
@@ -221,7 +222,10 @@ def build_monitor(app: Any) -> IdleMonitor:
 
 
 def setup_idle(app: Any) -> None:
-    """Build the monitor from config, expose it as ``app.services.idle``, start its loop."""
+    """Build the monitor from config, expose it as ``app.services.idle``, start its loop.
+
+    The engine decides whether GET /api/idle is served (``monitor.serves_api_idle``); the REST
+    door registers the route from that answer (``handlers/idle.py::routes``)."""
     monitor = build_monitor(app)
     app.services.idle = monitor
     app.add_loop(monitor.run)
@@ -236,9 +240,7 @@ def setup_idle(app: Any) -> None:
                 monitor.config.last_active_file or "(no file: set last_active_file)",
             )
         else:
-            from ..handlers.idle import API_IDLE_ROUTE
-
-            app.handlers.append(API_IDLE_ROUTE)
+            monitor.serves_api_idle = True
     log.info(
         "smstudio idle: %s, timeout %d min%s, checking every %gs",
         "enabled" if monitor.enabled else "disabled",

@@ -105,14 +105,6 @@ class TtlCache:
     def now(self) -> float:
         return self._clock()
 
-    def peek_age(self, key: Hashable) -> float | None:
-        """Seconds since ``key`` was loaded, or None."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry.loaded_at is None:
-                return None
-            return self._clock() - entry.loaded_at
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

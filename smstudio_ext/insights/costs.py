@@ -217,6 +217,24 @@ def billed_from(response: dict[str, Any], tag_key: str, now: datetime) -> dict[s
     return base
 
 
+def estimate_status(status: str, reason: str | None, **extra: Any) -> dict[str, Any]:
+    """An estimate without figures (``error``, ``not_available``): the estimate's shape with
+    every figure null, beside ``billed_status``."""
+    out: dict[str, Any] = {"status": status, "reason": reason, **extra}
+    out.update(
+        source="estimate",
+        as_of=None,
+        per_hour=None,
+        since_start=None,
+        today=None,
+        currency=None,
+        totals={},
+        apps=[],
+        price_source=None,
+    )
+    return out
+
+
 def billed_status(status: str, reason: str | None, now: datetime, **extra: Any) -> dict[str, Any]:
     out = {
         "status": status,

@@ -6,13 +6,11 @@ answer comes from a single-flight TTL cache and independent calls run concurrent
 pool, so a warm answer costs no AWS call and a cold one waits for the slowest call chain
 (ListApps → ListTags of an app), not the sum of all calls.
 
-For the admin: ``evaluate_owner`` and ``evaluate_domain`` run the same checks for any owner of
-any domain from a plain script (an ``AwsClients`` and identifiers; no server needed).
+For the admin, the audit (``admin/audit.py``) runs the same checks for every owner of a domain.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -21,15 +19,16 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .. import clock
-from ..aws import AwsClients, call, paginate
+from ..aws import AwsClients
 from ..context import StudioContext
 from ..errors import SmStudioError
 from .cache import TtlCache
 from .config import Insights
-from .costs import billed_error, billed_from, billed_status, estimate
+from .costs import billed_error, billed_from, billed_status, estimate, estimate_status
 from .facts import Facts, Provider, Subject
-from .guardrails import FAIL, LEVELS, PASS, UNKNOWN, Registry
 from .pricing import PriceBook
+from .registry import Registry
+from .results import LEVELS, STATUSES, UNKNOWN
 from .tags import AUTO_TAG_KEYS, merge_tags
 
 log = logging.getLogger("smstudio_ext")
@@ -79,7 +78,6 @@ class InsightsEngine:
         self._parts_pool = ThreadPoolExecutor(4, thread_name_prefix="smstudio-insights")
         self._books: dict[str, PriceBook] = {}
         self._books_lock = threading.Lock()
-        self.config_error: str | None = None  # set by the server when its config was refused
         self.use_pricing_api = use_pricing_api  # False: price file, disk cache and table only
 
     def close(self, wait: bool = False) -> None:
@@ -184,20 +182,7 @@ class InsightsEngine:
             est["notes"] = notes
         except SmStudioError as exc:
             errors.append(_error(exc, "estimate"))
-            est = {
-                "status": "error",
-                "reason": exc.message,
-                "action": getattr(exc, "action", None),
-                "source": "estimate",
-                "as_of": None,
-                "per_hour": None,
-                "since_start": None,
-                "today": None,
-                "currency": None,
-                "totals": {},
-                "apps": [],
-                "price_source": None,
-            }
+            est = estimate_status("error", exc.message, action=getattr(exc, "action", None))
         if not self.config.billed_costs:
             billed = billed_status(
                 "disabled",
@@ -280,7 +265,7 @@ class InsightsEngine:
                 "as_of": _iso(facts.oldest(name)),
             }
         if "guardrails" in out:
-            counts = {PASS: 0, FAIL: 0, UNKNOWN: 0}
+            counts = dict.fromkeys(STATUSES, 0)
             for r in out["guardrails"]:
                 counts[r["status"]] += 1
             status["guardrails"]["summary"] = counts
@@ -292,8 +277,6 @@ class InsightsEngine:
         errors = []
         if self.context and self.context.warning:
             errors.append({"error": "warning", "detail": self.context.warning})
-        if self.config_error:
-            errors.append({"error": "bad_config", "detail": self.config_error})
         return {"status": "partial" if errors else "ok", "errors": errors, "as_of": None}
 
     def _not_in_studio(self, context: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
@@ -304,19 +287,7 @@ class InsightsEngine:
         for name in wanted:
             if name == "costs":
                 out[name] = {
-                    "estimate": {
-                        "status": "not_available",
-                        "reason": reason,
-                        "source": "estimate",
-                        "as_of": None,
-                        "per_hour": None,
-                        "since_start": None,
-                        "today": None,
-                        "currency": None,
-                        "totals": {},
-                        "apps": [],
-                        "price_source": None,
-                    },
+                    "estimate": estimate_status("not_available", reason),
                     "billed": billed_status("not_available", reason, now),
                 }
             else:
@@ -325,89 +296,3 @@ class InsightsEngine:
         out["parts"] = parts
         out["generated_at"] = clock.isoformat_z(now)
         return out
-
-
-# -- for the admin: any owner, any domain, from a plain script ----------------------------------
-
-
-def evaluate_owner(
-    clients: AwsClients,
-    domain_id: str,
-    owner_kind: str,
-    owner_name: str,
-    *,
-    config: Insights | None = None,
-    engine: InsightsEngine | None = None,
-    levels: Iterable[str] = ("owner", "app"),
-    caller_user_id: str | None = None,
-) -> list[dict[str, Any]]:
-    """Guardrail results for one user profile or space (owner- and app-level checks).
-
-    Pass ``engine`` to share its caches across owners (what ``evaluate_domain`` does)."""
-    own = engine is None
-    engine = engine or InsightsEngine(clients, config)
-    try:
-        subject = Subject(
-            domain_id=domain_id,
-            region=clients.region,
-            owner_kind=owner_kind,
-            owner_name=owner_name,
-            caller_user_id=caller_user_id,
-        )
-        facts = engine.facts(subject)
-        facts.prefetch()
-        return engine.guardrails_part(facts, levels)[0]
-    finally:
-        if own:
-            engine.close(wait=True)
-
-
-def list_owners(clients: AwsClients, domain_id: str) -> list[tuple[str, str]]:
-    """Every (owner_kind, name) of a domain: user profiles then spaces."""
-    sm = clients.client("sagemaker")
-    owners: list[tuple[str, str]] = []
-    for op, key, kind, field in (
-        ("ListUserProfiles", "UserProfiles", "user-profile", "UserProfileName"),
-        ("ListSpaces", "Spaces", "space", "SpaceName"),
-    ):
-        fetch = functools.partial(call, sm, op, domain_id)
-        items = paginate(fetch, key, DomainIdEquals=domain_id, MaxResults=100)
-        owners.extend((kind, item[field]) for item in items)
-    return owners
-
-
-def evaluate_domain(
-    clients: AwsClients,
-    domain_id: str,
-    *,
-    config: Insights | None = None,
-    engine: InsightsEngine | None = None,
-    owners: Iterable[tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    """Domain-level checks once, then owner/app checks for every profile and space."""
-    own = engine is None
-    engine = engine or InsightsEngine(clients, config)
-    try:
-        domain_subject = Subject(domain_id=domain_id, region=clients.region)
-        domain_results = engine.guardrails_part(engine.facts(domain_subject), ("domain",))[0]
-        pairs = list(owners) if owners is not None else list_owners(clients, domain_id)
-        futures = [
-            (
-                kind,
-                name,
-                engine._parts_pool.submit(
-                    evaluate_owner, clients, domain_id, kind, name, engine=engine
-                ),
-            )
-            for kind, name in pairs
-        ]
-        rows: list[dict[str, Any]] = []
-        for kind, name, fut in futures:
-            try:
-                rows.append({"owner_kind": kind, "owner_name": name, "guardrails": fut.result()})
-            except SmStudioError as exc:
-                rows.append({"owner_kind": kind, "owner_name": name, "error": exc.to_dict()})
-        return {"domain_id": domain_id, "domain": domain_results, "owners": rows}
-    finally:
-        if own:
-            engine.close(wait=True)

@@ -31,3 +31,11 @@ def idle(jp_serverapp):
     clock.reset()
     yield jp_serverapp.web_app.settings["smstudio"].idle
     clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    """Every idle test starts and ends on the real clock (tests time-travel)."""
+    clock.reset()
+    yield
+    clock.reset()

@@ -34,3 +34,17 @@ async def wait_for(predicate, timeout=20.0, step=0.05):
             return True
         await asyncio.sleep(step)
     raise AssertionError("condition not reached in time")
+
+
+def only(result):
+    """The one decision of a check (a space's app, or local)."""
+    (d,) = result.decisions
+    return d
+
+
+def app_status(aws, world, app):
+    return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
+
+
+def deletes(aws):
+    return aws.count("sagemaker", "DeleteApp")

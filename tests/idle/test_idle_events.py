@@ -73,7 +73,7 @@ async def test_each_decision_reaches_the_events_websocket(
 
 
 async def test_publishing_from_a_worker_thread_emits_on_the_server_loop(jp_serverapp, idle):
-    publish = idle._events
+    publish = idle.log.events  # the decision log publishes each line (idle/report.py)
     assert isinstance(publish, EventPublisher)
     seen = []
 

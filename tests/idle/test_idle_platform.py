@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from idle_support import HOURS, wait_for, with_config
+from idle_support import HOURS, only, wait_for, with_config
 from jupyter_activity_monitor_extension.idle_status_detector import (
     LocalFileActiveTimestampChecker,
 )
@@ -21,22 +21,11 @@ from smstudio_ext import clock
 from smstudio_ext.cli import main as cli_main
 from smstudio_ext.context import StudioContext
 from smstudio_ext.idle.mode import idle_mode, read_platform_idle
+from smstudio_ext.idle.signals import parse_timestamp
 from smstudio_ext.studio_settings import PlatformIdle
 
 UPPER_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 OWN = {"enabled": True, "dry_run": False, "timeout_minutes": 60}
-
-
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
-def only(result):
-    (d,) = result.decisions
-    return d
 
 
 def report(result, name):
@@ -358,3 +347,29 @@ def test_a_sandbox_can_move_the_platform_file(monkeypatch, tmp_path):
     assert IdleShutdown().last_active_file == PLATFORM_TIMESTAMP_FILE
     monkeypatch.setenv("SMSTUDIO_IDLE_LAST_ACTIVE_FILE", str(tmp_path / "f"))
     assert IdleShutdown().last_active_file == str(tmp_path / "f")
+
+
+# --- 7 and 8. the platform file: offsets, garbage -----------------------------------------------------
+@with_config(serve_api_idle=True)
+async def test_api_idle_is_utc_for_an_offset_timestamp(space, jp_fetch, idle, tmp_path):
+    await idle.check(act=False)
+    clock.travel(2 * HOURS)
+    when = clock.utcnow() - timedelta(seconds=30)
+    (tmp_path / "last-active").write_text(when.astimezone(timezone(timedelta(hours=2))).isoformat())
+    await idle.check(act=False)
+    data = json.loads((await jp_fetch("api", "idle")).body)
+    assert data["lastActiveTimestamp"] == when.strftime("%Y-%m-%dT%H:%M:%S.%fz")
+    assert idle.status()["last_active"].endswith("Z")
+    assert parse_timestamp("2026-11-30T04:00:00+02:00") == datetime(
+        2026, 11, 30, 2, 0, tzinfo=timezone.utc
+    )
+
+
+@pytest.mark.parametrize("garbage", ["1e400", "inf", "-1e400", "nan", "99999999999999999"])
+async def test_garbage_numbers_in_the_platform_file(space, idle, tmp_path, garbage):
+    (tmp_path / "last-active").write_text(garbage)
+    clock.travel(HOURS)
+    result = await idle.check()  # no OverflowError / ValueError out of the check
+    keep = next(r for r in result.reports if r.name == "keepalive")
+    assert keep.available and not keep.active
+    assert idle.last_error is None

@@ -22,6 +22,12 @@ from smstudio_ext.idle.signals import KernelInfo, parse_timestamp
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
 
 
+def _target(app_type, app_name, instance_type=None, *, started=None):
+    """A target for the app ``app_type/app_name`` (the monitor builds them with ``Target.of``)."""
+    app = AppInfo("d-x", app_type, app_name, "InService", instance_type=instance_type)
+    return Target(f"{app_type}/{app_name}", app, started)
+
+
 def _policy(**kw):
     base = dict(
         min_timeout_minutes=15, max_timeout_minutes=240, warning_minutes=10, grace_minutes=0
@@ -35,7 +41,7 @@ def _policy(**kw):
 # --- policy -------------------------------------------------------------------------------------
 def test_idle_timeline_idle_warning_shutdown():
     p = _policy()
-    t = Target("JupyterLab/default", "JupyterLab", "default", "ml.t3.medium")
+    t = _target("JupyterLab", "default", "ml.t3.medium")
     assert p.decide(t, T0 + timedelta(minutes=30), T0, None).decision == "idle"
     first = p.decide(t, T0 + timedelta(minutes=50), T0, None)  # the first warning, on time
     assert first.decision == "warning" and first.warning_at == T0 + timedelta(minutes=50)
@@ -45,14 +51,14 @@ def test_idle_timeline_idle_warning_shutdown():
     assert "in 8 min" in warn.reason
     # the warning stood since minute 50: at 60 the shutdown is due
     shut = p.decide(t, T0 + timedelta(minutes=60), T0, None, warned_at=warn.warning_at)
-    assert shut.decision == "shutdown" and shut.wants_shutdown
+    assert shut.decision == "shutdown"
     assert "deleting JupyterLab default" in shut.reason
 
 
 def test_shutdown_never_without_a_full_warning_lead():
     # Given a check that comes late (loop stall, suspended instance): 3 h idle, never warned
     p = _policy()
-    t = Target("JupyterLab/default", "JupyterLab", "default")
+    t = _target("JupyterLab", "default")
     late = T0 + timedelta(hours=3)
     d = p.decide(t, late, T0, None)
     # Then it warns first, with the full lead time from now
@@ -67,7 +73,7 @@ def test_shutdown_never_without_a_full_warning_lead():
 
 def test_dry_run_also_waits_for_the_warning_lead():
     p = _policy(dry_run=True)
-    t = Target("x", "KernelGateway", "kg-1")
+    t = _target("KernelGateway", "kg-1")
     late = T0 + timedelta(hours=2)
     assert p.decide(t, late, T0, None).decision == "warning"
     assert p.decide(t, late + timedelta(minutes=10), T0, None, warned_at=late).decision == "dry_run"
@@ -75,7 +81,7 @@ def test_dry_run_also_waits_for_the_warning_lead():
 
 def test_active_signal_wins_over_any_idle_time():
     p = _policy()
-    d = p.decide(Target("x", "JupyterLab", "x"), T0 + timedelta(days=3), T0, "kernel 1: busy")
+    d = p.decide(_target("JupyterLab", "x"), T0 + timedelta(days=3), T0, "kernel 1: busy")
     assert d.decision == "active" and d.idle_seconds == 0 and d.reason == "kernel 1: busy"
 
 
@@ -83,7 +89,7 @@ def test_dry_run_decides_but_names_what_it_would_delete():
     p = _policy(dry_run=True)
     warned = T0 + timedelta(minutes=50)
     d = p.decide(
-        Target("x", "KernelGateway", "kg-1"), T0 + timedelta(hours=2), T0, None, warned_at=warned
+        _target("KernelGateway", "kg-1"), T0 + timedelta(hours=2), T0, None, warned_at=warned
     )
     assert d.decision == "dry_run" and "would delete kg-1" in d.reason
 
@@ -96,7 +102,7 @@ def test_local_target_is_never_deleted():
 def test_grace_period_after_app_start():
     # Given an app started at T0, timeout 15 min, grace 60 min, warning 10 min
     p = _policy(timeout_minutes=15, grace_minutes=60)
-    t = Target("x", "JupyterLab", "x", started=T0)
+    t = _target("JupyterLab", "x", started=T0)
     # idle past the timeout but within the grace period: no shutdown
     d = p.decide(t, T0 + timedelta(minutes=20), T0, None)
     assert d.decision == "grace" and d.shutdown_at == T0 + timedelta(minutes=60)
@@ -116,11 +122,11 @@ def test_overrides_per_app_and_instance_type_clamped_to_bounds():
         app_type_timeouts={"KernelGateway": 90},
         instance_type_timeouts={"ml.g*": 30, "ml.g5.*": 20, "ml.t3.*": 600},
     )
-    assert p.timeout_for(Target("a", "JupyterLab", "a", "ml.m5.large")) == 60
-    assert p.timeout_for(Target("a", "KernelGateway", "a", "ml.m5.large")) == 90
-    assert p.timeout_for(Target("a", "KernelGateway", "a", "ml.g4dn.xlarge")) == 30
-    assert p.timeout_for(Target("a", "JupyterLab", "a", "ml.g5.xlarge")) == 20  # most specific
-    assert p.timeout_for(Target("a", "JupyterLab", "a", "ml.t3.medium")) == 240  # admin max
+    assert p.timeout_for(_target("JupyterLab", "a", "ml.m5.large")) == 60
+    assert p.timeout_for(_target("KernelGateway", "a", "ml.m5.large")) == 90
+    assert p.timeout_for(_target("KernelGateway", "a", "ml.g4dn.xlarge")) == 30
+    assert p.timeout_for(_target("JupyterLab", "a", "ml.g5.xlarge")) == 20  # most specific
+    assert p.timeout_for(_target("JupyterLab", "a", "ml.t3.medium")) == 240  # admin max
 
 
 def test_user_timeout_outside_bounds_names_the_bound():

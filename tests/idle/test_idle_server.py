@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from idle_support import HOURS, with_config
+from idle_support import HOURS, app_status, only, with_config
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext import clock
@@ -26,10 +26,6 @@ async def get_json(jp_fetch, *parts, **kw):
     return json.loads(resp.body)
 
 
-def app_status(aws, world, app):
-    return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
-
-
 async def past_warning(idle, aws, hours=3, lead_minutes=10):
     """Hours of idleness: the first check only warns (no DeleteApp), then the lead time passes."""
     clock.travel(hours * HOURS)
@@ -40,11 +36,6 @@ async def past_warning(idle, aws, hours=3, lead_minutes=10):
     assert result.actions == {} and aws.count("sagemaker", "DeleteApp") == before
     clock.travel(lead_minutes * 60)
     return result
-
-
-def only(result):
-    (d,) = result.decisions
-    return d
 
 
 async def expect_400(jp_fetch, *parts, **kw):

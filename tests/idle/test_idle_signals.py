@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from idle_support import HOURS, wait_for
+from idle_support import HOURS, app_status, wait_for
 
 from smstudio_ext import clock
 
@@ -57,10 +57,6 @@ async def idle_kernel(jp_serverapp, kernels):
     await wait_for(lambda: state(jp_serverapp, kid) == "idle")
     client.stop_channels()
     return kid
-
-
-def app_status(aws, world, app):
-    return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
 
 
 async def observe_then_travel(idle, hours=3.0, gap=0.5):
@@ -257,7 +253,8 @@ async def test_cpu_job_in_a_terminal_keeps_the_app(space, jp_serverapp, idle, wo
 async def test_idle_open_terminal_is_shut_down(space, jp_serverapp, idle, world, aws):
     tm, name = _terminal(jp_serverapp)
     try:
-        await asyncio.sleep(1.0)  # let the shell start
+        # the shell has started once it printed its prompt
+        await wait_for(lambda: bool(tm.terminals[name].read_buffer), timeout=30)
         result = await observe_then_travel(idle, gap=0.5)
         tr = report(result, "terminals")
         assert tr.available and not tr.active

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from idle_support import HOURS, wait_for, with_config
+from idle_support import HOURS, app_status, deletes, only, wait_for, with_config
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext import clock
@@ -23,28 +23,8 @@ from smstudio_ext.cli import main as cli_main
 SECRET = "hunter2"
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
-def only(result):
-    (d,) = result.decisions
-    return d
-
-
 def report(result, name):
     return next(r for r in result.reports if r.name == name)
-
-
-def app_status(aws, world, app):
-    return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
-
-
-def deletes(aws):
-    return aws.count("sagemaker", "DeleteApp")
 
 
 async def past_timeout(idle, hours=3.0, gap=0.3):

@@ -17,7 +17,7 @@ from smstudio_ext.admin import images
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 
 from .conftest import panel_settings, push_wheelhouse, registered_script
-from .test_space import assert_image_kept, check_loaded, image_packages
+from .smd_support import assert_image_kept, check_loaded, image_packages
 
 pytestmark = pytest.mark.timeout(900)
 

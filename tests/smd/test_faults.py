@@ -10,13 +10,13 @@ import shutil
 import zipfile
 
 import pytest
-
 from smstudio_ext._version import __version__
+
 from smstudio_ext.admin import wheelhouse
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 
 from .conftest import BUCKET, panel_settings, push_wheelhouse, registered_script
-from .test_space import image_packages
+from .smd_support import image_packages
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -17,7 +17,7 @@ from smstudio_ext.cli import main
 from .conftest import BUCKET, PREFIX, push_wheelhouse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_lcc_sandbox import Sandbox
+from lcc_support import Sandbox
 
 pytestmark = pytest.mark.timeout(900)
 

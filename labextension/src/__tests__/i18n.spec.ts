@@ -78,8 +78,15 @@ describe('translation', () => {
     const trans = await french();
     const status = {
       enabled: true,
+      dry_run: false,
       timeout_minutes: 60,
+      bounds: {},
       state: 'idle' as const,
+      idle_seconds: 0,
+      signals: [],
+      apps: [],
+      history: [],
+      last_error: null,
       shutdown_at: '2026-11-30T12:12:00Z'
     };
     const view = idleView(status, trans, new Date('2026-11-30T12:00:00Z'));
@@ -89,7 +96,12 @@ describe('translation', () => {
       id: status,
       title: '',
       reason: '',
-      status
+      status,
+      evidence: {},
+      why: '',
+      fix: '',
+      severity: 'medium',
+      level: 'owner'
     });
     expect(
       guardrailSummary([check('fail'), check('fail'), check('pass')], trans)

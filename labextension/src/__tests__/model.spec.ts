@@ -33,8 +33,14 @@ function idle(extra: Partial<IIdleStatus>): IIdleStatus {
     enabled: true,
     dry_run: false,
     timeout_minutes: 60,
+    bounds: { min: 15, max: 240 },
     state: 'idle',
+    idle_seconds: 0,
     warning_minutes: 10,
+    signals: [],
+    apps: [],
+    history: [],
+    last_error: null,
     ...extra
   };
 }
@@ -180,6 +186,10 @@ describe('guardrails', () => {
     id,
     title: id,
     status,
+    evidence: {},
+    why: '',
+    fix: '',
+    level: 'owner',
     reason: 'r',
     severity
   });
@@ -254,7 +264,17 @@ describe('partUnavailable', () => {
   };
   it('is fine for ok and partial parts with data', () => {
     const data: IInsights = {
-      tags: [{ key: 'k', value: 'v', source: 'domain' }],
+      context: {},
+      generated_at: NOW.toISOString(),
+      tags: [
+        {
+          key: 'k',
+          value: 'v',
+          source: 'domain',
+          automatic: false,
+          user_id: false
+        }
+      ],
       parts: { tags: { status: 'partial', errors: [denied] } }
     };
     expect(partUnavailable(data, 'tags', trans)).toEqual({
@@ -264,6 +284,8 @@ describe('partUnavailable', () => {
   });
   it('names the denied action when nothing could be read', () => {
     const data: IInsights = {
+      context: {},
+      generated_at: NOW.toISOString(),
       tags: [],
       parts: { tags: { status: 'partial', errors: [denied] } }
     };
@@ -273,6 +295,8 @@ describe('partUnavailable', () => {
   });
   it('reports other failures as errors', () => {
     const data: IInsights = {
+      context: {},
+      generated_at: NOW.toISOString(),
       guardrails: [],
       parts: {
         guardrails: {
@@ -288,6 +312,8 @@ describe('partUnavailable', () => {
   });
   it('passes a not_available part through', () => {
     const data: IInsights = {
+      context: {},
+      generated_at: NOW.toISOString(),
       parts: {
         costs: {
           status: 'not_available',
@@ -304,10 +330,28 @@ describe('partUnavailable', () => {
 describe('sortTags', () => {
   it('puts the user-id tag first, then by source and key', () => {
     const tags = sortTags([
-      { key: 'b', value: '', source: 'app' },
-      { key: 'a', value: '', source: 'domain' },
-      { key: 'uid', value: 'alice', source: 'user-profile', user_id: true },
-      { key: 'c', value: '', source: 'domain' }
+      { key: 'b', value: '', source: 'app', automatic: false, user_id: false },
+      {
+        key: 'a',
+        value: '',
+        source: 'domain',
+        automatic: false,
+        user_id: false
+      },
+      {
+        key: 'uid',
+        value: 'alice',
+        source: 'user-profile',
+        automatic: false,
+        user_id: true
+      },
+      {
+        key: 'c',
+        value: '',
+        source: 'domain',
+        automatic: false,
+        user_id: false
+      }
     ]);
     expect(tags.map(t => t.key)).toEqual(['uid', 'a', 'c', 'b']);
   });

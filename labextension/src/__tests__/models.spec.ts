@@ -11,12 +11,19 @@ const idle = (extra: Partial<IIdleStatus> = {}): IIdleStatus => ({
   enabled: true,
   dry_run: false,
   timeout_minutes: 60,
+  bounds: {},
   state: 'idle',
+  idle_seconds: 0,
+  signals: [],
+  apps: [],
+  history: [],
+  last_error: null,
   ...extra
 });
 
 const backupStatus = (running: boolean, phase = 'upload'): IBackupStatus => ({
   configured: true,
+  config: {},
   running,
   progress: running ? { phase, files_done: 1, files_total: 2 } : null,
   last_result: running ? null : { snapshot_id: 'snap-2', files: 2 }

@@ -108,7 +108,13 @@ export class IdleModel implements IDisposable {
       enabled: true,
       dry_run: !!event.dry_run,
       timeout_minutes: event.timeout_minutes ?? 0,
-      state: 'idle'
+      bounds: {},
+      state: 'idle',
+      idle_seconds: event.idle_seconds ?? 0,
+      signals: [],
+      apps: [],
+      history: [],
+      last_error: null
     };
     if (isShuttingDown(event)) {
       this.update({ ...base, state: 'shutting_down' });

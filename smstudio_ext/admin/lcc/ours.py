@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import re
+import shlex
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -148,3 +150,16 @@ class Ownership:
         if verdict.script is None and name.startswith(self.prefix):
             verdict.ours, verdict.by = True, "name"
         return verdict
+
+
+def extension_config(script: str) -> dict[str, Any] | None:
+    """The extension config our generated LCC writes (its ``EXT_CONFIG='{...}'`` line)."""
+    for line in script.splitlines():
+        if line.startswith("EXT_CONFIG="):
+            try:
+                words = shlex.split(line[len("EXT_CONFIG=") :])
+                data = json.loads(words[0]) if words else None
+            except (ValueError, IndexError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None

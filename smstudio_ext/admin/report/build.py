@@ -28,15 +28,9 @@ from ...aws import AwsClients, call, paginate
 from ...errors import AccessDenied, BadInput, SmStudioError
 from ...insights.config import Insights
 from ...insights.pricing import Price, PriceBook
-from ..audit import (
-    UNKNOWN,
-    AuditOptions,
-    AuditReport,
-    RateLimiter,
-    RequestMeter,
-    run_audit,
-    snapshot_config,
-)
+from ...insights.results import UNKNOWN
+from ...ratelimit import RateLimiter, RequestMeter
+from ..audit import AuditOptions, AuditReport, run_audit, snapshot_config
 from . import costs, history, savings
 from .owners import DomainOwners, list_owners
 from .trail import RETENTION_DAYS, SAFE_RATE, TrailReader, TrailResult

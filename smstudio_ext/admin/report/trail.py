@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ...aws import USER_AGENT, AwsClients, call
 from ...errors import AccessDenied, AwsUnavailable, SmStudioError
-from ..audit import RateLimiter
+from ...ratelimit import RateLimiter
 
 log = logging.getLogger("smstudio_ext")
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from test_backup_engine import excluded_view, make_home, tree
+from backup_support import excluded_view, make_home, tree
 
 from smstudio_ext.aws import AwsClients
 from smstudio_ext.backup.config import HomeBackup
@@ -59,7 +59,7 @@ def cli(weed, home_env, *args):
         AWS_DEFAULT_REGION="us-east-1",
         HOME=home_env,
         SMSTUDIO_BACKUP_RACY_SECONDS="0",  # files written just before a run are not racy
-        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
     return subprocess.run(
         [sys.executable, "-m", "smstudio_ext", "--endpoint-url", weed.endpoint, *args],
@@ -92,7 +92,7 @@ def test_cli_round_trip_against_seaweedfs(weed, s3_bucket, tmp_path):
         [sys.executable, "-m", "smstudio_ext", "--endpoint-url", weed.endpoint, "snapshots",
          "--bucket", url],
         env={**env_bad, "AWS_ACCESS_KEY_ID": KEY, "HOME": clihome,
-             "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))},
+             "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 3 and "s3:ListBucket" in bad.stderr

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """A backup run you can read, and two robustness rules of issue 15:
 
 * scheduled and final runs read every file (and send every pack) at low priority, in threads
@@ -24,7 +23,7 @@ import threading
 import time
 
 import pytest
-from test_backup_engine import bucket, excluded_view, home, make_home, make_service, tree  # noqa: F401
+from backup_support import excluded_view, make_home, tree
 
 from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import priority
@@ -33,7 +32,9 @@ from smstudio_ext.backup.merge import file_changed
 from smstudio_ext.backup.packer import Packer
 from smstudio_ext.backup.readers import FileReader
 
-BACKUP_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "smstudio_ext", "backup")
+BACKUP_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "smstudio_ext", "backup"
+)
 SPECULATED = "checked while connecting"
 
 

@@ -1,12 +1,10 @@
-"""Regression tests for the review of the idle engine (findings 1-10 of the review, most
-important first). Real parts wherever the project has them: a real Jupyter server with real
-kernels, terminals and processes, DeleteApp through the emulator (faults with ``aws.fail``);
-plain unit tests of the policy/signals with the clock seam.
-"""
+"""A signal in doubt keeps the app: a failing signal is unknown, never idle (GPU, process table,
+Classic's local signals), and odd inputs are read right (short-lived children's CPU, sudo jobs,
+naive or missing kernel timestamps, kernelspec lookups off the loop, young processes, CPU per
+process tree). Real processes and a real server where they matter; the clock seam elsewhere."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -16,10 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
+import psutil
 import pytest
-from idle_support import BASE, HOURS, wait_for, with_config
+from idle_support import BASE, HOURS, app_status, deletes, only, wait_for, with_config
 
 from smstudio_ext import clock
 from smstudio_ext.context import StudioContext
@@ -32,188 +31,9 @@ from smstudio_ext.idle.signals import (
     KernelInfo,
     KernelSignal,
     Snapshot,
-    parse_timestamp,
 )
 
 IDLE_CONFIG = {"max_timeout_minutes": 240}
-
-
-@pytest.fixture(autouse=True)
-def _clock():
-    clock.reset()
-    yield
-    clock.reset()
-
-
-def app_status(aws, world, app):
-    return aws.client("sagemaker").describe_app(**world.app_key(app))["Status"]
-
-
-def only(result):
-    (d,) = result.decisions
-    return d
-
-
-def deletes(aws):
-    return aws.count("sagemaker", "DeleteApp")
-
-
-# --- 1. a warning always stands for the full lead time before a shutdown --------------------------
-@with_config(timeout_minutes=120)
-async def test_lowering_the_timeout_warns_before_shutdown(space, jp_fetch, idle, world, aws):
-    await idle.check()
-    clock.travel(100 * 60)
-    assert only(await idle.check()).decision == "idle"  # 20 min left, not warned yet
-    # When the user lowers the timeout below the idle time already spent
-    await jp_fetch(
-        "smstudio", "idle", "settings", method="PUT", body=json.dumps({"timeout_minutes": 30})
-    )
-    clock.travel(30)
-    # Then the next check warns (it does not delete at once)
-    d = only(await idle.check())
-    assert d.decision == "warning", d.reason
-    assert d.shutdown_at >= clock.utcnow() + timedelta(minutes=9)
-    assert deletes(aws) == 0 and app_status(aws, world, space) == "InService"
-    # and the shutdown comes after the lead time
-    clock.travel(10 * 60)
-    assert only(await idle.check()).decision == "shutdown"
-    assert app_status(aws, world, space) in ("Deleting", "Deleted")
-
-
-async def test_a_late_check_warns_first(space, idle, world, aws):
-    await idle.check()
-    clock.travel(45 * 60)
-    assert only(await idle.check()).decision == "idle"
-    clock.travel(20 * 60)  # the loop was delayed / the instance suspended / the clock stepped
-    d = only(await idle.check())
-    assert d.decision == "warning", f"{d.decision} without ever warning"
-    assert deletes(aws) == 0
-    assert idle.status()["state"] == "warning"
-    clock.travel(9 * 60)
-    assert only(await idle.check()).decision == "warning"  # not before the full lead
-    clock.travel(60)
-    assert only(await idle.check()).decision == "shutdown"
-
-
-async def test_activity_after_a_warning_resets_it(space, idle, world, aws):
-    clock.travel(3 * HOURS)
-    assert only(await idle.check()).decision == "warning"
-    idle.keepalive(1)  # "keep running"
-    assert only(await idle.check()).decision == "active"
-    # idle again past the timeout: a new warning with a new lead, not the old one's shutdown
-    clock.travel(2 * HOURS)
-    d = only(await idle.check())
-    assert d.decision == "warning"
-    assert abs((d.warning_at - clock.utcnow()).total_seconds()) < 5  # a new warning: now
-    assert deletes(aws) == 0
-
-
-# --- 2. Classic without UserProfileName never targets other users' apps ---------------------------
-@pytest.fixture
-def classic_without_profile(aws, metadata_path):
-    from smstudio_ext.testing import seed_world
-
-    world = seed_world(aws, kind="classic")
-    # bob has a KernelGateway app in the same domain
-    image = next(a["image_arn"] for a in world.apps if a["app_type"] == "KernelGateway")
-    aws.client("sagemaker").create_app(
-        DomainId=world.domain_id,
-        UserProfileName="bob",
-        AppType="KernelGateway",
-        AppName="bob-kg",
-        ResourceSpec={"InstanceType": "ml.m5.large", "SageMakerImageArn": image},
-    )
-    server_app = world.find_app(app_type="JupyterServer", owner=world.primary_profile)
-    meta = world.metadata(server_app)
-    meta.pop("UserProfileName")
-    metadata_path.write_text(json.dumps(meta))
-    return world
-
-
-async def test_classic_without_profile_deletes_nothing(classic_without_profile, idle, aws):
-    world = classic_without_profile
-    assert idle.context.kind == "classic" and not idle.context.user_profile_name
-    for _ in range(2):
-        clock.travel(3 * HOURS)
-        result = await idle.check()
-        assert result.decisions == []
-    assert deletes(aws) == 0
-    status = idle.status()
-    assert status["state"] == "error" and status["last_error"]["error"] == "no_user_profile"
-    sm = aws.client("sagemaker")
-    for app in sm.list_apps(DomainIdEquals=world.domain_id)["Apps"]:
-        assert app["Status"] == "InService", app
-
-
-# --- 3. the user comes back during the final backup -----------------------------------------------
-class _SlowBackup:
-    """Stands in for the backup engine's final_backup (not an AWS fake): blocks until released."""
-
-    def __init__(self):
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def final_backup(self, timeout_seconds):
-        self.started.set()
-        self.release.wait(10)
-
-
-async def test_keepalive_during_the_final_backup_cancels_the_delete(
-    space, jp_serverapp, jp_fetch, idle, world, aws
-):
-    backup = _SlowBackup()
-    jp_serverapp.web_app.settings["smstudio"].backup = backup
-    clock.travel(3 * HOURS)
-    assert only(await idle.check()).decision == "warning"
-    clock.travel(10 * 60)
-    task = asyncio.ensure_future(idle.check())
-    try:
-        await wait_for(backup.started.is_set, timeout=10)
-        # the user clicks "keep running" while the backup runs: answered at once
-        resp = await asyncio.wait_for(
-            jp_fetch(
-                "smstudio", "idle", "keepalive", method="POST", body=json.dumps({"minutes": 60})
-            ),
-            timeout=5,
-        )
-        assert json.loads(resp.body)["state"] == "active"
-    finally:
-        backup.release.set()
-    result = await task
-    d = only(result)
-    assert d.decision == "active" and "kept alive" in d.reason
-    assert result.actions == {}
-    assert deletes(aws) == 0 and app_status(aws, world, space) == "InService"
-
-
-async def test_busy_kernel_started_during_the_backup_cancels_the_delete(
-    space, jp_serverapp, idle, world, aws
-):
-    backup = _SlowBackup()
-    jp_serverapp.web_app.settings["smstudio"].backup = backup
-    km = jp_serverapp.kernel_manager
-    clock.travel(3 * HOURS)
-    assert only(await idle.check()).decision == "warning"
-    clock.travel(10 * 60)
-    task = asyncio.ensure_future(idle.check())
-    kid = None
-    try:
-        await wait_for(backup.started.is_set, timeout=10)
-        kid = await km.start_kernel(kernel_name="python3")
-        client = km.get_kernel(kid).client()
-        client.start_channels()
-        await client.wait_for_ready(timeout=30)
-        client.execute("import time; time.sleep(30)")
-        await wait_for(lambda: km.kernel_model(kid)["execution_state"] == "busy")
-    finally:
-        backup.release.set()
-    try:
-        result = await task
-        assert only(result).decision == "active" and "busy" in only(result).reason
-        assert deletes(aws) == 0 and app_status(aws, world, space) == "InService"
-    finally:
-        if kid:
-            await km.shutdown_kernel(kid, now=True)
 
 
 # --- 4. a signal that fails is unknown, never idle ------------------------------------------------
@@ -357,7 +177,10 @@ async def test_root_processes_count_in_studio(space, idle):
     pid = _nohup("while True: pass")
     try:
         await idle.check(act=False)
-        await asyncio.sleep(1.0)
+        # the job has burnt CPU since the first sample (what the second one measures)
+        job = psutil.Process(pid)
+        start = sum(job.cpu_times()[:2])
+        await wait_for(lambda: sum(job.cpu_times()[:2]) - start > 0.3, timeout=30)
         clock.travel(3 * HOURS)
         result = await idle.check()
         mine = [o for r in result.reports for o in r.observations if o.subject == f"process {pid}"]
@@ -376,32 +199,6 @@ def test_root_processes_default_per_context():
     off = IdleShutdown(user_process_uids=[1000], count_root_processes=False)
     space = IdleMonitor(off, StudioContext(kind="spaces"), None, probe=None, out=io.StringIO())
     assert _uids(space) == {1000}
-
-
-# --- 7 and 8. the platform file: offsets, garbage -----------------------------------------------------
-@with_config(serve_api_idle=True)
-async def test_api_idle_is_utc_for_an_offset_timestamp(space, jp_fetch, idle, tmp_path):
-    await idle.check(act=False)
-    clock.travel(2 * HOURS)
-    when = clock.utcnow() - timedelta(seconds=30)
-    (tmp_path / "last-active").write_text(when.astimezone(timezone(timedelta(hours=2))).isoformat())
-    await idle.check(act=False)
-    data = json.loads((await jp_fetch("api", "idle")).body)
-    assert data["lastActiveTimestamp"] == when.strftime("%Y-%m-%dT%H:%M:%S.%fz")
-    assert idle.status()["last_active"].endswith("Z")
-    assert parse_timestamp("2026-11-30T04:00:00+02:00") == datetime(
-        2026, 11, 30, 2, 0, tzinfo=timezone.utc
-    )
-
-
-@pytest.mark.parametrize("garbage", ["1e400", "inf", "-1e400", "nan", "99999999999999999"])
-async def test_garbage_numbers_in_the_platform_file(space, idle, tmp_path, garbage):
-    (tmp_path / "last-active").write_text(garbage)
-    clock.travel(HOURS)
-    result = await idle.check()  # no OverflowError / ValueError out of the check
-    keep = next(r for r in result.reports if r.name == "keepalive")
-    assert keep.available and not keep.active
-    assert idle.last_error is None
 
 
 # --- 9. naive datetimes, stuck kernels without last_activity ----------------------------------------

@@ -7,38 +7,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from backup_legacy_home import BIG, BUCKET, PREFIX, edit_legacy_home, legacy_home
-from test_backup_engine import snapshot_data, tree
+from backup_legacy_home import BIG, edit_legacy_home, legacy_home
+from backup_support import snapshot_data, tree
 
-from smstudio_ext.aws import AwsClients
 from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup.chunker import FASTCDC, LEGACY
-from smstudio_ext.backup.config import HomeBackup
-from smstudio_ext.backup.engine import BackupService
-from smstudio_ext.context import load_context
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "data", "backup_legacy", "objects")
-
-
-@pytest.fixture
-def legacy(aws, tmp_path):
-    """A service whose repository holds the fixture's two snapshots (and nothing else)."""
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    home = tmp_path / "home"
-    config = HomeBackup(
-        bucket=f"s3://{BUCKET}/{PREFIX}", state_dir=str(tmp_path / "state"), racy_seconds=0
-    )
-    context = load_context(tmp_path / "no-metadata.json", home=str(home))
-    clients = AwsClients("us-east-1", endpoint_urls={"s3": aws.endpoint_url}, validate=False)
-    svc = BackupService(config, context, clients, home=str(home))
-    store = svc.store()
-    for dirpath, _dirs, files in os.walk(FIXTURE):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as fh:
-                store.put(store.loc.root + os.path.relpath(path, FIXTURE), fh.read())
-    return svc
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "data", "backup_legacy", "objects")
 
 
 def expected_home(root, edited=True):

@@ -4,152 +4,30 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
-import io
 import json
 import os
-import stat
 from datetime import timedelta
 
 import pytest
+from backup_support import (
+    BUCKET,
+    age_s3_objects,
+    disk_fills_after,
+    excluded_view,
+    leftovers,
+    make_home,
+    tree,
+)
 
 from smstudio_ext import clock
-from smstudio_ext.aws import AwsClients
 from smstudio_ext.backup import readers as readers_mod
-from smstudio_ext.backup import restore as restore_mod
 from smstudio_ext.backup import run as run_mod
-from smstudio_ext.backup.config import HomeBackup
-from smstudio_ext.backup.engine import BackupService
 from smstudio_ext.backup.lock import Lease
 from smstudio_ext.backup.packer import Packer
-from smstudio_ext.backup.repo import fetch_snapshot
-from smstudio_ext.backup.restore import CorruptBackup, DiskFull, RestoreOptions
+from smstudio_ext.backup.repo import CorruptBackup
+from smstudio_ext.backup.restore import DiskFull, RestoreOptions
 from smstudio_ext.cli import main as cli_main
-from smstudio_ext.context import load_context
 from smstudio_ext.errors import AccessDenied, BadInput, Conflict, NotConfigured, NotFound
-
-BUCKET = "home-backups"
-WEIRD = [
-    "with space.txt",
-    "new\nline.txt",
-    "emoji-\U0001f600.ipynb",
-    os.fsdecode(b"latin1-\xe9t\xe9.csv"),  # not UTF-8: kept byte-exact
-]
-
-
-def tree(root):
-    """Everything restore must reproduce: bytes, modes, mtimes (ns), link targets, dirs."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", os.readlink(path), st.st_mtime_ns)
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns)
-            else:
-                with open(path, "rb") as fh:
-                    digest = hashlib.sha256(fh.read()).hexdigest()
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), st.st_mtime_ns, digest)
-    return out
-
-
-def make_home(root, big=False):
-    (root / "notebooks" / "scratch").mkdir(parents=True)
-    (root / "notebooks" / "a.ipynb").write_text('{"cells": []}\n' * 50)
-    (root / "notebooks" / "copy.ipynb").write_text('{"cells": []}\n' * 50)  # duplicate
-    (root / "empty0").write_bytes(b"")
-    (root / "bin").mkdir()
-    (root / "bin" / "run.sh").write_text("#!/bin/sh\necho hi\n")
-    (root / "bin" / "run.sh").chmod(0o755)
-    (root / ".ssh").mkdir(mode=0o700)
-    (root / ".ssh" / "config").write_text("Host *\n")
-    (root / ".ssh" / "config").chmod(0o600)
-    (root / "readonly.txt").write_text("do not edit")
-    (root / "readonly.txt").chmod(0o444)
-    for name in WEIRD:
-        (root / name).write_text(f"content of {name!r}")
-    os.symlink("notebooks/a.ipynb", root / "link-inside")
-    os.symlink("/etc/hostname", root / "link-outside")
-    os.symlink("does/not/exist", root / "dangling")
-    (root / ".cache" / "pip").mkdir(parents=True)
-    (root / ".cache" / "pip" / "wheel.whl").write_bytes(b"w" * 1000)
-    (root / "__pycache__").mkdir()
-    (root / "__pycache__" / "m.pyc").write_bytes(b"pyc")
-    if big:  # above the multipart threshold (8 MB) and the chunking threshold
-        (root / "models").mkdir()
-        (root / "models" / "ckpt.pt").write_bytes(os.urandom(9 * 1024 * 1024 + 123))
-    os.utime(root / "notebooks" / "a.ipynb", ns=(1_700_000_000_123_456_789,) * 2)
-    os.utime(root / "notebooks" / "scratch", ns=(1_600_000_000_000_000_001,) * 2)
-
-
-@pytest.fixture
-def bucket(aws):
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    return f"s3://{BUCKET}/backups"
-
-
-@pytest.fixture
-def home(tmp_path):
-    root = tmp_path / "home"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def make_service(aws, tmp_path, home):
-    def make(**cfg):
-        cfg.setdefault("bucket", f"s3://{BUCKET}/backups")
-        cfg.setdefault("state_dir", str(tmp_path / "state"))
-        cfg.setdefault("racy_seconds", 0.0)  # files written just before a run are not racy
-        config = HomeBackup(**cfg)
-        context = load_context(tmp_path / "no-metadata.json", home=str(home))
-        clients = AwsClients(
-            "us-east-1", endpoint_urls={"s3": aws.endpoint_url}, max_attempts=4, validate=False
-        )
-        return BackupService(config, context, clients, home=str(home))
-
-    return make
-
-
-def age_s3_objects(prefix, seconds):
-    """Move S3's own clock: LastModified of the emulator's objects under prefix, back by seconds."""
-    from moto.s3.models import s3_backends
-
-    for account in list(s3_backends):
-        for backend in s3_backends[account].values():
-            b = backend.buckets.get(BUCKET)
-            if b is None:
-                continue
-            for key in list(b.keys.keys()):
-                if prefix in key:
-                    for k in b.keys.getlist(key):
-                        k.last_modified = k.last_modified - timedelta(seconds=seconds)
-
-
-def leftovers(root):
-    """(the restore marker is there, the private temporary directories left anywhere below)."""
-    from smstudio_ext.backup.journal import MARKER, TEMP_DIR_RE
-
-    temps = [p for p in root.rglob(".smstudio-restore-*") if TEMP_DIR_RE.fullmatch(p.name)]
-    return (root / MARKER).exists(), temps
-
-
-def snapshot_data(svc, snap_id=None):
-    """A snapshot as every reader sees it: header member + entries member (a format 2
-    object's entries fetched from its manifest pieces). The latest one by default."""
-    store = svc.store()
-    if snap_id is None:
-        snap_id = sorted(s["id"] for s in svc.snapshots())[-1]
-    fh = io.BytesIO()
-    fetch_snapshot(store, snap_id, fh)
-    return fh.getvalue()
-
-
-def excluded_view(t):
-    return {k: v for k, v in t.items() if not k.startswith((".cache", "__pycache__"))}
 
 
 def test_round_trip_is_byte_and_metadata_equal(make_service, bucket, home, tmp_path):
@@ -415,20 +293,6 @@ def test_restore_resumes_and_if_empty(make_service, bucket, home, tmp_path):
     (fresh / ".bashrc").write_text("# image default")
     done = svc.restore("latest", target=str(fresh), options=RestoreOptions(if_empty=True))
     assert done["restored"] is True
-
-
-def disk_fills_after(monkeypatch, writes):
-    """Restore's writes fail with ENOSPC once ``writes`` of them have succeeded."""
-    real = restore_mod._write_all
-    calls = {"n": 0}
-
-    def fill_up(fd, data, offset):
-        calls["n"] += 1
-        if calls["n"] > writes:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(restore_mod, "_write_all", fill_up)
 
 
 def test_disk_full_removes_partial_files(make_service, bucket, home, tmp_path, monkeypatch):

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Restore streams the manifest and writes files one window at a time (issue 9: memory that
 grows slower than ~200 B per file). Windows are made tiny here so every boundary is crossed."""
 
@@ -10,14 +9,7 @@ import os
 import tracemalloc
 
 import pytest
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    bucket,
-    disk_fills_after,
-    home,
-    leftovers,
-    make_service,
-    tree,
-)
+from backup_support import disk_fills_after, leftovers, tree
 
 from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import restore as restore_mod

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from other test modules are test arguments)
 """``snapshots ls`` / ``snapshots diff``, ``restore --dry-run`` and the progress of ``restore``
 and ``backup check --read-data`` (issue 18, CLI), against the emulator."""
 
@@ -10,9 +9,7 @@ import os
 
 import pytest
 from backup_legacy_home import BIG
-from backup_support import cli
-from test_backup_engine import BUCKET, bucket, home, make_service, tree  # noqa: F401
-from test_backup_legacy import legacy  # noqa: F401
+from backup_support import BUCKET, cli, tree
 
 from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup import repo

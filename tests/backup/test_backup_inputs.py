@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Secrets left out by default, bad input answered in one line (never a traceback or a 500),
 and escaped terminal output (issue 16)."""
 
@@ -8,8 +7,7 @@ import json
 import os
 
 import pytest
-from backup_support import SNAP, cli, put_manifest
-from test_backup_engine import BUCKET, bucket, home, make_service, tree  # noqa: F401
+from backup_support import BUCKET, SNAP, cli, put_manifest, tree
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext.backup import manifest as mf

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Decompression bombs and oversized data in the bucket (issue 16): every decode stops at the
 format's maximum blob size, every range and read is bounded, in restore and check, from the
 CLI and through the Jupyter server; peak RSS is measured."""
@@ -11,6 +10,7 @@ import json
 
 import pytest
 from backup_support import (
+    BUCKET,
     SNAP,
     cli,
     peak_rss_mb,
@@ -20,7 +20,6 @@ from backup_support import (
     zlib_bomb,
     zstd_bomb,
 )
-from test_backup_engine import BUCKET, bucket, home, make_service  # noqa: F401  (fixtures)
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext.backup import manifest as mf

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Hostile or damaged snapshots found in review: every one is refused, nothing outside the
 target is touched, and refusals that can be made before writing are made before writing."""
 
@@ -10,12 +9,7 @@ import os
 import stat
 
 import pytest
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    bucket,
-    home,
-    make_service,
-    tree,
-)
+from backup_support import tree
 
 from smstudio_ext.backup import packer, repo
 from smstudio_ext.backup.restore import RestoreOptions

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Restore at app start (issue 16): a killed restore resumes, no backup runs while a restore
 of the same home runs or is unfinished (in any process), a shrinking snapshot on a fresh app
 is held back, prune keeps the last snapshot that held data; temporaries that cannot collide
@@ -16,15 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from backup_support import cli
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    BUCKET,
-    bucket,
-    home,
-    leftovers,
-    make_service,
-    tree,
-)
+from backup_support import BUCKET, cli, leftovers, tree
 from tornado.httpclient import HTTPClientError
 
 from smstudio_ext import clock

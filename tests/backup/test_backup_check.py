@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """`smstudio backup check [--read-data]`: every snapshot restorable, or what is not and where."""
 
 from __future__ import annotations
@@ -8,14 +7,7 @@ import json
 import os
 
 import pytest
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    BUCKET,
-    bucket,
-    home,
-    make_home,
-    make_service,
-    snapshot_data,
-)
+from backup_support import BUCKET, make_home, snapshot_data
 
 from smstudio_ext.cli import main as cli_main
 

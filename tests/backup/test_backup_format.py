@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """Snapshot format 2: the entries as manifest pieces (blobs), the object its header. Pieces end
 where the paths say, so an edit stores only the pieces it touched; a piece that is missing,
 damaged or hostile is refused before anything is written."""
@@ -10,14 +9,7 @@ import hashlib
 import json
 
 import pytest
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    bucket,
-    excluded_view,
-    home,
-    make_home,
-    make_service,
-    tree,
-)
+from backup_support import make_home, tree
 
 from smstudio_ext.backup import manifest as mf
 from smstudio_ext.backup.repo import CorruptBackup

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_backup_engine are test arguments)
 """The no-change fast path: an unchanged tree reuses the parent's compressed entries as is, and
 the first difference anywhere (new, changed, deleted, first or last entry) falls back to the
 full merge with exactly the entries a merge would write."""
@@ -11,15 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from test_backup_engine import (  # noqa: F401  (fixtures)
-    bucket,
-    excluded_view,
-    home,
-    make_home,
-    make_service,
-    snapshot_data,
-    tree,
-)
+from backup_support import excluded_view, make_home, snapshot_data, tree
 
 from smstudio_ext.backup import manifest as mf
 
