@@ -9,8 +9,8 @@ import os
 import time
 
 import pytest
-from smstudio_ext._version import __version__
 
+from smstudio_ext._version import __version__
 from smstudio_ext.admin.audit import AuditOptions, exit_code, run_audit
 from smstudio_ext.admin.lcc import LccSettings, render
 from smstudio_ext.aws import AwsClients

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from smstudio_ext._version import __version__
 
+from smstudio_ext._version import __version__
 from smstudio_ext.admin import lcc
 from smstudio_ext.admin.audit import AuditOptions, run_audit
 from smstudio_ext.admin.lcc import LccSettings, render

@@ -10,8 +10,8 @@ import shutil
 import zipfile
 
 import pytest
-from smstudio_ext._version import __version__
 
+from smstudio_ext._version import __version__
 from smstudio_ext.admin import wheelhouse
 from smstudio_ext.testing.smd import OLDEST, SmdSpace
 
