@@ -21,8 +21,8 @@ FAST_TESTS=(
   tests/test_units.py tests/test_cli.py tests/test_cli_commands.py tests/test_cli_global.py
   tests/test_cli_same_documents.py tests/test_cli_progress.py tests/test_context.py
   tests/test_fsutil.py tests/test_studio_settings.py tests/test_rest_api_spec.py
-  tests/test_server.py tests/test_emulator.py tests/test_backup_units.py
-  tests/test_backup_engine.py tests/test_conda_engine.py tests/test_conda_server.py
+  tests/test_server.py tests/test_emulator.py tests/backup/test_backup_units.py
+  tests/backup/test_backup_engine.py tests/test_conda_engine.py tests/test_conda_server.py
   tests/test_lcc_render.py tests/test_insights_logic.py tests/test_insights_server.py
   tests/idle/test_idle_policy.py tests/idle/test_idle_server.py
 )
@@ -96,6 +96,13 @@ for version in $matrix; do
     fi
     if ! smoke "$venv/bin/python" "$venv/bin/smstudio" no; then
       failed+=("$version smoke")
+      continue
+    fi
+    missing=()
+    for t in "${FAST_TESTS[@]}"; do [ -e "$t" ] || missing+=("$t"); done
+    if [ "${#missing[@]}" != 0 ]; then  # a moved test file must not shrink the subset silently
+      echo "[matrix] FAST_TESTS names missing files: ${missing[*]}" >&2
+      failed+=("$version tests (missing files)")
       continue
     fi
     set +e
