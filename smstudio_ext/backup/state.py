@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any
 
+from ..fsutil import atomic_write
 from .capped import read_capped
 
 # What the state's JSON files may weigh: meta.json is ~100 bytes; last_result.json lists at
@@ -80,7 +81,4 @@ class LocalState:
 
     @staticmethod
     def _write_json(path: str, data: Any) -> None:
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data), fsync=False)

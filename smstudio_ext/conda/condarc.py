@@ -18,11 +18,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from ..fsutil import MB, foreign_symlink, read_capped_text
+from ..fsutil import MB, atomic_write, foreign_symlink, read_capped_text
 
 log = logging.getLogger("smstudio_ext")
 
@@ -187,18 +186,7 @@ def ensure_condarc(path: str, envs_dir: str, pkgs_dir: str = "") -> CondarcResul
         mode = os.stat(path).st_mode & 0o7777 if exists else 0o644
         directory = os.path.dirname(path) or "."
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".condarc.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(new_text)
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, new_text, mode=mode, fsync=False)
     except OSError as exc:
         return _warn(CondarcResult(path, "error", f"cannot write {path}: {exc.strerror or exc}"))
     status = "updated" if exists else "created"

@@ -19,14 +19,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
 
-from ..fsutil import MB, foreign_symlink, read_capped_text
+from ..fsutil import MB, atomic_write, foreign_symlink, read_capped_text
 from .config import CondaEnvs
 from .envs import EnvInfo, EnvScanner, fix_command
 
@@ -146,21 +145,6 @@ class SyncResult:
         return {k: list(v) for k, v in self.__dict__.items()}
 
 
-def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".kernel.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def sync_kernelspec_dir(kernels_dir: str, desired: dict[str, dict[str, Any]]) -> SyncResult:
     """Make ``kernels_dir`` hold exactly our ``desired`` specs (user-made ones untouched)."""
     result = SyncResult()
@@ -183,7 +167,7 @@ def sync_kernelspec_dir(kernels_dir: str, desired: dict[str, dict[str, Any]]) ->
             except (OSError, ValueError):
                 pass
             os.makedirs(spec_dir, exist_ok=True)
-            _write_atomic(os.path.join(spec_dir, "kernel.json"), text)
+            atomic_write(os.path.join(spec_dir, "kernel.json"), text, mode=0o644, fsync=False)
             result.written.append(name)
         except OSError as exc:
             result.errors.append(f"cannot write kernelspec {spec_dir}: {exc.strerror or exc}")
