@@ -36,6 +36,21 @@ def insights_config(env: Env, args: argparse.Namespace) -> Insights:
     return config
 
 
+def audit_options(
+    env: Env, args: argparse.Namespace, progress: Progress, domain_id: str
+) -> AuditOptions:
+    """The audit's options from the command line (the plain audit and the report share them)."""
+    return AuditOptions(
+        domain_id=domain_id,
+        concurrency=args.concurrency,
+        max_rps=args.max_rps,
+        lcc_prefix=args.lcc_prefix,
+        include_prices=not args.no_prices,
+        insights=insights_config(env, args),
+        progress=progress,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     env = Env(args)
     if report_requested(args):
@@ -45,15 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on not in ("fail", "unknown"):  # argparse choices guard this; keep engines honest
         return 2
     with Progress(args) as progress:
-        options = AuditOptions(
-            domain_id=args.domain,
-            concurrency=args.concurrency,
-            max_rps=args.max_rps,
-            lcc_prefix=args.lcc_prefix,
-            include_prices=not args.no_prices,
-            insights=insights_config(env, args),
-            progress=progress,
-        )
+        options = audit_options(env, args, progress, args.domain)
         options.validate()
         report = run_audit(env.aws, options)
     if args.json:

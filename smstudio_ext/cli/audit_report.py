@@ -7,7 +7,6 @@ import argparse
 import os
 import sys
 
-from ..admin.audit import AuditOptions
 from ..errors import BadInput
 from .common import DAYS, HOURS, Env, print_json, print_table, write_file
 from .progress import Progress
@@ -78,7 +77,7 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
 
 def run_report(env: Env, args: argparse.Namespace) -> int:
     from ..admin.report import ReportOptions, build_report, exit_code, render
-    from .audit import _list, insights_config  # (audit imports this module)
+    from .audit import _list, audit_options  # (audit imports this module)
 
     if args.report and not args.report.endswith((".html", ".htm")):
         raise BadInput(f"--report must name an .html file, got {args.report!r}")
@@ -86,15 +85,7 @@ def run_report(env: Env, args: argparse.Namespace) -> int:
         raise BadInput(f"--report: directory {os.path.dirname(args.report)} does not exist")
     progress = Progress(args)
     options = ReportOptions(
-        audit=AuditOptions(
-            domain_id=args.domain or "d-x",
-            concurrency=args.concurrency,
-            max_rps=args.max_rps,
-            lcc_prefix=args.lcc_prefix,
-            include_prices=not args.no_prices,
-            insights=insights_config(env, args),
-            progress=progress,
-        ),
+        audit=audit_options(env, args, progress, args.domain or "d-x"),
         domain_id=args.domain,
         accounts=_list(args.accounts),
         org=args.org,
