@@ -186,7 +186,9 @@ class PrivateServer:
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        except ProcessLookupError:  # gone already (e.g. it failed to start)
+            pass
+        except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
         finally:
@@ -256,6 +258,8 @@ def private_server(tmp_path, emulator, world):
     prefix = _unshare_prefix()
     if prefix is None:
         pytest.skip("needs a private mount namespace (unshare) for the monitor's fixed /tmp path")
+    if any(os.path.realpath(p).startswith("/tmp/") for p in (sys.executable, sys.prefix)):
+        pytest.skip("the Python is under /tmp, which the private namespace replaces")
     app = world.find_app(app_type="JupyterLab", owner=world.primary_space)
     server = PrivateServer(tmp_path / "ns-tmp", prefix, emulator, world, app)
     try:

@@ -384,6 +384,10 @@ async def test_a_retried_delete_decides_again_after_the_backoff(
     client.start_channels()
     try:
         await client.wait_for_ready(timeout=60)
+        # one execution, so the server has seen a busy/idle pair whenever it began watching
+        # (a kernel's first "idle" can come before the server listens: then it stays "starting")
+        client.execute("pass")
+        await client.get_shell_msg(timeout=60)
         await wait_for(lambda: km.kernel_model(kid)["execution_state"] == "idle", timeout=30)
         # Given an idle app past its warning, and a DeleteApp that is throttled once
         await idle.check(act=False)  # a CPU baseline: the kernel's start-up is not work
