@@ -14,7 +14,6 @@ one tuple per distinct blob.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -24,7 +23,7 @@ from typing import Any
 from ..errors import BadInput, NotConfigured, NotFound, SmStudioError
 from . import manifest as mf
 from .chunker import LEGACY
-from .packer import decompress, zstd_available
+from .packer import unpack_blob, zstd_available
 from .repo import CorruptBackup, Progress, fetch_snapshot, list_snapshot_ids, pack_spans
 from .store import Store
 
@@ -153,15 +152,10 @@ def run_check(
             for key in keys:
                 sha, off, stored, raw = key
                 snap, path = wanted[key]
-                piece: bytes | memoryview = data[off - lo : off - lo + stored]
-                try:
-                    if stored < raw:
-                        piece = decompress(piece, raw)  # never beyond raw (a bomb stops)
-                except (ValueError, SmStudioError) as exc:
+                try:  # inflated never beyond raw (a bomb stops), then verified
+                    unpack_blob(data, lo, off, stored, raw, sha)
+                except (ValueError, SmStudioError) as exc:  # mismatch: "checksum mismatch"
                     bad.append((snap, path, f"blob {sha[:12]} in pack {pack}: {exc}"))
-                    continue
-                if len(piece) != raw or hashlib.sha256(piece).hexdigest() != sha:
-                    bad.append((snap, path, f"blob {sha[:12]} in pack {pack}: checksum mismatch"))
             return len(data), bad
 
         # one ranged GET per pack, split where a span would exceed SPAN_MAX (memory)

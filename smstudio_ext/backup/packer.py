@@ -84,6 +84,26 @@ def _compress(data: bytes) -> bytes:
     return _ZSTD[0](data) if _ZSTD is not None else zlib.compress(data, 1)
 
 
+class BlobMismatch(ValueError):
+    """The bytes read are not the blob the reference names (length or SHA-256)."""
+
+
+def unpack_blob(
+    window: bytes | memoryview, start: int, offset: int, stored: int, length: int, sha256: str
+) -> bytes | memoryview:
+    """The blob stored at pack ``offset`` (``stored`` bytes) out of ``window``, a range read of
+    its pack that begins at ``start``: inflated (never beyond ``length``) and verified. The one
+    way restore, check and the manifest reader take a blob from a pack: ``ValueError`` when it
+    does not decode, ``BlobMismatch`` (its message: "checksum mismatch") when it is not the
+    blob; the caller names the blob and pack."""
+    piece: bytes | memoryview = window[offset - start : offset - start + stored]
+    if stored < length:
+        piece = decompress(piece, length)
+    if len(piece) != length or hashlib.sha256(piece).hexdigest() != sha256:
+        raise BlobMismatch("checksum mismatch")
+    return piece
+
+
 def decompress(stored: bytes | memoryview, size: int) -> bytes:
     """A stored blob back to its ``size`` bytes, never more: ``size`` is at most the format's
     ``MAX_BLOB`` and the decoder stops there (a few KB can otherwise inflate to GBs).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import gzip
-import hashlib
 import os
 import secrets
 import socket
@@ -27,7 +26,7 @@ from ..context import StudioContext, context_home_key
 from ..errors import BadInput, NotFound, SmStudioError
 from . import manifest as mf
 from .manifest import Ref
-from .packer import decompress
+from .packer import unpack_blob
 from .store import Location, Store, parse_bucket_url, safe_segment
 
 # Snapshot objects are downloaded in ranges of this size: memory bounded by one range, one
@@ -298,18 +297,12 @@ def _fetch_span(store: Store, span: list[Ref]) -> list[bytes]:
         raise CorruptBackup(f"manifest pack {span[0].pack} is missing: {exc.message}") from exc
     out = []
     for ref in span:
-        piece: bytes | memoryview = data[ref.offset - lo : ref.offset - lo + ref.stored]
         try:
-            if ref.stored < ref.length:
-                piece = decompress(piece, ref.length)
-        except ValueError as exc:
+            piece = unpack_blob(data, lo, ref.offset, ref.stored, ref.length, ref.sha256)
+        except ValueError as exc:  # not decodable, or not this blob ("checksum mismatch")
             raise CorruptBackup(
                 f"manifest blob {ref.sha256[:12]} in pack {ref.pack}: {exc}"
             ) from exc
-        if len(piece) != ref.length or hashlib.sha256(piece).hexdigest() != ref.sha256:
-            raise CorruptBackup(
-                f"manifest blob {ref.sha256[:12]} in pack {ref.pack}: checksum mismatch"
-            )
         out.append(bytes(piece))
     return out
 

@@ -8,7 +8,6 @@ to write; this module writes it."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import threading
 from collections import defaultdict, deque
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, Conflict, SmStudioError
 from .manifest import Entry, Ref
-from .packer import decompress
+from .packer import BlobMismatch, unpack_blob
 from .repo import (
     Cancelled,
     CorruptBackup,
@@ -137,20 +136,17 @@ class FileWriter:
             for ref, idx, off in items:
                 blob = cache.get(ref.sha256)
                 if blob is None:
-                    piece: bytes | memoryview = view[ref.offset - lo : ref.offset - lo + ref.stored]
-                    if ref.stored < ref.length:
-                        try:
-                            piece = decompress(piece, ref.length)
-                        except ValueError as exc:
-                            raise CorruptBackup(
-                                f"blob {ref.sha256[:12]} in pack {pack_id}: {exc}"
-                            ) from exc
-                    if len(piece) != ref.length or hashlib.sha256(piece).hexdigest() != ref.sha256:
+                    try:
+                        blob = unpack_blob(view, lo, ref.offset, ref.stored, ref.length, ref.sha256)
+                    except BlobMismatch as exc:
                         raise CorruptBackup(
                             f"checksum mismatch for {todo[idx].path!r} (blob {ref.sha256[:12]}, "
                             f"pack {pack_id}): the backup is damaged"
-                        )
-                    blob = piece
+                        ) from exc
+                    except ValueError as exc:
+                        raise CorruptBackup(
+                            f"blob {ref.sha256[:12]} in pack {pack_id}: {exc}"
+                        ) from exc
                     if len(items) > 1:
                         cache[ref.sha256] = blob
                 entry = todo[idx]
