@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
@@ -15,6 +19,37 @@ pytest_plugins = ["pytest_jupyter.jupyter_server", "smstudio_ext.testing.fixture
 go_offline()
 
 AWS_SERVICES = ("s3", "sagemaker", "ce", "pricing", "sts", "iam", "logs")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this run."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def built_wheel(run_dir) -> Path:
+    """Our wheel as a release and CI build it (``python -m build``, the panel prebuilt),
+    built once per run for every worker (the package and the SMD space tests share it)."""
+    from smstudio_ext.testing.smd.env import locked
+
+    out = run_dir / "wheel"
+    with locked(run_dir / "wheel.lock"):
+        found = sorted(out.glob("smstudio_ext-*.whl"))
+        if found:
+            return found[-1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
+            cwd=str(REPO),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (built,) = out.glob("smstudio_ext-*.whl")
+        return built
 
 
 @pytest.fixture

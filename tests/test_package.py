@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -29,30 +28,9 @@ def npm_version() -> str:
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory) -> Path:
-    """A folder shared by every xdist worker of this run."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@pytest.fixture(scope="session")
-def wheel(run_dir) -> Path:
-    """The wheel as a release builds it (``python -m build``; the panel prebuilt)."""
-    out = run_dir / "package-wheel"
-    with locked(run_dir / "package-wheel.lock"):
-        found = sorted(out.glob("smstudio_ext-*.whl"))
-        if found:
-            return found[-1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-            cwd=str(REPO),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        (built,) = out.glob("smstudio_ext-*.whl")
-        return built
+def wheel(built_wheel) -> Path:
+    """The wheel as a release builds it (tests/conftest.py's ``built_wheel``)."""
+    return built_wheel
 
 
 # --- the version, written once ----------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from smstudio_ext.testing.smd.env import locked
 # The browser fixtures of tests/ui (Playwright's loop instead of pytest-jupyter's).
 from tests.ui.conftest import _skip_reason, jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
 BUCKET = "corp-wheels"
 PREFIX = "smstudio/wheelhouse"
 SETS = [OLDEST, newest()]
@@ -50,29 +48,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory) -> Path:
-    """A folder shared by every xdist worker of this run."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@pytest.fixture(scope="session")
-def smd_wheel(run_dir) -> Path:
-    """Our wheel as CI builds it: ``python -m build`` (the built labextension inside)."""
-    out = run_dir / "smd-wheel"
-    with locked(run_dir / "smd-wheel.lock"):
-        found = sorted(out.glob("smstudio_ext-*.whl"))
-        if found:
-            return found[-1]
-        subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-            cwd=str(REPO),
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
-        (wheel,) = out.glob("smstudio_ext-*.whl")
-        return wheel
+def smd_wheel(built_wheel) -> Path:
+    """Our wheel as CI builds it (tests/conftest.py's ``built_wheel``)."""
+    return built_wheel
 
 
 @pytest.fixture(scope="session")
